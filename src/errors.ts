@@ -1,0 +1,19 @@
+/** An error caused by the user's input or environment: printed as one line, no stack trace. */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+/** A missing object or file, from either backend, so callers can tell "absent" from "broken". */
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+/** One line, without credentials or request signatures, for logs and error rows. */
+export function errorMessage(err: unknown): string {
+  const raw = err instanceof Error ? err.message || err.name : String(err);
+  return raw
+    .replace(/\s+/g, ' ')
+    .replace(/(X-Amz-(Credential|Signature|Security-Token)=)[^&\s]+/gi, '$1***')
+    .trim()
+    .slice(0, 300);
+}

@@ -1,0 +1,81 @@
+import * as ort from 'onnxruntime-node';
+import { UserError } from '../errors.js';
+import type { ResolvedModel } from '../model/resolve.js';
+import { topK, type Tag } from './topk.js';
+
+export interface SessionOptions {
+  /** onnxruntime intra-op threads; default: all cores divided among the workers. */
+  threads?: number;
+}
+
+/** The infer stage: a loaded model that turns a packed batch tensor into top-k tags per image. */
+export interface Classifier {
+  readonly model: ResolvedModel;
+  classify(tensor: Float32Array, count: number): Promise<Tag[][]>;
+  release(): Promise<void>;
+}
+
+function tensorMeta(list: readonly ort.InferenceSession.ValueMetadata[], name: string) {
+  const meta = list.find((m) => m.name === name);
+  return meta && meta.isTensor ? meta : undefined;
+}
+
+export async function loadClassifier(model: ResolvedModel, opts: SessionOptions = {}): Promise<Classifier> {
+  const { spec, labels } = model;
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model.bytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: opts.threads ?? 0,
+    });
+  } catch (e) {
+    throw new UserError(`cannot load ${model.onnxPath} with onnxruntime: ${(e as Error).message}`);
+  }
+  const input = tensorMeta(session.inputMetadata, spec.input.name);
+  if (!input) throw new UserError(`model ${spec.name} has no tensor input "${spec.input.name}" (it has: ${session.inputNames.join(', ')})`);
+  if (!session.outputNames.includes(spec.output.name)) {
+    throw new UserError(`model ${spec.name} has no output "${spec.output.name}" (it has: ${session.outputNames.join(', ')})`);
+  }
+  if (input.type !== 'float32') throw new UserError(`model ${spec.name}: input type ${input.type} is not supported yet (float32 only)`);
+  // A numeric first dimension is a fixed batch (SqueezeNet's is 1): such models get the batch in slices.
+  const fixedBatch = typeof input.shape[0] === 'number' && input.shape[0] > 0 ? input.shape[0] : undefined;
+  const { width, height, layout } = spec.input;
+  const dims = (n: number) => (layout === 'NCHW' ? [n, 3, height, width] : [n, height, width, 3]);
+  const perImage = 3 * width * height;
+  const softmax = spec.output.kind === 'logits';
+
+  async function runChunk(data: Float32Array, n: number): Promise<Float32Array> {
+    const feed = { [spec.input.name]: new ort.Tensor('float32', data, dims(n)) };
+    const out = await session.run(feed, [spec.output.name]);
+    return out[spec.output.name]!.data as Float32Array;
+  }
+
+  return {
+    model,
+    async classify(tensor, count) {
+      const tags: Tag[][] = [];
+      const step = fixedBatch ?? count;
+      for (let start = 0; start < count; start += step) {
+        const n = Math.min(step, count - start);
+        let chunk = tensor.subarray(start * perImage, (start + n) * perImage);
+        if (fixedBatch !== undefined && n < fixedBatch) {
+          // Only a short last chunk of a fixed-batch model is copied, to pad it with zeros.
+          const padded = new Float32Array(fixedBatch * perImage);
+          padded.set(chunk);
+          chunk = padded;
+        }
+        const scores = await runChunk(chunk, fixedBatch ?? n);
+        const classes = scores.length / (fixedBatch ?? n);
+        if (labels.length !== classes) {
+          throw new UserError(`model ${spec.name} outputs ${classes} classes but its labels file has ${labels.length}`);
+        }
+        for (let i = 0; i < n; i++) {
+          tags.push(topK(scores.subarray(i * classes, (i + 1) * classes), spec.output.topK, labels, softmax));
+        }
+      }
+      return tags;
+    },
+    release: () => session.release(),
+  };
+}
