@@ -1,0 +1,26 @@
+import type { RunSummary } from '../src/pipeline/run-plan.js';
+
+/** A plain two-column table for terminals and logs. */
+export function table(rows: [string, string | number][]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+export function runSummaryRows(s: RunSummary): [string, string | number][] {
+  const rate = s.seconds > 0 ? s.images / s.seconds : 0;
+  return [
+    ['shards', `${s.tagged} tagged, ${s.skipped} already done, ${s.failedShards.length} unfinished (of ${s.shards})`],
+    ['images', s.images],
+    ['tagged ok', s.ok],
+    ['error rows', s.failures],
+    ['MB read', (s.bytes / 1e6).toFixed(1)],
+    ['seconds', s.seconds.toFixed(1)],
+    ['images/s', rate.toFixed(1)],
+  ];
+}
+
+/** Exit codes: 0 all tagged; 1 could not run; 2 finished with error rows; 3 shards left unfinished (run again). */
+export function exitCodeFor(s: RunSummary): number {
+  if (s.failedShards.length > 0) return 3;
+  return s.failures > 0 ? 2 : 0;
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+import os from 'node:os';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runDemo } from '../src/demo/demo.js';
+import { DEFAULT_MAX_PIXELS } from '../src/decode/decode.js';
+import { UserError, errorMessage } from '../src/errors.js';
+import { manifestSource } from '../src/manifest/index.js';
+import { DEFAULT_MODEL } from '../src/model/paths.js';
+import { createPlan } from '../src/plan/plan.js';
+import { runPlan } from '../src/pipeline/run-plan.js';
+import { configureS3, type S3Options } from '../src/storage/s3-client.js';
+import { exitCodeFor, runSummaryRows, table } from './format.js';
+
+const int = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}`);
+  return n;
+};
+
+/** Structured progress on stderr, one JSON object per line, for cron jobs and fleet logs. */
+const logEvent = (e: object) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+
+const program = new Command('imgtag')
+  .description('Tag images in S3 (or on disk) with an ONNX model, in batch: plan a manifest into shards, run them into Parquet.')
+  .option('--endpoint <url>', 'S3-compatible endpoint (default: AWS_ENDPOINT_URL); uses path-style addressing')
+  .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
+  .showHelpAfterError();
+
+function s3Options(): S3Options {
+  const o = program.opts<{ endpoint?: string; region?: string }>();
+  const s3 = { endpoint: o.endpoint, region: o.region };
+  configureS3(s3);
+  return s3;
+}
+
+const runOptions = (cmd: Command) =>
+  cmd
+    .option('--model <path|name>', 'model: an .onnx file with its spec .json beside it, a spec .json, or a built-in name', DEFAULT_MODEL)
+    .option('--workers <n>', 'worker processes taking shards in parallel', int(1), 1)
+    .option('--batch-size <n>', 'images per model call', int(1), 16)
+    .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), 16)
+    .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS);
+
+program
+  .command('plan')
+  .description('read a manifest as a stream and write shard files and plan.json into a run directory')
+  .option('--manifest <uri>', 'S3 Inventory manifest.json, or a key list (.txt, .csv with header, .jsonl; .gz ok)')
+  .option('--prefix <s3uri>', 'list every object under s3://bucket/prefix instead')
+  .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
+  .option('--bucket <name>', 'bucket for bare keys in a key list')
+  .addOption(new Option('--shard-size <n>', `images per shard (default 1000)`).argParser(int(1)).conflicts('shards'))
+  .addOption(new Option('--shards <n>', 'number of shards, images spread by hash of their URI').argParser(int(1)))
+  .action(async (o: { manifest?: string; prefix?: string; run: string; bucket?: string; shardSize?: number; shards?: number }) => {
+    s3Options();
+    const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards });
+    console.log(
+      table([
+        ['run', o.run],
+        ['manifest rows', plan.counts.rows],
+        ['images', plan.counts.images],
+        ['skipped (not images)', plan.counts.skipped],
+        ['shards', plan.shards],
+      ]),
+    );
+  });
+
+runOptions(
+  program
+    .command('run')
+    .description('tag the shards of a planned run into results/*.parquet, each with a commit marker; committed shards are skipped')
+    .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
+    .option('--shard <i>', 'tag only this shard (as one fleet task does)', int(0)),
+).action(async (o) => {
+  const summary = await runPlan({ ...o, s3: s3Options() }, logEvent);
+  console.log(table(runSummaryRows(summary)));
+  for (const f of summary.failedShards) console.error(`shard ${f.shard} not finished: ${f.message}`);
+  if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
+  process.exitCode = exitCodeFor(summary);
+});
+
+runOptions(
+  program
+    .command('demo')
+    .description('the whole job locally, no cloud account: a loopback S3 server, images, a key list, plan, run, summary')
+    .option('--images <dir>', 'a folder of images to tag (default: generated images)')
+    .option('--count <n>', 'how many images to generate', int(1), 200)
+    .option('--run <dir>', 'run directory for the results', path.join('runs', `demo-${Date.now()}`)),
+).action(async (o) => {
+  const workers = o.workers === 1 ? Math.min(2, os.availableParallelism()) : o.workers;
+  const res = await runDemo({ ...o, workers }, logEvent);
+  console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
+  console.log('\ntop tags');
+  console.log(table(res.top.map((t) => [t.label, t.count])));
+  process.exitCode = exitCodeFor(res.summary);
+});
+
+program.parseAsync().catch((e: unknown) => {
+  if (e instanceof UserError) console.error(`imgtag: ${e.message}`);
+  else console.error(`imgtag: ${errorMessage(e)}`, process.env.IMGTAG_DEBUG ? e : '');
+  process.exitCode = 1;
+});

@@ -1,0 +1,55 @@
+import { UserError } from '../errors.js';
+import { exists, listObjects, readText, writeBytes } from '../storage/storage.js';
+import { runLayout } from '../run-dir.js';
+import type { ErrorStage } from './rows.js';
+
+/** Busy seconds per stage (summed over concurrent tasks) and the shard's wall time. */
+export interface StageSeconds {
+  fetch: number;
+  decode: number;
+  batch: number;
+  infer: number;
+  write: number;
+}
+
+/** commits/part-NNNNN.json: its existence means the shard's Parquet is complete and final. */
+export interface CommitMarker {
+  shard: number;
+  result: string;
+  rows: number;
+  ok: number;
+  failures: number;
+  failuresByStage: Partial<Record<ErrorStage, number>>;
+  bytes: number;
+  seconds: number;
+  stageSeconds: StageSeconds;
+  model: string;
+  startedAt: string;
+  finishedAt: string;
+  host: string;
+  pid: number;
+}
+
+export async function writeCommit(run: string, marker: CommitMarker): Promise<void> {
+  await writeBytes(runLayout.commit(run, marker.shard), JSON.stringify(marker, null, 2) + '\n', 'application/json');
+}
+
+export async function readCommit(run: string, shard: number): Promise<CommitMarker | undefined> {
+  const uri = runLayout.commit(run, shard);
+  if (!(await exists(uri))) return undefined;
+  try {
+    return JSON.parse(await readText(uri)) as CommitMarker;
+  } catch {
+    throw new UserError(`${uri} is damaged: delete it (and the shard's Parquet) to redo the shard`);
+  }
+}
+
+/** The shard numbers that have a commit marker, from one listing rather than one request per shard. */
+export async function committedShards(run: string): Promise<Set<number>> {
+  const done = new Set<number>();
+  for await (const obj of listObjects(runLayout.commits(run))) {
+    const m = /part-(\d+)\.json$/.exec(obj.uri);
+    if (m) done.add(Number(m[1]));
+  }
+  return done;
+}

@@ -1,0 +1,121 @@
+import os from 'node:os';
+import { UserError, errorMessage } from '../errors.js';
+import { committedShards, type CommitMarker } from '../output/commit.js';
+import { loadPlan } from '../plan/plan.js';
+import type { S3Options } from '../storage/s3-client.js';
+import type { ShardOptions, ShardOutcome } from './run-shard.js';
+import { createTagger } from './tagger.js';
+import { runPool } from './worker-pool.js';
+import type { WorkerInit } from './worker-protocol.js';
+
+export interface RunOptions extends ShardOptions {
+  run: string;
+  model?: string;
+  /** Only this shard (a fleet task's index); otherwise every shard not yet committed. */
+  shard?: number;
+  workers: number;
+  threads?: number;
+  s3: S3Options;
+}
+
+export interface RunSummary {
+  shards: number;
+  tagged: number;
+  skipped: number;
+  failedShards: { shard: number; message: string }[];
+  images: number;
+  ok: number;
+  failures: number;
+  bytes: number;
+  seconds: number;
+  markers: CommitMarker[];
+}
+
+export type RunEvent =
+  | { event: 'start'; shards: number; todo: number; workers: number }
+  | { event: 'shard'; shard: number; skipped: boolean; rows: number; failures: number; seconds: number }
+  | { event: 'shard-failed'; shard: number; message: string };
+
+/** Which shards this invocation must do: one given shard, or all without a commit marker. */
+async function shardsToDo(opts: RunOptions, total: number): Promise<number[]> {
+  if (opts.shard !== undefined) {
+    if (!Number.isInteger(opts.shard) || opts.shard < 0 || opts.shard >= total) {
+      throw new UserError(`--shard ${opts.shard} is out of range: the plan has shards 0..${total - 1}`);
+    }
+    return [opts.shard];
+  }
+  const done = await committedShards(opts.run);
+  return Array.from({ length: total }, (_, i) => i).filter((i) => !done.has(i));
+}
+
+export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () => undefined): Promise<RunSummary> {
+  const started = performance.now();
+  const plan = await loadPlan(opts.run);
+  const todo = await shardsToDo(opts, plan.shards);
+  const workers = Math.max(1, Math.min(opts.workers, todo.length));
+  const cores = os.availableParallelism();
+  const init: WorkerInit = {
+    run: opts.run,
+    model: opts.model,
+    shard: { batchSize: opts.batchSize, concurrency: opts.concurrency, maxPixels: opts.maxPixels },
+    threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
+    s3: opts.s3,
+  };
+  const summary: RunSummary = {
+    shards: plan.shards,
+    tagged: 0,
+    skipped: plan.shards - todo.length,
+    failedShards: [],
+    images: 0,
+    ok: 0,
+    failures: 0,
+    bytes: 0,
+    seconds: 0,
+    markers: [],
+  };
+  const onDone = (shard: number, { marker, skipped }: ShardOutcome) => {
+    if (skipped) summary.skipped += 1;
+    else {
+      summary.tagged += 1;
+      summary.images += marker.rows;
+      summary.ok += marker.ok;
+      summary.failures += marker.failures;
+      summary.bytes += marker.bytes;
+      summary.markers.push(marker);
+    }
+    log({ event: 'shard', shard, skipped, rows: marker.rows, failures: marker.failures, seconds: marker.seconds });
+  };
+  const onFailed = (shard: number, message: string) => {
+    if (shard < 0) throw new UserError(message);
+    summary.failedShards.push({ shard, message });
+    log({ event: 'shard-failed', shard, message });
+  };
+  log({ event: 'start', shards: plan.shards, todo: todo.length, workers });
+
+  if (workers <= 1) {
+    if (todo.length > 0) {
+      const tagger = await createTagger(init);
+      try {
+        for (const shard of todo) {
+          try {
+            onDone(shard, await tagger.tag(shard));
+          } catch (e) {
+            if (e instanceof UserError) throw e;
+            onFailed(shard, errorMessage(e));
+          }
+        }
+      } finally {
+        await tagger.close();
+      }
+    }
+  } else {
+    let startError: string | undefined;
+    await runPool(init, todo, workers, {
+      onDone,
+      onFailed: (shard, message) => (shard < 0 ? (startError = message) : onFailed(shard, message)),
+    });
+    if (startError !== undefined) throw new UserError(startError);
+  }
+  summary.seconds = (performance.now() - started) / 1000;
+  return summary;
+}

@@ -1,0 +1,141 @@
+import os from 'node:os';
+import pLimit from 'p-limit';
+import { packBatch } from '../batch/pack.js';
+import { decodeImage, type DecodedImage, type DecodeTarget } from '../decode/decode.js';
+import { errorMessage, UserError } from '../errors.js';
+import type { Classifier } from '../infer/session.js';
+import type { ManifestRow } from '../manifest/index.js';
+import { readCommit, writeCommit, type CommitMarker } from '../output/commit.js';
+import { resultsParquet } from '../output/parquet.js';
+import type { ErrorStage, ResultRow } from '../output/rows.js';
+import { readShardFile } from '../plan/shard-file.js';
+import { runLayout } from '../run-dir.js';
+import { readObject, writeBytes } from '../storage/storage.js';
+import { parseUri } from '../storage/uri.js';
+import { mapOrdered } from './ordered.js';
+import { StageClock } from './stage-clock.js';
+
+export interface ShardOptions {
+  /** Images per model call. */
+  batchSize: number;
+  /** S3 GETs in flight. */
+  concurrency: number;
+  maxPixels: number;
+}
+
+export interface ShardOutcome {
+  marker: CommitMarker;
+  /** true when the shard was already committed and nothing was done. */
+  skipped: boolean;
+}
+
+type Prepared = { row: ResultRow; image?: DecodedImage };
+
+function baseRow(entry: ManifestRow, model: string): ResultRow {
+  const loc = parseUri(entry.uri);
+  return {
+    key: loc.kind === 's3' ? loc.key : loc.path,
+    bucket: loc.kind === 's3' ? loc.bucket : null,
+    etag: entry.etag ?? null,
+    size: entry.size ?? null,
+    width: null,
+    height: null,
+    model,
+    tags: null,
+    error: null,
+  };
+}
+
+function fail(row: ResultRow, stage: ErrorStage, err: unknown): ResultRow {
+  return { ...row, tags: null, error: { stage, message: errorMessage(err) } };
+}
+
+/** Tag one shard: fetch -> decode -> batch -> infer -> write Parquet -> commit marker, exactly once. */
+export async function runShard(run: string, shard: number, classifier: Classifier, opts: ShardOptions): Promise<ShardOutcome> {
+  const existing = await readCommit(run, shard);
+  if (existing) return { marker: existing, skipped: true };
+  const startedAt = new Date();
+  const entries = await readShardFile(runLayout.shard(run, shard));
+  const { spec, id } = classifier.model;
+  const target: DecodeTarget = {
+    width: spec.input.width,
+    height: spec.input.height,
+    shortSide: spec.input.resizeShortSide ?? Math.max(spec.input.width, spec.input.height),
+    maxPixels: opts.maxPixels,
+  };
+  const clock = new StageClock();
+  const fetchLimit = pLimit(opts.concurrency);
+  let bytes = 0;
+
+  const prepare = async (entry: ManifestRow): Promise<Prepared> => {
+    let row = baseRow(entry, id);
+    let body: Buffer;
+    try {
+      const got = await fetchLimit(() => clock.time('fetch', () => readObject(entry.uri)));
+      body = got.body;
+      bytes += body.length;
+      row = { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? body.length };
+    } catch (e) {
+      return { row: fail(row, 'fetch', e) };
+    }
+    try {
+      const image = await clock.time('decode', () => decodeImage(body, target));
+      return { row: { ...row, width: image.width, height: image.height }, image };
+    } catch (e) {
+      return { row: fail(row, 'decode', e) };
+    }
+  };
+
+  const results: ResultRow[] = [];
+  let batch: { index: number; image: DecodedImage }[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const items = batch;
+    batch = [];
+    try {
+      const packed = await clock.time('batch', () =>
+        packBatch(items.map((b) => results[b.index]!.key), items.map((b) => b.image), spec.input),
+      );
+      const tags = await clock.time('infer', () => classifier.classify(packed.tensor, packed.count));
+      items.forEach((b, i) => (results[b.index] = { ...results[b.index]!, tags: tags[i]! }));
+    } catch (e) {
+      if (e instanceof UserError) throw e; // a model set up wrongly fails the run, not every row
+      for (const b of items) results[b.index] = fail(results[b.index]!, 'infer', e);
+    }
+  };
+
+  const window = Math.max(opts.concurrency, opts.batchSize) * 2;
+  for await (const { row, image } of mapOrdered(entries, window, prepare)) {
+    const index = results.push(row) - 1;
+    if (!image) continue;
+    batch.push({ index, image });
+    if (batch.length >= opts.batchSize) await flush();
+  }
+  await flush();
+
+  const result = runLayout.result(run, shard);
+  await clock.time('write', async () => writeBytes(result, resultsParquet(results), 'application/vnd.apache.parquet'));
+  const failuresByStage: CommitMarker['failuresByStage'] = {};
+  for (const r of results) if (r.error) failuresByStage[r.error.stage] = (failuresByStage[r.error.stage] ?? 0) + 1;
+  const failures = results.filter((r) => r.error).length;
+  const finishedAt = new Date();
+  const marker: CommitMarker = {
+    shard,
+    result,
+    rows: results.length,
+    ok: results.length - failures,
+    failures,
+    failuresByStage,
+    bytes,
+    seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+    stageSeconds: clock.seconds,
+    model: id,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    host: os.hostname(),
+    pid: process.pid,
+  };
+  // The marker goes last: a shard with Parquet but no marker is redone from scratch.
+  await writeCommit(run, marker);
+  return { marker, skipped: false };
+}

@@ -1,0 +1,18 @@
+import type { S3Options } from '../storage/s3-client.js';
+import type { ShardOptions, ShardOutcome } from './run-shard.js';
+
+/** What a worker process needs to tag shards of one run. */
+export interface WorkerInit {
+  run: string;
+  model?: string;
+  shard: ShardOptions;
+  threads: number;
+  s3: S3Options;
+}
+
+export type WorkerRequest = { type: 'init'; init: WorkerInit } | { type: 'shard'; shard: number } | { type: 'exit' };
+
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'done'; shard: number; outcome: ShardOutcome }
+  | { type: 'failed'; shard?: number; message: string };

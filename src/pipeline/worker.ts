@@ -1,0 +1,27 @@
+import { errorMessage } from '../errors.js';
+import { createTagger, type Tagger } from './tagger.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+/** Entry point of a forked worker process: init, then one shard per request, until told to exit. */
+const reply = (msg: WorkerReply) => process.send!(msg);
+let tagger: Tagger | undefined;
+
+process.on('message', async (msg: WorkerRequest) => {
+  if (msg.type === 'init') {
+    try {
+      tagger = await createTagger(msg.init);
+      reply({ type: 'ready' });
+    } catch (e) {
+      reply({ type: 'failed', message: errorMessage(e) });
+    }
+  } else if (msg.type === 'shard') {
+    try {
+      reply({ type: 'done', shard: msg.shard, outcome: await tagger!.tag(msg.shard) });
+    } catch (e) {
+      reply({ type: 'failed', shard: msg.shard, message: errorMessage(e) });
+    }
+  } else {
+    await tagger?.close();
+    process.disconnect();
+  }
+});
