@@ -1,7 +1,9 @@
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import S3rver from 's3rver';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 
 /** The local S3-compatible server (s3rver) on loopback: for the demo, the tests and CI. */
 export interface LocalS3 {
@@ -13,15 +15,30 @@ export interface LocalS3 {
 /** s3rver's fixed credentials; only ever used against this loopback server. */
 export const LOCAL_S3_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 
+const SERVER_MAIN = fileURLToPath(new URL('./s3-server-main.js', import.meta.url));
+
+/** Start s3rver in a child process (see s3-server-main) and create the given buckets. */
 export async function startLocalS3(opts: { port?: number; directory?: string; buckets?: string[] } = {}): Promise<LocalS3> {
-  const directory = opts.directory ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-s3-')));
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: opts.port ?? 0,
-    silent: true,
+  const args = ['--openssl-legacy-provider', SERVER_MAIN, String(opts.port ?? 0), ...(opts.directory ? [opts.directory] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout! });
+  const [first] = (await Promise.race([
+    once(lines, 'line'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`the local S3 server exited with code ${code} before listening`);
+    }),
+  ])) as [string];
+  const { endpoint, directory } = JSON.parse(first) as { endpoint: string; directory: string };
+  const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  for (const Bucket of opts.buckets ?? []) await client.send(new CreateBucketCommand({ Bucket }));
+  client.destroy();
+  return {
+    endpoint,
     directory,
-    configureBuckets: (opts.buckets ?? []).map((name) => ({ name })),
-  });
-  const { port } = await server.run();
-  return { endpoint: `http://127.0.0.1:${port}`, directory, close: () => server.close() };
+    async close() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
 }

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { test } from 'node:test';
+import { Table, tableToIPC, vectorFromArray, Utf8, Int64 } from 'apache-arrow';
+import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
+import { manifestSource, readManifest, type ManifestRow } from '../src/manifest/index.js';
+import { decodeInventoryKey } from '../src/manifest/inventory.js';
+import { writeBytes } from '../src/storage/storage.js';
+import { newBucket, testS3 } from './helpers/s3.js';
+
+async function collect(rows: AsyncIterable<ManifestRow>): Promise<ManifestRow[]> {
+  const out: ManifestRow[] = [];
+  for await (const r of rows) out.push(r);
+  return out;
+}
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-manifest-'));
+
+/** Keys that break naive handling: spaces, unicode, plus, percent, leading slash. */
+const AWKWARD_KEYS = ['photos/a b.jpg', 'photos/ünï cödé/ø.png', 'photos/c+d.jpeg', 'photos/100%.webp', '/lead/slash.gif'];
+
+/** Form-URL-encoding as S3 Inventory writes keys: space as "+", "+" as "%2B". */
+const inventoryEncode = (k: string) => encodeURIComponent(k).replace(/%20/g, '+').replace(/%2F/g, '/');
+
+test('inventory keys decode form-URL-encoding', () => {
+  assert.equal(decodeInventoryKey('a+b%2Bc%25d%C3%BC'), 'a b+c%dü');
+});
+
+test('S3 Inventory with CSV.gz data files: keys decoded, Size/ETag by fileSchema, old versions and delete markers left out', async () => {
+  await testS3();
+  const bucket = await newBucket('inv-csv');
+  const line = (k: string, size: number, etag: string, latest = 'true', del = 'false') =>
+    `"${bucket}","${inventoryEncode(k)}","v1","${latest}","${del}","${size}","2026-01-01T00:00:00.000Z","${etag}"\n`;
+  const file1 = AWKWARD_KEYS.slice(0, 3).map((k, i) => line(k, 100 + i, `e${i}`)).join('') + line('old.jpg', 1, 'x', 'false');
+  const file2 = AWKWARD_KEYS.slice(3).map((k, i) => line(k, 200 + i, `f${i}`)).join('') + line('gone.jpg', 1, 'y', 'true', 'true');
+  await writeBytes(`s3://${bucket}/inv/data/1.csv.gz`, gzipSync(file1));
+  await writeBytes(`s3://${bucket}/inv/data/2.csv.gz`, gzipSync(file2));
+  const manifest = {
+    sourceBucket: bucket,
+    destinationBucket: `arn:aws:s3:::${bucket}`,
+    fileFormat: 'CSV',
+    fileSchema: 'Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag',
+    files: [{ key: 'inv/data/1.csv.gz' }, { key: 'inv/data/2.csv.gz' }],
+  };
+  await writeBytes(`s3://${bucket}/inv/manifest.json`, JSON.stringify(manifest));
+  const rows = await collect(readManifest(manifestSource({ manifest: `s3://${bucket}/inv/manifest.json` })));
+  assert.deepEqual(
+    rows.map((r) => r.uri),
+    AWKWARD_KEYS.map((k) => `s3://${bucket}/${k}`),
+  );
+  assert.deepEqual(rows.map((r) => r.size), [100, 101, 102, 200, 201]);
+  assert.deepEqual(rows.map((r) => r.etag), ['e0', 'e1', 'e2', 'f0', 'f1']);
+});
+
+test('S3 Inventory with Parquet data files is read row group by row group', async () => {
+  const bucket = await newBucket('inv-pq');
+  const keys = Array.from({ length: 25 }, (_, i) => `p/${i} é.jpg`);
+  const table = new Table({
+    bucket: vectorFromArray(keys.map(() => bucket), new Utf8()),
+    key: vectorFromArray(keys, new Utf8()),
+    size: vectorFromArray(keys.map((_, i) => BigInt(i * 10)), new Int64()),
+    e_tag: vectorFromArray(keys.map((_, i) => `etag${i}`), new Utf8()),
+  });
+  const props = new WriterPropertiesBuilder().setCompression(Compression.SNAPPY).setMaxRowGroupSize(10).build();
+  await writeBytes(`s3://${bucket}/inv/data/a.parquet`, writeParquet(WasmTable.fromIPCStream(tableToIPC(table, 'stream')), props));
+  await writeBytes(
+    `s3://${bucket}/inv/manifest.json`,
+    JSON.stringify({ destinationBucket: bucket, fileFormat: 'Parquet', fileSchema: 'message s3.inventory {}', files: [{ key: 'inv/data/a.parquet' }] }),
+  );
+  const rows = await collect(readManifest(manifestSource({ manifest: `s3://${bucket}/inv/manifest.json` })));
+  assert.equal(rows.length, 25);
+  assert.deepEqual(rows[24], { uri: `s3://${bucket}/p/24 é.jpg`, size: 240, etag: 'etag24' });
+});
+
+test('ORC inventories and non-inventory JSON are refused with a clear message', async () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ destinationBucket: 'b', fileFormat: 'ORC', fileSchema: 'x', files: [{ key: 'a' }] }));
+  await assert.rejects(collect(readManifest(manifestSource({ manifest: path.join(dir, 'manifest.json') }))), /ORC is not supported/);
+  fs.writeFileSync(path.join(dir, 'manifest.json'), '{"hello": 1}');
+  await assert.rejects(collect(readManifest(manifestSource({ manifest: path.join(dir, 'manifest.json') }))), /not an S3 Inventory manifest/);
+});
+
+test('key lists: txt with URIs, bare keys and local paths; CSV with a header; JSONL; gzipped', async () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'keys.txt'), '# comment\ns3://bkt/a b.jpg\n\nrel/x.png\n/abs/y.jpg\r\n');
+  assert.deepEqual(
+    (await collect(readManifest(manifestSource({ manifest: path.join(dir, 'keys.txt') })))).map((r) => r.uri),
+    ['s3://bkt/a b.jpg', path.join(dir, 'rel/x.png'), '/abs/y.jpg'],
+  );
+  assert.deepEqual(
+    (await collect(readManifest(manifestSource({ manifest: path.join(dir, 'keys.txt'), bucket: 'other' })))).map((r) => r.uri),
+    ['s3://bkt/a b.jpg', 's3://other/rel/x.png', 's3://other//abs/y.jpg'],
+  );
+  fs.writeFileSync(path.join(dir, 'keys.csv'), 'bucket,key,size,etag\nbkt,"k, with comma.jpg",12,"""abc"""\nbkt,ü.png,,\n');
+  assert.deepEqual(await collect(readManifest(manifestSource({ manifest: path.join(dir, 'keys.csv') }))), [
+    { uri: 's3://bkt/k, with comma.jpg', size: 12, etag: 'abc' },
+    { uri: 's3://bkt/ü.png', size: undefined, etag: undefined },
+  ]);
+  fs.writeFileSync(path.join(dir, 'keys.jsonl.gz'), gzipSync('{"uri":"s3://bkt/1.jpg","size":5}\n"s3://bkt/2.jpg"\n'));
+  assert.deepEqual(
+    (await collect(readManifest(manifestSource({ manifest: path.join(dir, 'keys.jsonl.gz') })))).map((r) => [r.uri, r.size]),
+    [['s3://bkt/1.jpg', 5], ['s3://bkt/2.jpg', undefined]],
+  );
+  fs.writeFileSync(path.join(dir, 'bad.jsonl'), '{"uri":"s3://bkt/1.jpg"}\n{oops\n');
+  await assert.rejects(collect(readManifest(manifestSource({ manifest: path.join(dir, 'bad.jsonl') }))), /bad\.jsonl line 2: not valid JSON/);
+  await assert.rejects(collect(readManifest(manifestSource({ manifest: path.join(dir, 'missing.txt') }))), /not found/);
+});
+
+test('a bare key in a key list on S3 is a key in that bucket', async () => {
+  const bucket = await newBucket('keys');
+  await writeBytes(`s3://${bucket}/lists/k.txt`, 'img/a.jpg\n');
+  const rows = await collect(readManifest(manifestSource({ manifest: `s3://${bucket}/lists/k.txt` })));
+  assert.deepEqual(rows, [{ uri: `s3://${bucket}/img/a.jpg` }]);
+});
+
+test('--prefix lists every object under the prefix across pages, with size and ETag', async () => {
+  const bucket = await newBucket('prefix');
+  const keys = Array.from({ length: 11 }, (_, i) => `in/${String(i).padStart(2, '0')} ü.jpg`);
+  await Promise.all(keys.map((k) => writeBytes(`s3://${bucket}/${k}`, `body ${k}`)));
+  await writeBytes(`s3://${bucket}/out/other.jpg`, 'x');
+  const rows = await collect(readManifest(manifestSource({ prefix: `s3://${bucket}/in/` }), 3));
+  assert.deepEqual(rows.map((r) => r.uri), keys.map((k) => `s3://${bucket}/${k}`));
+  assert.equal(rows[0]!.size, Buffer.byteLength(`body ${keys[0]}`));
+  assert.match(rows[0]!.etag!, /^[0-9a-f]{32}$/);
+  assert.throws(() => manifestSource({ prefix: '/local/dir' }), /--prefix must be an s3:\/\/ URI/);
+  assert.throws(() => manifestSource({}), /exactly one of --manifest/);
+});

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fixtures } from '../scripts/fixtures.js';
+import { readText, writeBytes } from '../src/storage/storage.js';
+import { events, imgtag } from './helpers/cli.js';
+import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { readRunResults } from './helpers/results.js';
+import { newBucket, testS3 } from './helpers/s3.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-run-'));
+const MOBILENET_ID = 'mobilenetv2-12-int8@cc028fe6cae7';
+
+type Tag = { label: string; score: number };
+
+function assertTags(tags: Tag[] | undefined, key: unknown) {
+  assert.ok(tags && tags.length === 5, `${key}: expected 5 tags`);
+  for (let i = 1; i < tags.length; i++) assert.ok(tags[i - 1]!.score >= tags[i]!.score, `${key}: tags not best first`);
+  assert.ok(tags[0]!.score > 0 && tags[0]!.score <= 1);
+}
+
+test('run over S3 with 2 workers: one row per planned image, odd images tagged, broken ones error rows, then nothing redone', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('run');
+  const photos = imagenetFiles().slice(0, 24);
+  const fx = await fixtures();
+  const uris: string[] = [];
+  for (const f of photos) {
+    uris.push(`s3://${bucket}/photos/${f}`);
+    await writeBytes(uris.at(-1)!, fs.readFileSync(path.join(IMAGENET_DIR, f)));
+  }
+  for (const f of fx) {
+    uris.push(`s3://${bucket}/odd/${f.name}`);
+    await writeBytes(uris.at(-1)!, f.bytes);
+  }
+  uris.push(`s3://${bucket}/missing/never-uploaded.jpg`);
+  await writeBytes(`s3://${bucket}/keys.txt`, uris.join('\n'));
+  const run = `s3://${bucket}/runs/r1`;
+  const plan = await imgtag(['plan', '--manifest', `s3://${bucket}/keys.txt`, '--run', run, '--shard-size', '10'], s3.env);
+  assert.equal(plan.code, 0, plan.stderr);
+
+  const first = await imgtag(['run', '--run', run, '--workers', '2', '--batch-size', '4'], s3.env);
+  assert.equal(first.code, 2, `exit code 2 means "finished with error rows"\n${first.stderr}`);
+  assert.match(first.stdout, /4 tagged, 0 already done, 0 unfinished/);
+
+  const { rows, columns } = await readRunResults(run);
+  assert.deepEqual(columns, ['key', 'bucket', 'etag', 'size', 'width', 'height', 'model', 'tags', 'error']);
+  assert.equal(rows.length, uris.length);
+  assert.deepEqual(rows.map((r) => `s3://${r.bucket}/${r.key}`).sort(), [...uris].sort());
+  const byName = new Map(rows.map((r) => [String(r.key).split('/').pop(), r]));
+  for (const f of fx) {
+    const r = byName.get(f.name)!;
+    if (f.expect === 'ok') {
+      assert.equal(r.error, undefined, `${f.name}: ${JSON.stringify(r.error)}`);
+      assertTags(r.tags as Tag[], f.name);
+      if (f.size) assert.deepEqual([r.width, r.height], f.size, `${f.name} must be reported upright`);
+    } else {
+      assert.equal((r.error as { stage: string }).stage, 'decode', f.name);
+      assert.ok((r.error as { message: string }).message.length > 0);
+      assert.equal(r.tags, undefined);
+    }
+  }
+  assert.equal((byName.get('never-uploaded.jpg')!.error as { stage: string }).stage, 'fetch');
+  for (const f of photos) {
+    const r = byName.get(f)!;
+    assertTags(r.tags as Tag[], f);
+    assert.equal(r.model, MOBILENET_ID);
+    assert.equal(r.size, BigInt(fs.statSync(path.join(IMAGENET_DIR, f)).size));
+    assert.match(String(r.etag), /^[0-9a-f]{32}$/);
+  }
+  const markers = await Promise.all([0, 1, 2, 3].map(async (i) => JSON.parse(await readText(`${run}/commits/part-0000${i}.json`))));
+  assert.equal(markers.reduce((n, m) => n + m.rows, 0), uris.length);
+  assert.equal(markers.reduce((n, m) => n + m.failures, 0), 4);
+  assert.equal(markers.reduce((n, m) => n + (m.failuresByStage.fetch ?? 0), 0), 1);
+  assert.ok(markers.every((m) => m.model === MOBILENET_ID && m.seconds > 0 && m.bytes > 0));
+
+  // A second run finds every shard committed and does nothing; the markers are untouched.
+  const second = await imgtag(['run', '--run', run, '--workers', '2'], s3.env);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /0 tagged, 4 already done/);
+  assert.deepEqual(await Promise.all([0, 1, 2, 3].map(async (i) => JSON.parse(await readText(`${run}/commits/part-0000${i}.json`)))), markers);
+  const one = await imgtag(['run', '--run', run, '--shard', '2'], s3.env);
+  assert.equal(one.code, 0);
+  const shardEvent = events(one.stderr).find((e) => e.event === 'shard');
+  assert.equal(shardEvent?.shard, 2);
+  assert.equal(shardEvent?.skipped, true);
+  const outOfRange = await imgtag(['run', '--run', run, '--shard', '9'], s3.env);
+  assert.equal(outOfRange.code, 1);
+  assert.match(outOfRange.stderr, /--shard 9 is out of range: the plan has shards 0\.\.3/);
+});
+
+test('run over local paths into a local run directory, one shard at a time', async () => {
+  const dir = tmp();
+  const files = imagenetFiles().slice(100, 110).map((f) => path.join(IMAGENET_DIR, f));
+  fs.writeFileSync(path.join(dir, 'keys.txt'), files.join('\n'));
+  const run = path.join(dir, 'run');
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '6'])).code, 0);
+  const shard1 = await imgtag(['run', '--run', run, '--shard', '1']);
+  assert.equal(shard1.code, 0, shard1.stderr);
+  assert.deepEqual(fs.readdirSync(path.join(run, 'commits')), ['part-00001.json']);
+  const rest = await imgtag(['run', '--run', run]);
+  assert.equal(rest.code, 0, rest.stderr);
+  assert.match(rest.stdout, /1 tagged, 1 already done/);
+  const { rows } = await readRunResults(run);
+  assert.deepEqual(rows.map((r) => r.key).sort(), [...files].sort());
+  for (const r of rows) {
+    assert.equal(r.bucket, null);
+    assert.equal(r.etag, null);
+    assert.equal(r.size, BigInt(fs.statSync(String(r.key)).size));
+    assertTags(r.tags as Tag[], r.key);
+  }
+});
+
+test('a fixed-batch model (SqueezeNet, batch 1) runs with any --batch-size', async () => {
+  const dir = tmp();
+  const files = imagenetFiles().slice(0, 7).map((f) => path.join(IMAGENET_DIR, f));
+  fs.writeFileSync(path.join(dir, 'keys.txt'), files.join('\n'));
+  const run = path.join(dir, 'run');
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run])).code, 0);
+  const res = await imgtag(['run', '--run', run, '--model', 'squeezenet1.1', '--batch-size', '4']);
+  assert.equal(res.code, 0, res.stderr);
+  const { rows } = await readRunResults(run);
+  assert.equal(rows.length, 7);
+  for (const r of rows) {
+    assert.equal(r.model, 'squeezenet1.1@dc39baf60bf8');
+    assertTags(r.tags as Tag[], r.key);
+  }
+});
