@@ -12,6 +12,8 @@ import { s3Uri } from '../storage/uri.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from './local-s3.js';
 import { syntheticImage } from './synthetic.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
+import { ensureBuiltinModel } from '../model/fetch.js';
+import { DEFAULT_MODEL } from '../model/paths.js';
 
 export interface DemoOptions {
   /** A folder of images to upload; otherwise `count` generated ones. */
@@ -63,6 +65,8 @@ async function uploadImages(opts: DemoOptions): Promise<string[]> {
 
 /** The whole job on one machine with no cloud account: a loopback S3 server, a key list, plan, run, summary. */
 export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: string; [k: string]: unknown }) => void): Promise<DemoResult> {
+  // A fresh machine has no model yet: fetch the built-in one (sha256-checked) before anything else.
+  await ensureBuiltinModel(opts.model ?? DEFAULT_MODEL);
   Object.assign(process.env, LOCAL_S3_CREDENTIALS);
   const s3 = await startLocalS3({ buckets: [BUCKET] });
   try {

@@ -19,7 +19,7 @@ const SERVER_MAIN = fileURLToPath(new URL('./s3-server-main.js', import.meta.url
 
 /** Start s3rver in a child process (see s3-server-main) and create the given buckets. */
 export async function startLocalS3(opts: { port?: number; directory?: string; buckets?: string[] } = {}): Promise<LocalS3> {
-  const args = ['--openssl-legacy-provider', SERVER_MAIN, String(opts.port ?? 0), ...(opts.directory ? [opts.directory] : [])];
+  const args = ['--openssl-legacy-provider', SERVER_MAIN, '--with-parent', '--port', String(opts.port ?? 0), ...(opts.directory ? ['--dir', opts.directory] : [])];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout! });
   const [first] = (await Promise.race([

@@ -1,21 +1,25 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import S3rver from 's3rver';
 
 /**
  * A standalone s3rver on loopback. It needs `node --openssl-legacy-provider` (its ListObjectsV2
  * continuation tokens use DES), which is why it runs in a process of its own.
- * Usage: node --openssl-legacy-provider s3-server-main.js [port] [directory]
+ * Usage: node --openssl-legacy-provider s3-server-main.js [--port N] [--dir D] [--with-parent]
  * Prints {"endpoint": "..."} on its first line when it is listening.
  */
-const port = Number(process.argv[2] ?? 0);
-const directory = process.argv[3] ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-s3-')));
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '0' }, dir: { type: 'string' }, 'with-parent': { type: 'boolean', default: false } },
+});
+const port = Number(values.port);
+const directory = values.dir ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-s3-')));
 const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory });
 const info = await server.run();
 process.stdout.write(JSON.stringify({ endpoint: `http://127.0.0.1:${info.port}`, directory }) + '\n');
 const stop = () => void server.close().finally(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-// Stop with the parent that started it (demo or tests), never outlive it.
-process.stdin.on('end', stop).resume();
+// Started by the demo or a test: stop when that parent goes (its end of our stdin closes).
+if (values['with-parent']) process.stdin.on('end', stop).resume();

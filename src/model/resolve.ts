@@ -22,7 +22,7 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-async function readSpec(file: string): Promise<ModelSpec> {
+export async function readSpec(file: string): Promise<ModelSpec> {
   let raw: unknown;
   try {
     raw = JSON.parse(await fsp.readFile(file, 'utf8'));
@@ -30,6 +30,10 @@ async function readSpec(file: string): Promise<ModelSpec> {
     throw new UserError(`cannot read model spec ${file}: ${(e as Error).message}`);
   }
   return validateSpec(raw, file);
+}
+
+export function builtinSpecFile(name: string): string {
+  return path.join(BUILTIN_MODEL_DIR, `${name}.json`);
 }
 
 /** A built-in spec whose "file" is this .onnx file's name (so --model path/to/x.onnx needs no spec of its own). */
@@ -52,7 +56,7 @@ function findSpec(arg: string): { specFile: string; onnxPath?: string } {
     if (!specFile) throw new UserError(`no model spec for ${arg}: put ${path.basename(onnxPath, '.onnx')}.json beside it (see models/ for examples)`);
     return { specFile, onnxPath };
   }
-  const specFile = path.join(BUILTIN_MODEL_DIR, `${arg}.json`);
+  const specFile = builtinSpecFile(arg);
   if (!fs.existsSync(specFile)) {
     const known = fs.readdirSync(BUILTIN_MODEL_DIR).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5));
     throw new UserError(`unknown model "${arg}": give an .onnx file, a spec .json, or one of: ${known.join(', ')}`);

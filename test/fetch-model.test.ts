@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ROOT, MODEL_DIR } from './helpers/env.js';
+
+function fetchModel(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/scripts/fetch-model.js'), ...args], { env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test('fetch-model downloads into the cache with a sha256 check, and refuses wrong bytes', async () => {
+  // A loopback HTTP mirror: serves the real files, or corrupted ones under /bad/.
+  const server = http.createServer((req, res) => {
+    const bad = req.url!.startsWith('/bad/');
+    const file = path.join(MODEL_DIR, path.basename(req.url!));
+    if (!fs.existsSync(file)) return void res.writeHead(404).end();
+    const body = fs.readFileSync(file);
+    if (bad) body[100] = body[100]! ^ 0xff;
+    res.writeHead(200).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-cache-'));
+    const env = { ...process.env, IMGTAG_CACHE_DIR: cache, IMGTAG_MODEL_DIR: path.join(cache, 'none') };
+    const bad = await fetchModel(['--mirror', `${base}/bad`], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /downloaded mobilenetv2-12-int8\.onnx has sha256 \w+, expected cc028fe6.*not saved/);
+    assert.equal(fs.existsSync(path.join(cache, 'models/mobilenetv2-12-int8.onnx')), false);
+    const good = await fetchModel(['--mirror', base], env);
+    assert.equal(good.code, 0, good.out);
+    assert.match(good.out, /downloaded .*models\/mobilenetv2-12-int8\.onnx/);
+    assert.match(good.out, /downloaded .*models\/synset\.txt/);
+    const again = await fetchModel(['--mirror', base], env);
+    assert.match(again.out, /present .*mobilenetv2-12-int8\.onnx/);
+  } finally {
+    server.close();
+  }
+});
