@@ -23,6 +23,8 @@ export interface CommitMarker {
   bytes: number;
   seconds: number;
   stageSeconds: StageSeconds;
+  /** S3 requests this shard made, the retries among them (503 SlowDown, resets, timeouts), and those that failed for good. */
+  s3: { requests: number; retries: number; failed: number };
   model: string;
   startedAt: string;
   finishedAt: string;

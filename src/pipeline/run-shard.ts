@@ -10,6 +10,7 @@ import { resultsParquet } from '../output/parquet.js';
 import type { ErrorStage, ResultRow } from '../output/rows.js';
 import { readShardFile } from '../plan/shard-file.js';
 import { runLayout } from '../run-dir.js';
+import { s3Stats } from '../storage/s3-client.js';
 import { readObject, writeBytes } from '../storage/storage.js';
 import { parseUri } from '../storage/uri.js';
 import { mapOrdered } from './ordered.js';
@@ -55,6 +56,7 @@ export async function runShard(run: string, shard: number, classifier: Classifie
   const existing = await readCommit(run, shard);
   if (existing) return { marker: existing, skipped: true };
   const startedAt = new Date();
+  const s3Before = { ...s3Stats };
   const entries = await readShardFile(runLayout.shard(run, shard));
   const { spec, id } = classifier.model;
   const target: DecodeTarget = {
@@ -129,6 +131,11 @@ export async function runShard(run: string, shard: number, classifier: Classifie
     bytes,
     seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
     stageSeconds: clock.seconds,
+    s3: {
+      requests: s3Stats.requests - s3Before.requests,
+      retries: s3Stats.retries - s3Before.retries,
+      failed: s3Stats.failed - s3Before.failed,
+    },
     model: id,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),

@@ -6,6 +6,18 @@ export interface S3Options {
   region?: string;
   /** Attempts per request, the first included (the SDK retries throttling, 5xx and resets with backoff). */
   maxAttempts?: number;
+  /** A request that sends or receives nothing for this long is abandoned and retried. */
+  requestTimeoutMs?: number;
+}
+
+/** Requests sent and retries the SDK made, for the shard metrics. */
+export const s3Stats = { requests: 0, retries: 0, failed: 0 };
+
+/** Count one finished request from its `$metadata.attempts` (set on answers and on errors alike). */
+export function countAttempts(meta: { attempts?: number } | undefined, ok: boolean): void {
+  s3Stats.requests += 1;
+  s3Stats.retries += Math.max(0, (meta?.attempts ?? 1) - 1);
+  if (!ok) s3Stats.failed += 1;
 }
 
 let options: S3Options = {};
@@ -29,8 +41,14 @@ export function s3Client(): S3Client {
     endpoint,
     forcePathStyle: endpoint !== undefined,
     region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    maxAttempts: options.maxAttempts ?? 6,
+    maxAttempts: options.maxAttempts ?? Number(process.env.IMGTAG_S3_MAX_ATTEMPTS ?? 6),
     retryMode: 'adaptive',
+    // Without timeouts a stalled connection would hang a shard forever; with them it is retried.
+    requestHandler: {
+      connectionTimeout: 5000,
+      throwOnRequestTimeout: true,
+      requestTimeout: options.requestTimeoutMs ?? Number(process.env.IMGTAG_S3_REQUEST_TIMEOUT_MS ?? 60000),
+    },
     // S3-compatible servers often reject the SDK's default trailing checksums; S3 itself does not need them.
     ...(endpoint !== undefined
       ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }

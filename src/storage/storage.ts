@@ -5,11 +5,14 @@ import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
-  paginateListObjectsV2,
+  type GetObjectCommandOutput,
+  type HeadObjectCommandOutput,
+  type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { NotFoundError } from '../errors.js';
-import { s3Client } from './s3-client.js';
+import { countAttempts, s3Client } from './s3-client.js';
 import { parseUri, s3Uri } from './uri.js';
 
 /** One object as a listing or a manifest names it. */
@@ -29,44 +32,57 @@ function notFound(uri: string, err: unknown): never {
   throw err;
 }
 
+type Sendable = GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command;
+type Output<C> = C extends GetObjectCommand
+  ? GetObjectCommandOutput
+  : C extends HeadObjectCommand
+    ? HeadObjectCommandOutput
+    : C extends ListObjectsV2Command
+      ? ListObjectsV2CommandOutput
+      : { $metadata: { attempts?: number } };
+
+/** Every S3 request goes through here: attempts are counted, and a 404 becomes NotFoundError. */
+async function send<C extends Sendable>(uri: string, command: C): Promise<Output<C>> {
+  try {
+    const out = (await s3Client().send(command as never)) as Output<C>;
+    countAttempts(out.$metadata, true);
+    return out;
+  } catch (e) {
+    countAttempts((e as { $metadata?: { attempts?: number } }).$metadata, false);
+    return notFound(uri, e);
+  }
+}
+
 /** Strip the quotes S3 puts around ETags, so the same object always has the same string. */
 export function cleanEtag(etag: string | undefined): string | undefined {
   return etag === undefined ? undefined : etag.replace(/^"+|"+$/g, '');
 }
 
-export async function readBytes(uri: string, range?: { start: number; end: number }): Promise<Buffer> {
-  const loc = parseUri(uri);
-  if (loc.kind === 'local') {
-    if (!range) return fsp.readFile(loc.path).catch((e) => notFound(uri, e));
-    const fh = await fsp.open(loc.path).catch((e) => notFound(uri, e));
-    try {
-      const buf = Buffer.alloc(range.end - range.start);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, range.start);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
-    }
+async function readLocalRange(file: string, start: number, end: number): Promise<Buffer> {
+  const fh = await fsp.open(file).catch((e) => notFound(file, e));
+  try {
+    const buf = Buffer.alloc(end - start);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
-  const res = await s3Client()
-    .send(
-      new GetObjectCommand({
-        Bucket: loc.bucket,
-        Key: loc.key,
-        Range: range ? `bytes=${range.start}-${range.end - 1}` : undefined,
-      }),
-    )
-    .catch((e) => notFound(uri, e));
-  return Buffer.from(await res.Body!.transformToByteArray());
 }
 
-/** GET with its metadata, for the fetch stage that records size and ETag. */
-export async function readObject(uri: string): Promise<{ body: Buffer; etag?: string }> {
+/** GET a whole object (or a byte range) with its ETag, for the fetch stage and for metadata files. */
+export async function readObject(uri: string, range?: { start: number; end: number }): Promise<{ body: Buffer; etag?: string }> {
   const loc = parseUri(uri);
-  if (loc.kind === 'local') return { body: await readBytes(uri) };
-  const res = await s3Client()
-    .send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }))
-    .catch((e) => notFound(uri, e));
+  if (loc.kind === 'local') {
+    const body = range ? await readLocalRange(loc.path, range.start, range.end) : await fsp.readFile(loc.path).catch((e) => notFound(uri, e));
+    return { body };
+  }
+  const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
+  const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }));
   return { body: Buffer.from(await res.Body!.transformToByteArray()), etag: cleanEtag(res.ETag) };
+}
+
+export async function readBytes(uri: string, range?: { start: number; end: number }): Promise<Buffer> {
+  return (await readObject(uri, range)).body;
 }
 
 export async function readText(uri: string): Promise<string> {
@@ -79,10 +95,7 @@ export async function readStream(uri: string): Promise<Readable> {
     await fsp.access(loc.path).catch((e) => notFound(uri, e));
     return fs.createReadStream(loc.path);
   }
-  const res = await s3Client()
-    .send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }))
-    .catch((e) => notFound(uri, e));
-  return res.Body as Readable;
+  return (await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }))).Body as Readable;
 }
 
 /** Whole-object write: one PUT on S3, write-then-rename locally, so readers never see half a file. */
@@ -95,7 +108,7 @@ export async function writeBytes(uri: string, body: Uint8Array | string, content
     await fsp.rename(tmp, loc.path);
     return;
   }
-  await s3Client().send(new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType }));
+  await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType }));
 }
 
 export async function statObject(uri: string): Promise<ObjectInfo> {
@@ -104,9 +117,7 @@ export async function statObject(uri: string): Promise<ObjectInfo> {
     const st = await fsp.stat(loc.path).catch((e) => notFound(uri, e));
     return { uri, size: st.size };
   }
-  const res = await s3Client()
-    .send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }))
-    .catch((e) => notFound(uri, e));
+  const res = await send(uri, new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
   return { uri, size: res.ContentLength, etag: cleanEtag(res.ETag) };
 }
 
@@ -127,13 +138,17 @@ export async function* listObjects(prefixUri: string, pageSize = 1000): AsyncGen
     yield* listLocal(loc.path);
     return;
   }
-  const pages = paginateListObjectsV2({ client: s3Client(), pageSize }, { Bucket: loc.bucket, Prefix: loc.key });
-  for await (const page of pages) {
+  let token: string | undefined;
+  do {
+    const page = await send(
+      prefixUri,
+      new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.key, MaxKeys: pageSize, ContinuationToken: token }),
+    );
     for (const obj of page.Contents ?? []) {
-      if (obj.Key === undefined) continue;
-      yield { uri: s3Uri(loc.bucket, obj.Key), size: obj.Size, etag: cleanEtag(obj.ETag) };
+      if (obj.Key !== undefined) yield { uri: s3Uri(loc.bucket, obj.Key), size: obj.Size, etag: cleanEtag(obj.ETag) };
     }
-  }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
 }
 
 async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
@@ -148,6 +163,6 @@ async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) yield* listLocal(full);
-    else if (entry.isFile()) yield { uri: full, size: (await fsp.stat(full)).size };
+    else if (entry.isFile() && !/\.tmp-\d+-\d+$/.test(entry.name)) yield { uri: full, size: (await fsp.stat(full)).size };
   }
 }
