@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { listObjects, readText, writeBytes } from '../src/storage/storage.js';
+import { joinUri } from '../src/storage/uri.js';
+import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { imgtag } from './helpers/cli.js';
+import { readRunResults } from './helpers/results.js';
+import { newBucket, testS3 } from './helpers/s3.js';
+
+async function commits(run: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const o of listObjects(joinUri(run, 'commits/'))) out.set(path.basename(o.uri), await readText(o.uri));
+  return out;
+}
+
+async function waitForCommits(run: string, n: number): Promise<void> {
+  for (let i = 0; i < 600 && (await commits(run)).size < n; i++) await sleep(50);
+}
+
+/** Start `imgtag run` in its own process group, so the whole run can be killed at once. */
+function startRun(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], { env, detached: true, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, exited };
+}
+
+async function assertExactlyOnce(run: string, keys: string[]) {
+  const { rows } = await readRunResults(run);
+  assert.equal(rows.length, keys.length, 'one row per planned image');
+  assert.deepEqual(rows.map((r) => String(r.key)).sort(), [...keys].sort(), 'no duplicates, none missing');
+  assert.ok(rows.every((r) => Array.isArray(r.tags)));
+}
+
+test('kill -9 a worker mid-run: the run goes on, the re-run finishes, committed shards are not redone', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('kill');
+  const files = imagenetFiles().slice(300, 360);
+  for (const f of files) await writeBytes(`s3://${bucket}/img/${f}`, fs.readFileSync(path.join(IMAGENET_DIR, f)));
+  await writeBytes(`s3://${bucket}/keys.txt`, files.map((f) => `s3://${bucket}/img/${f}`).join('\n'));
+  const run = `s3://${bucket}/run`;
+  assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys.txt`, '--run', run, '--shard-size', '6'], s3.env)).code, 0);
+
+  const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '2'], s3.env);
+  await waitForCommits(run, 2);
+  const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  assert.equal(workers.length, 2);
+  process.kill(workers[0]!, 'SIGKILL');
+  const code = await exited;
+  assert.ok(code === 3 || code === 0, `exit ${code}: 3 means "some shards unfinished, run again"`);
+  const before = await commits(run);
+  assert.ok(before.size >= 2);
+
+  const again = await imgtag(['run', '--run', run, '--workers', '2'], s3.env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, new RegExp(`${10 - before.size} tagged, ${before.size} already done`));
+  const after = await commits(run);
+  assert.equal(after.size, 10);
+  for (const [name, body] of before) assert.equal(after.get(name), body, `${name} was redone`);
+  await assertExactlyOnce(run, files.map((f) => `img/${f}`));
+});
+
+test('kill -9 the whole run (parent and workers) twice at random points: re-runs finish with exactly one row per image', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-kill-'));
+  const files = imagenetFiles().slice(360, 420).map((f) => path.join(IMAGENET_DIR, f));
+  fs.writeFileSync(path.join(dir, 'keys.txt'), files.join('\n'));
+  const run = path.join(dir, 'run');
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '5'])).code, 0);
+  for (const atLeast of [1, 4]) {
+    const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '2'], process.env);
+    await waitForCommits(run, atLeast);
+    await sleep(Math.random() * 300);
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+  }
+  const before = await commits(run);
+  assert.ok(before.size < 12, 'the kills must leave work to do');
+  const again = await imgtag(['run', '--run', run]);
+  assert.equal(again.code, 0, again.stderr);
+  const after = await commits(run);
+  for (const [name, body] of before) assert.equal(after.get(name), body, `${name} was redone`);
+  await assertExactlyOnce(run, files);
+  // Half-written files from the killed processes are never taken for results.
+  assert.deepEqual(fs.readdirSync(path.join(run, 'results')).filter((f) => f.endsWith('.parquet')).length, 12);
+});
