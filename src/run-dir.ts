@@ -11,4 +11,5 @@ export const runLayout = {
   result: (run: string, i: number) => joinUri(run, 'results', `part-${shardName(i)}.parquet`),
   commit: (run: string, i: number) => joinUri(run, 'commits', `part-${shardName(i)}.json`),
   commits: (run: string) => joinUri(run, 'commits/'),
+  lease: (run: string, i: number) => joinUri(run, 'leases', `part-${shardName(i)}.json`),
 };

@@ -22,6 +22,8 @@ export interface RunSummary {
   shards: number;
   tagged: number;
   skipped: number;
+  /** Shards another worker held a lease on: left to it. */
+  leased: number;
   failedShards: { shard: number; message: string }[];
   images: number;
   ok: number;
@@ -33,7 +35,7 @@ export interface RunSummary {
 
 export type RunEvent =
   | { event: 'start'; shards: number; todo: number; workers: number }
-  | { event: 'shard'; shard: number; skipped: boolean; rows: number; failures: number; seconds: number }
+  | { event: 'shard'; shard: number; status: ShardOutcome['status']; rows?: number; failures?: number; seconds?: number }
   | { event: 'shard-failed'; shard: number; message: string };
 
 /** Which shards this invocation must do: one given shard, or all without a commit marker. */
@@ -65,6 +67,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     shards: plan.shards,
     tagged: 0,
     skipped: plan.shards - todo.length,
+    leased: 0,
     failedShards: [],
     images: 0,
     ok: 0,
@@ -73,8 +76,13 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     seconds: 0,
     markers: [],
   };
-  const onDone = (shard: number, { marker, skipped }: ShardOutcome) => {
-    if (skipped) summary.skipped += 1;
+  const onDone = (shard: number, outcome: ShardOutcome) => {
+    if (outcome.status === 'leased') {
+      summary.leased += 1;
+      return log({ event: 'shard', shard, status: outcome.status });
+    }
+    const { marker } = outcome;
+    if (outcome.status === 'committed') summary.skipped += 1;
     else {
       summary.tagged += 1;
       summary.images += marker.rows;
@@ -83,7 +91,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
       summary.bytes += marker.bytes;
       summary.markers.push(marker);
     }
-    log({ event: 'shard', shard, skipped, rows: marker.rows, failures: marker.failures, seconds: marker.seconds });
+    log({ event: 'shard', shard, status: outcome.status, rows: marker.rows, failures: marker.failures, seconds: marker.seconds });
   };
   const onFailed = (shard: number, message: string) => {
     if (shard < 0) throw new UserError(message);

@@ -13,6 +13,7 @@ import { runLayout } from '../run-dir.js';
 import { s3Stats } from '../storage/s3-client.js';
 import { readObject, writeBytes } from '../storage/storage.js';
 import { parseUri } from '../storage/uri.js';
+import { acquireLease } from '../lease/lease.js';
 import { mapOrdered } from './ordered.js';
 import { StageClock } from './stage-clock.js';
 
@@ -24,11 +25,10 @@ export interface ShardOptions {
   maxPixels: number;
 }
 
-export interface ShardOutcome {
-  marker: CommitMarker;
-  /** true when the shard was already committed and nothing was done. */
-  skipped: boolean;
-}
+/** tagged: done now; committed: done before, skipped; leased: another worker holds it right now. */
+export type ShardOutcome =
+  | { status: 'tagged' | 'committed'; marker: CommitMarker }
+  | { status: 'leased' };
 
 type Prepared = { row: ResultRow; image?: DecodedImage };
 
@@ -51,10 +51,24 @@ function fail(row: ResultRow, stage: ErrorStage, err: unknown): ResultRow {
   return { ...row, tags: null, error: { stage, message: errorMessage(err) } };
 }
 
-/** Tag one shard: fetch -> decode -> batch -> infer -> write Parquet -> commit marker, exactly once. */
+/** Tag one shard exactly once: skip it if committed, hold its lease while tagging it. */
 export async function runShard(run: string, shard: number, classifier: Classifier, opts: ShardOptions): Promise<ShardOutcome> {
-  const existing = await readCommit(run, shard);
-  if (existing) return { marker: existing, skipped: true };
+  const before = await readCommit(run, shard);
+  if (before) return { status: 'committed', marker: before };
+  const lease = await acquireLease(run, shard);
+  if (!lease) return { status: 'leased' };
+  try {
+    // Checked again under the lease: another worker may have committed it since.
+    const committed = await readCommit(run, shard);
+    if (committed) return { status: 'committed', marker: committed };
+    return { status: 'tagged', marker: await tagShard(run, shard, classifier, opts) };
+  } finally {
+    await lease.release();
+  }
+}
+
+/** fetch -> decode -> batch -> infer -> write Parquet -> commit marker. */
+async function tagShard(run: string, shard: number, classifier: Classifier, opts: ShardOptions): Promise<CommitMarker> {
   const startedAt = new Date();
   const s3Before = { ...s3Stats };
   const entries = await readShardFile(runLayout.shard(run, shard));
@@ -144,5 +158,5 @@ export async function runShard(run: string, shard: number, classifier: Classifie
   };
   // The marker goes last: a shard with Parquet but no marker is redone from scratch.
   await writeCommit(run, marker);
-  return { marker, skipped: false };
+  return marker;
 }

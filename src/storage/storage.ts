@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -32,7 +33,7 @@ function notFound(uri: string, err: unknown): never {
   throw err;
 }
 
-type Sendable = GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command;
+type Sendable = GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command | DeleteObjectCommand;
 type Output<C> = C extends GetObjectCommand
   ? GetObjectCommandOutput
   : C extends HeadObjectCommand
@@ -111,6 +112,58 @@ export async function writeBytes(uri: string, body: Uint8Array | string, content
   await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType }));
 }
 
+function isPreconditionFailed(e: unknown): boolean {
+  const err = e as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  return err?.code === 'EEXIST' || err?.code === 'ENOENT' || err?.name === 'PreconditionFailed' || err?.$metadata?.httpStatusCode === 412;
+}
+
+/**
+ * Create an object only if it does not exist (S3 conditional write `If-None-Match: *`; locally
+ * O_EXCL). Returns false when it already exists. Needs a store that honours conditional writes.
+ */
+export async function putIfAbsent(uri: string, body: string): Promise<boolean> {
+  const loc = parseUri(uri);
+  try {
+    if (loc.kind === 'local') {
+      await fsp.mkdir(path.dirname(loc.path), { recursive: true });
+      await fsp.writeFile(loc.path, body, { flag: 'wx' });
+    } else {
+      await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, IfNoneMatch: '*' }));
+    }
+    return true;
+  } catch (e) {
+    if (isPreconditionFailed(e)) return false;
+    throw e;
+  }
+}
+
+/**
+ * Replace an object only if it is still the version we read (S3 `If-Match: etag`; locally, the one
+ * process whose rename of the old file succeeds wins). Returns false when someone else got there first.
+ */
+export async function replaceIfUnchanged(uri: string, body: string, seenEtag: string | undefined): Promise<boolean> {
+  const loc = parseUri(uri);
+  try {
+    if (loc.kind === 'local') {
+      const aside = `${loc.path}.old-${process.pid}-${Date.now()}`;
+      await fsp.rename(loc.path, aside);
+      await fsp.rm(aside, { force: true });
+      return putIfAbsent(uri, body);
+    }
+    await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, IfMatch: seenEtag }));
+    return true;
+  } catch (e) {
+    if (isPreconditionFailed(e)) return false;
+    throw e;
+  }
+}
+
+export async function deleteObject(uri: string): Promise<void> {
+  const loc = parseUri(uri);
+  if (loc.kind === 'local') await fsp.rm(loc.path, { force: true });
+  else await send(uri, new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+}
+
 export async function statObject(uri: string): Promise<ObjectInfo> {
   const loc = parseUri(uri);
   if (loc.kind === 'local') {
@@ -163,6 +216,6 @@ async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) yield* listLocal(full);
-    else if (entry.isFile() && !/\.tmp-\d+-\d+$/.test(entry.name)) yield { uri: full, size: (await fsp.stat(full)).size };
+    else if (entry.isFile() && !/\.(tmp|old)-\d+-\d+$/.test(entry.name)) yield { uri: full, size: (await fsp.stat(full)).size };
   }
 }

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { acquireLease } from '../src/lease/lease.js';
+import { imgtag } from './helpers/cli.js';
+import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { readRunResults } from './helpers/results.js';
+
+test('a held lease keeps others off the shard; a dead owner on this host or an expired lease frees it', async () => {
+  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-lease-'));
+  const first = await acquireLease(run, 0);
+  assert.ok(first);
+  assert.equal(await acquireLease(run, 0), undefined, 'a live lease is exclusive');
+  await first.release();
+  const again = await acquireLease(run, 0);
+  assert.ok(again, 'a released lease can be taken');
+  await again.release();
+
+  const file = path.join(run, 'leases', 'part-00001.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const future = new Date(Date.now() + 3_600_000).toISOString();
+  fs.writeFileSync(file, JSON.stringify({ owner: `${os.hostname()}:999999999:dead`, expiresAt: future }));
+  assert.ok(await acquireLease(run, 1), 'the owner process is gone');
+  fs.writeFileSync(path.join(run, 'leases', 'part-00002.json'), JSON.stringify({ owner: 'other-host:1:x', expiresAt: future }));
+  assert.equal(await acquireLease(run, 2), undefined, 'a live lease on another host holds');
+  fs.writeFileSync(path.join(run, 'leases', 'part-00003.json'), JSON.stringify({ owner: 'other-host:1:x', expiresAt: new Date(Date.now() - 1).toISOString() }));
+  assert.ok(await acquireLease(run, 3), 'an expired lease is taken over');
+});
+
+test('two runs racing over the same run directory never tag the same shard twice', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-race-'));
+  const files = imagenetFiles().slice(420, 460).map((f) => path.join(IMAGENET_DIR, f));
+  fs.writeFileSync(path.join(dir, 'keys.txt'), files.join('\n'));
+  const run = path.join(dir, 'run');
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '4'])).code, 0);
+  const [a, b] = await Promise.all([imgtag(['run', '--run', run, '--threads', '1']), imgtag(['run', '--run', run, '--threads', '1'])]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const tagged = (out: string) => Number(/(\d+) tagged/.exec(out)![1]);
+  assert.equal(tagged(a.stdout) + tagged(b.stdout), 10, `${a.stdout}\n${b.stdout}`);
+  const pids = new Set(fs.readdirSync(path.join(run, 'commits')).map((f) => JSON.parse(fs.readFileSync(path.join(run, 'commits', f), 'utf8')).pid));
+  assert.equal(pids.size, 2, 'both runs did part of the work');
+  const { rows } = await readRunResults(run);
+  assert.equal(rows.length, 40);
+});
