@@ -9,6 +9,7 @@ import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULT_MODEL } from '../src/model/paths.js';
 import { createPlan } from '../src/plan/plan.js';
 import { runPlan } from '../src/pipeline/run-plan.js';
+import { runNightly } from '../src/nightly/nightly.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { exitCodeFor, runSummaryRows, table } from './format.js';
 
@@ -43,28 +44,37 @@ const runOptions = (cmd: Command) =>
     .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS);
 
-program
-  .command('plan')
-  .description('read a manifest as a stream and write shard files and plan.json into a run directory')
-  .option('--manifest <uri>', 'S3 Inventory manifest.json, or a key list (.txt, .csv with header, .jsonl; .gz ok)')
-  .option('--prefix <s3uri>', 'list every object under s3://bucket/prefix instead')
-  .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
-  .option('--bucket <name>', 'bucket for bare keys in a key list')
-  .addOption(new Option('--shard-size <n>', `images per shard (default 1000)`).argParser(int(1)).conflicts('shards'))
-  .addOption(new Option('--shards <n>', 'number of shards, images spread by hash of their URI').argParser(int(1)))
-  .action(async (o: { manifest?: string; prefix?: string; run: string; bucket?: string; shardSize?: number; shards?: number }) => {
-    s3Options();
-    const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards });
-    console.log(
-      table([
-        ['run', o.run],
-        ['manifest rows', plan.counts.rows],
-        ['images', plan.counts.images],
-        ['skipped (not images)', plan.counts.skipped],
-        ['shards', plan.shards],
-      ]),
-    );
-  });
+/** Where the images come from and how they are cut into shards: shared by plan and nightly. */
+const sourceOptions = (cmd: Command) =>
+  cmd
+    .option('--manifest <uri>', 'S3 Inventory manifest.json, or a key list (.txt, .csv with header, .jsonl; .gz ok)')
+    .option('--prefix <s3uri>', 'list every object under s3://bucket/prefix instead')
+    .option('--bucket <name>', 'bucket for bare keys in a key list')
+    .addOption(new Option('--shard-size <n>', `images per shard (default 1000)`).argParser(int(1)).conflicts('shards'))
+    .addOption(new Option('--shards <n>', 'number of shards, images spread by hash of their URI').argParser(int(1)));
+
+type SourceFlags = { manifest?: string; prefix?: string; bucket?: string; shardSize?: number; shards?: number };
+
+sourceOptions(
+  program
+    .command('plan')
+    .description('read a manifest as a stream and write shard files and plan.json into a run directory')
+    .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
+    .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag'),
+).action(async (o: SourceFlags & { run: string; since?: string }) => {
+  s3Options();
+  const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since });
+  console.log(
+    table([
+      ['run', o.run],
+      ['manifest rows', plan.counts.rows],
+      ['images', plan.counts.images],
+      ['skipped (not images)', plan.counts.skipped],
+      ...(o.since !== undefined ? [['unchanged since parent', plan.counts.unchanged] as [string, number]] : []),
+      ['shards', plan.shards],
+    ]),
+  );
+});
 
 runOptions(
   program
@@ -93,6 +103,23 @@ runOptions(
   console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
   console.log('\ntop tags');
   console.log(table(res.top.map((t) => [t.label, t.count])));
+  process.exitCode = exitCodeFor(res.summary);
+});
+
+runOptions(
+  sourceOptions(
+    program
+      .command('nightly')
+      .description('tag only what is new or changed since the last run under --root (for cron); one at a time, by a lock')
+      .requiredOption('--root <dir>', 'folder of the nightly runs: runs/<time>/ and nightly.lock'),
+  ),
+).action(async (o) => {
+  const s3 = s3Options();
+  const res = await runNightly(
+    { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, s3 } },
+    logEvent,
+  );
+  console.log(table([['run', res.run], ['parent', res.parent ?? '(none: first run)'], ['unchanged since parent', res.unchanged], ...runSummaryRows(res.summary)]));
   process.exitCode = exitCodeFor(res.summary);
 });
 

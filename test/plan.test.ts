@@ -28,7 +28,7 @@ test('plan keeps image objects only, writes plan.json and shards of --shard-size
     assert.match(res.stdout, /images\s+60/);
   }
   const plan = JSON.parse(await readText(`${runs[0]}/plan.json`));
-  assert.deepEqual(plan.counts, { rows: 80, images: 60, skipped: 20 });
+  assert.deepEqual(plan.counts, { rows: 80, images: 60, skipped: 20, unchanged: 0 });
   assert.equal(plan.shards, 3);
   assert.deepEqual(plan.options, { shardSize: 25 });
   for (let i = 0; i < 3; i++) {

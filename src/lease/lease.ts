@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { runLayout } from '../run-dir.js';
-import { deleteObject, putIfAbsent, readObject, replaceIfUnchanged } from '../storage/storage.js';
+import { deleteObject, putIfAbsent, readObject, replaceIfUnchanged, writeBytes } from '../storage/storage.js';
+import { isS3Uri } from '../storage/uri.js';
 import { NotFoundError } from '../errors.js';
 
-/** leases/part-NNNNN.json: who works on a shard, until when. */
-interface LeaseBody {
+/** A lease or lock object: who holds it, since and until when. */
+export interface Holder {
   owner: string;
+  since: string;
   expiresAt: string;
 }
 
@@ -16,10 +18,10 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-/** How long a lease holds without renewal (renewed every third of it): a dead machine's shards free up after this. */
+/** How long a shard lease holds without renewal (renewed every third of it): a dead machine's shards free up after this. */
 export const LEASE_TTL_MS = Number(process.env.IMGTAG_LEASE_TTL_MS ?? 2 * 60_000);
 
-/** A lease taken on this host by a process that no longer exists (killed worker, crashed run) is stale at once. */
+/** A lock taken on this host by a process that no longer exists (killed worker, crashed run) is stale at once. */
 function ownerIsDeadHere(owner: string): boolean {
   const [host, pid] = owner.split(':');
   if (host !== os.hostname() || !pid) return false;
@@ -36,47 +38,56 @@ function ownerIsDeadHere(owner: string): boolean {
   }
 }
 
-const body = (owner: string): string => JSON.stringify({ owner, expiresAt: new Date(Date.now() + LEASE_TTL_MS).toISOString() });
+async function readHolder(uri: string): Promise<{ holder: Holder; etag?: string } | undefined> {
+  try {
+    const seen = await readObject(uri);
+    return { holder: JSON.parse(seen.body.toString('utf8')) as Holder, etag: seen.etag };
+  } catch (e) {
+    if (e instanceof NotFoundError || e instanceof SyntaxError) return undefined; // absent, or a half-written file of a killed process
+    throw e;
+  }
+}
+
+const isLive = (h: Holder) => Date.parse(h.expiresAt) > Date.now() && !ownerIsDeadHere(h.owner);
 
 /**
- * Take the shard's lease, so no two workers (processes or machines) tag it at once. Conditional
- * writes make it safe: create-if-absent, and take-over of an expired lease only if unchanged.
- * Returns undefined when another live worker holds it. The lease is renewed while held.
+ * Take a lock object, so no two workers (processes or machines) hold it at once, and renew it
+ * while held. Conditional writes make it safe: create-if-absent, and take-over of an expired or
+ * dead holder's lock only if unchanged. Otherwise answers who holds it.
  */
-export async function acquireLease(run: string, shard: number): Promise<Lease | undefined> {
-  const uri = runLayout.lease(run, shard);
+export async function acquireLock(uri: string, ttlMs: number): Promise<{ lease: Lease } | { holder: Holder }> {
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  let taken = await putIfAbsent(uri, body(owner));
+  const since = new Date().toISOString();
+  const body = () => JSON.stringify({ owner, since, expiresAt: new Date(Date.now() + ttlMs).toISOString() } satisfies Holder);
+  // Read first: a store without conditional writes then still refuses any overlap that is not simultaneous.
+  const seen = await readHolder(uri);
+  if (seen && isLive(seen.holder)) return { holder: seen.holder };
+  const taken = seen ? await replaceIfUnchanged(uri, body(), seen.etag) : await putIfAbsent(uri, body());
   if (!taken) {
-    let seen: { body: Buffer; etag?: string };
-    try {
-      seen = await readObject(uri);
-    } catch (e) {
-      if (e instanceof NotFoundError) return acquireLease(run, shard); // released meanwhile
-      throw e;
-    }
-    const held = JSON.parse(seen.body.toString('utf8')) as LeaseBody;
-    if (Date.parse(held.expiresAt) > Date.now() && !ownerIsDeadHere(held.owner)) return undefined;
-    taken = await replaceIfUnchanged(uri, body(owner), seen.etag);
-    if (!taken) return undefined;
+    const now = await readHolder(uri);
+    return now ? { holder: now.holder } : acquireLock(uri, ttlMs);
   }
-  const renew = setInterval(() => void putLease(uri, owner), LEASE_TTL_MS / 3);
+  const renew = setInterval(async () => {
+    const current = await readHolder(uri).catch(() => undefined);
+    // A failed renewal is retried at the next tick; commit markers still guard exactly-once.
+    if (current?.holder.owner !== owner) return;
+    // Our own lock: on S3 only if unchanged; locally an atomic replace, never a moment without the file.
+    await (isS3Uri(uri) ? replaceIfUnchanged(uri, body(), current.etag) : writeBytes(uri, body())).catch(() => undefined);
+  }, ttlMs / 3);
   renew.unref();
   return {
-    owner,
-    async release() {
-      clearInterval(renew);
-      await deleteObject(uri);
+    lease: {
+      owner,
+      async release() {
+        clearInterval(renew);
+        await deleteObject(uri);
+      },
     },
   };
 }
 
-/** Renewal rewrites our own lease with a later expiry. */
-async function putLease(uri: string, owner: string): Promise<void> {
-  try {
-    const seen = await readObject(uri);
-    if ((JSON.parse(seen.body.toString('utf8')) as LeaseBody).owner === owner) await replaceIfUnchanged(uri, body(owner), seen.etag);
-  } catch {
-    // A failed renewal is retried at the next tick; the commit marker still guards exactly-once.
-  }
+/** The lease on one shard of a run; undefined when another live worker holds it. */
+export async function acquireLease(run: string, shard: number): Promise<Lease | undefined> {
+  const got = await acquireLock(runLayout.lease(run, shard), LEASE_TTL_MS);
+  return 'lease' in got ? got.lease : undefined;
 }

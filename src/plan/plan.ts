@@ -1,9 +1,13 @@
 import { UserError } from '../errors.js';
-import { readManifest, type ManifestSource } from '../manifest/index.js';
-import { readText, listObjects, exists, writeBytes } from '../storage/storage.js';
+import { readManifest, type ManifestRow, type ManifestSource } from '../manifest/index.js';
+import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { isImageUri } from './filter.js';
+import { DEFAULT_SHARD_SIZE, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
+import { excludeTagged } from './since.js';
+
+export { loadPlan, type Plan } from './plan-file.js';
 
 export interface PlanOptions {
   /** Images per shard (consecutive in manifest order). */
@@ -12,26 +16,16 @@ export interface PlanOptions {
   shards?: number;
   /** ListObjectsV2 page size; tests set it small to exercise pagination. */
   pageSize?: number;
+  /** A previous run: objects it (or its ancestors) tagged with the same ETag are left out. */
+  since?: string;
 }
 
-/** plan.json: what a run directory was planned from, and how many shards it has. */
-export interface Plan {
-  version: 1;
-  createdAt: string;
-  source: ManifestSource;
-  options: { shardSize?: number; shards?: number };
-  counts: { rows: number; images: number; skipped: number };
-  shards: number;
-}
-
-export const DEFAULT_SHARD_SIZE = 1000;
-
-export async function loadPlan(run: string): Promise<Plan> {
-  const uri = runLayout.plan(run);
-  if (!(await exists(uri))) throw new UserError(`no plan in ${run}: run "imgtag plan --run ${run} ..." first`);
-  const plan = JSON.parse(await readText(uri)) as Plan;
-  if (plan.version !== 1 || !Number.isInteger(plan.shards)) throw new UserError(`${uri} is not an imgtag plan`);
-  return plan;
+async function* images(rows: AsyncIterable<ManifestRow>, counts: Plan['counts']): AsyncGenerator<ManifestRow> {
+  for await (const row of rows) {
+    counts.rows += 1;
+    if (isImageUri(row.uri)) yield row;
+    else counts.skipped += 1;
+  }
 }
 
 async function hasCommits(run: string): Promise<boolean> {
@@ -50,18 +44,15 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
   }
   const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE };
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
-  const counts = { rows: 0, images: 0, skipped: 0 };
-  for await (const row of readManifest(source, opts.pageSize)) {
-    counts.rows += 1;
-    if (!isImageUri(row.uri)) {
-      counts.skipped += 1;
-      continue;
-    }
+  const counts = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
+  let rows = images(readManifest(source, opts.pageSize), counts);
+  if (opts.since !== undefined) rows = excludeTagged(rows, opts.since, () => (counts.unchanged += 1));
+  for await (const row of rows) {
     counts.images += 1;
     await sink.add(row);
   }
   const shards = await sink.finish();
-  const plan: Plan = { version: 1, createdAt: new Date().toISOString(), source, options, counts, shards };
+  const plan: Plan = { version: 1, createdAt: new Date().toISOString(), source, options, counts, shards, parent: opts.since };
   await writeBytes(runLayout.plan(run), JSON.stringify(plan, null, 2) + '\n', 'application/json');
   return plan;
 }

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pLimit from 'p-limit';
 import type { ManifestRow } from '../manifest/index.js';
 import { writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { encodeShardRow } from './shard-file.js';
+import { PartitionedSpill } from './spill.js';
 
 /** Receives the image rows of a plan in manifest order and writes the shard files. */
 export interface ShardSink {
@@ -53,38 +51,20 @@ export function shardOf(uri: string, n: number): number {
 
 /** --shards N: rows spread by hash of their URI; spilled to local temp files, then uploaded. */
 export async function hashedSink(run: string, n: number): Promise<ShardSink> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-plan-'));
-  const buffers: string[][] = Array.from({ length: n }, () => []);
-  let buffered = 0;
-  const spill = async () => {
-    for (let i = 0; i < n; i++) {
-      if (buffers[i]!.length === 0) continue;
-      await fsp.appendFile(path.join(dir, String(i)), buffers[i]!.join(''));
-      buffers[i] = [];
-    }
-    buffered = 0;
-  };
+  const spill = await PartitionedSpill.create(n);
   return {
-    async add(row) {
-      const line = encodeShardRow(row);
-      buffers[shardOf(row.uri, n)]!.push(line);
-      buffered += line.length;
-      if (buffered > 16 << 20) await spill();
-    },
+    add: (row) => spill.add(shardOf(row.uri, n), encodeShardRow(row)),
     async finish() {
-      await spill();
+      await spill.flush();
       const limit = uploads();
       try {
         await Promise.all(
           Array.from({ length: n }, (_, i) =>
-            limit(async () => {
-              const body = await fsp.readFile(path.join(dir, String(i))).catch(() => Buffer.alloc(0));
-              await writeBytes(runLayout.shard(run, i), body, 'application/x-ndjson');
-            }),
+            limit(async () => writeBytes(runLayout.shard(run, i), await spill.read(i), 'application/x-ndjson')),
           ),
         );
       } finally {
-        await fsp.rm(dir, { recursive: true, force: true });
+        await spill.remove();
       }
       return n;
     },

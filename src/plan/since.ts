@@ -1,0 +1,62 @@
+import type { ManifestRow } from '../manifest/index.js';
+import { readResults } from '../report/results.js';
+import { listObjects } from '../storage/storage.js';
+import { joinUri, s3Uri } from '../storage/uri.js';
+import { loadPlan } from './plan-file.js';
+import { encodeShardRow } from './shard-file.js';
+import { shardOf } from './shard-sink.js';
+import { PartitionedSpill } from './spill.js';
+
+/** Rows per partition of the join, so memory stays bounded however many images earlier runs tagged. */
+const PARTITION_ROWS = 1_000_000;
+
+/** The run and its ancestors, newest first (plan.json `parent` links). */
+async function lineage(run: string): Promise<{ run: string; images: number }[]> {
+  const out: { run: string; images: number }[] = [];
+  for (let r: string | undefined = run; r !== undefined && !out.some((x) => x.run === r); ) {
+    const plan = await loadPlan(r);
+    out.push({ run: r, images: plan.counts.images });
+    r = plan.parent;
+  }
+  return out;
+}
+
+const seenKey = (uri: string, etag: string) => JSON.stringify([uri, etag]);
+
+/**
+ * Leave out rows whose URI and ETag were tagged without error by `since` or its ancestors: an
+ * external hash join, earlier rows and new rows spilled into the same partitions on local disk.
+ * Rows without an ETag cannot be matched and are kept. `onUnchanged` counts what was left out.
+ */
+export async function* excludeTagged(rows: AsyncIterable<ManifestRow>, since: string, onUnchanged: () => void): AsyncGenerator<ManifestRow> {
+  const runs = await lineage(since);
+  const partitions = Math.max(1, Math.ceil(runs.reduce((n, r) => n + r.images, 0) / PARTITION_ROWS));
+  const seen = await PartitionedSpill.create(partitions);
+  const fresh = await PartitionedSpill.create(partitions);
+  try {
+    for (const { run } of runs) {
+      for await (const obj of listObjects(joinUri(run, 'results/'))) {
+        if (!obj.uri.endsWith('.parquet')) continue;
+        for (const r of await readResults(obj.uri)) {
+          if (r.error || r.etag === null) continue;
+          const uri = r.bucket === null ? r.key : s3Uri(r.bucket, r.key);
+          await seen.add(shardOf(uri, partitions), seenKey(uri, r.etag) + '\n');
+        }
+      }
+    }
+    await seen.flush();
+    for await (const row of rows) await fresh.add(shardOf(row.uri, partitions), encodeShardRow(row));
+    await fresh.flush();
+    for (let p = 0; p < partitions; p++) {
+      const tagged = new Set(await seen.lines(p));
+      for (const line of await fresh.lines(p)) {
+        const row = JSON.parse(line) as ManifestRow;
+        if (row.etag !== undefined && tagged.has(seenKey(row.uri, row.etag))) onUnchanged();
+        else yield row;
+      }
+    }
+  } finally {
+    await seen.remove();
+    await fresh.remove();
+  }
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { listObjects, writeBytes } from '../src/storage/storage.js';
+import { imgtag } from './helpers/cli.js';
+import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { readRunResults } from './helpers/results.js';
+import { newBucket, testS3 } from './helpers/s3.js';
+
+const photo = (i: number) => fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i]!));
+const field = (out: string, name: string) => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(out)?.[1];
+
+test('nightly tags only new and changed objects; the union of latest rows covers every object once', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('nightly');
+  for (let i = 0; i < 20; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  const nightly = () => imgtag(['nightly', '--root', `s3://${bucket}/nightly`, '--prefix', `s3://${bucket}/img/`, '--shard-size', '8'], s3.env);
+
+  const first = await nightly();
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(field(first.stdout, 'images'), '20');
+  assert.equal(field(first.stdout, 'parent'), '(none: first run)');
+
+  for (let i = 20; i < 30; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  for (const i of [3, 7]) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(100 + i));
+  const second = await nightly();
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(field(second.stdout, 'images'), '12', second.stdout);
+  assert.equal(field(second.stdout, 'unchanged since parent'), '18');
+  assert.equal(field(second.stdout, 'parent'), field(first.stdout, 'run'));
+
+  const current = new Map<string, string>();
+  for await (const o of listObjects(`s3://${bucket}/img/`)) current.set(o.uri.split('/img/')[1]!, o.etag!);
+  const latest = new Map<string, Record<string, unknown>>();
+  for (const run of [field(first.stdout, 'run')!, field(second.stdout, 'run')!]) {
+    for (const r of (await readRunResults(run)).rows) latest.set(String(r.key).replace('img/', ''), r);
+  }
+  assert.equal(latest.size, 30);
+  for (const [key, etag] of current) assert.equal(latest.get(key)?.etag, etag, `${key}: the latest row must be of the current object`);
+  const secondKeys = (await readRunResults(field(second.stdout, 'run')!)).rows.map((r) => String(r.key)).sort();
+  assert.deepEqual(secondKeys, ['img/20.jpg', 'img/21.jpg', 'img/22.jpg', 'img/23.jpg', 'img/24.jpg', 'img/25.jpg', 'img/26.jpg', 'img/27.jpg', 'img/28.jpg', 'img/29.jpg', 'img/3.jpg', 'img/7.jpg']);
+
+  const third = await nightly();
+  assert.equal(third.code, 0, third.stderr);
+  assert.equal(field(third.stdout, 'images'), '0');
+  assert.equal(field(third.stdout, 'unchanged since parent'), '30');
+});
+
+test('a second nightly is refused while one holds the lock', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-nightly-'));
+  fs.writeFileSync(path.join(root, 'keys.txt'), path.join(IMAGENET_DIR, imagenetFiles()[0]!));
+  const holder = { owner: 'cron-host:4242:abcd', since: '2026-11-23T01:00:00.000Z', expiresAt: new Date(Date.now() + 600_000).toISOString() };
+  fs.writeFileSync(path.join(root, 'nightly.lock'), JSON.stringify(holder));
+  const res = await imgtag(['nightly', '--root', root, '--manifest', path.join(root, 'keys.txt')]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /another nightly run holds .*nightly\.lock \(owner cron-host:4242:abcd, since 2026-11-23T01:00:00.000Z\)/);
+  assert.equal(fs.existsSync(path.join(root, 'runs')), false, 'nothing was planned');
+});
