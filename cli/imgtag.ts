@@ -10,6 +10,10 @@ import { DEFAULT_MODEL } from '../src/model/paths.js';
 import { createPlan } from '../src/plan/plan.js';
 import { runPlan } from '../src/pipeline/run-plan.js';
 import { runNightly } from '../src/nightly/nightly.js';
+import { DEVICES } from '../src/infer/device.js';
+import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/task-index.js';
+import { submitJob, submitJobInput } from '../src/fleet/submit.js';
+import { loadPlan } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { exitCodeFor, runSummaryRows, table } from './format.js';
 
@@ -42,7 +46,8 @@ const runOptions = (cmd: Command) =>
     .option('--batch-size <n>', 'images per model call', int(1), 16)
     .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), 16)
     .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS);
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS)
+    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'));
 
 /** Where the images come from and how they are cut into shards: shared by plan and nightly. */
 const sourceOptions = (cmd: Command) =>
@@ -81,9 +86,16 @@ runOptions(
     .command('run')
     .description('tag the shards of a planned run into results/*.parquet, each with a commit marker; committed shards are skipped')
     .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
-    .option('--shard <i>', 'tag only this shard (as one fleet task does)', int(0)),
+    .addOption(new Option('--shard <i>', 'tag only this shard').argParser(int(0)).conflicts('shardFromEnv'))
+    .option('--shard-from-env', `tag this fleet task's shards: index from ${INDEX_VARIABLES.join(' or ')}`)
+    .option('--shards-per-task <k>', 'with --shard-from-env: task i tags shards i*k .. i*k+k-1', int(1), 1),
 ).action(async (o) => {
-  const summary = await runPlan({ ...o, s3: s3Options() }, logEvent);
+  let shards: number[] | undefined = o.shard === undefined ? undefined : [o.shard];
+  if (o.shardFromEnv) {
+    const plan = await loadPlan(o.run);
+    shards = shardsForTask(taskIndexFromEnv(), o.shardsPerTask, plan.shards);
+  }
+  const summary = await runPlan({ ...o, shards, s3: s3Options() }, logEvent);
   console.log(table(runSummaryRows(summary)));
   for (const f of summary.failedShards) console.error(`shard ${f.shard} not finished: ${f.message}`);
   if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
@@ -122,6 +134,22 @@ runOptions(
   console.log(table([['run', res.run], ['parent', res.parent ?? '(none: first run)'], ['unchanged since parent', res.unchanged], ...runSummaryRows(res.summary)]));
   process.exitCode = exitCodeFor(res.summary);
 });
+
+program
+  .command('submit')
+  .description('submit a planned run to AWS Batch as an array job (one child per --shards-per-task shards)')
+  .requiredOption('--run <dir>', 'the planned run directory (s3://...)')
+  .requiredOption('--job-queue <arn>', 'job queue (terraform output job_queue)')
+  .requiredOption('--job-definition <arn>', 'job definition (terraform output job_definition)')
+  .option('--shards-per-task <k>', 'shards per array child', int(1), 1)
+  .option('--job-name <name>', 'job name (default: from the run directory)')
+  .option('--dry-run', 'print the SubmitJob request instead of sending it')
+  .action(async (o) => {
+    s3Options();
+    const input = await submitJobInput({ ...o });
+    if (o.dryRun) return console.log(JSON.stringify(input, null, 2));
+    console.log(table([['job id', await submitJob(input)], ['array size', input.arrayProperties?.size ?? 1]]));
+  });
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof UserError) console.error(`imgtag: ${e.message}`);

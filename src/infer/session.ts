@@ -1,11 +1,13 @@
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.js';
 import type { ResolvedModel } from '../model/resolve.js';
+import { deviceLoadError, executionProviders, type Device } from './device.js';
 import { topK, type Tag } from './topk.js';
 
 export interface SessionOptions {
   /** onnxruntime intra-op threads; default: all cores divided among the workers. */
   threads?: number;
+  device?: Device;
 }
 
 /** The infer stage: a loaded model that turns a packed batch tensor into top-k tags per image. */
@@ -22,14 +24,17 @@ function tensorMeta(list: readonly ort.InferenceSession.ValueMetadata[], name: s
 
 export async function loadClassifier(model: ResolvedModel, opts: SessionOptions = {}): Promise<Classifier> {
   const { spec, labels } = model;
+  const device = opts.device ?? 'cpu';
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(model.bytes, {
-      executionProviders: ['cpu'],
+      executionProviders: executionProviders(device),
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 0,
     });
   } catch (e) {
+    if (e instanceof UserError) throw e;
+    if (device !== 'cpu') throw deviceLoadError(device, e);
     throw new UserError(`cannot load ${model.onnxPath} with onnxruntime: ${(e as Error).message}`);
   }
   const input = tensorMeta(session.inputMetadata, spec.input.name);

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { UserError, errorMessage } from '../errors.js';
 import { committedShards, type CommitMarker } from '../output/commit.js';
 import { loadPlan } from '../plan/plan.js';
+import type { Device } from '../infer/device.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
 import { createTagger } from './tagger.js';
@@ -11,10 +12,11 @@ import type { WorkerInit } from './worker-protocol.js';
 export interface RunOptions extends ShardOptions {
   run: string;
   model?: string;
-  /** Only this shard (a fleet task's index); otherwise every shard not yet committed. */
-  shard?: number;
+  /** Only these shards (one fleet task's share); otherwise every shard not yet committed. */
+  shards?: number[];
   workers: number;
   threads?: number;
+  device?: Device;
   s3: S3Options;
 }
 
@@ -38,13 +40,12 @@ export type RunEvent =
   | { event: 'shard'; shard: number; status: ShardOutcome['status']; rows?: number; failures?: number; seconds?: number }
   | { event: 'shard-failed'; shard: number; message: string };
 
-/** Which shards this invocation must do: one given shard, or all without a commit marker. */
+/** Which shards this invocation must do: the given ones, or all without a commit marker. */
 async function shardsToDo(opts: RunOptions, total: number): Promise<number[]> {
-  if (opts.shard !== undefined) {
-    if (!Number.isInteger(opts.shard) || opts.shard < 0 || opts.shard >= total) {
-      throw new UserError(`--shard ${opts.shard} is out of range: the plan has shards 0..${total - 1}`);
-    }
-    return [opts.shard];
+  if (opts.shards !== undefined) {
+    const bad = opts.shards.find((s) => !Number.isInteger(s) || s < 0 || s >= total);
+    if (bad !== undefined) throw new UserError(`--shard ${bad} is out of range: the plan has shards 0..${total - 1}`);
+    return opts.shards;
   }
   const done = await committedShards(opts.run);
   return Array.from({ length: total }, (_, i) => i).filter((i) => !done.has(i));
@@ -61,6 +62,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     model: opts.model,
     shard: { batchSize: opts.batchSize, concurrency: opts.concurrency, maxPixels: opts.maxPixels },
     threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
+    device: opts.device ?? 'cpu',
     s3: opts.s3,
   };
   const summary: RunSummary = {

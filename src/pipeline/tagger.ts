@@ -15,7 +15,7 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
   configureS3(init.s3);
   // Decode threads and model threads share the cores given to this process.
   sharp.concurrency(init.threads);
-  const classifier: Classifier = await loadClassifier(await resolveModel(init.model), { threads: init.threads });
+  const classifier: Classifier = await loadClassifier(await resolveModel(init.model), { threads: init.threads, device: init.device });
   return {
     tag: (shard) => runShard(init.run, shard, classifier, init.shard),
     close: () => classifier.release(),

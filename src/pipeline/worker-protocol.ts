@@ -1,3 +1,4 @@
+import type { Device } from '../infer/device.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
 
@@ -7,6 +8,7 @@ export interface WorkerInit {
   model?: string;
   shard: ShardOptions;
   threads: number;
+  device: Device;
   s3: S3Options;
 }
 

@@ -1,0 +1,89 @@
+# GPU spot instances, scaled from zero by AWS Batch; the allocation strategy picks the pools least
+# likely to be reclaimed at a low price, across every listed instance type.
+resource "aws_batch_compute_environment" "gpu_spot" {
+  compute_environment_name = "${var.name}-gpu-spot"
+  type                     = "MANAGED"
+  compute_resources {
+    type                = "SPOT"
+    allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    min_vcpus           = 0
+    max_vcpus           = var.max_vcpus
+    instance_type       = var.instance_types
+    instance_role       = aws_iam_instance_profile.instance.arn
+    subnets             = var.subnet_ids
+    security_group_ids  = var.security_group_ids
+    ec2_configuration {
+      image_type = "ECS_AL2023_NVIDIA"
+    }
+  }
+}
+
+resource "aws_batch_job_queue" "imgtag" {
+  name     = var.name
+  state    = "ENABLED"
+  priority = 1
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.gpu_spot.arn
+  }
+}
+
+# One definition for every array child: `imgtag run --shard-from-env` takes its shards from
+# AWS_BATCH_JOB_ARRAY_INDEX. Parameters (Ref::...) are set per submission by `imgtag submit`.
+resource "aws_batch_job_definition" "imgtag" {
+  name                  = var.name
+  type                  = "container"
+  platform_capabilities = ["EC2"]
+  parameters = {
+    run             = "${local.runs_root}unset"
+    shards_per_task = "1"
+  }
+  retry_strategy {
+    attempts = var.job_attempts
+    # A spot reclaim terminates the host: retry. Anything else (a bad plan, a bad model) fails fast.
+    evaluate_on_exit {
+      on_status_reason = "Host EC2*"
+      action           = "RETRY"
+    }
+    evaluate_on_exit {
+      on_reason = "CannotPullContainerError*"
+      action    = "RETRY"
+    }
+    evaluate_on_exit {
+      on_exit_code = "3"
+      action       = "RETRY"
+    }
+    evaluate_on_exit {
+      on_reason = "*"
+      action    = "EXIT"
+    }
+  }
+  timeout {
+    attempt_duration_seconds = var.job_timeout_seconds
+  }
+  container_properties = jsonencode({
+    image            = "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
+    jobRoleArn       = aws_iam_role.job.arn
+    executionRoleArn = aws_iam_role.execution.arn
+    command = [
+      "run", "--run", "Ref::run", "--shard-from-env", "--shards-per-task", "Ref::shards_per_task",
+      "--workers", tostring(var.job_workers), "--model", var.model, "--device", var.device,
+    ]
+    environment = [
+      { name = "AWS_REGION", value = var.region },
+    ]
+    resourceRequirements = [
+      { type = "VCPU", value = tostring(var.job_vcpus) },
+      { type = "MEMORY", value = tostring(var.job_memory_mib) },
+      { type = "GPU", value = "1" },
+    ]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.imgtag.name
+        "awslogs-region"        = var.region
+        "awslogs-stream-prefix" = var.name
+      }
+    }
+  })
+}

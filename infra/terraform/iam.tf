@@ -1,0 +1,125 @@
+# Least privilege: jobs read only the input prefix and write only under the run prefix.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "job" {
+  statement {
+    sid       = "ReadImages"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.input_bucket_arn}/${var.input_prefix}*"]
+  }
+  statement {
+    sid       = "ListImages"
+    actions   = ["s3:ListBucket"]
+    resources = [local.input_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.input_prefix}*"]
+    }
+  }
+  statement {
+    sid       = "ReadWriteRuns"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.results_bucket_arn}/${var.run_prefix}*"]
+  }
+  statement {
+    sid       = "ListRuns"
+    actions   = ["s3:ListBucket"]
+    resources = [local.results_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.run_prefix}*"]
+    }
+  }
+}
+
+# The role imgtag itself runs as, inside the container (the standard AWS credential chain finds it).
+resource "aws_iam_role" "job" {
+  name               = "${var.name}-job"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "job" {
+  name   = "${var.name}-s3"
+  role   = aws_iam_role.job.id
+  policy = data.aws_iam_policy_document.job.json
+}
+
+# Pulls the image from ECR and writes the logs (AWS managed policy for exactly that).
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+# The GPU instances join the Batch-managed ECS cluster.
+resource "aws_iam_role" "instance" {
+  name               = "${var.name}-instance"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "instance" {
+  role       = aws_iam_role.instance.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  name = "${var.name}-instance"
+  role = aws_iam_role.instance.name
+}
+
+# EventBridge Scheduler submits the nightly job, and nothing else.
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    actions = ["batch:SubmitJob"]
+    resources = [
+      aws_batch_job_queue.imgtag.arn,
+      "${aws_batch_job_definition.imgtag.arn_prefix}:*",
+    ]
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name}-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "${var.name}-submit"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}

@@ -1,0 +1,70 @@
+resource "aws_s3_bucket" "results" {
+  count  = var.create_results_bucket ? 1 : 0
+  bucket = var.results_bucket
+}
+
+resource "aws_s3_bucket_public_access_block" "results" {
+  count                   = var.create_results_bucket ? 1 : 0
+  bucket                  = aws_s3_bucket.results[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "results" {
+  count  = var.create_results_bucket ? 1 : 0
+  bucket = aws_s3_bucket.results[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+# Multipart uploads left by killed workers are aborted after two days.
+resource "aws_s3_bucket_lifecycle_configuration" "results" {
+  count  = var.create_results_bucket ? 1 : 0
+  bucket = aws_s3_bucket.results[0].id
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {
+      prefix = var.run_prefix
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 2
+    }
+  }
+}
+
+resource "aws_ecr_repository" "imgtag" {
+  name                 = var.name
+  image_tag_mutability = "MUTABLE"
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "imgtag" {
+  repository = aws_ecr_repository.imgtag.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "keep the last 20 images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 20 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+resource "aws_cloudwatch_log_group" "imgtag" {
+  name              = "/aws/batch/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+locals {
+  results_bucket_arn = "arn:aws:s3:::${var.results_bucket}"
+  input_bucket_arn   = "arn:aws:s3:::${var.input_bucket}"
+  runs_root          = "s3://${var.results_bucket}/${var.run_prefix}"
+}

@@ -1,0 +1,126 @@
+variable "name" {
+  description = "Prefix for every resource name."
+  type        = string
+  default     = "imgtag"
+}
+
+variable "region" {
+  description = "AWS region of the fleet and the buckets."
+  type        = string
+}
+
+variable "input_bucket" {
+  description = "Bucket holding the images (read only)."
+  type        = string
+}
+
+variable "input_prefix" {
+  description = "Only objects under this prefix may be read (empty: the whole bucket)."
+  type        = string
+  default     = ""
+}
+
+variable "create_results_bucket" {
+  description = "Create the results bucket; false to use results_bucket as it is."
+  type        = bool
+  default     = true
+}
+
+variable "results_bucket" {
+  description = "Bucket for run directories (plans, results, commits, reports)."
+  type        = string
+}
+
+variable "run_prefix" {
+  description = "Jobs may write only under this prefix of the results bucket."
+  type        = string
+  default     = "imgtag/"
+}
+
+variable "subnet_ids" {
+  description = "Subnets for the GPU instances (private subnets with a NAT or S3 and ECR endpoints)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups for the GPU instances (egress to S3, ECR and CloudWatch only)."
+  type        = list(string)
+}
+
+variable "instance_types" {
+  description = "GPU instance types the spot fleet may use; more types, more spot capacity."
+  type        = list(string)
+  default     = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge", "g5.2xlarge", "g6.2xlarge"]
+}
+
+variable "max_vcpus" {
+  description = "Upper bound of the compute environment: how big the fleet may grow."
+  type        = number
+  default     = 256
+}
+
+variable "job_vcpus" {
+  description = "vCPUs per array child (decode runs on them)."
+  type        = number
+  default     = 4
+}
+
+variable "job_memory_mib" {
+  description = "Memory per array child."
+  type        = number
+  default     = 14000
+}
+
+variable "job_workers" {
+  description = "imgtag worker processes per array child."
+  type        = number
+  default     = 2
+}
+
+variable "job_attempts" {
+  description = "Attempts per array child; spot reclaims (host EC2 termination) are retried."
+  type        = number
+  default     = 5
+}
+
+variable "job_timeout_seconds" {
+  description = "Upper bound for one attempt of one array child."
+  type        = number
+  default     = 21600
+}
+
+variable "image_tag" {
+  description = "Tag of the imgtag container image in the ECR repository."
+  type        = string
+  default     = "latest"
+}
+
+variable "model" {
+  description = "Model given to imgtag run: a built-in name or a path inside the image."
+  type        = string
+  default     = "mobilenetv2-12-int8"
+}
+
+variable "device" {
+  description = "onnxruntime execution provider: cuda, tensorrt or cpu."
+  type        = string
+  default     = "cuda"
+}
+
+variable "nightly_manifest" {
+  description = "Manifest (S3 Inventory manifest.json or key list) of the nightly run; empty: no schedule."
+  type        = string
+  default     = ""
+}
+
+variable "nightly_schedule" {
+  description = "When the nightly run starts (EventBridge Scheduler expression)."
+  type        = string
+  default     = "cron(0 2 * * ? *)"
+}
+
+variable "log_retention_days" {
+  description = "How long job logs are kept."
+  type        = number
+  default     = 30
+}

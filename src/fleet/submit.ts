@@ -1,0 +1,39 @@
+import { BatchClient, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
+import { UserError } from '../errors.js';
+import { loadPlan } from '../plan/plan-file.js';
+
+/** AWS Batch array jobs have 2 to 10,000 children. */
+export const MAX_ARRAY_SIZE = 10_000;
+
+export interface SubmitOptions {
+  run: string;
+  jobQueue: string;
+  jobDefinition: string;
+  shardsPerTask: number;
+  jobName?: string;
+}
+
+/** The SubmitJob call for a planned run: one array child per `shardsPerTask` shards. */
+export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobCommandInput> {
+  const plan = await loadPlan(opts.run);
+  const tasks = Math.ceil(plan.shards / opts.shardsPerTask);
+  if (tasks > MAX_ARRAY_SIZE) {
+    throw new UserError(
+      `${plan.shards} shards at ${opts.shardsPerTask} per task need ${tasks} array children, over AWS Batch's ${MAX_ARRAY_SIZE}: use --shards-per-task ${Math.ceil(plan.shards / MAX_ARRAY_SIZE)} or more`,
+    );
+  }
+  const name = opts.jobName ?? `imgtag-${opts.run.replace(/^s3:\/\//, '').replace(/[^A-Za-z0-9_-]+/g, '-')}`.slice(0, 128);
+  return {
+    jobName: name,
+    jobQueue: opts.jobQueue,
+    jobDefinition: opts.jobDefinition,
+    // A one-task "array" is not allowed: a single job then runs as index 0 (see taskIndexFromEnv).
+    ...(tasks >= 2 ? { arrayProperties: { size: tasks } } : {}),
+    parameters: { run: opts.run, shards_per_task: String(opts.shardsPerTask) },
+  };
+}
+
+export async function submitJob(input: SubmitJobCommandInput): Promise<string> {
+  const out = await new BatchClient({}).send(new SubmitJobCommand(input));
+  return out.jobId!;
+}

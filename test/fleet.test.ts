@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { writeBytes } from '../src/storage/storage.js';
+import { imgtag } from './helpers/cli.js';
+import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { readRunResults } from './helpers/results.js';
+import { newBucket, testS3 } from './helpers/s3.js';
+
+const withoutIndex = () => {
+  const env = { ...process.env };
+  delete env.AWS_BATCH_JOB_ARRAY_INDEX;
+  delete env.JOB_COMPLETION_INDEX;
+  delete env.AWS_BATCH_JOB_ID;
+  return env;
+};
+
+test('a simulated fleet: array children with their own index complete the plan together, one row per image', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('fleet');
+  const files = imagenetFiles().slice(40, 70);
+  for (const f of files) await writeBytes(`s3://${bucket}/img/${f}`, fs.readFileSync(path.join(IMAGENET_DIR, f)));
+  await writeBytes(`s3://${bucket}/keys.txt`, files.map((f) => `s3://${bucket}/img/${f}`).join('\n'));
+  const run = `s3://${bucket}/run`;
+  assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys.txt`, '--run', run, '--shard-size', '4'], s3.env)).code, 0);
+
+  const dry = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '3', '--dry-run'], s3.env);
+  assert.equal(dry.code, 0, dry.stderr);
+  const input = JSON.parse(dry.stdout);
+  assert.deepEqual(input.arrayProperties, { size: 3 });
+  assert.deepEqual(input.parameters, { run, shards_per_task: '3' });
+
+  // Three AWS Batch children and one Kubernetes indexed-Job pod past the end (nothing left for it).
+  const tasks = [
+    { AWS_BATCH_JOB_ARRAY_INDEX: '0' },
+    { AWS_BATCH_JOB_ARRAY_INDEX: '1' },
+    { AWS_BATCH_JOB_ARRAY_INDEX: '2' },
+    { JOB_COMPLETION_INDEX: '3' },
+  ];
+  const results = await Promise.all(
+    tasks.map((t) => imgtag(['run', '--run', run, '--shard-from-env', '--shards-per-task', '3', '--threads', '1'], { ...withoutIndex(), ...s3.env, ...t })),
+  );
+  results.forEach((r, i) => assert.equal(r.code, 0, `task ${i}: ${r.stderr}`));
+  const tagged = results.map((r) => Number(/(\d+) tagged/.exec(r.stdout)![1]));
+  assert.deepEqual(tagged, [3, 3, 2, 0]);
+  const { rows } = await readRunResults(run);
+  assert.deepEqual(rows.map((r) => r.key).sort(), files.map((f) => `img/${f}`).sort());
+});
+
+test('submit refuses an array over 10,000 children and says which --shards-per-task fits', async () => {
+  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-submit-'));
+  const plan = { version: 1, createdAt: '', source: { kind: 'keylist', uri: 'x' }, options: {}, counts: {}, shards: 300_000 };
+  fs.writeFileSync(path.join(run, 'plan.json'), JSON.stringify(plan));
+  const big = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--dry-run']);
+  assert.equal(big.code, 1);
+  assert.match(big.stderr, /300000 shards at 1 per task need 300000 array children, over AWS Batch's 10000: use --shards-per-task 30 or more/);
+  const fits = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '30', '--dry-run']);
+  assert.deepEqual(JSON.parse(fits.stdout).arrayProperties, { size: 10_000 });
+});
+
+test('--device cuda without the CUDA provider names the missing library and how to install it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-device-'));
+  fs.writeFileSync(path.join(dir, 'keys.txt'), path.join(IMAGENET_DIR, imagenetFiles()[0]!));
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', path.join(dir, 'run')])).code, 0);
+  const res = await imgtag(['run', '--run', path.join(dir, 'run'), '--device', 'cuda']);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /--device cuda: (libonnxruntime_providers_\w+\.so.* not found|onnxruntime could not start).*ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  const bad = await imgtag(['run', '--run', path.join(dir, 'run'), '--device', 'tpu']);
+  assert.match(bad.stderr, /Allowed choices are cpu, cuda, tensorrt/);
+  const noIndex = await imgtag(['run', '--run', path.join(dir, 'run'), '--shard-from-env'], withoutIndex());
+  assert.equal(noIndex.code, 1);
+  assert.match(noIndex.stderr, /none of AWS_BATCH_JOB_ARRAY_INDEX, JOB_COMPLETION_INDEX is set/);
+});

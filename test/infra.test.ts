@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parse } from '@cdktf/hcl2json';
+import { ROOT } from './helpers/env.js';
+
+const TF_DIR = path.join(ROOT, 'infra/terraform');
+type Blocks = Record<string, Record<string, Record<string, unknown>[]>>;
+
+/** Every .tf file parsed by an HCL parser, merged into one module. */
+async function module(): Promise<{ json: Record<string, Blocks>; text: string; locals: Set<string> }> {
+  const json: Record<string, Blocks> = {};
+  const locals = new Set<string>();
+  let text = '';
+  for (const f of fs.readdirSync(TF_DIR).filter((f) => f.endsWith('.tf')).sort()) {
+    const src = fs.readFileSync(path.join(TF_DIR, f), 'utf8');
+    text += src;
+    const parsed = (await parse(f, src)) as Record<string, Blocks>;
+    for (const [kind, blocks] of Object.entries(parsed)) {
+      if (kind === 'locals') for (const block of blocks as unknown as Record<string, unknown>[]) Object.keys(block).forEach((k) => locals.add(k));
+      else json[kind] = { ...json[kind], ...blocks };
+    }
+  }
+  return { json, text, locals };
+}
+
+test('every .tf file parses; every variable used is declared and every declared one is used', async () => {
+  const { json, text } = await module();
+  const used = new Set([...text.matchAll(/\bvar\.([a-z_][a-z0-9_]*)/g)].map((m) => m[1]!));
+  const declared = new Set(Object.keys(json.variable ?? {}));
+  assert.deepEqual([...used].filter((v) => !declared.has(v)), [], 'used but not declared');
+  assert.deepEqual([...declared].filter((v) => !used.has(v)), [], 'declared but never used');
+  for (const [name, [v]] of Object.entries(json.variable as unknown as Record<string, Record<string, unknown>[]>)) {
+    assert.ok(v!.description, `variable ${name} needs a description`);
+  }
+});
+
+test('resources and data sources referenced exist; locals too', async () => {
+  const { json, locals } = await module();
+  const text = JSON.stringify(json);
+  const resources = new Set(Object.entries(json.resource ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((n) => `${type}.${n}`)));
+  const data = new Set(Object.entries(json.data ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((n) => `data.${type}.${n}`)));
+  for (const m of text.matchAll(/\$\{[^}]*\}/g)) {
+    for (const ref of m[0].matchAll(/(?<![.\w])(data\.)?(aws_[a-z0-9_]+)\.([a-z0-9_]+)/g)) {
+      const id = `${ref[1] ?? ''}${ref[2]}.${ref[3]}`;
+      assert.ok(ref[1] ? data.has(id) : resources.has(id), `${id} is referenced but not declared`);
+    }
+  }
+  for (const m of text.matchAll(/\blocal\.([a-z_]+)/g)) assert.ok(locals.has(m[1]!), `local.${m[1]} is not declared`);
+});
+
+test('IAM: no s3:* or * actions, no * resources; jobs write only under the run prefix', async () => {
+  const { json } = await module();
+  const docs = json.data!.aws_iam_policy_document!;
+  for (const [name, [doc]] of Object.entries(docs)) {
+    for (const st of (doc as { statement: Record<string, string[]>[] }).statement) {
+      for (const action of st.actions ?? []) assert.ok(action !== '*' && !/^[a-z0-9]+:\*$/.test(action), `${name}: action ${action}`);
+      for (const res of st.resources ?? []) assert.ok(res !== '*' && res !== 'arn:aws:s3:::*', `${name}: resource ${res}`);
+    }
+  }
+  const job = (docs.job![0] as { statement: { sid: string; actions: string[]; resources: string[] }[] }).statement;
+  const writes = job.filter((s) => s.actions.includes('s3:PutObject'));
+  assert.deepEqual(writes.map((s) => s.resources), [['${local.results_bucket_arn}/${var.run_prefix}*']]);
+  assert.ok(job.every((s) => !s.actions.includes('s3:PutObject') || s.sid === 'ReadWriteRuns'));
+  const attached = Object.values(json.resource!.aws_iam_role_policy_attachment!).map(([a]) => a!.policy_arn);
+  assert.deepEqual(attached.sort(), [
+    'arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role',
+    'arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy',
+  ]);
+});
+
+test('Batch: GPU spot with a capacity-aware allocation strategy, array-ready job definition retried on spot reclaim, nightly schedule', async () => {
+  const { json, text } = await module();
+  const ce = json.resource!.aws_batch_compute_environment!.gpu_spot![0] as { compute_resources: Record<string, unknown>[] };
+  assert.equal(ce.compute_resources[0]!.type, 'SPOT');
+  assert.equal(ce.compute_resources[0]!.allocation_strategy, 'SPOT_PRICE_CAPACITY_OPTIMIZED');
+  assert.equal(ce.compute_resources[0]!.max_vcpus, '${var.max_vcpus}');
+  const jd = json.resource!.aws_batch_job_definition!.imgtag![0] as { retry_strategy: { evaluate_on_exit: Record<string, string>[] }[] };
+  const rules = jd.retry_strategy[0]!.evaluate_on_exit;
+  assert.deepEqual(rules[0], { on_status_reason: 'Host EC2*', action: 'RETRY' });
+  assert.deepEqual(rules.at(-1), { on_reason: '*', action: 'EXIT' });
+  assert.match(text, /"--shard-from-env", "--shards-per-task", "Ref::shards_per_task"/);
+  const schedule = json.resource!.aws_scheduler_schedule!.nightly![0] as { target: Record<string, string>[] };
+  assert.equal(schedule.target[0]!.arn, 'arn:aws:scheduler:::aws-sdk:batch:submitJob');
+  for (const needed of ['aws_ecr_repository', 'aws_cloudwatch_log_group', 'aws_batch_job_queue', 'aws_s3_bucket']) {
+    assert.ok(json.resource![needed], `${needed} is missing`);
+  }
+});
+
+test('the Dockerfile is multi-stage, runs as a non-root user, installs the GPU providers the documented way', () => {
+  const docker = fs.readFileSync(path.join(ROOT, 'infra/docker/Dockerfile'), 'utf8');
+  assert.ok((docker.match(/^FROM /gm) ?? []).length >= 3);
+  assert.match(docker, /AS cpu/);
+  assert.match(docker, /AS gpu/);
+  assert.match(docker, /FROM nvidia\/cuda:12[^ ]*cudnn-runtime/);
+  assert.match(docker, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  const users = [...docker.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
+  assert.ok(users.length >= 2 && users.every((u) => u !== 'root' && u !== '0'));
+});
