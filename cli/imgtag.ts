@@ -16,6 +16,10 @@ import { submitJob, submitJobInput } from '../src/fleet/submit.js';
 import { loadPlan } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { exitCodeFor, runSummaryRows, table } from './format.js';
+import { progressReporter } from './progress.js';
+import { pricing } from '../src/report/prices.js';
+import { buildRunReport, runReportSections, writeReports } from '../src/report/run-report.js';
+import { tune, type TuneConfig } from '../src/tune/tune.js';
 
 const int = (min: number) => (v: string) => {
   const n = Number(v);
@@ -23,8 +27,8 @@ const int = (min: number) => (v: string) => {
   return n;
 };
 
-/** Structured progress on stderr, one JSON object per line, for cron jobs and fleet logs. */
-const logEvent = (e: object) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+/** A progress bar on a terminal; JSON lines on stderr for cron jobs and fleet logs. */
+const logEvent = progressReporter();
 
 const program = new Command('imgtag')
   .description('Tag images in S3 (or on disk) with an ONNX model, in batch: plan a manifest into shards, run them into Parquet.')
@@ -88,8 +92,10 @@ runOptions(
     .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
     .addOption(new Option('--shard <i>', 'tag only this shard').argParser(int(0)).conflicts('shardFromEnv'))
     .option('--shard-from-env', `tag this fleet task's shards: index from ${INDEX_VARIABLES.join(' or ')}`)
-    .option('--shards-per-task <k>', 'with --shard-from-env: task i tags shards i*k .. i*k+k-1', int(1), 1),
-).action(async (o) => {
+    .option('--shards-per-task <k>', 'with --shard-from-env: task i tags shards i*k .. i*k+k-1', int(1), 1)
+    .option('--config <file>', 'batch size, concurrency, threads and workers from a file (tune writes reports/tuning-config.json); flags win'),
+).action(async (o, cmd: Command) => {
+  if (o.config) await applyConfig(o, cmd, o.config);
   let shards: number[] | undefined = o.shard === undefined ? undefined : [o.shard];
   if (o.shardFromEnv) {
     const plan = await loadPlan(o.run);
@@ -134,6 +140,73 @@ runOptions(
   console.log(table([['run', res.run], ['parent', res.parent ?? '(none: first run)'], ['unchanged since parent', res.unchanged], ...runSummaryRows(res.summary)]));
   process.exitCode = exitCodeFor(res.summary);
 });
+
+const priceOptions = (cmd: Command) =>
+  cmd
+    .option('--instance <type>', 'instance type whose price to use (data/prices.json)', 'c7i.xlarge')
+    .option('--price <usd>', 'USD per instance-hour, instead of the price list', parseFloat)
+    .option('--instances <m>', 'instances in the fleet', int(1), 1);
+
+priceOptions(
+  program
+    .command('tune')
+    .description('run the pipeline on the same sample under a sequence of configurations; report time and cost per iteration')
+    .requiredOption('--run <dir>', 'a planned run directory')
+    .option('--model <path|name>', 'model', DEFAULT_MODEL)
+    .option('--sample <n>', 'images in the sample', int(1), 200)
+    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'))
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS),
+).action(async (o) => {
+  const res = await tune({ ...o, pricing: pricing(o), s3: s3Options() }, logEvent);
+  const w = res.winner;
+  console.log(table([
+    ['iterations', res.iterations.length],
+    ['winner', `#${w.index}: batch ${w.config.batchSize}, concurrency ${w.config.concurrency}, threads ${w.config.threads}, workers ${w.config.workers}`],
+    ['images/s', w.imagesPerSecond.toFixed(1)],
+    ['whole plan', `${w.projection.hours.toFixed(2)} h on ${res.pricing.instances} x ${res.pricing.instance ?? 'custom'}, $${w.projection.totalUsd.toFixed(2)}`],
+    ['config', res.configFile],
+    ['reports', res.reports.join('\n              ')],
+  ]));
+});
+
+priceOptions(
+  program
+    .command('report')
+    .description('aggregate a run (finished or in progress) into reports/report.{json,md,html}: images, failures, rate, stages, cost, ETA')
+    .requiredOption('--run <dir>', 'run directory'),
+).action(async (o) => {
+  s3Options();
+  const r = await buildRunReport(o.run, pricing(o));
+  const files = await writeReports(o.run, 'report', `imgtag run report: ${o.run}`, r, runReportSections(r));
+  console.log(table([
+    ['state', r.complete ? 'complete' : `in progress (${r.shards.committed}/${r.shards.planned} shards)`],
+    ['images done', r.images.done],
+    ['error rows', r.images.failed],
+    ['images/s', r.imagesPerSecond.toFixed(1)],
+    ['bottleneck', r.bottleneck],
+    ['cost so far', `$${r.cost.totalUsd.toFixed(4)}`],
+    ['whole plan', `$${r.projection.totalUsd.toFixed(2)}, $${r.projection.usdPerMillion.toFixed(2)} per million images`],
+    ...(r.etaSeconds !== undefined ? [['ETA seconds', Math.ceil(r.etaSeconds)] as [string, number]] : []),
+    ['reports', files.join('\n             ')],
+  ]));
+});
+
+/** Values from a tuning config file, for every option not given on the command line. */
+async function applyConfig(o: Record<string, unknown>, cmd: Command, file: string): Promise<void> {
+  const { readText } = await import('../src/storage/storage.js');
+  let config: Partial<TuneConfig>;
+  try {
+    config = JSON.parse(await readText(file)) as Partial<TuneConfig>;
+  } catch (e) {
+    throw new UserError(`--config ${file}: ${errorMessage(e)}`);
+  }
+  for (const key of ['batchSize', 'concurrency', 'threads', 'workers'] as const) {
+    const v = config[key];
+    if (v === undefined || cmd.getOptionValueSource(key) === 'cli') continue;
+    if (!Number.isInteger(v) || v < 1) throw new UserError(`--config ${file}: ${key} must be a positive integer`);
+    o[key] = v;
+  }
+}
 
 program
   .command('submit')

@@ -13,3 +13,8 @@ export const runLayout = {
   commits: (run: string) => joinUri(run, 'commits/'),
   lease: (run: string, i: number) => joinUri(run, 'leases', `part-${shardName(i)}.json`),
 };
+
+/** Lexically sortable UTC time: run directories sort in the order they were made. */
+export function runName(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}

@@ -7,6 +7,7 @@ import { createPlan, type PlanOptions } from '../plan/plan.js';
 import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
 import { listObjects } from '../storage/storage.js';
 import { joinUri } from '../storage/uri.js';
+import { runName } from '../run-dir.js';
 
 export interface NightlyOptions {
   /** Holds runs/<timestamp>/ and nightly.lock. */
@@ -23,11 +24,6 @@ export interface NightlyResult {
   resumedParent?: RunSummary;
   unchanged: number;
   summary: RunSummary;
-}
-
-/** Lexically sortable UTC time: run directories sort in the order they were made. */
-export function runName(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
 /** The newest run directory under root with a plan.json. */

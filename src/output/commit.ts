@@ -26,6 +26,8 @@ export interface CommitMarker {
   /** S3 requests this shard made, the retries among them (503 SlowDown, resets, timeouts), and those that failed for good. */
   s3: { requests: number; retries: number; failed: number };
   model: string;
+  /** Peak resident memory of the worker process so far. */
+  maxRssMb: number;
   startedAt: string;
   finishedAt: string;
   host: string;

@@ -36,7 +36,7 @@ export interface RunSummary {
 }
 
 export type RunEvent =
-  | { event: 'start'; shards: number; todo: number; workers: number }
+  | { event: 'start'; shards: number; todo: number; workers: number; threads: number; batchSize: number; concurrency: number }
   | { event: 'shard'; shard: number; status: ShardOutcome['status']; rows?: number; failures?: number; seconds?: number }
   | { event: 'shard-failed'; shard: number; message: string };
 
@@ -100,7 +100,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     summary.failedShards.push({ shard, message });
     log({ event: 'shard-failed', shard, message });
   };
-  log({ event: 'start', shards: plan.shards, todo: todo.length, workers });
+  log({ event: 'start', shards: plan.shards, todo: todo.length, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
 
   if (workers <= 1) {
     if (todo.length > 0) {

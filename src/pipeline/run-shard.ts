@@ -151,6 +151,7 @@ async function tagShard(run: string, shard: number, classifier: Classifier, opts
       failed: s3Stats.failed - s3Before.failed,
     },
     model: id,
+    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     host: os.hostname(),

@@ -1,0 +1,156 @@
+import { listObjects, readText, writeBytes } from '../storage/storage.js';
+import { joinUri } from '../storage/uri.js';
+import type { CommitMarker, StageSeconds } from '../output/commit.js';
+import { loadPlan } from '../plan/plan-file.js';
+import { runLayout } from '../run-dir.js';
+import { project, type Pricing, type Projection } from './prices.js';
+import { html, markdown, usd, type Section } from './render.js';
+
+export interface RunReport {
+  run: string;
+  generatedAt: string;
+  complete: boolean;
+  models: string[];
+  shards: { planned: number; committed: number };
+  images: { planned: number; done: number; ok: number; failed: number; failuresByStage: Record<string, number> };
+  bytes: number;
+  wallSeconds: number;
+  imagesPerSecond: number;
+  workers: { worker: string; shards: number; images: number; busySeconds: number; imagesPerSecond: number }[];
+  stageSeconds: StageSeconds;
+  bottleneck: keyof StageSeconds;
+  s3: { requests: number; retries: number; failed: number };
+  maxRssMb: number;
+  pricing: Pricing;
+  /** What the work done so far cost. */
+  cost: Projection;
+  /** The whole plan at the measured rate. */
+  projection: Projection;
+  /** Seconds to finish at the measured rate, while in progress. */
+  etaSeconds?: number;
+}
+
+export async function readMarkers(run: string): Promise<CommitMarker[]> {
+  const markers: CommitMarker[] = [];
+  for await (const o of listObjects(runLayout.commits(run))) {
+    if (o.uri.endsWith('.json')) markers.push(JSON.parse(await readText(o.uri)) as CommitMarker);
+  }
+  return markers.sort((a, b) => a.shard - b.shard);
+}
+
+/** The busiest stage: where adding capacity pays first. */
+export function bottleneckOf(s: StageSeconds): keyof StageSeconds {
+  return (Object.keys(s) as (keyof StageSeconds)[]).reduce((a, b) => (s[b] > s[a] ? b : a));
+}
+
+export function sumStages(markers: CommitMarker[]): StageSeconds {
+  const total: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
+  for (const m of markers) for (const k of Object.keys(total) as (keyof StageSeconds)[]) total[k] += m.stageSeconds[k];
+  return total;
+}
+
+/** Aggregate a run's commit markers (possibly while it is still running) into one report. */
+export async function buildRunReport(run: string, p: Pricing): Promise<RunReport> {
+  const plan = await loadPlan(run);
+  const markers = await readMarkers(run);
+  const start = Math.min(...markers.map((m) => Date.parse(m.startedAt)));
+  const end = Math.max(...markers.map((m) => Date.parse(m.finishedAt)));
+  const wallSeconds = markers.length > 0 ? (end - start) / 1000 : 0;
+  const done = markers.reduce((n, m) => n + m.rows, 0);
+  const imagesPerSecond = wallSeconds > 0 ? done / wallSeconds : 0;
+  const failuresByStage: Record<string, number> = {};
+  for (const m of markers) for (const [k, v] of Object.entries(m.failuresByStage)) failuresByStage[k] = (failuresByStage[k] ?? 0) + (v ?? 0);
+  const byWorker = new Map<string, CommitMarker[]>();
+  for (const m of markers) byWorker.set(`${m.host}:${m.pid}`, [...(byWorker.get(`${m.host}:${m.pid}`) ?? []), m]);
+  const stageSeconds = sumStages(markers);
+  const perInstance = imagesPerSecond / p.instances;
+  return {
+    run,
+    generatedAt: new Date().toISOString(),
+    complete: markers.length === plan.shards,
+    models: [...new Set(markers.map((m) => m.model))],
+    shards: { planned: plan.shards, committed: markers.length },
+    images: { planned: plan.counts.images, done, ok: markers.reduce((n, m) => n + m.ok, 0), failed: markers.reduce((n, m) => n + m.failures, 0), failuresByStage },
+    bytes: markers.reduce((n, m) => n + m.bytes, 0),
+    wallSeconds,
+    imagesPerSecond,
+    workers: [...byWorker].map(([worker, ms]) => {
+      const images = ms.reduce((n, m) => n + m.rows, 0);
+      const busySeconds = ms.reduce((n, m) => n + m.seconds, 0);
+      return { worker, shards: ms.length, images, busySeconds, imagesPerSecond: busySeconds > 0 ? images / busySeconds : 0 };
+    }),
+    stageSeconds,
+    bottleneck: bottleneckOf(stageSeconds),
+    s3: {
+      requests: markers.reduce((n, m) => n + (m.s3?.requests ?? 0), 0),
+      retries: markers.reduce((n, m) => n + (m.s3?.retries ?? 0), 0),
+      failed: markers.reduce((n, m) => n + (m.s3?.failed ?? 0), 0),
+    },
+    maxRssMb: Math.max(0, ...markers.map((m) => m.maxRssMb ?? 0)),
+    pricing: p,
+    cost: project(done, markers.length, perInstance, p),
+    projection: project(plan.counts.images, plan.shards, perInstance, p),
+    etaSeconds: markers.length < plan.shards && imagesPerSecond > 0 ? (plan.counts.images - done) / imagesPerSecond : undefined,
+  };
+}
+
+export function runReportSections(r: RunReport): Section[] {
+  const price = `${r.pricing.instance ?? 'custom'} at $${r.pricing.usdPerHour}/h x ${r.pricing.instances} (${r.pricing.source}); S3 requests: ${r.pricing.s3.source}`;
+  return [
+    {
+      heading: 'Summary',
+      text: r.complete ? 'The run is complete.' : `In progress: ${r.shards.committed} of ${r.shards.planned} shards committed${r.etaSeconds !== undefined ? `, about ${Math.ceil(r.etaSeconds)} s to go` : ''}.`,
+      table: {
+        headers: ['measure', 'value'],
+        rows: [
+          ['images planned', r.images.planned],
+          ['images done', r.images.done],
+          ['tagged ok', r.images.ok],
+          ['error rows', r.images.failed],
+          ...Object.entries(r.images.failuresByStage).map(([k, v]) => [`  ${k} errors`, v] as [string, number]),
+          ['MB read', r.bytes / 1e6],
+          ['wall seconds', r.wallSeconds],
+          ['images/s', r.imagesPerSecond],
+          ['bottleneck stage', r.bottleneck],
+          ['S3 requests / retries / failed', `${r.s3.requests} / ${r.s3.retries} / ${r.s3.failed}`],
+          ['peak worker RSS MB', r.maxRssMb],
+          ['model', r.models.join(', ')],
+        ],
+      },
+    },
+    {
+      heading: 'Cost',
+      text: `Prices: ${price}.`,
+      table: {
+        headers: ['', 'images', 'hours', 'compute', 'S3 requests', 'total', 'per million images'],
+        rows: [
+          ['this run so far', r.cost.images, r.cost.hours, usd(r.cost.computeUsd), usd(r.cost.requestUsd), usd(r.cost.totalUsd), usd(r.cost.usdPerMillion)],
+          ['whole plan', r.projection.images, r.projection.hours, usd(r.projection.computeUsd), usd(r.projection.requestUsd), usd(r.projection.totalUsd), usd(r.projection.usdPerMillion)],
+        ],
+      },
+    },
+    {
+      heading: 'Where the time went (busy seconds per stage, summed over concurrent tasks)',
+      chart: {
+        data: { values: Object.entries(r.stageSeconds).map(([stage, seconds]) => ({ stage, seconds })) },
+        mark: 'bar',
+        width: 400,
+        encoding: { y: { field: 'stage', type: 'nominal', sort: null }, x: { field: 'seconds', type: 'quantitative' } },
+      },
+      table: { headers: ['stage', 'busy seconds'], rows: Object.entries(r.stageSeconds) },
+    },
+    {
+      heading: 'Workers',
+      table: { headers: ['worker', 'shards', 'images', 'busy seconds', 'images/s'], rows: r.workers.map((w) => [w.worker, w.shards, w.images, w.busySeconds, w.imagesPerSecond]) },
+    },
+  ];
+}
+
+/** reports/<name>.json, .md and .html under the run directory. */
+export async function writeReports(run: string, name: string, title: string, data: unknown, sections: Section[]): Promise<string[]> {
+  const base = joinUri(run, 'reports', name);
+  await writeBytes(`${base}.json`, JSON.stringify(data, null, 2) + '\n', 'application/json');
+  await writeBytes(`${base}.md`, markdown(title, sections), 'text/markdown');
+  await writeBytes(`${base}.html`, await html(title, sections), 'text/html');
+  return [`${base}.json`, `${base}.md`, `${base}.html`];
+}
