@@ -163,7 +163,7 @@ priceOptions(
     ['iterations', res.iterations.length],
     ['winner', `#${w.index}: batch ${w.config.batchSize}, concurrency ${w.config.concurrency}, threads ${w.config.threads}, workers ${w.config.workers}`],
     ['images/s', w.imagesPerSecond.toFixed(1)],
-    ['whole plan', `${w.projection.hours.toFixed(2)} h on ${res.pricing.instances} x ${res.pricing.instance ?? 'custom'}, $${w.projection.totalUsd.toFixed(2)}`],
+    ['whole plan', `${Number(w.projection.hours.toPrecision(3))} h on ${res.pricing.instances} x ${res.pricing.instance ?? 'custom'}, $${w.projection.totalUsd.toFixed(2)}`],
     ['config', res.configFile],
     ['reports', res.reports.join('\n              ')],
   ]));

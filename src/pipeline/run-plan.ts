@@ -18,6 +18,8 @@ export interface RunOptions extends ShardOptions {
   threads?: number;
   device?: Device;
   s3: S3Options;
+  /** Tag in worker processes even with one worker, so a measurement starts from a fresh process (tune). */
+  isolate?: boolean;
 }
 
 export interface RunSummary {
@@ -102,7 +104,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   };
   log({ event: 'start', shards: plan.shards, todo: todo.length, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
 
-  if (workers <= 1) {
+  if (workers <= 1 && !opts.isolate) {
     if (todo.length > 0) {
       const tagger = await createTagger(init);
       try {
