@@ -45,7 +45,12 @@ function s3Options(): S3Options {
 
 const runOptions = (cmd: Command) =>
   cmd
-    .option('--model <path|name>', 'model: an .onnx file with its spec .json beside it, a spec .json, or a built-in name', DEFAULT_MODEL)
+    .option(
+      '--model <path|name>',
+      `model: a built-in name, an .onnx file with its spec .json beside it, or a spec .json; local or s3://. Repeat for several models sharing one decode (default ${DEFAULT_MODEL})`,
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--workers <n>', 'worker processes taking shards in parallel', int(1), 1)
     .option('--batch-size <n>', 'images per model call', int(1), 16)
     .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), 16)
@@ -101,7 +106,7 @@ runOptions(
     const plan = await loadPlan(o.run);
     shards = shardsForTask(taskIndexFromEnv(), o.shardsPerTask, plan.shards);
   }
-  const summary = await runPlan({ ...o, shards, s3: s3Options() }, logEvent);
+  const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options() }, logEvent);
   console.log(table(runSummaryRows(summary)));
   for (const f of summary.failedShards) console.error(`shard ${f.shard} not finished: ${f.message}`);
   if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
@@ -117,7 +122,7 @@ runOptions(
     .option('--run <dir>', 'run directory for the results', path.join('runs', `demo-${Date.now()}`)),
 ).action(async (o) => {
   const workers = o.workers === 1 ? Math.min(2, os.availableParallelism()) : o.workers;
-  const res = await runDemo({ ...o, workers }, logEvent);
+  const res = await runDemo({ ...o, models: o.model, workers }, logEvent);
   console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
   console.log('\ntop tags');
   console.log(table(res.top.map((t) => [t.label, t.count])));
@@ -134,7 +139,7 @@ runOptions(
 ).action(async (o) => {
   const s3 = s3Options();
   const res = await runNightly(
-    { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, s3 } },
+    { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3 } },
     logEvent,
   );
   console.log(table([['run', res.run], ['parent', res.parent ?? '(none: first run)'], ['unchanged since parent', res.unchanged], ...runSummaryRows(res.summary)]));

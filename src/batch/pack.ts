@@ -1,5 +1,4 @@
 import { Field, FixedSizeList, Float32, RecordBatch, Schema, Struct, Utf8, makeData, vectorFromArray } from 'apache-arrow';
-import type { DecodedImage } from '../decode/decode.js';
 import type { ModelSpec } from '../model/spec.js';
 
 /** The batch stage's answer: an Arrow RecordBatch (key, tensor) and the tensor's one buffer, ready for the model. */
@@ -30,10 +29,12 @@ export function writeImage(dst: Float32Array, offset: number, pixels: Uint8Array
   }
 }
 
-export function packBatch(keys: string[], images: DecodedImage[], input: ModelSpec['input']): PackedBatch {
+/** `pixels`: one model-sized HWC RGB buffer per image (the decode stage's output for this model's size). */
+export function packBatch(keys: string[], pixels: Uint8Array[], input: ModelSpec['input']): PackedBatch {
+  const images = pixels;
   const perImage = 3 * input.width * input.height;
   const tensor = new Float32Array(images.length * perImage);
-  images.forEach((img, i) => writeImage(tensor, i * perImage, img.pixels, input));
+  images.forEach((img, i) => writeImage(tensor, i * perImage, img, input));
   const listType = new FixedSizeList(perImage, new Field('value', new Float32(), false));
   const values = makeData({ type: new Float32(), length: tensor.length, data: tensor });
   const tensorData = makeData({ type: listType, length: images.length, nullCount: 0, child: values });

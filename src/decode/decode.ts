@@ -2,11 +2,14 @@ import sharp from 'sharp';
 
 /** The decode stage's answer: the model-sized RGB pixels and the image's own size, upright. */
 export interface DecodedImage {
-  /** height x width x 3 bytes, 8-bit sRGB, row-major (HWC). */
-  pixels: Buffer;
+  /** height x width x 3 bytes, 8-bit sRGB, row-major (HWC), one buffer per target asked for. */
+  pixels: Buffer[];
   width: number;
   height: number;
 }
+
+/** How many compressed images were decoded (header reads not counted): several models share one decode. */
+export const decodeStats = { decodes: 0 };
 
 export interface DecodeTarget {
   width: number;
@@ -32,28 +35,61 @@ function resizedSize(w: number, h: number, t: DecodeTarget): { w: number; h: num
   return { w: Math.max(t.width, Math.round(w * s)), h: Math.max(t.height, Math.round(h * s)) };
 }
 
-/**
- * EXIF auto-rotate, resize (libvips shrink-on-load picks the JPEG/WebP DCT scale), centre-crop,
- * flatten alpha onto white, and convert any colour space or bit depth to 8-bit sRGB.
- */
-export async function decodeImage(bytes: Buffer, target: DecodeTarget): Promise<DecodedImage> {
-  const options = { failOn: 'truncated' as const, limitInputPixels: target.maxPixels, sequentialRead: true };
-  const meta = await sharp(bytes, options).metadata();
-  if (!meta.format || !ACCEPTED.has(meta.format)) throw new DecodeError(`unsupported image format ${meta.format ?? 'unknown'}`);
-  const { width, height } = meta.autoOrient ?? meta;
-  if (!width || !height) throw new DecodeError('image has no size');
-  if (width * height > target.maxPixels) throw new DecodeError(`image is ${width}x${height}, over the ${target.maxPixels}-pixel limit`);
-  const r = resizedSize(width, height, target);
-  const { data, info } = await sharp(bytes, options)
-    .autoOrient()
+const sameTarget = (a: DecodeTarget, b: DecodeTarget) => a.width === b.width && a.height === b.height && a.shortSide === b.shortSide;
+
+/** Distinct decode targets of several models, and for each model the index of its target. */
+export function distinctTargets(targets: DecodeTarget[]): { targets: DecodeTarget[]; index: number[] } {
+  const out: DecodeTarget[] = [];
+  const index = targets.map((t) => {
+    const i = out.findIndex((o) => sameTarget(o, t));
+    return i >= 0 ? i : out.push(t) - 1;
+  });
+  return { targets: out, index };
+}
+
+type Pipeline = ReturnType<typeof sharp>;
+
+/** Resize so the short side fits, centre-crop to the target, as 8-bit sRGB without alpha. */
+async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget): Promise<Buffer> {
+  const r = resizedSize(w, h, t);
+  const { data, info } = await img
     .resize(r.w, r.h, { fit: 'fill' })
-    .extract({ left: (r.w - target.width) >> 1, top: (r.h - target.height) >> 1, width: target.width, height: target.height })
+    .extract({ left: (r.w - t.width) >> 1, top: (r.h - t.height) >> 1, width: t.width, height: t.height })
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3 || info.width !== target.width || info.height !== target.height) {
-    throw new DecodeError(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${target.width}x${target.height}x3`);
+  if (info.channels !== 3 || info.width !== t.width || info.height !== t.height) {
+    throw new DecodeError(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${t.width}x${t.height}x3`);
   }
-  return { pixels: data, width, height };
+  return data;
+}
+
+/**
+ * EXIF auto-rotate, resize (libvips shrink-on-load picks the JPEG/WebP DCT scale), centre-crop,
+ * flatten alpha onto white, and convert any colour space or bit depth to 8-bit sRGB. With several
+ * targets the image is decoded once, to the largest size any target needs, and resized from that.
+ */
+export async function decodeImage(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage> {
+  const maxPixels = Math.min(...targets.map((t) => t.maxPixels));
+  const options = { failOn: 'truncated' as const, limitInputPixels: maxPixels, sequentialRead: true };
+  const meta = await sharp(bytes, options).metadata();
+  if (!meta.format || !ACCEPTED.has(meta.format)) throw new DecodeError(`unsupported image format ${meta.format ?? 'unknown'}`);
+  const { width, height } = meta.autoOrient ?? meta;
+  if (!width || !height) throw new DecodeError('image has no size');
+  if (width * height > maxPixels) throw new DecodeError(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`);
+  decodeStats.decodes += 1;
+  if (targets.length === 1) return { pixels: [await cropped(sharp(bytes, options).autoOrient(), width, height, targets[0]!)], width, height };
+  const sizes = targets.map((t) => resizedSize(width, height, t));
+  const big = sizes.reduce((a, b) => (a.w * a.h >= b.w * b.h ? a : b));
+  const { data, info } = await sharp(bytes, options)
+    .autoOrient()
+    .resize(big.w, big.h, { fit: 'fill' })
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const raw = { raw: { width: info.width, height: info.height, channels: info.channels as 3 } };
+  const pixels = await Promise.all(targets.map((t) => cropped(sharp(data, raw), info.width, info.height, t)));
+  return { pixels, width, height };
 }

@@ -20,7 +20,7 @@ export interface DemoOptions {
   images?: string;
   count: number;
   run: string;
-  model?: string;
+  models: string[];
   workers: number;
   batchSize: number;
   concurrency: number;
@@ -66,7 +66,7 @@ async function uploadImages(opts: DemoOptions): Promise<string[]> {
 /** The whole job on one machine with no cloud account: a loopback S3 server, a key list, plan, run, summary. */
 export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: string; [k: string]: unknown }) => void): Promise<DemoResult> {
   // A fresh machine has no model yet: fetch the built-in one (sha256-checked) before anything else.
-  await ensureBuiltinModel(opts.model ?? DEFAULT_MODEL);
+  for (const m of opts.models.length > 0 ? opts.models : [DEFAULT_MODEL]) await ensureBuiltinModel(m);
   Object.assign(process.env, LOCAL_S3_CREDENTIALS);
   const s3 = await startLocalS3({ buckets: [BUCKET] });
   try {
@@ -81,7 +81,7 @@ export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: st
     const summary = await runPlan(
       {
         run: opts.run,
-        model: opts.model,
+        models: opts.models,
         workers: opts.workers,
         batchSize: opts.batchSize,
         concurrency: opts.concurrency,

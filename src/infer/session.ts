@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.js';
 import type { ResolvedModel } from '../model/resolve.js';
 import { deviceLoadError, executionProviders, type Device } from './device.js';
-import { topK, type Tag } from './topk.js';
+import { postprocess, type ModelOutput } from './postprocess.js';
 
 export interface SessionOptions {
   /** onnxruntime intra-op threads; default: all cores divided among the workers. */
@@ -10,10 +10,12 @@ export interface SessionOptions {
   device?: Device;
 }
 
-/** The infer stage: a loaded model that turns a packed batch tensor into top-k tags per image. */
+/** The infer stage: a loaded model that turns a packed batch tensor into tags and/or an embedding per image. */
 export interface Classifier {
   readonly model: ResolvedModel;
-  classify(tensor: Float32Array, count: number): Promise<Tag[][]>;
+  /** Values per image in the output (the embedding length), when the model's metadata fixes it. */
+  readonly outputSize?: number;
+  classify(tensor: Float32Array, count: number): Promise<ModelOutput[]>;
   release(): Promise<void>;
 }
 
@@ -35,7 +37,7 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
   } catch (e) {
     if (e instanceof UserError) throw e;
     if (device !== 'cpu') throw deviceLoadError(device, e);
-    throw new UserError(`cannot load ${model.onnxPath} with onnxruntime: ${(e as Error).message}`);
+    throw new UserError(`cannot load ${model.source} with onnxruntime: ${(e as Error).message}`);
   }
   const input = tensorMeta(session.inputMetadata, spec.input.name);
   if (!input) throw new UserError(`model ${spec.name} has no tensor input "${spec.input.name}" (it has: ${session.inputNames.join(', ')})`);
@@ -48,7 +50,7 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
   const { width, height, layout } = spec.input;
   const dims = (n: number) => (layout === 'NCHW' ? [n, 3, height, width] : [n, height, width, 3]);
   const perImage = 3 * width * height;
-  const softmax = spec.output.kind === 'logits';
+  const needsLabels = spec.output.kind !== 'embedding';
 
   async function runChunk(data: Float32Array, n: number): Promise<Float32Array> {
     const feed = { [spec.input.name]: new ort.Tensor('float32', data, dims(n)) };
@@ -56,10 +58,15 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
     return out[spec.output.name]!.data as Float32Array;
   }
 
+  const outMeta = tensorMeta(session.outputMetadata, spec.output.name);
+  const perImageDims = outMeta?.shape.slice(1) ?? [];
+  const outputSize = perImageDims.every((d) => typeof d === 'number') ? perImageDims.reduce<number>((a, d) => a * (d as number), 1) : undefined;
+
   return {
     model,
+    outputSize,
     async classify(tensor, count) {
-      const tags: Tag[][] = [];
+      const outputs: ModelOutput[] = [];
       const step = fixedBatch ?? count;
       for (let start = 0; start < count; start += step) {
         const n = Math.min(step, count - start);
@@ -72,14 +79,16 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
         }
         const scores = await runChunk(chunk, fixedBatch ?? n);
         const classes = scores.length / (fixedBatch ?? n);
-        if (labels.length !== classes) {
+        if (needsLabels && labels.length !== classes) {
           throw new UserError(`model ${spec.name} outputs ${classes} classes but its labels file has ${labels.length}`);
         }
-        for (let i = 0; i < n; i++) {
-          tags.push(topK(scores.subarray(i * classes, (i + 1) * classes), spec.output.topK, labels, softmax));
+        const zs = model.zeroShot?.vectors[0]?.length;
+        if (zs !== undefined && zs !== classes) {
+          throw new UserError(`model ${spec.name} outputs ${classes}-dimensional embeddings but its zero-shot vectors have ${zs}`);
         }
+        for (let i = 0; i < n; i++) outputs.push(postprocess(scores.subarray(i * classes, (i + 1) * classes), model));
       }
-      return tags;
+      return outputs;
     },
     release: () => session.release(),
   };

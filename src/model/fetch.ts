@@ -38,10 +38,9 @@ async function fetchFile(file: string, url: string | undefined, sha256: string |
 
 /** Make a model's .onnx and labels available locally, checked against the sha256 in its spec. */
 export async function fetchModel(spec: ModelSpec, mirror?: string): Promise<FetchedFile[]> {
-  return [
-    await fetchFile(spec.file, spec.url, spec.sha256, mirror),
-    await fetchFile(spec.labels.file, spec.labels.url, spec.labels.sha256, mirror),
-  ];
+  const files = [await fetchFile(spec.file, spec.url, spec.sha256, mirror)];
+  if (spec.labels) files.push(await fetchFile(spec.labels.file, spec.labels.url, spec.labels.sha256, mirror));
+  return files;
 }
 
 /** For the demo on a fresh machine: fetch a built-in model by name if it is not here yet. */

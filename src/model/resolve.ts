@@ -3,33 +3,48 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { readBytes, exists } from '../storage/storage.js';
+import { dirnameUri, isS3Uri, joinUri } from '../storage/uri.js';
 import { parseLabels } from './labels.js';
-import { BUILTIN_MODEL_DIR, DEFAULT_MODEL, modelSearchDirs } from './paths.js';
+import { BUILTIN_MODEL_DIR, DEFAULT_MODEL, modelCacheDir, modelSearchDirs } from './paths.js';
 import { validateSpec, type ModelSpec } from './spec.js';
+
+/** Label vectors for zero-shot tagging: tags are the labels most cosine-similar to the image's embedding. */
+export interface ZeroShot {
+  labels: string[];
+  /** One unit-length vector per label. */
+  vectors: Float32Array[];
+}
 
 /** A model ready to load: its spec, verified bytes, labels and the id every result row carries. */
 export interface ResolvedModel {
   spec: ModelSpec;
-  onnxPath: string;
+  /** Where the bytes came from: a local path or an s3:// URI. */
+  source: string;
   bytes: Uint8Array;
   sha256: string;
   /** name@first-12-hex-of-sha256: the model is data, and rows say which bytes made them. */
   id: string;
   labels: string[];
+  zeroShot?: ZeroShot;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export async function readSpec(file: string): Promise<ModelSpec> {
+function parseSpec(text: string, where: string): ModelSpec {
   let raw: unknown;
   try {
-    raw = JSON.parse(await fsp.readFile(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
-    throw new UserError(`cannot read model spec ${file}: ${(e as Error).message}`);
+    throw new UserError(`cannot read model spec ${where}: ${(e as Error).message}`);
   }
-  return validateSpec(raw, file);
+  return validateSpec(raw, where);
+}
+
+export async function readSpec(file: string): Promise<ModelSpec> {
+  return parseSpec(await fsp.readFile(file, 'utf8').catch((e: Error) => Promise.reject(new UserError(`cannot read model spec ${file}: ${e.message}`))), file);
 }
 
 export function builtinSpecFile(name: string): string {
@@ -46,51 +61,101 @@ function builtinSpecFor(onnxName: string): string | undefined {
   return undefined;
 }
 
-/** --model takes a spec (.json), an .onnx file with a spec beside it, or the name of a built-in spec. */
-function findSpec(arg: string): { specFile: string; onnxPath?: string } {
-  if (arg.endsWith('.json')) return { specFile: path.resolve(arg) };
+/** --model takes a spec (.json), an .onnx file with a spec beside it, or a built-in name; locally or on S3. */
+async function findSpec(arg: string): Promise<{ spec: ModelSpec; specDir: string; onnx?: string }> {
+  if (arg.endsWith('.json')) {
+    const text = isS3Uri(arg) ? (await readBytes(arg).catch(() => Promise.reject(new UserError(`model spec ${arg} not found`)))).toString('utf8') : undefined;
+    return text !== undefined ? { spec: parseSpec(text, arg), specDir: dirnameUri(arg) } : { spec: await readSpec(path.resolve(arg)), specDir: path.dirname(path.resolve(arg)) };
+  }
   if (arg.endsWith('.onnx')) {
-    const onnxPath = path.resolve(arg);
-    const beside = [onnxPath.replace(/\.onnx$/, '.json'), `${onnxPath}.json`].find((f) => fs.existsSync(f));
-    const specFile = beside ?? builtinSpecFor(path.basename(onnxPath));
-    if (!specFile) throw new UserError(`no model spec for ${arg}: put ${path.basename(onnxPath, '.onnx')}.json beside it (see models/ for examples)`);
-    return { specFile, onnxPath };
+    const onnx = isS3Uri(arg) ? arg : path.resolve(arg);
+    const candidates = [onnx.replace(/\.onnx$/, '.json'), `${onnx}.json`];
+    for (const c of candidates) {
+      if (isS3Uri(c) ? await exists(c) : fs.existsSync(c)) return { ...(await findSpec(c)), onnx };
+    }
+    const builtin = builtinSpecFor(path.posix.basename(onnx));
+    if (!builtin) throw new UserError(`no model spec for ${arg}: put ${path.posix.basename(onnx, '.onnx')}.json beside it (see models/ for examples)`);
+    return { spec: await readSpec(builtin), specDir: dirnameUri(onnx), onnx };
   }
   const specFile = builtinSpecFile(arg);
   if (!fs.existsSync(specFile)) {
     const known = fs.readdirSync(BUILTIN_MODEL_DIR).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5));
-    throw new UserError(`unknown model "${arg}": give an .onnx file, a spec .json, or one of: ${known.join(', ')}`);
+    throw new UserError(`unknown model "${arg}": give an .onnx file, a spec .json (local or s3://), or one of: ${known.join(', ')}`);
   }
-  return { specFile };
+  return { spec: await readSpec(specFile), specDir: BUILTIN_MODEL_DIR };
 }
 
+/** A file a spec names: beside an S3 spec on S3; else beside the spec, in IMGTAG_MODEL_DIR, or in the download cache. */
 function locate(file: string, specDir: string, what: string): string {
-  if (path.isAbsolute(file)) return file;
+  if (isS3Uri(file) || path.isAbsolute(file)) return file;
+  if (isS3Uri(specDir)) return joinUri(specDir, file);
   const dirs = modelSearchDirs(specDir);
   const found = dirs.map((d) => path.join(d, file)).find((f) => fs.existsSync(f));
-  if (!found) {
-    throw new UserError(`${what} ${file} not found in ${dirs.join(', ')}: run "npm run fetch-model" or set IMGTAG_MODEL_DIR`);
-  }
+  if (!found) throw new UserError(`${what} ${file} not found in ${dirs.join(', ')}: run "npm run fetch-model" or set IMGTAG_MODEL_DIR`);
   return found;
 }
 
-async function readVerified(file: string, expected: string | undefined): Promise<{ bytes: Buffer; sha256: string }> {
-  const bytes = await fsp.readFile(file);
+function verify(where: string, bytes: Uint8Array, expected: string | undefined): string {
   const sha256 = sha256Hex(bytes);
   if (expected !== undefined && sha256 !== expected) {
-    throw new UserError(`${file} has sha256 ${sha256}, but its spec expects ${expected}: refusing a model whose bytes changed`);
+    throw new UserError(`${where} has sha256 ${sha256}, but its spec expects ${expected}: refusing a model whose bytes changed`);
   }
+  return sha256;
+}
+
+/**
+ * The bytes of a model file, verified. From S3 they are fetched once and kept in the local cache
+ * under their sha256, so every later worker on the machine reads them from disk.
+ */
+async function readVerified(where: string, expected: string | undefined): Promise<{ bytes: Uint8Array; sha256: string }> {
+  if (!isS3Uri(where)) {
+    const bytes = await fsp.readFile(where);
+    return { bytes, sha256: verify(where, bytes, expected) };
+  }
+  const cached = expected && path.join(modelCacheDir(), 'sha256', expected);
+  if (cached && fs.existsSync(cached)) {
+    const bytes = await fsp.readFile(cached);
+    if (sha256Hex(bytes) === expected) return { bytes, sha256: expected };
+  }
+  const bytes = await readBytes(where).catch((e: Error) => Promise.reject(new UserError(`cannot fetch ${where}: ${e.message}`)));
+  const sha256 = verify(where, bytes, expected);
+  const dest = path.join(modelCacheDir(), 'sha256', sha256);
+  await fsp.mkdir(path.dirname(dest), { recursive: true });
+  await fsp.writeFile(`${dest}.${process.pid}.part`, bytes);
+  await fsp.rename(`${dest}.${process.pid}.part`, dest);
   return { bytes, sha256 };
 }
 
+async function readZeroShot(where: string, expected: string | undefined): Promise<ZeroShot> {
+  const { bytes } = await readVerified(where, expected);
+  const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { labels?: unknown; vectors?: unknown };
+  if (!Array.isArray(doc.labels) || !Array.isArray(doc.vectors) || doc.labels.length !== doc.vectors.length || doc.labels.length === 0) {
+    throw new UserError(`${where}: zero-shot file needs "labels" and as many "vectors"`);
+  }
+  const vectors = (doc.vectors as number[][]).map((v) => unit(Float32Array.from(v)));
+  return { labels: doc.labels.map(String), vectors };
+}
+
+/** Scale a vector to length 1 (a zero vector stays zero). */
+export function unit(v: Float32Array): Float32Array {
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i]! /= norm;
+  return v;
+}
+
 export async function resolveModel(arg: string = DEFAULT_MODEL): Promise<ResolvedModel> {
-  const { specFile, onnxPath: given } = findSpec(arg);
-  const spec = await readSpec(specFile);
-  const specDir = path.dirname(specFile);
-  const onnxPath = given ?? locate(spec.file, specDir, 'model file');
-  const { bytes, sha256 } = await readVerified(onnxPath, spec.sha256);
-  const labelsPath = locate(spec.labels.file, path.dirname(onnxPath), 'labels file');
-  const labelBytes = await readVerified(labelsPath, spec.labels.sha256);
-  const labels = parseLabels(labelBytes.bytes.toString('utf8'), spec.labels.format);
-  return { spec, onnxPath, bytes, sha256, id: `${spec.name}@${sha256.slice(0, 12)}`, labels };
+  const { spec, specDir, onnx } = await findSpec(arg);
+  const source = onnx ?? locate(spec.file, specDir, 'model file');
+  const { bytes, sha256 } = await readVerified(source, spec.sha256);
+  const besideModel = isS3Uri(source) ? dirnameUri(source) : path.dirname(source);
+  let labels: string[] = [];
+  if (spec.labels) {
+    const labelFile = await readVerified(locate(spec.labels.file, isS3Uri(specDir) ? specDir : besideModel, 'labels file'), spec.labels.sha256);
+    labels = parseLabels(Buffer.from(labelFile.bytes).toString('utf8'), spec.labels.format);
+  }
+  const zs = spec.output.zeroShot;
+  const zeroShot = zs ? await readZeroShot(locate(zs.file, specDir, 'zero-shot file'), zs.sha256) : undefined;
+  return { spec, source, bytes, sha256, id: `${spec.name}@${sha256.slice(0, 12)}`, labels, zeroShot };
 }

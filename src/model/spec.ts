@@ -23,10 +23,26 @@ export interface ModelSpec {
   };
   output: {
     name: string;
-    kind: 'logits' | 'probabilities';
+    /**
+     * logits: softmax, then the top k; probabilities: the top k as they are; multilabel: sigmoid,
+     * every label at or above `threshold`; embedding: the vector itself (tags only with zeroShot).
+     */
+    kind: 'logits' | 'probabilities' | 'multilabel' | 'embedding';
     topK: number;
+    /** Leave out tags scoring below this (multilabel default 0.5). */
+    threshold?: number;
+    /** embedding: scale each vector to unit length. */
+    normalize?: boolean;
+    /** embedding: tag by cosine similarity against these label vectors (a JSON file of {labels, vectors}). */
+    zeroShot?: { file: string; sha256?: string };
   };
-  labels: { file: string; format: 'synset' | 'lines'; sha256?: string; url?: string };
+  /** Class names in output order; not needed for a plain embedding model. */
+  labels?: { file: string; format: 'synset' | 'lines'; sha256?: string; url?: string };
+}
+
+/** The model's column stem in results: its name in lower case, letters, digits and _ only. */
+export function columnName(spec: ModelSpec): string {
+  return spec.name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
 }
 
 function fail(where: string, what: string): never {
@@ -58,10 +74,18 @@ export function validateSpec(raw: unknown, where: string): ModelSpec {
   }
   const o = s.output;
   if (!o || typeof o.name !== 'string') fail(where, '"output.name" is required');
-  if (o.kind !== 'logits' && o.kind !== 'probabilities') fail(where, '"output.kind" must be logits or probabilities');
+  if (!['logits', 'probabilities', 'multilabel', 'embedding'].includes(o.kind)) {
+    fail(where, '"output.kind" must be logits, probabilities, multilabel or embedding');
+  }
   if (!Number.isInteger(o.topK) || o.topK < 1) fail(where, '"output.topK" must be a positive integer');
+  if (o.threshold !== undefined && !isNum(o.threshold)) fail(where, '"output.threshold" must be a number');
+  if (o.zeroShot !== undefined && (o.kind !== 'embedding' || typeof o.zeroShot.file !== 'string')) {
+    fail(where, '"output.zeroShot" needs kind embedding and a "file" of label vectors');
+  }
   const l = s.labels;
-  if (!l || typeof l.file !== 'string') fail(where, '"labels.file" is required');
-  if (l.format !== 'synset' && l.format !== 'lines') fail(where, '"labels.format" must be synset or lines');
+  const needsLabels = o.kind !== 'embedding';
+  if (needsLabels && (!l || typeof l.file !== 'string')) fail(where, '"labels.file" is required');
+  if (l && l.format !== 'synset' && l.format !== 'lines') fail(where, '"labels.format" must be synset or lines');
+  if (!/[a-z0-9]/i.test(s.name)) fail(where, '"name" needs a letter or digit');
   return s as ModelSpec;
 }

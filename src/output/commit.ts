@@ -21,11 +21,15 @@ export interface CommitMarker {
   failures: number;
   failuresByStage: Partial<Record<ErrorStage, number>>;
   bytes: number;
+  /** Compressed images decoded: one per decodable image, however many models. */
+  decodes: number;
   seconds: number;
   stageSeconds: StageSeconds;
   /** S3 requests this shard made, the retries among them (503 SlowDown, resets, timeouts), and those that failed for good. */
   s3: { requests: number; retries: number; failed: number };
+  /** The first model's id; `models` has every model's, in --model order. */
   model: string;
+  models: string[];
   /** Peak resident memory of the worker process so far. */
   maxRssMb: number;
   startedAt: string;

@@ -1,45 +1,39 @@
-import { Field, Float32, Int32, Int64, List, Struct, Table, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { Field, FixedSizeList, Float32, Int32, Int64, List, Struct, Table, Utf8, tableToIPC, vectorFromArray, type DataType, type Vector } from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
-import type { ResultRow } from './rows.js';
+import type { ModelColumns, ResultRow } from './rows.js';
 
 const tagType = new Struct([new Field('label', new Utf8(), false), new Field('score', new Float32(), false)]);
 const errorType = new Struct([new Field('stage', new Utf8(), false), new Field('message', new Utf8(), false)]);
 
-/** The result schema: plain types and one list of structs, so DuckDB, Spark, Athena and pyarrow read it as is. */
-export const RESULT_COLUMNS = {
-  key: new Utf8(),
-  bucket: new Utf8(),
-  etag: new Utf8(),
-  size: new Int64(),
-  width: new Int32(),
-  height: new Int32(),
-  model: new Utf8(),
-  tags: new List(new Field('element', tagType, false)),
-  error: errorType,
-} as const;
-
-export function resultsTable(rows: ResultRow[]): Table {
-  const column = <K extends keyof ResultRow>(name: K) =>
-    vectorFromArray(
-      rows.map((r) => (name === 'size' && r.size !== null ? BigInt(r.size) : r[name])) as never[],
-      RESULT_COLUMNS[name],
-    );
-  return new Table({
-    key: column('key'),
-    bucket: column('bucket'),
-    etag: column('etag'),
-    size: column('size'),
-    width: column('width'),
-    height: column('height'),
-    model: column('model'),
-    tags: column('tags'),
-    error: column('error'),
+/**
+ * The result schema: plain types, lists of structs and fixed-size float vectors, so DuckDB, Spark,
+ * Athena and pyarrow read it as is. Per model: model id, tags and/or embedding columns.
+ */
+export function resultsTable(rows: ResultRow[], layout: ModelColumns[]): Table {
+  const col = (values: unknown[], type: DataType): Vector => vectorFromArray(values as never[], type);
+  const columns: Record<string, Vector> = {
+    key: col(rows.map((r) => r.key), new Utf8()),
+    bucket: col(rows.map((r) => r.bucket), new Utf8()),
+    etag: col(rows.map((r) => r.etag), new Utf8()),
+    size: col(rows.map((r) => (r.size === null ? null : BigInt(r.size))), new Int64()),
+    width: col(rows.map((r) => r.width), new Int32()),
+    height: col(rows.map((r) => r.height), new Int32()),
+  };
+  layout.forEach((m, i) => {
+    columns[`model${m.suffix}`] = col(rows.map((r) => r.models[i]!.model), new Utf8());
+    if (m.tags) columns[`tags${m.suffix}`] = col(rows.map((r) => r.models[i]!.tags), new List(new Field('element', tagType, false)));
+    if (m.embedding !== undefined) {
+      const type = new FixedSizeList(m.embedding, new Field('element', new Float32(), false));
+      columns[`embedding${m.suffix}`] = col(rows.map((r) => (r.models[i]!.embedding ? Array.from(r.models[i]!.embedding!) : null)), type);
+    }
   });
+  columns.error = col(rows.map((r) => r.error), errorType);
+  return new Table(columns);
 }
 
 /** Arrow -> Parquet with zstd, in memory: a shard's results are written by one PUT. */
-export function resultsParquet(rows: ResultRow[]): Uint8Array {
-  const wasmTable = WasmTable.fromIPCStream(tableToIPC(resultsTable(rows), 'stream'));
+export function resultsParquet(rows: ResultRow[], layout: ModelColumns[]): Uint8Array {
+  const wasmTable = WasmTable.fromIPCStream(tableToIPC(resultsTable(rows, layout), 'stream'));
   const props = new WriterPropertiesBuilder().setCompression(Compression.ZSTD).setCreatedBy('imgtag').build();
   return writeParquet(wasmTable, props);
 }

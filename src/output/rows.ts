@@ -3,7 +3,14 @@ import type { Tag } from '../infer/topk.js';
 /** Where an image failed: the stage names match the pipeline's. */
 export type ErrorStage = 'fetch' | 'decode' | 'infer';
 
-/** One output row per planned image, tags or an error, never both. */
+/** What one model said about one image; `model` is the id of the exact bytes (name@sha256 prefix). */
+export interface ModelResult {
+  model: string;
+  tags: Tag[] | null;
+  embedding: Float32Array | number[] | null;
+}
+
+/** One output row per planned image, results or an error. */
 export interface ResultRow {
   key: string;
   /** null for local files. */
@@ -12,7 +19,15 @@ export interface ResultRow {
   size: number | null;
   width: number | null;
   height: number | null;
-  model: string;
-  tags: Tag[] | null;
+  /** One entry per model of the run, in --model order. */
+  models: ModelResult[];
   error: { stage: ErrorStage; message: string } | null;
+}
+
+/** How one model's results become columns: the first model's are `model`, `tags`, `embedding`; others' add `_<name>`. */
+export interface ModelColumns {
+  suffix: string;
+  tags: boolean;
+  /** Embedding length, when the model gives an embedding. */
+  embedding?: number;
 }

@@ -3,6 +3,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { committedShards, type CommitMarker } from '../output/commit.js';
 import { loadPlan } from '../plan/plan.js';
 import type { Device } from '../infer/device.js';
+import { DEFAULT_MODEL } from '../model/paths.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
 import { createTagger } from './tagger.js';
@@ -11,7 +12,8 @@ import type { WorkerInit } from './worker-protocol.js';
 
 export interface RunOptions extends ShardOptions {
   run: string;
-  model?: string;
+  /** Models (built-in names, paths or s3:// URIs); the first one's columns have no suffix. */
+  models?: string[];
   /** Only these shards (one fleet task's share); otherwise every shard not yet committed. */
   shards?: number[];
   workers: number;
@@ -61,7 +63,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   const cores = os.availableParallelism();
   const init: WorkerInit = {
     run: opts.run,
-    model: opts.model,
+    models: opts.models && opts.models.length > 0 ? opts.models : [DEFAULT_MODEL],
     shard: { batchSize: opts.batchSize, concurrency: opts.concurrency, maxPixels: opts.maxPixels },
     threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
     device: opts.device ?? 'cpu',
