@@ -134,15 +134,32 @@ runOptions(
     program
       .command('nightly')
       .description('tag only what is new or changed since the last run under --root (for cron); one at a time, by a lock')
-      .requiredOption('--root <dir>', 'folder of the nightly runs: runs/<time>/ and nightly.lock'),
+      .requiredOption('--root <dir>', 'folder of the nightly runs: runs/<time>/ and nightly.lock')
+      .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)'),
   ),
 ).action(async (o) => {
   const s3 = s3Options();
   const res = await runNightly(
-    { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3 } },
+    {
+      root: o.root,
+      source: manifestSource(o),
+      plan: { shardSize: o.shardSize, shards: o.shards },
+      run: { ...o, models: o.model, s3 },
+      newObjectsOnly: o.newObjectsOnly,
+    },
     logEvent,
   );
-  console.log(table([['run', res.run], ['parent', res.parent ?? '(none: first run)'], ['unchanged since parent', res.unchanged], ...runSummaryRows(res.summary)]));
+  const changed = res.parentModels !== undefined && res.parentModels.join(',') !== res.models.join(',');
+  console.log(
+    table([
+      ['run', res.run],
+      ['parent', res.parent ?? '(none: first run)'],
+      ['models', res.models.join(', ')],
+      ...(changed ? [['model change', `${res.parentModels!.join(', ')} -> ${res.models.join(', ')}`] as [string, string]] : []),
+      ['unchanged since parent', res.unchanged],
+      ...runSummaryRows(res.summary),
+    ]),
+  );
   process.exitCode = exitCodeFor(res.summary);
 });
 

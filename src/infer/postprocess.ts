@@ -27,13 +27,14 @@ export function postprocess(scores: Float32Array, model: ResolvedModel): ModelOu
     return { tags: tags.sort((a, b) => b.score - a.score), embedding: null };
   }
   const embedding = Float32Array.from(scores);
-  if (normalize || model.zeroShot) unit(embedding);
+  if (normalize) unit(embedding);
   if (!model.zeroShot) return { tags: null, embedding };
-  // Zero-shot: cosine similarity of the unit embedding with each unit label vector.
+  // Zero-shot: cosine similarity of the embedding with each unit label vector.
+  const direction = unit(Float32Array.from(embedding));
   const similarity = Float32Array.from(model.zeroShot.vectors, (v) => {
     let dot = 0;
-    for (let i = 0; i < v.length; i++) dot += v[i]! * embedding[i]!;
+    for (let i = 0; i < v.length; i++) dot += v[i]! * direction[i]!;
     return dot;
   });
-  return { tags: keep(topK(similarity, k, model.zeroShot.labels, false)), embedding: normalize ? embedding : null };
+  return { tags: keep(topK(similarity, k, model.zeroShot.labels, false)), embedding };
 }

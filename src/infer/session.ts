@@ -24,6 +24,12 @@ function tensorMeta(list: readonly ort.InferenceSession.ValueMetadata[], name: s
   return meta && meta.isTensor ? meta : undefined;
 }
 
+/** The per-image input dimensions the spec feeds, in its layout. */
+function inputDims(spec: ResolvedModel['spec']): number[] {
+  const { width, height, layout } = spec.input;
+  return layout === 'NCHW' ? [3, height, width] : [height, width, 3];
+}
+
 export async function loadClassifier(model: ResolvedModel, opts: SessionOptions = {}): Promise<Classifier> {
   const { spec, labels } = model;
   const device = opts.device ?? 'cpu';
@@ -43,6 +49,11 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
   if (!input) throw new UserError(`model ${spec.name} has no tensor input "${spec.input.name}" (it has: ${session.inputNames.join(', ')})`);
   if (!session.outputNames.includes(spec.output.name)) {
     throw new UserError(`model ${spec.name} has no output "${spec.output.name}" (it has: ${session.outputNames.join(', ')})`);
+  }
+  const wantDims = inputDims(spec);
+  const fixed = input.shape.slice(1);
+  if (fixed.length === 3 && fixed.some((d, i) => typeof d === 'number' && d !== wantDims[i])) {
+    throw new UserError(`model ${spec.name} takes input ${JSON.stringify(input.shape)}, but its spec feeds ${spec.input.layout} [${wantDims.join(', ')}]`);
   }
   if (input.type !== 'float32') throw new UserError(`model ${spec.name}: input type ${input.type} is not supported yet (float32 only)`);
   // A numeric first dimension is a fixed batch (SqueezeNet's is 1): such models get the batch in slices.

@@ -8,13 +8,18 @@ import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../pip
 import { listObjects } from '../storage/storage.js';
 import { joinUri } from '../storage/uri.js';
 import { runName } from '../run-dir.js';
+import { DEFAULT_MODEL } from '../model/paths.js';
+import { resolveModel } from '../model/resolve.js';
+import { readMarkers } from '../report/run-report.js';
 
 export interface NightlyOptions {
   /** Holds runs/<timestamp>/ and nightly.lock. */
   root: string;
   source: ManifestSource;
   plan: Pick<PlanOptions, 'shardSize' | 'shards'>;
-  run: Omit<RunOptions, 'run' | 'shard'>;
+  run: Omit<RunOptions, 'run' | 'shards'>;
+  /** Tag only new or changed objects even when the models changed (default: a new model version re-tags everything). */
+  newObjectsOnly?: boolean;
 }
 
 export interface NightlyResult {
@@ -23,6 +28,9 @@ export interface NightlyResult {
   /** Shards of the parent run that a crash had left unfinished, finished first. */
   resumedParent?: RunSummary;
   unchanged: number;
+  /** Model ids of this run, and of the parent run where it differs (a version change). */
+  models: string[];
+  parentModels?: string[];
   summary: RunSummary;
 }
 
@@ -57,10 +65,13 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
         throw new UserError(`the previous run ${parent} still has unfinished shards: fix that first`);
       }
     }
+    // The exact model bytes decide what counts as tagged: their ids are resolved (and verified) first.
+    const models = await Promise.all((opts.run.models?.length ? opts.run.models : [DEFAULT_MODEL]).map(async (m) => (await resolveModel(m)).id));
+    const parentModels = parent === undefined ? undefined : [...new Set((await readMarkers(parent)).flatMap((m) => m.models ?? [m.model]))];
     const run = joinUri(opts.root, 'runs', runName(new Date()));
-    const plan = await createPlan(opts.source, run, { ...opts.plan, since: parent });
+    const plan = await createPlan(opts.source, run, { ...opts.plan, since: parent, sinceModels: opts.newObjectsOnly ? undefined : models });
     const summary = await runPlan({ ...opts.run, run }, log);
-    return { run, parent, resumedParent, unchanged: plan.counts.unchanged, summary };
+    return { run, parent, resumedParent, unchanged: plan.counts.unchanged, models, parentModels, summary };
   } finally {
     await got.lease.release();
   }

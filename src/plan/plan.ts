@@ -18,6 +18,8 @@ export interface PlanOptions {
   pageSize?: number;
   /** A previous run: objects it (or its ancestors) tagged with the same ETag are left out. */
   since?: string;
+  /** With since: only rows tagged by exactly these model ids count as tagged. */
+  sinceModels?: string[];
 }
 
 async function* images(rows: AsyncIterable<ManifestRow>, counts: Plan['counts']): AsyncGenerator<ManifestRow> {
@@ -46,7 +48,7 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
   const counts = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
   let rows = images(readManifest(source, opts.pageSize), counts);
-  if (opts.since !== undefined) rows = excludeTagged(rows, opts.since, () => (counts.unchanged += 1));
+  if (opts.since !== undefined) rows = excludeTagged(rows, opts.since, () => (counts.unchanged += 1), opts.sinceModels);
   for await (const row of rows) {
     counts.images += 1;
     await sink.add(row);

@@ -21,14 +21,22 @@ async function lineage(run: string): Promise<{ run: string; images: number }[]> 
   return out;
 }
 
-const seenKey = (uri: string, etag: string) => JSON.stringify([uri, etag]);
+/** Objects match on URI and ETag, and on the models that tagged them when `models` is given. */
+const seenKey = (uri: string, etag: string, models: string[] | undefined) => JSON.stringify(models ? [uri, etag, models] : [uri, etag]);
 
 /**
  * Leave out rows whose URI and ETag were tagged without error by `since` or its ancestors: an
  * external hash join, earlier rows and new rows spilled into the same partitions on local disk.
- * Rows without an ETag cannot be matched and are kept. `onUnchanged` counts what was left out.
+ * Rows without an ETag cannot be matched and are kept. With `models` (ids, in column order), rows
+ * tagged by other model bytes count as not tagged: a new model version re-tags everything.
+ * `onUnchanged` counts what was left out.
  */
-export async function* excludeTagged(rows: AsyncIterable<ManifestRow>, since: string, onUnchanged: () => void): AsyncGenerator<ManifestRow> {
+export async function* excludeTagged(
+  rows: AsyncIterable<ManifestRow>,
+  since: string,
+  onUnchanged: () => void,
+  models?: string[],
+): AsyncGenerator<ManifestRow> {
   const runs = await lineage(since);
   const partitions = Math.max(1, Math.ceil(runs.reduce((n, r) => n + r.images, 0) / PARTITION_ROWS));
   const seen = await PartitionedSpill.create(partitions);
@@ -40,7 +48,8 @@ export async function* excludeTagged(rows: AsyncIterable<ManifestRow>, since: st
         for (const r of await readResults(obj.uri)) {
           if (r.error || r.etag === null) continue;
           const uri = r.bucket === null ? r.key : s3Uri(r.bucket, r.key);
-          await seen.add(shardOf(uri, partitions), seenKey(uri, r.etag) + '\n');
+          const ids = models && r.models.map((m) => m.model);
+          await seen.add(shardOf(uri, partitions), seenKey(uri, r.etag, ids) + '\n');
         }
       }
     }
@@ -51,7 +60,7 @@ export async function* excludeTagged(rows: AsyncIterable<ManifestRow>, since: st
       const tagged = new Set(await seen.lines(p));
       for (const line of await fresh.lines(p)) {
         const row = JSON.parse(line) as ManifestRow;
-        if (row.etag !== undefined && tagged.has(seenKey(row.uri, row.etag))) onUnchanged();
+        if (row.etag !== undefined && tagged.has(seenKey(row.uri, row.etag, models))) onUnchanged();
         else yield row;
       }
     }

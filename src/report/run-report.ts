@@ -10,7 +10,10 @@ export interface RunReport {
   run: string;
   generatedAt: string;
   complete: boolean;
+  /** Model ids (name@sha256 prefix) that made this run's rows. */
   models: string[];
+  /** The parent run's (plan --since / nightly), to show a model version change. */
+  parent?: { run: string; models: string[] };
   shards: { planned: number; committed: number };
   images: { planned: number; done: number; ok: number; failed: number; failuresByStage: Record<string, number> };
   bytes: number;
@@ -36,6 +39,10 @@ export async function readMarkers(run: string): Promise<CommitMarker[]> {
     if (o.uri.endsWith('.json')) markers.push(JSON.parse(await readText(o.uri)) as CommitMarker);
   }
   return markers.sort((a, b) => a.shard - b.shard);
+}
+
+function modelIds(markers: CommitMarker[]): string[] {
+  return [...new Set(markers.flatMap((m) => m.models ?? [m.model]))];
 }
 
 /** The busiest stage: where adding capacity pays first. */
@@ -68,7 +75,8 @@ export async function buildRunReport(run: string, p: Pricing): Promise<RunReport
     run,
     generatedAt: new Date().toISOString(),
     complete: markers.length === plan.shards,
-    models: [...new Set(markers.map((m) => m.model))],
+    models: modelIds(markers),
+    parent: plan.parent === undefined ? undefined : { run: plan.parent, models: modelIds(await readMarkers(plan.parent)) },
     shards: { planned: plan.shards, committed: markers.length },
     images: { planned: plan.counts.images, done, ok: markers.reduce((n, m) => n + m.ok, 0), failed: markers.reduce((n, m) => n + m.failures, 0), failuresByStage },
     bytes: markers.reduce((n, m) => n + m.bytes, 0),
@@ -115,6 +123,9 @@ export function runReportSections(r: RunReport): Section[] {
           ['S3 requests / retries / failed', `${r.s3.requests} / ${r.s3.retries} / ${r.s3.failed}`],
           ['peak worker RSS MB', r.maxRssMb],
           ['model', r.models.join(', ')],
+          ...(r.parent
+            ? [['parent run models', `${r.parent.models.join(', ')}${r.parent.models.join() === r.models.join() ? ' (same)' : ' (changed)'}`] as [string, string]]
+            : []),
         ],
       },
     },
