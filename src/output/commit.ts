@@ -3,7 +3,7 @@ import { exists, listObjects, readText, writeBytes } from '../storage/storage.js
 import { runLayout } from '../run-dir.js';
 import type { ErrorStage } from './rows.js';
 
-/** Busy seconds per stage (summed over concurrent tasks) and the shard's wall time. */
+/** Seconds per stage: busy (wall time with the stage at work), or average tasks in flight (queue depth). */
 export interface StageSeconds {
   fetch: number;
   decode: number;
@@ -24,7 +24,10 @@ export interface CommitMarker {
   /** Compressed images decoded: one per decodable image, however many models. */
   decodes: number;
   seconds: number;
+  /** Wall seconds each stage had work under way: the busiest stage is the bottleneck. */
   stageSeconds: StageSeconds;
+  /** Average tasks in flight per stage (waiting for a thread included). */
+  stageDepth: StageSeconds;
   /** S3 requests this shard made, the retries among them (503 SlowDown, resets, timeouts), and those that failed for good. */
   s3: { requests: number; retries: number; failed: number };
   /** The first model's id; `models` has every model's, in --model order. */

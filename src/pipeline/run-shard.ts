@@ -173,7 +173,8 @@ async function tagShard(run: string, shard: number, models: ModelSet, opts: Shar
     bytes,
     decodes: decodeStats.decodes - decodesBefore,
     seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-    stageSeconds: clock.seconds,
+    stageSeconds: clock.busy,
+    stageDepth: clock.depth((finishedAt.getTime() - startedAt.getTime()) / 1000),
     s3: {
       requests: s3Stats.requests - s3Before.requests,
       retries: s3Stats.retries - s3Before.retries,

@@ -141,7 +141,7 @@ export function runReportSections(r: RunReport): Section[] {
       },
     },
     {
-      heading: 'Where the time went (busy seconds per stage, summed over concurrent tasks)',
+      heading: 'Where the time went (busy seconds per stage: wall time with the stage at work, summed over shards)',
       chart: {
         data: { values: Object.entries(r.stageSeconds).map(([stage, seconds]) => ({ stage, seconds })) },
         mark: 'bar',
