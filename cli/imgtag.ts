@@ -18,6 +18,7 @@ import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { exitCodeFor, runSummaryRows, table } from './format.js';
 import { progressReporter } from './progress.js';
 import { pricing } from '../src/report/prices.js';
+import { usd } from '../src/report/render.js';
 import { buildRunReport, runReportSections, writeReports } from '../src/report/run-report.js';
 import { tune, type TuneConfig } from '../src/tune/tune.js';
 
@@ -185,7 +186,7 @@ priceOptions(
     ['iterations', res.iterations.length],
     ['winner', `#${w.index}: batch ${w.config.batchSize}, concurrency ${w.config.concurrency}, threads ${w.config.threads}, workers ${w.config.workers}`],
     ['images/s', w.imagesPerSecond.toFixed(1)],
-    ['whole plan', `${Number(w.projection.hours.toPrecision(3))} h on ${res.pricing.instances} x ${res.pricing.instance ?? 'custom'}, $${w.projection.totalUsd.toFixed(2)}`],
+    ['whole plan', `${Number(w.projection.hours.toPrecision(3))} h on ${res.pricing.instances} x ${res.pricing.instance ?? 'custom'}, ${usd(w.projection.totalUsd)}`],
     ['config', res.configFile],
     ['reports', res.reports.join('\n              ')],
   ]));
@@ -206,8 +207,8 @@ priceOptions(
     ['error rows', r.images.failed],
     ['images/s', r.imagesPerSecond.toFixed(1)],
     ['bottleneck', r.bottleneck],
-    ['cost so far', `$${r.cost.totalUsd.toFixed(4)}`],
-    ['whole plan', `$${r.projection.totalUsd.toFixed(2)}, $${r.projection.usdPerMillion.toFixed(2)} per million images`],
+    ['cost so far', usd(r.cost.totalUsd)],
+    ['whole plan', `${usd(r.projection.totalUsd)}, ${usd(r.projection.usdPerMillion)} per million images`],
     ...(r.etaSeconds !== undefined ? [['ETA seconds', Math.ceil(r.etaSeconds)] as [string, number]] : []),
     ['reports', files.join('\n             ')],
   ]));
