@@ -124,11 +124,14 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     }
   } else {
     let startError: string | undefined;
+    const answered = new Set<number>();
     await runPool(init, todo, workers, {
-      onDone,
-      onFailed: (shard, message) => (shard < 0 ? (startError = message) : onFailed(shard, message)),
+      onDone: (shard, outcome) => (answered.add(shard), onDone(shard, outcome)),
+      onFailed: (shard, message) => (shard < 0 ? (startError = message) : (answered.add(shard), onFailed(shard, message))),
     });
     if (startError !== undefined) throw new UserError(startError);
+    // Workers that all died before taking these shards: say so, never report them as done.
+    for (const shard of todo) if (!answered.has(shard)) onFailed(shard, 'not started: every worker process exited');
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
