@@ -1,23 +1,16 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
-import { readText, writeBytes } from '../src/storage/storage.js';
+import { readText } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
-import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { startFaultProxy } from './helpers/fault-proxy.js';
 import { readRunResults } from './helpers/results.js';
-import { newBucket, testS3 } from './helpers/s3.js';
+import { photos, plannedS3Run } from './helpers/planned.js';
+import { testS3 } from './helpers/s3.js';
 
 /** A planned run of `n` photos in a new bucket, uploaded straight to the S3 server (no faults yet). */
 async function plannedRun(n: number): Promise<{ bucket: string; run: string; keys: string[] }> {
-  const s3 = await testS3();
-  const bucket = await newBucket('faults');
-  const keys = imagenetFiles().slice(200, 200 + n);
-  for (const f of keys) await writeBytes(`s3://${bucket}/img/${f}`, fs.readFileSync(path.join(IMAGENET_DIR, f)));
-  await writeBytes(`s3://${bucket}/keys.txt`, keys.map((f) => `s3://${bucket}/img/${f}`).join('\n'));
-  const run = `s3://${bucket}/run`;
-  assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys.txt`, '--run', run, '--shard-size', '10'], s3.env)).code, 0);
+  const keys = photos(200, n);
+  const { bucket, run } = await plannedS3Run('faults', keys, 10);
   return { bucket, run, keys };
 }
 

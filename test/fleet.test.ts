@@ -3,11 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { readRunResults } from './helpers/results.js';
-import { newBucket, testS3 } from './helpers/s3.js';
+import { photos, plannedS3Run } from './helpers/planned.js';
 
 const withoutIndex = () => {
   const env = { ...process.env };
@@ -18,15 +17,10 @@ const withoutIndex = () => {
 };
 
 test('a simulated fleet: array children with their own index complete the plan together, one row per image', async () => {
-  const s3 = await testS3();
-  const bucket = await newBucket('fleet');
-  const files = imagenetFiles().slice(40, 70);
-  for (const f of files) await writeBytes(`s3://${bucket}/img/${f}`, fs.readFileSync(path.join(IMAGENET_DIR, f)));
-  await writeBytes(`s3://${bucket}/keys.txt`, files.map((f) => `s3://${bucket}/img/${f}`).join('\n'));
-  const run = `s3://${bucket}/run`;
-  assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys.txt`, '--run', run, '--shard-size', '4'], s3.env)).code, 0);
+  const files = photos(40, 30);
+  const { run, env } = await plannedS3Run('fleet', files, 4);
 
-  const dry = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '3', '--dry-run'], s3.env);
+  const dry = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '3', '--dry-run'], env);
   assert.equal(dry.code, 0, dry.stderr);
   const input = JSON.parse(dry.stdout);
   assert.deepEqual(input.arrayProperties, { size: 3 });
@@ -40,7 +34,7 @@ test('a simulated fleet: array children with their own index complete the plan t
     { JOB_COMPLETION_INDEX: '3' },
   ];
   const results = await Promise.all(
-    tasks.map((t) => imgtag(['run', '--run', run, '--shard-from-env', '--shards-per-task', '3', '--threads', '1'], { ...withoutIndex(), ...s3.env, ...t })),
+    tasks.map((t) => imgtag(['run', '--run', run, '--shard-from-env', '--shards-per-task', '3', '--threads', '1'], { ...withoutIndex(), ...env, ...t })),
   );
   results.forEach((r, i) => assert.equal(r.code, 0, `task ${i}: ${r.stderr}`));
   const tagged = results.map((r) => Number(/(\d+) tagged/.exec(r.stdout)![1]));

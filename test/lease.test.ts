@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { acquireLease } from '../src/lease/lease.js';
 import { imgtag } from './helpers/cli.js';
-import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { photoPaths, plannedLocalRun } from './helpers/planned.js';
 import { readRunResults } from './helpers/results.js';
 
 test('a held lease keeps others off the shard; a dead owner on this host or an expired lease frees it', async () => {
@@ -30,11 +30,7 @@ test('a held lease keeps others off the shard; a dead owner on this host or an e
 });
 
 test('two runs racing over the same run directory never tag the same shard twice', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-race-'));
-  const files = imagenetFiles().slice(420, 460).map((f) => path.join(IMAGENET_DIR, f));
-  fs.writeFileSync(path.join(dir, 'keys.txt'), files.join('\n'));
-  const run = path.join(dir, 'run');
-  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '4'])).code, 0);
+  const { run } = await plannedLocalRun('race', photoPaths(420, 40), 4);
   const [a, b] = await Promise.all([imgtag(['run', '--run', run, '--threads', '1']), imgtag(['run', '--run', run, '--threads', '1'])]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);

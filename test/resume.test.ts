@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { listObjects, readText, writeBytes } from '../src/storage/storage.js';
+import { listObjects, readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
-import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { CLI } from './helpers/env.js';
 import { imgtag } from './helpers/cli.js';
 import { readRunResults } from './helpers/results.js';
-import { newBucket, testS3 } from './helpers/s3.js';
+import { photoPaths, photos, plannedLocalRun, plannedS3Run } from './helpers/planned.js';
 
 async function commits(run: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -37,15 +36,10 @@ async function assertExactlyOnce(run: string, keys: string[]) {
 }
 
 test('kill -9 a worker mid-run: the run goes on, the re-run finishes, committed shards are not redone', async () => {
-  const s3 = await testS3();
-  const bucket = await newBucket('kill');
-  const files = imagenetFiles().slice(300, 360);
-  for (const f of files) await writeBytes(`s3://${bucket}/img/${f}`, fs.readFileSync(path.join(IMAGENET_DIR, f)));
-  await writeBytes(`s3://${bucket}/keys.txt`, files.map((f) => `s3://${bucket}/img/${f}`).join('\n'));
-  const run = `s3://${bucket}/run`;
-  assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys.txt`, '--run', run, '--shard-size', '6'], s3.env)).code, 0);
+  const files = photos(300, 60);
+  const { run, env } = await plannedS3Run('kill', files, 6);
 
-  const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '2'], s3.env);
+  const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '2'], env);
   await waitForCommits(run, 2);
   const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
   assert.equal(workers.length, 2);
@@ -55,7 +49,7 @@ test('kill -9 a worker mid-run: the run goes on, the re-run finishes, committed 
   const before = await commits(run);
   assert.ok(before.size >= 2);
 
-  const again = await imgtag(['run', '--run', run, '--workers', '2'], s3.env);
+  const again = await imgtag(['run', '--run', run, '--workers', '2'], env);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`${10 - before.size} tagged, ${before.size} already done`));
   const after = await commits(run);
@@ -65,11 +59,8 @@ test('kill -9 a worker mid-run: the run goes on, the re-run finishes, committed 
 });
 
 test('kill -9 the whole run (parent and workers) twice at random points: re-runs finish with exactly one row per image', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-kill-'));
-  const files = imagenetFiles().slice(360, 420).map((f) => path.join(IMAGENET_DIR, f));
-  fs.writeFileSync(path.join(dir, 'keys.txt'), files.join('\n'));
-  const run = path.join(dir, 'run');
-  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '5'])).code, 0);
+  const files = photoPaths(360, 60);
+  const { run } = await plannedLocalRun('kill', files, 5);
   for (const atLeast of [1, 4]) {
     const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '2'], process.env);
     await waitForCommits(run, atLeast);
