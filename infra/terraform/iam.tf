@@ -1,31 +1,13 @@
 # Least privilege: jobs read only the input prefix and write only under the run prefix.
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
+# Who may assume each role: one trust policy per AWS service.
+data "aws_iam_policy_document" "assume" {
+  for_each = toset(["ecs-tasks.amazonaws.com", "ec2.amazonaws.com", "scheduler.amazonaws.com"])
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "ec2_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
+      identifiers = [each.key]
     }
   }
 }
@@ -66,7 +48,7 @@ data "aws_iam_policy_document" "job" {
 # The role imgtag itself runs as, inside the container (the standard AWS credential chain finds it).
 resource "aws_iam_role" "job" {
   name               = "${var.name}-job"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs-tasks.amazonaws.com"].json
 }
 
 resource "aws_iam_role_policy" "job" {
@@ -78,7 +60,7 @@ resource "aws_iam_role_policy" "job" {
 # Pulls the image from ECR and writes the logs (AWS managed policy for exactly that).
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-execution"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs-tasks.amazonaws.com"].json
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {
@@ -89,7 +71,7 @@ resource "aws_iam_role_policy_attachment" "execution" {
 # The GPU instances join the Batch-managed ECS cluster.
 resource "aws_iam_role" "instance" {
   name               = "${var.name}-instance"
-  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["ec2.amazonaws.com"].json
 }
 
 resource "aws_iam_role_policy_attachment" "instance" {
@@ -115,7 +97,7 @@ data "aws_iam_policy_document" "scheduler" {
 
 resource "aws_iam_role" "scheduler" {
   name               = "${var.name}-scheduler"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["scheduler.amazonaws.com"].json
 }
 
 resource "aws_iam_role_policy" "scheduler" {
