@@ -15,6 +15,7 @@ import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/t
 import { submitJob, submitJobInput } from '../src/fleet/submit.js';
 import { loadPlan } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
+import { readText } from '../src/storage/storage.js';
 import { exitCodeFor, runSummaryRows, table } from './format.js';
 import { progressReporter } from './progress.js';
 import { pricing } from '../src/report/prices.js';
@@ -216,7 +217,6 @@ priceOptions(
 
 /** Values from a tuning config file, for every option not given on the command line. */
 async function applyConfig(o: Record<string, unknown>, cmd: Command, file: string): Promise<void> {
-  const { readText } = await import('../src/storage/storage.js');
   let config: Partial<TuneConfig>;
   try {
     config = JSON.parse(await readText(file)) as Partial<TuneConfig>;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { readBytes, exists } from '../storage/storage.js';
+import { exists, readBytes, readText } from '../storage/storage.js';
 import { dirnameUri, isS3Uri, joinUri } from '../storage/uri.js';
 import { parseLabels } from './labels.js';
 import { BUILTIN_MODEL_DIR, DEFAULT_MODEL, modelCacheDir, modelSearchDirs } from './paths.js';
@@ -64,8 +64,9 @@ function builtinSpecFor(onnxName: string): string | undefined {
 /** --model takes a spec (.json), an .onnx file with a spec beside it, or a built-in name; locally or on S3. */
 async function findSpec(arg: string): Promise<{ spec: ModelSpec; specDir: string; onnx?: string }> {
   if (arg.endsWith('.json')) {
-    const text = isS3Uri(arg) ? (await readBytes(arg).catch(() => Promise.reject(new UserError(`model spec ${arg} not found`)))).toString('utf8') : undefined;
-    return text !== undefined ? { spec: parseSpec(text, arg), specDir: dirnameUri(arg) } : { spec: await readSpec(path.resolve(arg)), specDir: path.dirname(path.resolve(arg)) };
+    if (!isS3Uri(arg)) return { spec: await readSpec(path.resolve(arg)), specDir: path.dirname(path.resolve(arg)) };
+    const text = await readText(arg).catch(() => Promise.reject(new UserError(`model spec ${arg} not found`)));
+    return { spec: parseSpec(text, arg), specDir: dirnameUri(arg) };
   }
   if (arg.endsWith('.onnx')) {
     const onnx = isS3Uri(arg) ? arg : path.resolve(arg);
