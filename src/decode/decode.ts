@@ -49,16 +49,29 @@ export function distinctTargets(targets: DecodeTarget[]): { targets: DecodeTarge
 
 type Pipeline = ReturnType<typeof sharp>;
 
+/** What the header says about the pixels: steps that would be no-ops are left out of the pipeline. */
+interface Layout {
+  hasAlpha: boolean;
+  /** Already 8-bit 3-channel sRGB: no colour-space conversion needed. */
+  plainRgb: boolean;
+}
+
+/** Flatten alpha onto white and convert grey, CMYK or 16-bit to 8-bit sRGB, only where the image needs it. */
+function toRgb(img: Pipeline, layout: Layout): Pipeline {
+  const flat = layout.hasAlpha ? img.flatten({ background: '#ffffff' }) : img;
+  return (layout.plainRgb && !layout.hasAlpha ? flat : flat.toColourspace('srgb')).raw({ depth: 'uchar' });
+}
+
+/** Bilinear with antialiasing, as torchvision and PIL resize for ImageNet models; cheaper than lanczos3. */
+const RESIZE = { fit: 'fill', kernel: 'linear' } as const;
+
 /** Resize so the short side fits, centre-crop to the target, as 8-bit sRGB without alpha. */
-async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget): Promise<Buffer> {
+async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget, layout: Layout): Promise<Buffer> {
   const r = resizedSize(w, h, t);
-  const { data, info } = await img
-    .resize(r.w, r.h, { fit: 'fill' })
-    .extract({ left: (r.w - t.width) >> 1, top: (r.h - t.height) >> 1, width: t.width, height: t.height })
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await toRgb(
+    img.resize(r.w, r.h, RESIZE).extract({ left: (r.w - t.width) >> 1, top: (r.h - t.height) >> 1, width: t.width, height: t.height }),
+    layout,
+  ).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || info.width !== t.width || info.height !== t.height) {
     throw new DecodeError(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${t.width}x${t.height}x3`);
   }
@@ -69,27 +82,26 @@ async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget): Pr
  * EXIF auto-rotate, resize (libvips shrink-on-load picks the JPEG/WebP DCT scale), centre-crop,
  * flatten alpha onto white, and convert any colour space or bit depth to 8-bit sRGB. With several
  * targets the image is decoded once, to the largest size any target needs, and resized from that.
+ * Embedded ICC profiles are ignored, as PIL (and so torchvision-trained models) ignores them: it
+ * matches what the model saw in training, and building a colour transform per image costs more
+ * than the decode itself.
  */
 export async function decodeImage(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage> {
   const maxPixels = Math.min(...targets.map((t) => t.maxPixels));
-  const options = { failOn: 'truncated' as const, limitInputPixels: maxPixels, sequentialRead: true };
+  const options = { failOn: 'truncated' as const, limitInputPixels: maxPixels, sequentialRead: true, ignoreIcc: true };
   const meta = await sharp(bytes, options).metadata();
   if (!meta.format || !ACCEPTED.has(meta.format)) throw new DecodeError(`unsupported image format ${meta.format ?? 'unknown'}`);
   const { width, height } = meta.autoOrient ?? meta;
   if (!width || !height) throw new DecodeError('image has no size');
   if (width * height > maxPixels) throw new DecodeError(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`);
+  const layout: Layout = { hasAlpha: meta.hasAlpha === true, plainRgb: meta.space === 'srgb' && meta.channels === 3 && meta.depth === 'uchar' };
   decodeStats.decodes += 1;
-  if (targets.length === 1) return { pixels: [await cropped(sharp(bytes, options).autoOrient(), width, height, targets[0]!)], width, height };
+  if (targets.length === 1) return { pixels: [await cropped(sharp(bytes, options).autoOrient(), width, height, targets[0]!, layout)], width, height };
   const sizes = targets.map((t) => resizedSize(width, height, t));
   const big = sizes.reduce((a, b) => (a.w * a.h >= b.w * b.h ? a : b));
-  const { data, info } = await sharp(bytes, options)
-    .autoOrient()
-    .resize(big.w, big.h, { fit: 'fill' })
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await toRgb(sharp(bytes, options).autoOrient().resize(big.w, big.h, RESIZE), layout).toBuffer({ resolveWithObject: true });
   const raw = { raw: { width: info.width, height: info.height, channels: info.channels as 3 } };
-  const pixels = await Promise.all(targets.map((t) => cropped(sharp(data, raw), info.width, info.height, t)));
+  const rgb: Layout = { hasAlpha: false, plainRgb: true };
+  const pixels = await Promise.all(targets.map((t) => cropped(sharp(data, raw), info.width, info.height, t, rgb)));
   return { pixels, width, height };
 }
