@@ -28,6 +28,8 @@ export interface CommitMarker {
   stageSeconds: StageSeconds;
   /** Average tasks in flight per stage (waiting for a thread included). */
   stageDepth: StageSeconds;
+  /** Most tasks in flight at once per stage: never more than the stage's bound (backpressure). */
+  stagePeak: StageSeconds;
   /** S3 requests this shard made, the retries among them (503 SlowDown, resets, timeouts), and those that failed for good. */
   s3: { requests: number; retries: number; failed: number };
   /** The first model's id; `models` has every model's, in --model order. */

@@ -6,6 +6,7 @@ import type { Device } from '../infer/device.js';
 import { DEFAULT_MODEL } from '../model/paths.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
+import { ShardDispatch } from './dispatch.js';
 import { createTagger } from './tagger.js';
 import { runPool } from './worker-pool.js';
 import type { WorkerInit } from './worker-protocol.js';
@@ -110,14 +111,18 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     if (todo.length > 0) {
       const tagger = await createTagger(init);
       try {
-        for (const shard of todo) {
-          try {
-            onDone(shard, await tagger.tag(shard));
-          } catch (e) {
-            if (e instanceof UserError) throw e;
-            onFailed(shard, errorMessage(e));
-          }
-        }
+        await new Promise<void>((resolve, reject) => {
+          const dispatch: ShardDispatch = new ShardDispatch([...todo], (shard) => {
+            tagger
+              .tag(shard, () => dispatch.computed(shard))
+              .then(
+                (outcome) => onDone(shard, outcome),
+                (e) => (e instanceof UserError ? (dispatch.stop(), reject(e)) : onFailed(shard, errorMessage(e))),
+              )
+              .finally(() => dispatch.finished(shard));
+          }, resolve);
+          dispatch.start();
+        });
       } finally {
         await tagger.close();
       }

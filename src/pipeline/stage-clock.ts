@@ -9,6 +9,8 @@ type Stage = keyof StageSeconds;
  */
 export class StageClock {
   readonly busy: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
+  /** Most tasks of each stage in flight at once: what the stage's bound let through. */
+  readonly peak: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
   private readonly taskSeconds: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
   private readonly active: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
   private readonly since: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
@@ -16,6 +18,7 @@ export class StageClock {
   async time<T>(stage: Stage, fn: () => Promise<T> | T): Promise<T> {
     const start = performance.now();
     if (this.active[stage]++ === 0) this.since[stage] = start;
+    this.peak[stage] = Math.max(this.peak[stage], this.active[stage]);
     try {
       return await fn();
     } finally {

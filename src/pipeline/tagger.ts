@@ -2,12 +2,15 @@ import sharp from 'sharp';
 import { loadClassifier, type Classifier } from '../infer/session.js';
 import { resolveModel } from '../model/resolve.js';
 import { configureS3 } from '../storage/s3-client.js';
-import { modelSet, runShard, type ShardOutcome } from './run-shard.js';
+import { modelSet } from './model-set.js';
+import { runShard, type ShardOutcome } from './run-shard.js';
+import type { StageLimits } from './tag-rows.js';
 import type { WorkerInit } from './worker-protocol.js';
 
 /** One process's tagging engine: configured once, then fed shard numbers. */
 export interface Tagger {
-  tag(shard: number): Promise<ShardOutcome>;
+  /** `computed` is called when the shard's fetch..infer is over and only its write and commit remain. */
+  tag(shard: number, computed?: () => void): Promise<ShardOutcome>;
   close(): Promise<void>;
 }
 
@@ -20,8 +23,16 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
   try {
     for (const m of init.models) classifiers.push(await loadClassifier(await resolveModel(m), { threads: init.threads, device: init.device }));
     const models = modelSet(classifiers, init.shard.maxPixels);
+    const limits: StageLimits = {
+      fetch: init.shard.concurrency,
+      // Enough decodes in flight to keep this process's cores busy while one waits on its input.
+      decode: Math.max(2, 2 * init.threads),
+      batchSize: init.shard.batchSize,
+      // A GPU overlaps a batch's host-to-device copy with the previous batch's compute; a CPU has no spare cores for it.
+      infer: init.device === 'cpu' ? 1 : 2,
+    };
     return {
-      tag: (shard) => runShard(init.run, shard, models, init.shard),
+      tag: (shard, computed) => runShard(init.run, shard, models, limits, computed),
       close: async () => void (await Promise.all(classifiers.map((c) => c.release()))),
     };
   } catch (e) {

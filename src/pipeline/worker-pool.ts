@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
+import { ShardDispatch } from './dispatch.js';
 import type { ShardOutcome } from './run-shard.js';
 import type { WorkerInit, WorkerReply } from './worker-protocol.js';
 
@@ -12,35 +13,37 @@ export interface PoolCallbacks {
 }
 
 /**
- * N worker processes take shards one at a time from a shared queue. A worker that dies (OOM, kill -9)
- * loses only its current shard, which stays uncommitted and is redone by the next run.
+ * N worker processes take shards from a shared queue. A worker that dies (OOM, kill -9) loses only
+ * the shards it holds (the one computing and the one being written), which stay uncommitted and are
+ * redone by the next run.
  */
 export async function runPool(init: WorkerInit, shards: number[], workers: number, cb: PoolCallbacks): Promise<void> {
   const queue = [...shards];
   const startWorker = () =>
     new Promise<void>((resolve) => {
       const child: ChildProcess = fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      let current: number | undefined;
-      const next = () => {
-        current = queue.shift();
-        if (current === undefined) child.send({ type: 'exit' });
-        else child.send({ type: 'shard', shard: current });
-      };
+      const dispatch = new ShardDispatch(
+        queue,
+        (shard) => child.send({ type: 'shard', shard }),
+        () => child.send({ type: 'exit' }),
+      );
       child.on('message', (msg: WorkerReply) => {
-        if (msg.type === 'ready') return next();
-        if (msg.type === 'done') cb.onDone(msg.shard, msg.outcome);
-        else if (msg.type === 'failed' && msg.shard !== undefined) cb.onFailed(msg.shard, msg.message);
-        else if (msg.type === 'failed') {
+        if (msg.type === 'ready') return dispatch.start();
+        if (msg.type === 'computed') return dispatch.computed(msg.shard);
+        if (msg.type === 'failed' && msg.shard === undefined) {
           // The worker could not start (bad model, bad config): put nothing more on it.
           cb.onFailed(-1, msg.message);
           child.send({ type: 'exit' });
           return;
         }
-        next();
+        const shard = msg.shard!;
+        if (msg.type === 'done') cb.onDone(shard, msg.outcome);
+        else cb.onFailed(shard, msg.message);
+        dispatch.finished(shard);
       });
-      child.on('error', (e) => cb.onFailed(current ?? -1, errorMessage(e)));
+      child.on('error', (e) => dispatch.outstanding.forEach((s) => cb.onFailed(s, errorMessage(e))));
       child.on('exit', (code, signal) => {
-        if (current !== undefined) cb.onFailed(current, `worker exited (${signal ?? `code ${code}`}) during the shard`);
+        for (const s of dispatch.outstanding) cb.onFailed(s, `worker exited (${signal ?? `code ${code}`}) during the shard`);
         resolve();
       });
       child.send({ type: 'init', init });

@@ -17,5 +17,7 @@ export type WorkerRequest = { type: 'init'; init: WorkerInit } | { type: 'shard'
 
 export type WorkerReply =
   | { type: 'ready' }
+  /** The shard's fetch..infer is over; its write and commit go on while the next shard starts. */
+  | { type: 'computed'; shard: number }
   | { type: 'done'; shard: number; outcome: ShardOutcome }
   | { type: 'failed'; shard?: number; message: string };

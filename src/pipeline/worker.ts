@@ -16,7 +16,8 @@ process.on('message', async (msg: WorkerRequest) => {
     }
   } else if (msg.type === 'shard') {
     try {
-      reply({ type: 'done', shard: msg.shard, outcome: await tagger!.tag(msg.shard) });
+      const shard = msg.shard;
+      reply({ type: 'done', shard, outcome: await tagger!.tag(shard, () => reply({ type: 'computed', shard })) });
     } catch (e) {
       reply({ type: 'failed', shard: msg.shard, message: errorMessage(e) });
     }

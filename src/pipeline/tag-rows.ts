@@ -1,0 +1,131 @@
+import { Readable } from 'node:stream';
+import { packBatch, type PackedBatch } from '../batch/pack.js';
+import { decodeImage } from '../decode/decode.js';
+import { errorMessage, UserError } from '../errors.js';
+import type { ManifestRow } from '../manifest/index.js';
+import type { ModelOutput } from '../infer/postprocess.js';
+import type { ErrorStage, ResultRow } from '../output/rows.js';
+import { readObject } from '../storage/storage.js';
+import { parseUri } from '../storage/uri.js';
+import type { ModelSet } from './model-set.js';
+import type { StageClock } from './stage-clock.js';
+
+/** How many items each stage may hold in flight; each stage waits when the next one is full (backpressure). */
+export interface StageLimits {
+  /** S3 GETs in flight. */
+  fetch: number;
+  /** Images being decoded at once (sharp runs them on libuv's thread pool). */
+  decode: number;
+  /** Images per model call. */
+  batchSize: number;
+  /** Batches in the model at once: 1 on CPU (its threads already use every core), more on a GPU. */
+  infer: number;
+}
+
+interface Fetched {
+  row: ResultRow;
+  body?: Buffer;
+}
+
+interface Decoded {
+  row: ResultRow;
+  pixels?: Buffer[];
+}
+
+/** A batch of images that decoded, the rows they belong to, one packed tensor per model. */
+interface Batch {
+  rows: ResultRow[];
+  packed: PackedBatch[];
+}
+
+export function baseRow(entry: ManifestRow, models: ModelSet): ResultRow {
+  const loc = parseUri(entry.uri);
+  return {
+    key: loc.kind === 's3' ? loc.key : loc.path,
+    bucket: loc.kind === 's3' ? loc.bucket : null,
+    etag: entry.etag ?? null,
+    size: entry.size ?? null,
+    width: null,
+    height: null,
+    models: models.classifiers.map((c) => ({ model: c.model.id, tags: null, embedding: null })),
+    error: null,
+  };
+}
+
+function fail(row: ResultRow, stage: ErrorStage, err: unknown): ResultRow {
+  return { ...row, error: row.error ?? { stage, message: errorMessage(err) } };
+}
+
+/** Group decoded images into batches in manifest order; failed rows ride along with the next batch. */
+async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size: number, clock: StageClock): AsyncGenerator<Batch> {
+  let rows: ResultRow[] = [];
+  let images: { row: number; pixels: Buffer[] }[] = [];
+  const pack = (): Promise<Batch> =>
+    clock.time('batch', () => {
+      const keys = images.map((i) => rows[i.row]!.key);
+      const packed = models.classifiers.map((c, m) => packBatch(keys, images.map((i) => i.pixels[models.targetOf[m]!]!), c.model.spec.input));
+      const batch = { rows, packed };
+      rows = [];
+      images = [];
+      return batch;
+    });
+  for await (const d of decoded) {
+    const row = rows.push(d.row) - 1;
+    if (d.pixels) images.push({ row, pixels: d.pixels });
+    if (images.length >= size) yield await pack();
+  }
+  if (rows.length > 0) yield await pack();
+}
+
+/**
+ * fetch -> decode -> batch -> infer as a chain of bounded, ordered stream stages, so all four
+ * overlap and memory is bounded by the limits, not by the shard. Rows come back in manifest order.
+ */
+export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: StageLimits, clock: StageClock): Promise<{ rows: ResultRow[]; bytes: number }> {
+  let bytes = 0;
+  const fetchOne = async (entry: ManifestRow): Promise<Fetched> => {
+    const row = baseRow(entry, models);
+    try {
+      const got = await clock.time('fetch', () => readObject(entry.uri));
+      bytes += got.body.length;
+      return { row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
+    } catch (e) {
+      return { row: fail(row, 'fetch', e) };
+    }
+  };
+  const decodeOne = async ({ row, body }: Fetched): Promise<Decoded> => {
+    if (!body) return { row };
+    try {
+      const image = await clock.time('decode', () => decodeImage(body, models.targets));
+      return { row: { ...row, width: image.width, height: image.height }, pixels: image.pixels };
+    } catch (e) {
+      return { row: fail(row, 'decode', e) };
+    }
+  };
+  const inferOne = async (batch: Batch): Promise<ResultRow[]> => {
+    const ok = batch.rows.filter((r) => r.error === null);
+    for (const [m, classifier] of models.classifiers.entries()) {
+      const packed = batch.packed[m]!;
+      if (packed.count === 0) continue;
+      let outputs: ModelOutput[];
+      try {
+        outputs = await clock.time('infer', () => classifier.classify(packed.tensor, packed.count));
+      } catch (e) {
+        if (e instanceof UserError) throw e; // a model set up wrongly fails the run, not every row
+        const err = models.classifiers.length > 1 ? new Error(`model ${classifier.model.spec.name}: ${errorMessage(e)}`) : e;
+        for (const r of ok) Object.assign(r, fail(r, 'infer', err));
+        continue;
+      }
+      ok.forEach((r, i) => (r.models[m] = { model: classifier.model.id, ...outputs[i]! }));
+    }
+    return batch.rows;
+  };
+
+  const decoded = Readable.from(entries)
+    .map(fetchOne, { concurrency: limits.fetch })
+    .map(decodeOne, { concurrency: limits.decode });
+  const inferred = Readable.from(batches(decoded, models, limits.batchSize, clock)).map(inferOne, { concurrency: limits.infer });
+  const rows: ResultRow[] = [];
+  for await (const done of inferred as AsyncIterable<ResultRow[]>) rows.push(...done);
+  return { rows, bytes };
+}
