@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.js';
 import type { ResolvedModel } from '../model/resolve.js';
 import { deviceLoadError, executionProviders, type Device } from './device.js';
+import { withPixelInput, PIXEL_INPUT } from './pixel-input.js';
 import { postprocess, type ModelOutput } from './postprocess.js';
 
 export interface SessionOptions {
@@ -15,7 +16,8 @@ export interface Classifier {
   readonly model: ResolvedModel;
   /** Values per image in the output (the embedding length), when the model's metadata fixes it. */
   readonly outputSize?: number;
-  classify(tensor: Float32Array, count: number): Promise<ModelOutput[]>;
+  /** `pixels`: uint8 [count, height, width, 3], RGB; the model's pre-processing graph normalises them. */
+  classify(pixels: Uint8Array, count: number): Promise<ModelOutput[]>;
   release(): Promise<void>;
 }
 
@@ -33,9 +35,22 @@ function inputDims(spec: ResolvedModel['spec']): number[] {
 export async function loadClassifier(model: ResolvedModel, opts: SessionOptions = {}): Promise<Classifier> {
   const { spec, labels } = model;
   const device = opts.device ?? 'cpu';
+  let wrapped: ReturnType<typeof withPixelInput>;
+  try {
+    wrapped = withPixelInput(model.bytes, spec.input);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`model ${spec.name} ${e.message}`);
+    throw new UserError(`cannot read ${model.source} as an ONNX model: ${(e as Error).message}`);
+  }
+  const wantDims = inputDims(spec);
+  const { original } = wrapped;
+  if (original.dims.length === 3 && original.dims.some((d, i) => typeof d === 'number' && d !== wantDims[i])) {
+    const shape = [original.fixedBatch ?? 'batch', ...original.dims];
+    throw new UserError(`model ${spec.name} takes input ${JSON.stringify(shape)}, but its spec feeds ${spec.input.layout} [${wantDims.join(', ')}]`);
+  }
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(model.bytes, {
+    session = await ort.InferenceSession.create(wrapped.bytes, {
       executionProviders: executionProviders(device),
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 0,
@@ -45,26 +60,17 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
     if (device !== 'cpu') throw deviceLoadError(device, e);
     throw new UserError(`cannot load ${model.source} with onnxruntime: ${(e as Error).message}`);
   }
-  const input = tensorMeta(session.inputMetadata, spec.input.name);
-  if (!input) throw new UserError(`model ${spec.name} has no tensor input "${spec.input.name}" (it has: ${session.inputNames.join(', ')})`);
   if (!session.outputNames.includes(spec.output.name)) {
     throw new UserError(`model ${spec.name} has no output "${spec.output.name}" (it has: ${session.outputNames.join(', ')})`);
   }
-  const wantDims = inputDims(spec);
-  const fixed = input.shape.slice(1);
-  if (fixed.length === 3 && fixed.some((d, i) => typeof d === 'number' && d !== wantDims[i])) {
-    throw new UserError(`model ${spec.name} takes input ${JSON.stringify(input.shape)}, but its spec feeds ${spec.input.layout} [${wantDims.join(', ')}]`);
-  }
-  if (input.type !== 'float32') throw new UserError(`model ${spec.name}: input type ${input.type} is not supported yet (float32 only)`);
   // A numeric first dimension is a fixed batch (SqueezeNet's is 1): such models get the batch in slices.
-  const fixedBatch = typeof input.shape[0] === 'number' && input.shape[0] > 0 ? input.shape[0] : undefined;
-  const { width, height, layout } = spec.input;
-  const dims = (n: number) => (layout === 'NCHW' ? [n, 3, height, width] : [n, height, width, 3]);
+  const fixedBatch = original.fixedBatch;
+  const { width, height } = spec.input;
   const perImage = 3 * width * height;
   const needsLabels = spec.output.kind !== 'embedding';
 
-  async function runChunk(data: Float32Array, n: number): Promise<Float32Array> {
-    const feed = { [spec.input.name]: new ort.Tensor('float32', data, dims(n)) };
+  async function runChunk(data: Uint8Array, n: number): Promise<Float32Array> {
+    const feed = { [PIXEL_INPUT]: new ort.Tensor('uint8', data, [n, height, width, 3]) };
     const out = await session.run(feed, [spec.output.name]);
     return out[spec.output.name]!.data as Float32Array;
   }
@@ -84,7 +90,7 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
         let chunk = tensor.subarray(start * perImage, (start + n) * perImage);
         if (fixedBatch !== undefined && n < fixedBatch) {
           // Only a short last chunk of a fixed-batch model is copied, to pad it with zeros.
-          const padded = new Float32Array(fixedBatch * perImage);
+          const padded = new Uint8Array(fixedBatch * perImage);
           padded.set(chunk);
           chunk = padded;
         }

@@ -63,7 +63,7 @@ async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size:
   const pack = (): Promise<Batch> =>
     clock.time('batch', () => {
       const keys = images.map((i) => rows[i.row]!.key);
-      const packed = models.classifiers.map((c, m) => packBatch(keys, images.map((i) => i.pixels[models.targetOf[m]!]!), c.model.spec.input));
+      const packed = models.classifiers.map((c, m) => packBatch(keys, images.map((i) => i.pixels[models.targetOf[m]!]!), 3 * c.model.spec.input.width * c.model.spec.input.height));
       const batch = { rows, packed };
       rows = [];
       images = [];

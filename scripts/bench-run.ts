@@ -1,0 +1,116 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
+import type { CommitMarker } from '../src/output/commit.js';
+import { configureS3 } from '../src/storage/s3-client.js';
+import { listObjects, readText, writeBytes } from '../src/storage/storage.js';
+import { writeBenchmarkSection } from './benchmarks-md.js';
+
+/**
+ * End to end: `imgtag run` over a loopback S3 server (s3rver) on every core, against the ideal rate
+ * cores / (decode seconds per image + inference seconds per image), each measured alone on one core
+ * in this invocation. Then memory: the same run on 1x and on 10x the images (the same photos under
+ * new keys); peak RSS must stay flat. Usage: node dist/scripts/bench-run.js [image-dir] [times]
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = path.join(ROOT, 'dist/cli/imgtag.js');
+const images = process.argv[2] ?? path.resolve(ROOT, '../shared/images');
+const TIMES = Number(process.argv[3] ?? 10);
+const BUCKET = 'bench-run';
+const BATCH = 16;
+const cores = os.availableParallelism();
+const ONE_CORE = ['taskset', '-c', '0'];
+const files = ['imagenet-samples', 'large'].flatMap((d) =>
+  fs.readdirSync(path.join(images, d)).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().map((f) => path.join(images, d, f)),
+);
+
+const lastNumber = (out: string) => Number(out.trim().split('\n').pop());
+const seconds = (cmd: string[], env = process.env) => lastNumber(execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', env, maxBuffer: 1 << 26 }));
+
+/** Decode alone and inference alone, one core each, on these images: seconds per image. */
+function perImageCosts(): { decode: number; infer: number } {
+  const env = { ...process.env, UV_THREADPOOL_SIZE: '1' };
+  const decode = seconds([...ONE_CORE, process.execPath, path.join(ROOT, 'dist/scripts/bench/imgtag-decode.js'), ...files], env) / files.length;
+  const n = 512;
+  const infer = seconds([...ONE_CORE, process.execPath, path.join(ROOT, 'dist/scripts/bench/imgtag-infer.js'), String(BATCH), String(n)], env) / n;
+  return { decode, infer };
+}
+
+async function upload(prefix: string, copies: number): Promise<string> {
+  const uris: string[] = [];
+  for (let c = 0; c < copies; c++) {
+    for (const f of files) {
+      const uri = `s3://${BUCKET}/${prefix}/copy-${c}/${path.basename(f)}`;
+      await writeBytes(uri, fs.readFileSync(f));
+      uris.push(uri);
+    }
+  }
+  await writeBytes(`s3://${BUCKET}/${prefix}/keys.txt`, uris.join('\n'));
+  return `s3://${BUCKET}/${prefix}/keys.txt`;
+}
+
+interface Measured {
+  images: number;
+  seconds: number;
+  rate: number;
+  /** Largest RSS of any one process of the run (GNU time over the process tree). */
+  peakRssMb: number;
+  workerRssMb: number;
+}
+
+async function timedRun(name: string, keys: string, env: NodeJS.ProcessEnv): Promise<Measured> {
+  const run = `s3://${BUCKET}/runs/${name}`;
+  const plan = spawnSync(process.execPath, [CLI, 'plan', '--manifest', keys, '--run', run, '--shard-size', '200'], { env, encoding: 'utf8' });
+  if (plan.status !== 0) throw new Error(`plan ${name}: ${plan.stderr}`);
+  const start = performance.now();
+  const res = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, CLI, 'run', '--run', run, '--workers', String(cores), '--batch-size', String(BATCH)], { env, encoding: 'utf8' });
+  const wall = (performance.now() - start) / 1000;
+  if (res.status !== 0) throw new Error(`run ${name} exited ${res.status}: ${res.stderr.slice(-2000)}`);
+  const markers: CommitMarker[] = [];
+  for await (const o of listObjects(`${run}/commits/`)) markers.push(JSON.parse(await readText(o.uri)));
+  const imagesDone = markers.reduce((s, m) => s + m.rows, 0);
+  return { images: imagesDone, seconds: wall, rate: imagesDone / wall, peakRssMb: lastNumber(res.stderr) / 1024, workerRssMb: Math.max(...markers.map((m) => m.maxRssMb)) };
+}
+
+Object.assign(process.env, LOCAL_S3_CREDENTIALS);
+const s3 = await startLocalS3({ buckets: [BUCKET] });
+try {
+  configureS3({ endpoint: s3.endpoint });
+  const env = { ...process.env, AWS_ENDPOINT_URL: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const costs = perImageCosts();
+  const ideal = cores / (costs.decode + costs.infer);
+  const one = await timedRun('x1', await upload('x1', 1), env);
+  const many = await timedRun(`x${TIMES}`, await upload(`x${TIMES}`, TIMES), env);
+  const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+  const e2e = [
+    `${machine}. ${files.length} images (${path.relative(ROOT, images)}: ImageNet samples and 3000 px photos) on s3rver over loopback HTTP; \`imgtag run --workers ${cores} --batch-size ${BATCH}\`, MobileNetV2 int8.`,
+    '',
+    '| measure | value |',
+    '| --- | --- |',
+    `| decode alone, one core | ${(1 / costs.decode).toFixed(0)} images/s (${(costs.decode * 1000).toFixed(2)} ms/image) |`,
+    `| inference alone, one core, batch ${BATCH} | ${(1 / costs.infer).toFixed(0)} images/s (${(costs.infer * 1000).toFixed(2)} ms/image) |`,
+    `| ideal: ${cores} cores / (decode + inference) | ${ideal.toFixed(1)} images/s |`,
+    `| imgtag run, end to end (wall time of the command, start-up included) | ${one.rate.toFixed(1)} images/s |`,
+    `| **pipeline efficiency** (end to end / ideal) | **${(one.rate / ideal).toFixed(2)}** |`,
+    '',
+    'Reproduce: `npm run build && node dist/scripts/bench-run.js`.',
+  ].join('\n');
+  const mem = [
+    `${machine}. The same photos, 1x and ${TIMES}x under new keys, on s3rver; \`imgtag run --workers ${cores}\`, shards of 200.`,
+    '',
+    '| images | seconds | images/s | peak RSS of the largest process, MB | peak RSS of a worker (commit markers), MB |',
+    '| --- | --- | --- | --- | --- |',
+    `| ${one.images} (1x) | ${one.seconds.toFixed(1)} | ${one.rate.toFixed(1)} | ${one.peakRssMb.toFixed(0)} | ${one.workerRssMb} |`,
+    `| ${many.images} (${TIMES}x) | ${many.seconds.toFixed(1)} | ${many.rate.toFixed(1)} | ${many.peakRssMb.toFixed(0)} | ${many.workerRssMb} |`,
+    '',
+    `Peak RSS at ${TIMES}x / 1x: **${(many.peakRssMb / one.peakRssMb).toFixed(2)}x** (target: within 1.10x). Reproduce: \`npm run build && node dist/scripts/bench-run.js\`.`,
+  ].join('\n');
+  console.log(`${e2e}\n\n${mem}`);
+  writeBenchmarkSection(path.join(ROOT, 'BENCHMARKS.md'), 'End to end over loopback S3: pipeline efficiency', e2e);
+  writeBenchmarkSection(path.join(ROOT, 'BENCHMARKS.md'), 'Memory: 1x and 10x the images', mem);
+} finally {
+  await s3.close();
+}
