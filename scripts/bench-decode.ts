@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -13,7 +13,6 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * Needs Debian's libjpeg-turbo-progs, python3-pil and python3-numpy. Usage:
  *   node dist/scripts/bench-decode.js [images-dir]
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const images = process.argv[2] ?? path.resolve(ROOT, '../shared/images');
 const sets = [
   { name: 'ImageNet-size JPEGs', files: list(path.join(images, 'imagenet-samples')).slice(0, 200) },

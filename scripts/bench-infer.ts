@@ -1,9 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { loadClassifier } from '../src/infer/session.js';
 import { resolveModel } from '../src/model/resolve.js';
+import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -13,7 +13,6 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * NCHW tensor that a pandas_udf would build. Same inputs, same process, alternating. Usage:
  *   node dist/scripts/bench-infer.js [seconds-per-cell]
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(process.argv[2] ?? 1.5);
 const MODELS = ['mobilenetv2-12-int8', 'squeezenet1.1'];
 const BATCHES = [1, 8, 32];

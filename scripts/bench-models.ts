@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -10,7 +10,6 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * separate runs, on the same images, in one invocation. Usage:
  *   node dist/scripts/bench-models.js [image-dir] [count]
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'dist/cli/imgtag.js');
 const dir = process.argv[2] ?? path.resolve(ROOT, '../shared/images/imagenet-samples');
 const count = Number(process.argv[3] ?? 300);

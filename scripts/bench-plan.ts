@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createGzip } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import { configureS3 } from '../src/storage/s3-client.js';
 import { writeBytes } from '../src/storage/storage.js';
+import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -15,7 +15,6 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * rows/s and peak RSS, beside a baseline in the same invocation: `zcat | wc -l` over the same
  * data files (reading and decompressing only). Usage: node dist/scripts/bench-plan.js [rows]
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const rows = Number(process.argv[2] ?? 10_000_000);
 const files = 4;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-bench-plan-'));

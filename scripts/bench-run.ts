@@ -2,11 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import type { CommitMarker } from '../src/output/commit.js';
 import { configureS3 } from '../src/storage/s3-client.js';
 import { listObjects, readText, writeBytes } from '../src/storage/storage.js';
+import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -15,7 +15,6 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * in this invocation. Then memory: the same run on 1x and on 10x the images (the same photos under
  * new keys); peak RSS must stay flat. Usage: node dist/scripts/bench-run.js [image-dir] [times]
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'dist/cli/imgtag.js');
 const images = process.argv[2] ?? path.resolve(ROOT, '../shared/images');
 const TIMES = Number(process.argv[3] ?? 10);
