@@ -11,9 +11,9 @@ import { decodeInventoryKey } from '../src/manifest/inventory.js';
 import { writeBytes } from '../src/storage/storage.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
-async function collect(rows: AsyncIterable<ManifestRow>): Promise<ManifestRow[]> {
+async function collect(pages: AsyncIterable<ManifestRow[]>): Promise<ManifestRow[]> {
   const out: ManifestRow[] = [];
-  for await (const r of rows) out.push(r);
+  for await (const page of pages) out.push(...page);
   return out;
 }
 
@@ -53,6 +53,23 @@ test('S3 Inventory with CSV.gz data files: keys decoded, Size/ETag by fileSchema
   );
   assert.deepEqual(rows.map((r) => r.size), [100, 101, 102, 200, 201]);
   assert.deepEqual(rows.map((r) => r.etag), ['e0', 'e1', 'e2', 'f0', 'f1']);
+});
+
+test('Inventory CSV: lines of another shape (unquoted, CRLF, escaped quotes) are parsed in full; a short line is a clear error', async () => {
+  const bucket = await newBucket('inv-odd');
+  const manifest = (key: string) => ({ destinationBucket: bucket, fileFormat: 'CSV', fileSchema: 'Bucket, Key, Size, ETag', files: [{ key }] });
+  const odd = `"${bucket}","a.jpg","1","e1"\r\n${bucket},b+c.jpg,2,e2\r\n"${bucket}","d.jpg","3","say ""hi"""\n`;
+  await writeBytes(`s3://${bucket}/odd/data.csv.gz`, gzipSync(odd));
+  await writeBytes(`s3://${bucket}/odd/manifest.json`, JSON.stringify(manifest('odd/data.csv.gz')));
+  const rows = await collect(readManifest(manifestSource({ manifest: `s3://${bucket}/odd/manifest.json` })));
+  assert.deepEqual(rows, [
+    { uri: `s3://${bucket}/a.jpg`, size: 1, etag: 'e1' },
+    { uri: `s3://${bucket}/b c.jpg`, size: 2, etag: 'e2' },
+    { uri: `s3://${bucket}/d.jpg`, size: 3, etag: 'say "hi"' },
+  ]);
+  await writeBytes(`s3://${bucket}/short/data.csv.gz`, gzipSync(`"${bucket}"\n`));
+  await writeBytes(`s3://${bucket}/short/manifest.json`, JSON.stringify(manifest('short/data.csv.gz')));
+  await assert.rejects(collect(readManifest(manifestSource({ manifest: `s3://${bucket}/short/manifest.json` }))), /a line has 1 fields, too few for fileSchema/);
 });
 
 test('S3 Inventory with Parquet data files is read row group by row group', async () => {

@@ -3,9 +3,9 @@ import { listObjects } from '../storage/storage.js';
 import { UserError } from '../errors.js';
 import { readInventory } from './inventory.js';
 import { readKeyList } from './keylist.js';
-import type { ManifestRows, ManifestSource } from './types.js';
+import { pages, type ManifestRows, type ManifestSource } from './types.js';
 
-export type { ManifestRow, ManifestRows, ManifestSource } from './types.js';
+export { pages, type ManifestRow, type ManifestRows, type ManifestSource } from './types.js';
 
 /** An S3 Inventory report is named manifest.json; anything else given as --manifest is a key list. */
 export function manifestSource(opts: { manifest?: string; prefix?: string; bucket?: string }): ManifestSource {
@@ -27,8 +27,8 @@ export function readManifest(source: ManifestSource, pageSize?: number): Manifes
     case 'inventory':
       return readInventory(source.uri);
     case 'keylist':
-      return readKeyList(source.uri, source.bucket);
+      return pages(readKeyList(source.uri, source.bucket));
     case 'prefix':
-      return listObjects(source.uri, pageSize);
+      return pages(listObjects(source.uri, pageSize), pageSize);
   }
 }

@@ -1,4 +1,4 @@
-import { parse } from 'csv-parse';
+import { parse } from 'csv-parse/sync';
 import { parquetMetadataAsync, parquetReadObjects, cachedAsyncBuffer, type AsyncBuffer } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { UserError } from '../errors.js';
@@ -37,7 +37,8 @@ function bucketOf(destination: string): string {
 
 /** Inventory CSV keys are form-URL-encoded: "+" is a space, "%2B" a plus. */
 export function decodeInventoryKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  const spaced = key.includes('+') ? key.replaceAll('+', ' ') : key;
+  return spaced.includes('%') ? decodeURIComponent(spaced) : spaced;
 }
 
 /** A row is current unless the inventory includes versions and says otherwise. */
@@ -46,7 +47,7 @@ function isCurrent(isLatest: unknown, isDeleteMarker: unknown): boolean {
 }
 
 /** Stream the rows of an S3 Inventory report: manifest.json, then each CSV.gz or Parquet data file in order. */
-export async function* readInventory(manifestUri: string): AsyncGenerator<ManifestRow> {
+export async function* readInventory(manifestUri: string): AsyncGenerator<ManifestRow[]> {
   const manifest = await loadInventoryManifest(manifestUri);
   const dest = bucketOf(manifest.destinationBucket);
   const format = manifest.fileFormat.toLowerCase();
@@ -58,7 +59,19 @@ export async function* readInventory(manifestUri: string): AsyncGenerator<Manife
   }
 }
 
-async function* readInventoryCsv(dataUri: string, fileSchema: string): AsyncGenerator<ManifestRow> {
+/**
+ * One Inventory CSV line's fields. S3 writes every field in double quotes and URL-encodes keys, so
+ * a field never holds a quote, comma or newline: the fields are what lies between '","'. A line
+ * of any other shape goes to csv-parse, so a hand-edited file still reads correctly.
+ */
+function inventoryFields(line: string): string[] {
+  if (line.length >= 2 && line.charCodeAt(0) === 34 && line.charCodeAt(line.length - 1) === 34 && !line.includes('""')) {
+    return line.slice(1, -1).split('","');
+  }
+  return (parse(line, { relax_column_count: true }) as string[][])[0] ?? [];
+}
+
+async function* readInventoryCsv(dataUri: string, fileSchema: string): AsyncGenerator<ManifestRow[]> {
   const columns = fileSchema.split(',').map((c) => c.trim().toLowerCase());
   const col = (name: string) => columns.indexOf(name);
   const [iBucket, iKey, iSize, iEtag, iLatest, iDelete] = ['bucket', 'key', 'size', 'etag', 'islatest', 'isdeletemarker'].map(col);
@@ -66,16 +79,33 @@ async function* readInventoryCsv(dataUri: string, fileSchema: string): AsyncGene
     throw new UserError(`inventory fileSchema "${fileSchema}" has no Bucket and Key columns`);
   }
   const at = (rec: string[], i: number | undefined) => (i === undefined || i < 0 ? undefined : rec[i]);
-  const stream = (await openManifestStream(dataUri)).pipe(parse({ relax_column_count: true }));
-  for await (const rec of stream as AsyncIterable<string[]>) {
-    if (!isCurrent(at(rec, iLatest), at(rec, iDelete))) continue;
+  const toRow = (line: string): ManifestRow | undefined => {
+    const rec = inventoryFields(line);
+    if (rec[iBucket] === undefined || rec[iKey] === undefined) throw new UserError(`${dataUri}: a line has ${rec.length} fields, too few for fileSchema "${fileSchema}"`);
+    if (!isCurrent(at(rec, iLatest), at(rec, iDelete))) return undefined;
     const size = at(rec, iSize);
-    yield {
-      uri: s3Uri(rec[iBucket]!, decodeInventoryKey(rec[iKey]!)),
-      size: size ? Number(size) : undefined,
-      etag: at(rec, iEtag) || undefined,
-    };
+    return { uri: s3Uri(rec[iBucket]!, decodeInventoryKey(rec[iKey]!)), size: size ? Number(size) : undefined, etag: at(rec, iEtag) || undefined };
+  };
+  const stream = await openManifestStream(dataUri);
+  stream.setEncoding('utf8');
+  let rest = '';
+  const page = (text: string) => {
+    const rows: ManifestRow[] = [];
+    for (const l of text.split('\n')) {
+      const line = l.endsWith('\r') ? l.slice(0, -1) : l;
+      const row = line === '' ? undefined : toRow(line);
+      if (row) rows.push(row);
+    }
+    return rows;
+  };
+  // One page per decompressed chunk; the last, partial line waits for the next chunk.
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const text = rest + chunk;
+    const end = text.lastIndexOf('\n');
+    rest = text.slice(end + 1);
+    if (end >= 0) yield page(text.slice(0, end));
   }
+  if (rest !== '') yield page(rest);
 }
 
 /** Read a Parquet object by ranged GETs, so only one row group is in memory at a time. */
@@ -90,7 +120,7 @@ async function rangedBuffer(uri: string): Promise<AsyncBuffer> {
   });
 }
 
-async function* readInventoryParquet(dataUri: string): AsyncGenerator<ManifestRow> {
+async function* readInventoryParquet(dataUri: string): AsyncGenerator<ManifestRow[]> {
   const file = await rangedBuffer(dataUri);
   const metadata = await parquetMetadataAsync(file);
   const names = metadata.schema.slice(1).map((s) => s.name);
@@ -110,13 +140,12 @@ async function* readInventoryParquet(dataUri: string): AsyncGenerator<ManifestRo
     const rowEnd = rowStart + Number(group.num_rows);
     const rows = await parquetReadObjects({ file, metadata, columns, rowStart, rowEnd, compressors });
     rowStart = rowEnd;
-    for (const r of rows) {
-      if (!isCurrent(latest && r[latest], del && r[del])) continue;
-      yield {
+    yield rows
+      .filter((r) => isCurrent(latest && r[latest], del && r[del]))
+      .map((r) => ({
         uri: s3Uri(String(r[bucket]), String(r[key])),
         size: size && r[size] != null ? Number(r[size]) : undefined,
         etag: etag && r[etag] != null ? String(r[etag]) : undefined,
-      };
-    }
+      }));
   }
 }

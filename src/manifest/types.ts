@@ -10,4 +10,18 @@ export type ManifestSource =
   | { kind: 'inventory' | 'keylist'; uri: string; bucket?: string }
   | { kind: 'prefix'; uri: string };
 
-export type ManifestRows = AsyncIterable<ManifestRow>;
+/** Rows in pages (a data file's chunk, a listing page): per-row async steps would cost more than the rows' own work. */
+export type ManifestRows = AsyncIterable<ManifestRow[]>;
+
+/** Rows regrouped into pages of `size`. */
+export async function* pages<T>(rows: AsyncIterable<T>, size = 1000): AsyncGenerator<T[]> {
+  let page: T[] = [];
+  for await (const row of rows) {
+    page.push(row);
+    if (page.length >= size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}

@@ -22,11 +22,12 @@ export interface PlanOptions {
   sinceModels?: string[];
 }
 
-async function* images(rows: AsyncIterable<ManifestRow>, counts: Plan['counts']): AsyncGenerator<ManifestRow> {
-  for await (const row of rows) {
-    counts.rows += 1;
-    if (isImageUri(row.uri)) yield row;
-    else counts.skipped += 1;
+async function* images(pages: AsyncIterable<ManifestRow[]>, counts: Plan['counts']): AsyncGenerator<ManifestRow[]> {
+  for await (const page of pages) {
+    const kept = page.filter((row) => isImageUri(row.uri));
+    counts.rows += page.length;
+    counts.skipped += page.length - kept.length;
+    yield kept;
   }
 }
 
@@ -49,9 +50,9 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
   const counts = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
   let rows = images(readManifest(source, opts.pageSize), counts);
   if (opts.since !== undefined) rows = excludeTagged(rows, opts.since, () => (counts.unchanged += 1), opts.sinceModels);
-  for await (const row of rows) {
-    counts.images += 1;
-    await sink.add(row);
+  for await (const page of rows) {
+    counts.images += page.length;
+    await sink.add(page);
   }
   const shards = await sink.finish();
   const plan: Plan = { version: 1, createdAt: new Date().toISOString(), source, options, counts, shards, parent: opts.since };

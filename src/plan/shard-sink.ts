@@ -6,9 +6,9 @@ import { runLayout } from '../run-dir.js';
 import { encodeShardRow } from './shard-file.js';
 import { PartitionedSpill } from './spill.js';
 
-/** Receives the image rows of a plan in manifest order and writes the shard files. */
+/** Receives the image rows of a plan in manifest order, a page at a time, and writes the shard files. */
 export interface ShardSink {
-  add(row: ManifestRow): Promise<void>;
+  add(rows: ManifestRow[]): Promise<void>;
   /** Flush everything; returns the number of shards written. */
   finish(): Promise<number>;
 }
@@ -32,9 +32,11 @@ export function sequentialSink(run: string, shardSize: number): ShardSink {
     if (pending.size >= 32) await Promise.race(pending);
   };
   return {
-    async add(row) {
-      lines.push(encodeShardRow(row));
-      if (lines.length >= shardSize) await flush();
+    async add(rows) {
+      for (const row of rows) {
+        lines.push(encodeShardRow(row));
+        if (lines.length >= shardSize) await flush();
+      }
     },
     async finish() {
       if (lines.length > 0 || index === 0) await flush();
@@ -53,7 +55,9 @@ export function shardOf(uri: string, n: number): number {
 export async function hashedSink(run: string, n: number): Promise<ShardSink> {
   const spill = await PartitionedSpill.create(n);
   return {
-    add: (row) => spill.add(shardOf(row.uri, n), encodeShardRow(row)),
+    async add(rows) {
+      for (const row of rows) await spill.add(shardOf(row.uri, n), encodeShardRow(row));
+    },
     async finish() {
       await spill.flush();
       const limit = uploads();

@@ -32,11 +32,11 @@ const seenKey = (uri: string, etag: string, models: string[] | undefined) => JSO
  * `onUnchanged` counts what was left out.
  */
 export async function* excludeTagged(
-  rows: AsyncIterable<ManifestRow>,
+  pages: AsyncIterable<ManifestRow[]>,
   since: string,
   onUnchanged: () => void,
   models?: string[],
-): AsyncGenerator<ManifestRow> {
+): AsyncGenerator<ManifestRow[]> {
   const runs = await lineage(since);
   const partitions = Math.max(1, Math.ceil(runs.reduce((n, r) => n + r.images, 0) / PARTITION_ROWS));
   const seen = await PartitionedSpill.create(partitions);
@@ -54,15 +54,17 @@ export async function* excludeTagged(
       }
     }
     await seen.flush();
-    for await (const row of rows) await fresh.add(shardOf(row.uri, partitions), encodeShardRow(row));
+    for await (const page of pages) for (const row of page) await fresh.add(shardOf(row.uri, partitions), encodeShardRow(row));
     await fresh.flush();
     for (let p = 0; p < partitions; p++) {
       const tagged = new Set(await seen.lines(p));
+      const kept: ManifestRow[] = [];
       for (const line of await fresh.lines(p)) {
         const row = JSON.parse(line) as ManifestRow;
         if (row.etag !== undefined && tagged.has(seenKey(row.uri, row.etag, models))) onUnchanged();
-        else yield row;
+        else kept.push(row);
       }
+      yield kept;
     }
   } finally {
     await seen.remove();
