@@ -52,7 +52,7 @@ for (const name of MODELS) {
         }
       };
       const base = await rate(batch, baseline);
-      const ours = await rate(batch, () => imgtag.classify(pixels, batch));
+      const ours = await rate(batch, () => imgtag.classify(pixels.slice(), batch));
       rows.push(`| ${name} | ${threads} | ${batch} | ${base.toFixed(0)} | ${ours.toFixed(0)} | ${(ours / base).toFixed(2)}x |`);
       console.log(rows.at(-1));
     }

@@ -1,0 +1,77 @@
+import { Worker } from 'node:worker_threads';
+import type { InferenceSession } from 'onnxruntime-node';
+
+export interface SessionThreadInit {
+  bytes: Uint8Array;
+  options: InferenceSession.SessionOptions;
+}
+
+export type SessionRequest =
+  | { type: 'run'; id: number; input: string; output: string; data: Uint8Array; count: number; imageDims: [number, number]; fixedBatch?: number }
+  | { type: 'release' };
+
+export type SessionReply =
+  | { type: 'ready'; outputs: { name: string; shape?: (number | string)[] }[] }
+  | { type: 'error'; message: string }
+  | { type: 'result'; id: number; data: Float32Array }
+  | { type: 'failed'; id: number; message: string };
+
+const THREAD_SCRIPT = new URL('./session-thread.js', import.meta.url);
+
+/** An onnxruntime session on its own thread: runs are queued there, the event loop here stays free. */
+export class RemoteSession {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (d: Float32Array) => void; reject: (e: Error) => void }>();
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly outputs: { name: string; shape?: (number | string)[] }[],
+  ) {
+    worker.on('message', (msg: SessionReply) => {
+      if (msg.type !== 'result' && msg.type !== 'failed') return;
+      const p = this.pending.get(msg.id);
+      this.pending.delete(msg.id);
+      if (msg.type === 'result') p?.resolve(msg.data);
+      else p?.reject(new Error(msg.message));
+    });
+    worker.on('error', (e) => this.failAll(e));
+    worker.on('exit', () => this.failAll(new Error('the inference thread exited')));
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  /** Start the thread and load the model there; rejects with onnxruntime's message if it cannot. */
+  static create(init: SessionThreadInit): Promise<RemoteSession> {
+    const worker = new Worker(THREAD_SCRIPT, { workerData: init });
+    return new Promise((resolve, reject) => {
+      worker.once('message', (msg: SessionReply) => {
+        if (msg.type === 'ready') resolve(new RemoteSession(worker, msg.outputs));
+        else reject(new Error(msg.type === 'error' ? msg.message : `unexpected ${msg.type} from the inference thread`));
+      });
+      worker.once('error', reject);
+    });
+  }
+
+  /**
+   * Run a batch of uint8 images, [count, height, width, 3]. The bytes are handed to the thread, not copied: `data` is detached when it
+   * spans its whole buffer (a packed batch), and a slice of a larger buffer is copied out first.
+   */
+  run(batch: Omit<Extract<SessionRequest, { type: 'run' }>, 'type' | 'id'>): Promise<Float32Array> {
+    const id = this.nextId++;
+    const { data } = batch;
+    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+    const msg: SessionRequest = { ...batch, type: 'run', id, data: own };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(msg, [own.buffer as ArrayBuffer]);
+    });
+  }
+
+  async release(): Promise<void> {
+    this.worker.postMessage({ type: 'release' } satisfies SessionRequest);
+    await new Promise((r) => this.worker.once('exit', r));
+  }
+}
