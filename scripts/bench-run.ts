@@ -55,23 +55,38 @@ interface Measured {
   images: number;
   seconds: number;
   rate: number;
+  /** CPU seconds of the imgtag processes (user + system) and of the S3 server, over the run. */
+  cpu: number;
+  serverCpu: number;
   /** Largest RSS of any one process of the run (GNU time over the process tree). */
   peakRssMb: number;
   workerRssMb: number;
 }
 
-async function timedRun(name: string, keys: string, env: NodeJS.ProcessEnv): Promise<Measured> {
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function processCpu(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+async function timedRun(name: string, keys: string, env: NodeJS.ProcessEnv, serverPid: number): Promise<Measured> {
   const run = `s3://${BUCKET}/runs/${name}`;
-  const plan = spawnSync(process.execPath, [CLI, 'plan', '--manifest', keys, '--run', run, '--shard-size', '200'], { env, encoding: 'utf8' });
+  // Shards of 50 keep both workers busy to the end even on the 1x run; real plans have thousands of shards.
+  const plan = spawnSync(process.execPath, [CLI, 'plan', '--manifest', keys, '--run', run, '--shard-size', '50'], { env, encoding: 'utf8' });
   if (plan.status !== 0) throw new Error(`plan ${name}: ${plan.stderr}`);
+  const serverBefore = processCpu(serverPid);
   const start = performance.now();
-  const res = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, CLI, 'run', '--run', run, '--workers', String(cores), '--batch-size', String(BATCH)], { env, encoding: 'utf8' });
+  const args = ['-f', '%U %S %M', process.execPath, CLI, 'run', '--run', run, '--workers', String(cores), '--batch-size', String(BATCH)];
+  const res = spawnSync('/usr/bin/time', args, { env, encoding: 'utf8' });
   const wall = (performance.now() - start) / 1000;
+  const serverCpu = processCpu(serverPid) - serverBefore;
   if (res.status !== 0) throw new Error(`run ${name} exited ${res.status}: ${res.stderr.slice(-2000)}`);
   const markers: CommitMarker[] = [];
   for await (const o of listObjects(`${run}/commits/`)) markers.push(JSON.parse(await readText(o.uri)));
   const imagesDone = markers.reduce((s, m) => s + m.rows, 0);
-  return { images: imagesDone, seconds: wall, rate: imagesDone / wall, peakRssMb: lastNumber(res.stderr) / 1024, workerRssMb: Math.max(...markers.map((m) => m.maxRssMb)) };
+  const [user, sys, maxKb] = res.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
+  return { images: imagesDone, seconds: wall, rate: imagesDone / wall, cpu: user + sys, serverCpu, peakRssMb: maxKb / 1024, workerRssMb: Math.max(...markers.map((m) => m.maxRssMb)) };
 }
 
 Object.assign(process.env, LOCAL_S3_CREDENTIALS);
@@ -81,8 +96,10 @@ try {
   const env = { ...process.env, AWS_ENDPOINT_URL: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const costs = perImageCosts();
   const ideal = cores / (costs.decode + costs.infer);
-  const one = await timedRun('x1', await upload('x1', 1), env);
-  const many = await timedRun(`x${TIMES}`, await upload(`x${TIMES}`, TIMES), env);
+  const one = await timedRun('x1', await upload('x1', 1), env, s3.pid);
+  const many = await timedRun(`x${TIMES}`, await upload(`x${TIMES}`, TIMES), env, s3.pid);
+  const perImage = (m: Measured, cpu: number) => `${((cpu / m.images) * 1000).toFixed(1)} ms`;
+  const busy = (m: Measured) => `${(((m.cpu + m.serverCpu) / (m.seconds * cores)) * 100).toFixed(0)}%`;
   const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
   const e2e = [
     `${machine}. ${files.length} images (${path.relative(ROOT, images)}: ImageNet samples and 3000 px photos) on s3rver over loopback HTTP; \`imgtag run --workers ${cores} --batch-size ${BATCH}\`, MobileNetV2 int8.`,
@@ -92,13 +109,17 @@ try {
     `| decode alone, one core | ${(1 / costs.decode).toFixed(0)} images/s (${(costs.decode * 1000).toFixed(2)} ms/image) |`,
     `| inference alone, one core, batch ${BATCH} | ${(1 / costs.infer).toFixed(0)} images/s (${(costs.infer * 1000).toFixed(2)} ms/image) |`,
     `| ideal: ${cores} cores / (decode + inference) | ${ideal.toFixed(1)} images/s |`,
-    `| imgtag run, end to end (wall time of the command, start-up included) | ${one.rate.toFixed(1)} images/s |`,
-    `| **pipeline efficiency** (end to end / ideal) | **${(one.rate / ideal).toFixed(2)}** |`,
+    `| imgtag run, ${one.images} images, end to end (wall time of the command, start-up included) | ${one.rate.toFixed(1)} images/s |`,
+    `| imgtag run, ${many.images} images, end to end | ${many.rate.toFixed(1)} images/s |`,
+    `| **pipeline efficiency** (end to end / ideal), ${one.images} / ${many.images} images | **${(one.rate / ideal).toFixed(2)} / ${(many.rate / ideal).toFixed(2)}** |`,
+    `| where the CPU went, ${many.images} images: imgtag processes, per image | ${perImage(many, many.cpu)} (decode + inference alone: ${((costs.decode + costs.infer) * 1000).toFixed(1)} ms) |`,
+    `| the loopback S3 server (s3rver, same machine), per image | ${perImage(many, many.serverCpu)} |`,
+    `| cores busy (imgtag + s3rver CPU / wall x cores) | ${busy(many)} |`,
     '',
     'Reproduce: `npm run build && node dist/scripts/bench-run.js`.',
   ].join('\n');
   const mem = [
-    `${machine}. The same photos, 1x and ${TIMES}x under new keys, on s3rver; \`imgtag run --workers ${cores}\`, shards of 200.`,
+    `${machine}. The same photos, 1x and ${TIMES}x under new keys, on s3rver; \`imgtag run --workers ${cores}\`, shards of 50.`,
     '',
     '| images | seconds | images/s | peak RSS of the largest process, MB | peak RSS of a worker (commit markers), MB |',
     '| --- | --- | --- | --- | --- |',

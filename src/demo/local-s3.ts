@@ -8,6 +8,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 /** The local S3-compatible server (s3rver) on loopback: for the demo, the tests and CI. */
 export interface LocalS3 {
   endpoint: string;
+  /** The server's process id (benchmarks read its CPU time). */
+  pid: number;
   directory: string;
   close(): Promise<void>;
 }
@@ -34,6 +36,7 @@ export async function startLocalS3(opts: { port?: number; directory?: string; bu
   client.destroy();
   return {
     endpoint,
+    pid: child.pid!,
     directory,
     async close() {
       if (child.exitCode !== null) return;

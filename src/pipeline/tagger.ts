@@ -18,6 +18,8 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
   configureS3(init.s3);
   // Decode threads and model threads share the cores given to this process.
   sharp.concurrency(init.threads);
+  // Every image is new: libvips's operation cache (up to 50 MB) would only grow the RSS.
+  sharp.cache(false);
   // Each model file is fetched (from S3 if need be), verified and loaded once per worker process.
   const classifiers: Classifier[] = [];
   try {

@@ -21,7 +21,11 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
   const queue = [...shards];
   const startWorker = () =>
     new Promise<void>((resolve) => {
-      const child: ChildProcess = fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // glibc's defaults let RSS creep up with the number of images: 8 arenas per core for
+      // libvips's threads, and image-sized buffers kept in the heap once its mmap threshold has
+      // grown. Two arenas and a fixed 64 KiB threshold keep a worker's RSS flat (BENCHMARKS.md).
+      const env = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', ...process.env };
+      const child: ChildProcess = fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
       const dispatch = new ShardDispatch(
         queue,
         (shard) => child.send({ type: 'shard', shard }),
