@@ -143,3 +143,19 @@ test('nightly with a new model version re-tags everything (or only new objects w
   const onlyNew = await nightly('--model', 'mobilenetv2-12-int8', '--new-objects-only');
   assert.match(onlyNew.stdout, /^images\s+2$/m);
 });
+
+test('a float16 model (input and output float16) is fed by the same pre-processing graph and agrees with its float32 twin', async () => {
+  const { dir, keys } = await plannedRun(12, 200);
+  const spec = { ...builtin('squeezenet1.1'), name: 'squeezenet1.1-fp16', file: path.join(MODEL_DIR, 'SqueezeNet_fp16.onnx'), sha256: undefined };
+  const specFile = path.join(dir, 'fp16.json');
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  const half = byKey((await tagRun(keys, path.join(dir, 'half'), [specFile])).rows);
+  const full = byKey((await tagRun(keys, path.join(dir, 'full'), ['squeezenet1.1'])).rows);
+  let same = 0;
+  for (const [key, r] of half) {
+    const [h, f] = [(r.tags as Tag[])[0]!, (full.get(key)!.tags as Tag[])[0]!];
+    assert.ok(h.score > 0 && h.score <= 1, `${key}: a probability, not raw float16 bits`);
+    if (h.label === f.label) same += 1;
+  }
+  assert.ok(same >= 11, `top-1 agrees for ${same} of 12 images`);
+});

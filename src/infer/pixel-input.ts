@@ -43,15 +43,30 @@ function modelInput(graph: Onnx.IGraphProto, name: string): Onnx.IValueInfoProto
   return input;
 }
 
+/** A float16 output is cast to float32 inside the model, under its own name: post-processing reads float32 only. */
+function floatOutput(graph: Onnx.IGraphProto, name: string): void {
+  const out = (graph.output ?? []).find((o) => o.name === name);
+  const tensorType = out?.type?.tensorType;
+  if (!tensorType || tensorType.elemType !== DataType.FLOAT16) return;
+  const half = `${name}/imgtag_half`;
+  for (const n of graph.node ?? []) {
+    n.output = (n.output ?? []).map((o) => (o === name ? half : o));
+    n.input = (n.input ?? []).map((i) => (i === name ? half : i));
+  }
+  graph.node = [...(graph.node ?? []), node('Cast', [half], name, [intAttr('to', DataType.FLOAT)])];
+  tensorType.elemType = DataType.FLOAT;
+}
+
 /**
  * Prepend a small pre-processing graph to the model: it takes uint8 HWC pixels and does the cast,
  * channel order, (pixel * scale - mean) / std, float16 cast and NCHW transpose that the spec asks
- * for, so a batch crosses to the model (and to a GPU) as one byte per value instead of four, and
- * normalisation runs inside onnxruntime instead of in JavaScript.
+ * for (and casts a float16 `output` to float32), so a batch crosses to the model (and to a GPU)
+ * as one byte per value instead of four, and normalisation runs inside onnxruntime, not in JS.
  */
-export function withPixelInput(bytes: Uint8Array, input: ModelSpec['input']): { bytes: Uint8Array; original: ModelInput } {
+export function withPixelInput(bytes: Uint8Array, input: ModelSpec['input'], output?: string): { bytes: Uint8Array; original: ModelInput } {
   const model = onnx.ModelProto.decode(bytes);
   const graph = model.graph!;
+  if (output !== undefined) floatOutput(graph, output);
   const found = modelInput(graph, input.name);
   const tensorType = found.type!.tensorType!;
   const elemType = tensorType.elemType === DataType.FLOAT ? 'float32' : tensorType.elemType === DataType.FLOAT16 ? 'float16' : undefined;

@@ -35,7 +35,7 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
   const device = opts.device ?? 'cpu';
   let wrapped: ReturnType<typeof withPixelInput>;
   try {
-    wrapped = withPixelInput(model.bytes, spec.input);
+    wrapped = withPixelInput(model.bytes, spec.input, spec.output.name);
   } catch (e) {
     if (e instanceof UserError) throw new UserError(`model ${spec.name} ${e.message}`);
     throw new UserError(`cannot read ${model.source} as an ONNX model: ${(e as Error).message}`);
