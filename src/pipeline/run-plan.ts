@@ -6,8 +6,6 @@ import type { Device } from '../infer/device.js';
 import { DEFAULT_MODEL } from '../model/paths.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
-import { ShardDispatch } from './dispatch.js';
-import { createTagger } from './tagger.js';
 import { runPool } from './worker-pool.js';
 import type { WorkerInit } from './worker-protocol.js';
 
@@ -21,8 +19,6 @@ export interface RunOptions extends ShardOptions {
   threads?: number;
   device?: Device;
   s3: S3Options;
-  /** Tag in worker processes even with one worker, so a measurement starts from a fresh process (tune). */
-  isolate?: boolean;
 }
 
 export interface RunSummary {
@@ -107,37 +103,17 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   };
   log({ event: 'start', shards: plan.shards, todo: todo.length, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
 
-  if (workers <= 1 && !opts.isolate) {
-    if (todo.length > 0) {
-      const tagger = await createTagger(init);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const dispatch: ShardDispatch = new ShardDispatch([...todo], (shard) => {
-            tagger
-              .tag(shard, () => dispatch.computed(shard))
-              .then(
-                (outcome) => onDone(shard, outcome),
-                (e) => (e instanceof UserError ? (dispatch.stop(), reject(e)) : onFailed(shard, errorMessage(e))),
-              )
-              .finally(() => dispatch.finished(shard));
-          }, resolve);
-          dispatch.start();
-        });
-      } finally {
-        await tagger.close();
-      }
-    }
-  } else {
-    let startError: string | undefined;
-    const answered = new Set<number>();
-    await runPool(init, todo, workers, {
-      onDone: (shard, outcome) => (answered.add(shard), onDone(shard, outcome)),
-      onFailed: (shard, message) => (shard < 0 ? (startError = message) : (answered.add(shard), onFailed(shard, message))),
-    });
-    if (startError !== undefined) throw new UserError(startError);
-    // Workers that all died before taking these shards: say so, never report them as done.
-    for (const shard of todo) if (!answered.has(shard)) onFailed(shard, 'not started: every worker process exited');
-  }
+  // Always in worker processes, even one: their thread pool and malloc are set up at start (see
+  // worker-pool.ts), which this process, already running, can no longer do for itself.
+  let startError: string | undefined;
+  const answered = new Set<number>();
+  await runPool(init, todo, workers, {
+    onDone: (shard, outcome) => (answered.add(shard), onDone(shard, outcome)),
+    onFailed: (shard, message) => (shard < 0 ? (startError = message) : (answered.add(shard), onFailed(shard, message))),
+  });
+  if (startError !== undefined) throw new UserError(startError);
+  // Workers that all died before taking these shards: say so, never report them as done.
+  for (const shard of todo) if (!answered.has(shard)) onFailed(shard, 'not started: every worker process exited');
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
 }

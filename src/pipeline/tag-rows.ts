@@ -22,6 +22,9 @@ export interface StageLimits {
   infer: number;
 }
 
+/** Enough decodes in flight to keep a process's cores busy while one waits on its input. */
+export const decodesInFlight = (threads: number) => Math.max(2, 2 * threads);
+
 interface Fetched {
   row: ResultRow;
   body?: Buffer;

@@ -4,7 +4,7 @@ import { resolveModel } from '../model/resolve.js';
 import { configureS3 } from '../storage/s3-client.js';
 import { modelSet } from './model-set.js';
 import { runShard, type ShardOutcome } from './run-shard.js';
-import type { StageLimits } from './tag-rows.js';
+import { decodesInFlight, type StageLimits } from './tag-rows.js';
 import type { WorkerInit } from './worker-protocol.js';
 
 /** One process's tagging engine: configured once, then fed shard numbers. */
@@ -27,8 +27,7 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
     const models = modelSet(classifiers, init.shard.maxPixels);
     const limits: StageLimits = {
       fetch: init.shard.concurrency,
-      // Enough decodes in flight to keep this process's cores busy while one waits on its input.
-      decode: Math.max(2, 2 * init.threads),
+      decode: decodesInFlight(init.threads),
       batchSize: init.shard.batchSize,
       // A GPU overlaps a batch's host-to-device copy with the previous batch's compute; a CPU has no spare cores for it.
       infer: init.device === 'cpu' ? 1 : 2,

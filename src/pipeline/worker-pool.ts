@@ -2,10 +2,22 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
 import { ShardDispatch } from './dispatch.js';
+import { decodesInFlight } from './tag-rows.js';
 import type { ShardOutcome } from './run-shard.js';
 import type { WorkerInit, WorkerReply } from './worker-protocol.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/**
+ * Set before a worker starts, as only then they take effect. libuv's thread pool runs sharp's
+ * decodes: its default of 4 threads would cap decodes in flight on a bigger machine. glibc's
+ * malloc defaults let RSS creep up with the number of images: 8 arenas per core for libvips's
+ * threads, and image-sized buffers kept in the heap once its mmap threshold has grown; two arenas
+ * and a fixed 64 KiB threshold keep a worker's RSS flat (BENCHMARKS.md). The user's environment wins.
+ */
+export function workerEnvDefaults(threads: number): NodeJS.ProcessEnv {
+  return { UV_THREADPOOL_SIZE: String(Math.max(4, decodesInFlight(threads) + 2)), MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
+}
 
 export interface PoolCallbacks {
   onDone(shard: number, outcome: ShardOutcome): void;
@@ -21,10 +33,7 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
   const queue = [...shards];
   const startWorker = () =>
     new Promise<void>((resolve) => {
-      // glibc's defaults let RSS creep up with the number of images: 8 arenas per core for
-      // libvips's threads, and image-sized buffers kept in the heap once its mmap threshold has
-      // grown. Two arenas and a fixed 64 KiB threshold keep a worker's RSS flat (BENCHMARKS.md).
-      const env = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', ...process.env };
+      const env = { ...workerEnvDefaults(init.threads), ...process.env };
       const child: ChildProcess = fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
       const dispatch = new ShardDispatch(
         queue,

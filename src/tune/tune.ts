@@ -97,7 +97,7 @@ export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: strin
   const measure = async (change: string, config: TuneConfig): Promise<Iteration> => {
     const dir = joinUri(session, `iter-${String(iterations.length + 1).padStart(2, '0')}`);
     await createPlan(manifestSource({ manifest: sampleList }), dir, { shardSize: Math.ceil(rows.length / 4) });
-    const summary = await runPlan({ run: dir, models: opts.model ? [opts.model] : undefined, maxPixels: opts.maxPixels, device: opts.device, s3: opts.s3, isolate: true, ...config });
+    const summary = await runPlan({ run: dir, models: opts.model ? [opts.model] : undefined, maxPixels: opts.maxPixels, device: opts.device, s3: opts.s3, ...config });
     const markers = await readMarkers(dir);
     const stageSeconds = sumStages(markers);
     const imagesPerSecond = summary.images / summary.seconds;
