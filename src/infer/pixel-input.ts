@@ -20,6 +20,8 @@ export interface ModelInput {
   elemType: 'float32' | 'float16';
 }
 
+const BN_EPSILON = 1e-5;
+
 const floatTensor = (name: string, values: number[]): Onnx.ITensorProto => ({ name, dims: [values.length], dataType: DataType.FLOAT, floatData: values });
 
 function node(opType: string, inputs: string[], output: string, attribute: Onnx.IAttributeProto[] = []): Onnx.INodeProto {
@@ -96,10 +98,11 @@ export function withPixelInput(bytes: Uint8Array, input: ModelSpec['input'], out
     constant(floatTensor('imgtag/a', std.map((s) => scale / s))),
     constant(floatTensor('imgtag/b', std.map((s, c) => -mean[c]! / s))),
     constant(floatTensor('imgtag/zero', [0, 0, 0])),
-    constant(floatTensor('imgtag/one', [1, 1, 1])),
+    // Variance + epsilon = 1: cuDNN refuses an epsilon below 1e-5.
+    constant(floatTensor('imgtag/one', [1 - BN_EPSILON, 1 - BN_EPSILON, 1 - BN_EPSILON])),
   );
   const out = elemType === 'float16' ? 'imgtag/normalised' : input.name;
-  if (nchw) step('BatchNormalization', out, ['imgtag/a', 'imgtag/b', 'imgtag/zero', 'imgtag/one'], [{ name: 'epsilon', type: AttributeType.FLOAT, f: 0 }]);
+  if (nchw) step('BatchNormalization', out, ['imgtag/a', 'imgtag/b', 'imgtag/zero', 'imgtag/one'], [{ name: 'epsilon', type: AttributeType.FLOAT, f: BN_EPSILON }]);
   else {
     step('Mul', 'imgtag/scaled', ['imgtag/a']);
     step('Add', out, ['imgtag/b']);
