@@ -21,6 +21,7 @@ const THREAD_SCRIPT = new URL('./session-thread.js', import.meta.url);
 /** An onnxruntime session on its own thread: runs are queued there, the event loop here stays free. */
 export class RemoteSession {
   private nextId = 0;
+  private exited = false;
   private readonly pending = new Map<number, { resolve: (d: Float32Array) => void; reject: (e: Error) => void }>();
 
   private constructor(
@@ -35,7 +36,10 @@ export class RemoteSession {
       else p?.reject(new Error(msg.message));
     });
     worker.on('error', (e) => this.failAll(e));
-    worker.on('exit', () => this.failAll(new Error('the inference thread exited')));
+    worker.on('exit', () => {
+      this.exited = true;
+      this.failAll(new Error('the inference thread exited'));
+    });
   }
 
   private failAll(e: Error): void {
@@ -56,8 +60,9 @@ export class RemoteSession {
   }
 
   /**
-   * Run a batch of uint8 images, [count, height, width, 3]. The bytes are handed to the thread, not copied: `data` is detached when it
-   * spans its whole buffer (a packed batch), and a slice of a larger buffer is copied out first.
+   * Run a batch of uint8 images, [count, height, width, 3]. The bytes are handed to the thread,
+   * not copied: `data` is detached when it spans its whole buffer (a packed batch), and a slice
+   * of a larger buffer is copied out first.
    */
   run(batch: Omit<Extract<SessionRequest, { type: 'run' }>, 'type' | 'id'>): Promise<Float32Array> {
     const id = this.nextId++;
@@ -71,7 +76,9 @@ export class RemoteSession {
   }
 
   async release(): Promise<void> {
+    if (this.exited) return;
+    const exit = new Promise((r) => this.worker.once('exit', r));
     this.worker.postMessage({ type: 'release' } satisfies SessionRequest);
-    await new Promise((r) => this.worker.once('exit', r));
+    await exit;
   }
 }

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { UserError, errorMessage } from '../errors.js';
+import { UserError } from '../errors.js';
 import { committedShards, type CommitMarker } from '../output/commit.js';
 import { loadPlan } from '../plan/plan.js';
 import type { Device } from '../infer/device.js';

@@ -41,7 +41,7 @@ interface Batch {
   packed: PackedBatch[];
 }
 
-export function baseRow(entry: ManifestRow, models: ModelSet): ResultRow {
+function baseRow(entry: ManifestRow, models: ModelSet): ResultRow {
   const loc = parseUri(entry.uri);
   return {
     key: loc.kind === 's3' ? loc.key : loc.path,
