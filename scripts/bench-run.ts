@@ -98,6 +98,10 @@ try {
   const ideal = cores / (costs.decode + costs.infer);
   const one = await timedRun('x1', await upload('x1', 1), env, s3.pid);
   const many = await timedRun(`x${TIMES}`, await upload(`x${TIMES}`, TIMES), env, s3.pid);
+  // The same images from local files: what the pipeline does without fetching over HTTP.
+  const localKeys = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-bench-run-')), 'keys.txt');
+  fs.writeFileSync(localKeys, Array.from({ length: TIMES }, () => files.join('\n')).join('\n'));
+  const local = await timedRun(`local-x${TIMES}`, localKeys, env, s3.pid);
   const perImage = (m: Measured, cpu: number) => `${((cpu / m.images) * 1000).toFixed(1)} ms`;
   const busy = (m: Measured) => `${(((m.cpu + m.serverCpu) / (m.seconds * cores)) * 100).toFixed(0)}%`;
   const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
@@ -112,6 +116,7 @@ try {
     `| imgtag run, ${one.images} images, end to end (wall time of the command, start-up included) | ${one.rate.toFixed(1)} images/s |`,
     `| imgtag run, ${many.images} images, end to end | ${many.rate.toFixed(1)} images/s |`,
     `| **pipeline efficiency** (end to end / ideal), ${one.images} / ${many.images} images | **${(one.rate / ideal).toFixed(2)} / ${(many.rate / ideal).toFixed(2)}** |`,
+    `| the same ${local.images} images from local files, no S3 (baseline for the cost of fetching) | ${local.rate.toFixed(1)} images/s, efficiency **${(local.rate / ideal).toFixed(2)}** |`,
     `| where the CPU went, ${many.images} images: imgtag processes, per image | ${perImage(many, many.cpu)} (decode + inference alone: ${((costs.decode + costs.infer) * 1000).toFixed(1)} ms) |`,
     `| the loopback S3 server (s3rver, same machine), per image | ${perImage(many, many.serverCpu)} |`,
     `| cores busy (imgtag + s3rver CPU / wall x cores) | ${busy(many)} |`,
