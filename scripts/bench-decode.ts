@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { ROOT } from './bench-env.js';
+import { ONE_CORE, ROOT, seconds } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -18,17 +17,11 @@ const sets = [
   { name: 'ImageNet-size JPEGs', files: list(path.join(images, 'imagenet-samples')).slice(0, 200) },
   { name: '3000 px phone photos', files: list(path.join(images, 'large')) },
 ];
-const ONE_CORE = ['taskset', '-c', '0'];
 /** Debian's python3, which has python3-pil (a pyenv python on PATH may not). */
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 
 function list(dir: string): string[] {
   return fs.readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => path.join(dir, f));
-}
-
-function seconds(cmd: string[], env: NodeJS.ProcessEnv = process.env): number {
-  const out = execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', env, maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
-  return Number(out.trim().split('\n').pop());
 }
 
 /** djpeg per file at the smallest DCT scale whose short side is at least 224, minus the same loop on an 8x8 image. */

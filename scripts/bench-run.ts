@@ -6,7 +6,7 @@ import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import type { CommitMarker } from '../src/output/commit.js';
 import { configureS3 } from '../src/storage/s3-client.js';
 import { listObjects, readText, writeBytes } from '../src/storage/storage.js';
-import { ROOT } from './bench-env.js';
+import { ONE_CORE, ROOT, seconds } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -21,13 +21,10 @@ const TIMES = Number(process.argv[3] ?? 10);
 const BUCKET = 'bench-run';
 const BATCH = 16;
 const cores = os.availableParallelism();
-const ONE_CORE = ['taskset', '-c', '0'];
 const files = ['imagenet-samples', 'large'].flatMap((d) =>
   fs.readdirSync(path.join(images, d)).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().map((f) => path.join(images, d, f)),
 );
 
-const lastNumber = (out: string) => Number(out.trim().split('\n').pop());
-const seconds = (cmd: string[], env = process.env) => lastNumber(execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', env, maxBuffer: 1 << 26 }));
 
 /** Decode alone and inference alone, one core each, on these images: seconds per image. */
 function perImageCosts(): { decode: number; infer: number } {

@@ -15,7 +15,7 @@ const WORKER_SCRIPT = fileURLToPath(new URL('./worker.js', import.meta.url));
  * threads, and image-sized buffers kept in the heap once its mmap threshold has grown; two arenas
  * and a fixed 64 KiB threshold keep a worker's RSS flat (BENCHMARKS.md). The user's environment wins.
  */
-export function workerEnvDefaults(threads: number): NodeJS.ProcessEnv {
+function workerEnvDefaults(threads: number): NodeJS.ProcessEnv {
   return { UV_THREADPOOL_SIZE: String(Math.max(4, decodesInFlight(threads) + 2)), MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
 }
 
