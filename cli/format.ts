@@ -1,3 +1,4 @@
+import type { CompactOutcome } from '../src/compact/compact.js';
 import type { RunSummary } from '../src/pipeline/run-plan.js';
 
 /** A plain two-column table for terminals and logs. */
@@ -16,7 +17,23 @@ export function runSummaryRows(s: RunSummary): [string, string | number][] {
     ['MB read', (s.bytes / 1e6).toFixed(1)],
     ['seconds', s.seconds.toFixed(1)],
     ['images/s', rate.toFixed(1)],
+    ...(s.compaction ? [['dataset', compactionLine(s.compaction)] as [string, string]] : []),
   ];
+}
+
+export function compactionLine(c: CompactOutcome): string {
+  switch (c.status) {
+    case 'compacted':
+    case 'already': {
+      const dirs = [...new Set(c.done.files.map((f) => f.uri.slice(0, Math.max(f.uri.lastIndexOf('/'), f.uri.lastIndexOf('\\')))))];
+      const verb = c.status === 'compacted' ? 'compacted into' : 'already compacted into';
+      return `${verb} ${c.done.files.length} file(s), ${c.done.rows} rows, ${(c.done.bytes / 1e6).toFixed(1)} MB: ${dirs.join(', ') || '(no rows)'}`;
+    }
+    case 'incomplete':
+      return `not compacted: ${c.committed} of ${c.planned} shards committed`;
+    case 'leased':
+      return `being compacted by ${c.holder.owner} since ${c.holder.since}`;
+  }
 }
 
 /** Exit codes: 0 all tagged; 1 could not run; 2 finished with error rows; 3 shards left unfinished (run again). */

@@ -16,12 +16,19 @@ import { submitJob, submitJobInput } from '../src/fleet/submit.js';
 import { loadPlan } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
-import { exitCodeFor, runSummaryRows, table } from './format.js';
+import { compactionLine, exitCodeFor, runSummaryRows, table } from './format.js';
+import { COMPACT_DEFAULTS, compactRun } from '../src/compact/compact.js';
 import { progressReporter } from './progress.js';
 import { pricing } from '../src/report/prices.js';
 import { usd } from '../src/report/render.js';
 import { buildRunReport, runReportSections, writeReports } from '../src/report/run-report.js';
 import { tune, type TuneConfig } from '../src/tune/tune.js';
+
+const positiveNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+};
 
 const int = (min: number) => (v: string) => {
   const n = Number(v);
@@ -76,13 +83,15 @@ sourceOptions(
     .command('plan')
     .description('read a manifest as a stream and write shard files and plan.json into a run directory')
     .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
+    .option('--dataset <dir>', 'where the run\'s rows go when compacted, as <dataset>/run_date=YYYY-MM-DD/*.parquet: give runs the same one to query them as one table (default <run>/tags)')
     .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag'),
-).action(async (o: SourceFlags & { run: string; since?: string }) => {
+).action(async (o: SourceFlags & { run: string; since?: string; dataset?: string }) => {
   s3Options();
-  const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since });
+  const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since, dataset: o.dataset });
   console.log(
     table([
       ['run', o.run],
+      ['dataset', plan.dataset!],
       ['manifest rows', plan.counts.rows],
       ['images', plan.counts.images],
       ['skipped (not images)', plan.counts.skipped],
@@ -100,7 +109,8 @@ runOptions(
     .addOption(new Option('--shard <i>', 'tag only this shard').argParser(int(0)).conflicts('shardFromEnv'))
     .option('--shard-from-env', `tag this fleet task's shards: index from ${INDEX_VARIABLES.join(' or ')}`)
     .option('--shards-per-task <k>', 'with --shard-from-env: task i tags shards i*k .. i*k+k-1', int(1), 1)
-    .option('--config <file>', 'batch size, concurrency, threads and workers from a file (tune writes reports/tuning-config.json); flags win'),
+    .option('--config <file>', 'batch size, concurrency, threads and workers from a file (tune writes reports/tuning-config.json); flags win')
+    .option('--no-compact', 'leave the per-shard files staged when every shard is committed (compact later with imgtag compact); --shard and --shard-from-env never compact'),
 ).action(async (o, cmd: Command) => {
   if (o.config) await applyConfig(o, cmd, o.config);
   let shards: number[] | undefined = o.shard === undefined ? undefined : [o.shard];
@@ -108,7 +118,9 @@ runOptions(
     const plan = await loadPlan(o.run);
     shards = shardsForTask(taskIndexFromEnv(), o.shardsPerTask, plan.shards);
   }
-  const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options() }, logEvent);
+  // A fleet task's share is one part of a run: the compact job that submit chains merges the whole.
+  const compact = o.compact === false || shards !== undefined ? false : {};
+  const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options(), compact }, logEvent);
   console.log(table(runSummaryRows(summary)));
   for (const f of summary.failedShards) console.error(`shard ${f.shard} not finished: ${f.message}`);
   if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
@@ -230,6 +242,22 @@ async function applyConfig(o: Record<string, unknown>, cmd: Command, file: strin
     o[key] = v;
   }
 }
+
+program
+  .command('compact')
+  .description('merge a finished run\'s per-shard Parquet into large sorted files in its dataset, exactly once (run does this by itself when it finishes a run)')
+  .requiredOption('--run <dir>', 'run directory')
+  .option('--target-file-mb <mb>', 'size of each merged file', positiveNumber, COMPACT_DEFAULTS.targetFileMb)
+  .option('--row-group-mb <mb>', 'size of each row group', positiveNumber, COMPACT_DEFAULTS.rowGroupMb)
+  .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, COMPACT_DEFAULTS.memoryMb)
+  .action(async (o) => {
+    s3Options();
+    const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });
+    console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
+    if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);
+    if (c.status === 'leased') console.error('imgtag: another process is compacting this run: run the same command again later');
+    process.exitCode = c.status === 'incomplete' || c.status === 'leased' ? 3 : 0;
+  });
 
 program
   .command('submit')

@@ -6,6 +6,7 @@ import { createPlan } from '../plan/plan.js';
 import { isImageUri } from '../plan/filter.js';
 import { runPlan, type RunEvent, type RunSummary } from '../pipeline/run-plan.js';
 import { readResults, topLabels } from '../report/results.js';
+import { resultFiles } from '../compact/result-files.js';
 import { configureS3 } from '../storage/s3-client.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { s3Uri } from '../storage/uri.js';
@@ -90,7 +91,7 @@ export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: st
       },
       log,
     );
-    const rows = (await Promise.all(summary.markers.map((m) => readResults(m.result)))).flat();
+    const rows = (await Promise.all((await resultFiles(opts.run)).map((f) => readResults(f)))).flat();
     return { endpoint: s3.endpoint, run: opts.run, summary, top: topLabels(rows, 5) };
   } finally {
     await s3.close();

@@ -1,8 +1,9 @@
 import { parse } from 'csv-parse/sync';
-import { parquetMetadataAsync, parquetReadObjects, cachedAsyncBuffer, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, parquetReadObjects, cachedAsyncBuffer } from 'hyparquet';
+import { rangedBuffer } from '../storage/ranged-buffer.js';
 import { compressors } from 'hyparquet-compressors';
 import { UserError } from '../errors.js';
-import { readBytes, readText, statObject } from '../storage/storage.js';
+import { readText } from '../storage/storage.js';
 import { s3Uri } from '../storage/uri.js';
 import { openManifestStream } from './lines.js';
 import type { ManifestRow } from './types.js';
@@ -108,20 +109,8 @@ async function* readInventoryCsv(dataUri: string, fileSchema: string): AsyncGene
   if (rest !== '') yield page(rest);
 }
 
-/** Read a Parquet object by ranged GETs, so only one row group is in memory at a time. */
-async function rangedBuffer(uri: string): Promise<AsyncBuffer> {
-  const { size } = await statObject(uri);
-  return cachedAsyncBuffer({
-    byteLength: size ?? 0,
-    async slice(start: number, end?: number) {
-      const buf = await readBytes(uri, { start, end: end ?? size ?? 0 });
-      return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-    },
-  });
-}
-
 async function* readInventoryParquet(dataUri: string): AsyncGenerator<ManifestRow[]> {
-  const file = await rangedBuffer(dataUri);
+  const file = cachedAsyncBuffer(await rangedBuffer(dataUri));
   const metadata = await parquetMetadataAsync(file);
   const names = metadata.schema.slice(1).map((s) => s.name);
   const pick = (...candidates: string[]) => names.find((n) => candidates.includes(n.toLowerCase()));

@@ -10,7 +10,7 @@ import { joinUri } from '../storage/uri.js';
 import { runName } from '../run-dir.js';
 import { DEFAULT_MODEL } from '../model/paths.js';
 import { resolveModel } from '../model/resolve.js';
-import { readMarkers } from '../report/run-report.js';
+import { readMarkers } from '../output/commit.js';
 
 export interface NightlyOptions {
   /** Holds runs/<timestamp>/ and nightly.lock. */
@@ -69,7 +69,7 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     const models = await Promise.all((opts.run.models?.length ? opts.run.models : [DEFAULT_MODEL]).map(async (m) => (await resolveModel(m)).id));
     const parentModels = parent === undefined ? undefined : [...new Set((await readMarkers(parent)).flatMap((m) => m.models ?? [m.model]))];
     const run = joinUri(opts.root, 'runs', runName(new Date()));
-    const plan = await createPlan(opts.source, run, { ...opts.plan, since: parent, sinceModels: opts.newObjectsOnly ? undefined : models });
+    const plan = await createPlan(opts.source, run, { ...opts.plan, since: parent, sinceModels: opts.newObjectsOnly ? undefined : models, dataset: joinUri(opts.root, 'tags') });
     const summary = await runPlan({ ...opts.run, run }, log);
     return { run, parent, resumedParent, unchanged: plan.counts.unchanged, models, parentModels, summary };
   } finally {

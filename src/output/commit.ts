@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { UserError } from '../errors.js';
 import { exists, listObjects, readText, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
@@ -65,4 +66,23 @@ export async function committedShards(run: string): Promise<Set<number>> {
     if (m) done.add(Number(m[1]));
   }
   return done;
+}
+
+/** Every commit marker of a run, in shard order, read 64 at a time (a fleet run has 100,000s); a damaged one is named. */
+export async function readMarkers(run: string): Promise<CommitMarker[]> {
+  const limit = pLimit(64);
+  const reads: Promise<CommitMarker>[] = [];
+  for await (const o of listObjects(runLayout.commits(run))) {
+    if (!/part-\d+\.json$/.test(o.uri)) continue;
+    reads.push(
+      limit(async () => {
+        try {
+          return JSON.parse(await readText(o.uri)) as CommitMarker;
+        } catch {
+          throw new UserError(`${o.uri} is damaged: delete it (and the shard's Parquet) to redo the shard`);
+        }
+      }),
+    );
+  }
+  return (await Promise.all(reads)).sort((a, b) => a.shard - b.shard);
 }

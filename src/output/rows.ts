@@ -24,10 +24,20 @@ export interface ResultRow {
   error: { stage: ErrorStage; message: string } | null;
 }
 
-/** How one model's results become columns: the first model's are `model`, `tags`, `embedding`; others' add `_<name>`. */
+/**
+ * How one model's results become columns: `model_<name>`, `tags_<name>`, `embedding_<name>`, named
+ * after the model and never after its place among the --model flags, so every run has one schema.
+ */
 export interface ModelColumns {
-  suffix: string;
+  /** The model's column name (its spec name, lower case, `_` for other characters). */
+  name: string;
   tags: boolean;
   /** Embedding length, when the model gives an embedding. */
   embedding?: number;
+}
+
+/** What every row of a run carries beside its results: which run tagged it, and when. */
+export interface Provenance {
+  runId: string;
+  taggedAt: Date;
 }

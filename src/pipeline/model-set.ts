@@ -22,14 +22,14 @@ export function modelSet(classifiers: Classifier[], maxPixels: number): ModelSet
     maxPixels,
   }));
   const { targets, index } = distinctTargets(wanted);
-  const columns = classifiers.map(({ model, outputSize }, i): ModelColumns => ({
-    suffix: i === 0 ? '' : `_${columnName(model.spec)}`,
+  const columns = classifiers.map(({ model, outputSize }): ModelColumns => ({
+    name: columnName(model.spec),
     tags: model.spec.output.kind !== 'embedding' || model.zeroShot !== undefined,
     embedding: model.spec.output.kind === 'embedding' ? outputSize : undefined,
   }));
-  const names = columns.map((c) => c.suffix);
+  const names = columns.map((c) => c.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup !== undefined) throw new UserError(`two models would both write the columns *${dup}: give them different names in their specs`);
+  if (dup !== undefined) throw new UserError(`two models would both write the columns *_${dup}: give them different names in their specs`);
   const noSize = columns.findIndex((c, i) => classifiers[i]!.model.spec.output.kind === 'embedding' && c.embedding === undefined);
   if (noSize >= 0) throw new UserError(`model ${classifiers[noSize]!.model.spec.name}: its output has no fixed size, which an embedding column needs`);
   return { classifiers, targets, targetOf: index, columns };

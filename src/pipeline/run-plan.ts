@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { UserError } from '../errors.js';
 import { committedShards, type CommitMarker } from '../output/commit.js';
-import { loadPlan } from '../plan/plan.js';
+import { loadPlan, planIdentity } from '../plan/plan.js';
+import { compactRun, type CompactOptions, type CompactOutcome } from '../compact/compact.js';
 import type { Device } from '../infer/device.js';
 import { DEFAULT_MODEL } from '../model/paths.js';
 import type { S3Options } from '../storage/s3-client.js';
@@ -19,6 +20,8 @@ export interface RunOptions extends ShardOptions {
   threads?: number;
   device?: Device;
   s3: S3Options;
+  /** Merge the run into its dataset once every shard is committed (default on; false: leave it to `imgtag compact`). */
+  compact?: CompactOptions | false;
 }
 
 export interface RunSummary {
@@ -34,12 +37,15 @@ export interface RunSummary {
   bytes: number;
   seconds: number;
   markers: CommitMarker[];
+  /** What became of compaction, when this invocation tried it. */
+  compaction?: CompactOutcome;
 }
 
 export type RunEvent =
   | { event: 'start'; shards: number; todo: number; workers: number; threads: number; batchSize: number; concurrency: number }
   | { event: 'shard'; shard: number; status: ShardOutcome['status']; rows?: number; failures?: number; seconds?: number }
-  | { event: 'shard-failed'; shard: number; message: string };
+  | { event: 'shard-failed'; shard: number; message: string }
+  | { event: 'compacted'; files: number; rows: number; bytes: number; seconds: number };
 
 /** Which shards this invocation must do: the given ones, or all without a commit marker. */
 async function shardsToDo(opts: RunOptions, total: number): Promise<number[]> {
@@ -60,6 +66,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   const cores = os.availableParallelism();
   const init: WorkerInit = {
     run: opts.run,
+    runId: planIdentity(opts.run, plan).id,
     models: opts.models && opts.models.length > 0 ? opts.models : [DEFAULT_MODEL],
     shard: { batchSize: opts.batchSize, concurrency: opts.concurrency, maxPixels: opts.maxPixels },
     threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
@@ -114,6 +121,11 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   if (startError !== undefined) throw new UserError(startError);
   // Workers that all died before taking these shards: say so, never report them as done.
   for (const shard of todo) if (!answered.has(shard)) onFailed(shard, 'not started: every worker process exited');
+  if (opts.compact !== false && summary.failedShards.length === 0 && summary.leased === 0) {
+    summary.compaction = await compactRun(opts.run, opts.compact);
+    const c = summary.compaction;
+    if (c.status === 'compacted') log({ event: 'compacted', files: c.done.files.length, rows: c.done.rows, bytes: c.done.bytes, seconds: c.seconds });
+  }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
 }

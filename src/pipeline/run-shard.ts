@@ -19,20 +19,26 @@ export interface ShardOptions {
   maxPixels: number;
 }
 
+/** The run a shard belongs to: its directory, and the id every row carries. */
+export interface ShardRun {
+  dir: string;
+  id: string;
+}
+
 /** tagged: done now; committed: done before, skipped; leased: another worker holds it right now. */
 export type ShardOutcome =
   | { status: 'tagged' | 'committed'; marker: CommitMarker }
   | { status: 'leased' };
 
 /** Tag one shard exactly once: skip it if committed, hold its lease while tagging it. */
-export async function runShard(run: string, shard: number, models: ModelSet, limits: StageLimits, computed: () => void = () => undefined): Promise<ShardOutcome> {
-  const before = await readCommit(run, shard);
+export async function runShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, computed: () => void = () => undefined): Promise<ShardOutcome> {
+  const before = await readCommit(run.dir, shard);
   if (before) return { status: 'committed', marker: before };
-  const lease = await acquireLease(run, shard);
+  const lease = await acquireLease(run.dir, shard);
   if (!lease) return { status: 'leased' };
   try {
     // Checked again under the lease: another worker may have committed it since.
-    const committed = await readCommit(run, shard);
+    const committed = await readCommit(run.dir, shard);
     if (committed) return { status: 'committed', marker: committed };
     return { status: 'tagged', marker: await tagShard(run, shard, models, limits, computed) };
   } finally {
@@ -41,20 +47,22 @@ export async function runShard(run: string, shard: number, models: ModelSet, lim
 }
 
 /** fetch -> decode (once per image) -> batch -> infer (each model) -> write Parquet -> commit marker. */
-async function tagShard(run: string, shard: number, models: ModelSet, limits: StageLimits, computed: () => void): Promise<CommitMarker> {
-  const entries = await readShardFile(runLayout.shard(run, shard));
+async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, computed: () => void): Promise<CommitMarker> {
+  const entries = await readShardFile(runLayout.shard(run.dir, shard));
   const clock = new StageClock();
   const startedAt = new Date();
   const s3Before = { ...s3Stats };
   const decodesBefore = decodeStats.decodes;
   const { rows: results, bytes } = await tagRows(entries, models, limits, clock);
+  const taggedAt = new Date();
   // Counters are read before the write: from here on the next shard's fetches run alongside it.
   const s3 = { requests: s3Stats.requests - s3Before.requests, retries: s3Stats.retries - s3Before.retries, failed: s3Stats.failed - s3Before.failed };
   const decodes = decodeStats.decodes - decodesBefore;
   computed();
 
-  const result = runLayout.result(run, shard);
-  await clock.time('write', async () => writeBytes(result, resultsParquet(results, models.columns), 'application/vnd.apache.parquet'));
+  const result = runLayout.staged(run.dir, shard);
+  const parquet = resultsParquet(results, models.columns, { runId: run.id, taggedAt });
+  await clock.time('write', async () => writeBytes(result, parquet, 'application/vnd.apache.parquet'));
   const failuresByStage: CommitMarker['failuresByStage'] = {};
   for (const r of results) if (r.error) failuresByStage[r.error.stage] = (failuresByStage[r.error.stage] ?? 0) + 1;
   const failures = results.filter((r) => r.error).length;
@@ -82,6 +90,6 @@ async function tagShard(run: string, shard: number, models: ModelSet, limits: St
     pid: process.pid,
   };
   // The marker goes last: a shard with Parquet but no marker is redone from scratch.
-  await writeCommit(run, marker);
+  await writeCommit(run.dir, marker);
   return marker;
 }

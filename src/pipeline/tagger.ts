@@ -33,7 +33,7 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
       infer: init.device === 'cpu' ? 1 : 2,
     };
     return {
-      tag: (shard, computed) => runShard(init.run, shard, models, limits, computed),
+      tag: (shard, computed) => runShard({ dir: init.run, id: init.runId }, shard, models, limits, computed),
       close: async () => void (await Promise.all(classifiers.map((c) => c.release()))),
     };
   } catch (e) {

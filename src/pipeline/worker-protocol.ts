@@ -5,6 +5,8 @@ import type { ShardOptions, ShardOutcome } from './run-shard.js';
 /** What a worker process needs to tag shards of one run. */
 export interface WorkerInit {
   run: string;
+  /** The plan's run id, written into every row. */
+  runId: string;
   /** Model arguments (built-in names, paths or s3:// URIs), in column order. */
   models: string[];
   shard: ShardOptions;

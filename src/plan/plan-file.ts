@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import type { ManifestSource } from '../manifest/index.js';
 import { exists, readText } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
+import { basenameUri, joinUri } from '../storage/uri.js';
 
 export const DEFAULT_SHARD_SIZE = 1000;
 
@@ -16,6 +17,24 @@ export interface Plan {
   shards: number;
   /** The run this one continues (`plan --since`): objects tagged there with the same ETag were left out. */
   parent?: string;
+  /** Unique run id, carried by every row (`run_id`) and in the dataset's file names. Older plans: the folder's name. */
+  id?: string;
+  /** Where compaction puts the run's rows (`<dataset>/run_date=YYYY-MM-DD/`). Older plans: `<run>/tags`. */
+  dataset?: string;
+}
+
+/** The run's id, and its dataset and partition: defaults for plans written before they were recorded. */
+export function planIdentity(run: string, plan: Plan): { id: string; dataset: string; runDate: string } {
+  return {
+    id: plan.id ?? basenameUri(run),
+    dataset: plan.dataset ?? defaultDataset(run),
+    runDate: plan.createdAt.slice(0, 10),
+  };
+}
+
+/** Without --dataset a run keeps its rows in its own folder; runs that share a --dataset form one table. */
+export function defaultDataset(run: string): string {
+  return joinUri(run, 'tags');
 }
 
 export async function loadPlan(run: string): Promise<Plan> {

@@ -1,13 +1,15 @@
+import { createHash } from 'node:crypto';
 import { UserError } from '../errors.js';
+import { basenameUri } from '../storage/uri.js';
 import { readManifest, type ManifestRow, type ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { isImageUri } from './filter.js';
-import { DEFAULT_SHARD_SIZE, type Plan } from './plan-file.js';
+import { DEFAULT_SHARD_SIZE, defaultDataset, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
 import { excludeTagged } from './since.js';
 
-export { loadPlan, type Plan } from './plan-file.js';
+export { loadPlan, planIdentity, type Plan } from './plan-file.js';
 
 export interface PlanOptions {
   /** Images per shard (consecutive in manifest order). */
@@ -20,6 +22,14 @@ export interface PlanOptions {
   since?: string;
   /** With since: only rows tagged by exactly these model ids count as tagged. */
   sinceModels?: string[];
+  /** Where the run's rows go once compacted: a dataset shared by many runs (default `<run>/tags`). */
+  dataset?: string;
+}
+
+/** A run id no other run writing to the same dataset has: the folder's name and a hash of where and when it was planned. */
+function newRunId(run: string, createdAt: string): string {
+  const name = basenameUri(run).replace(/[^A-Za-z0-9._-]+/g, '_') || 'run';
+  return `${name}-${createHash('sha256').update(`${run}\n${createdAt}`).digest('hex').slice(0, 8)}`;
 }
 
 async function* images(pages: AsyncIterable<ManifestRow[]>, counts: Plan['counts']): AsyncGenerator<ManifestRow[]> {
@@ -55,7 +65,9 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
     await sink.add(page);
   }
   const shards = await sink.finish();
-  const plan: Plan = { version: 1, createdAt: new Date().toISOString(), source, options, counts, shards, parent: opts.since };
+  const createdAt = new Date().toISOString();
+  const dataset = opts.dataset ?? defaultDataset(run);
+  const plan: Plan = { version: 1, createdAt, id: newRunId(run, createdAt), dataset, source, options, counts, shards, parent: opts.since };
   await writeBytes(runLayout.plan(run), JSON.stringify(plan, null, 2) + '\n', 'application/json');
   return plan;
 }

@@ -1,7 +1,7 @@
 import type { ManifestRow } from '../manifest/index.js';
-import { readResults } from '../report/results.js';
-import { listObjects } from '../storage/storage.js';
-import { joinUri, s3Uri } from '../storage/uri.js';
+import { resultFiles } from '../compact/result-files.js';
+import { readResultPages } from '../report/results.js';
+import { s3Uri } from '../storage/uri.js';
 import { loadPlan } from './plan-file.js';
 import { encodeShardRow } from './shard-file.js';
 import { shardOf } from './shard-sink.js';
@@ -22,7 +22,7 @@ async function lineage(run: string): Promise<{ run: string; images: number }[]> 
 }
 
 /** Objects match on URI and ETag, and on the models that tagged them when `models` is given. */
-const seenKey = (uri: string, etag: string, models: string[] | undefined) => JSON.stringify(models ? [uri, etag, models] : [uri, etag]);
+const seenKey = (uri: string, etag: string, models: string[] | undefined) => JSON.stringify(models ? [uri, etag, [...models].sort()] : [uri, etag]);
 
 /**
  * Leave out rows whose URI and ETag were tagged without error by `since` or its ancestors: an
@@ -43,13 +43,14 @@ export async function* excludeTagged(
   const fresh = await PartitionedSpill.create(partitions);
   try {
     for (const { run } of runs) {
-      for await (const obj of listObjects(joinUri(run, 'results/'))) {
-        if (!obj.uri.endsWith('.parquet')) continue;
-        for (const r of await readResults(obj.uri)) {
-          if (r.error || r.etag === null) continue;
-          const uri = r.bucket === null ? r.key : s3Uri(r.bucket, r.key);
-          const ids = models && r.models.map((m) => m.model);
-          await seen.add(shardOf(uri, partitions), seenKey(uri, r.etag, ids) + '\n');
+      for (const file of await resultFiles(run)) {
+        for await (const page of readResultPages(file, { tags: false })) {
+          for (const r of page) {
+            if (r.error || r.etag === null) continue;
+            const uri = r.bucket === null ? r.key : s3Uri(r.bucket, r.key);
+            const ids = models && r.models.map((m) => m.model);
+            await seen.add(shardOf(uri, partitions), seenKey(uri, r.etag, ids) + '\n');
+          }
         }
       }
     }

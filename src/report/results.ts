@@ -1,15 +1,16 @@
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { readBytes } from '../storage/storage.js';
+import { UserError, errorMessage } from '../errors.js';
+import { rangedBuffer } from '../storage/ranged-buffer.js';
 import type { ModelResult, ResultRow } from '../output/rows.js';
 
-/** Read one shard's Parquet back (hyparquet: a reader independent of the writer); every model's columns. */
-export async function readResults(uri: string): Promise<ResultRow[]> {
-  const buf = await readBytes(uri);
-  const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  const rows = (await parquetReadObjects({ file, compressors })) as Record<string, unknown>[];
-  const suffixes = rows.length === 0 ? [] : Object.keys(rows[0]!).filter((c) => /^model(_|$)/.test(c)).map((c) => c.slice('model'.length));
-  return rows.map((r) => ({
+/** The models whose columns a results file has: `model_<name>` (and, in files from before named columns, `model`, `model_<name>`). */
+function modelNames(columns: string[]): string[] {
+  return columns.filter((c) => /^model(_|$)/.test(c)).map((c) => c.slice('model'.length));
+}
+
+function toRow(r: Record<string, unknown>, suffixes: string[]): ResultRow {
+  return {
     key: r.key as string,
     bucket: (r.bucket as string | null) ?? null,
     etag: (r.etag as string | null) ?? null,
@@ -24,7 +25,39 @@ export async function readResults(uri: string): Promise<ResultRow[]> {
       }),
     ),
     error: (r.error as ResultRow['error']) ?? null,
-  }));
+  };
+}
+
+/**
+ * A results file's rows one row group at a time, by ranged reads (hyparquet: a reader independent of
+ * the writer), so a 256 MB compacted file is never in memory whole. `columns` narrows what is read:
+ * model ids, tags and embeddings are only read when asked for.
+ */
+export async function* readResultPages(uri: string, opts: { tags?: boolean } = {}): AsyncGenerator<ResultRow[]> {
+  let file, metadata;
+  try {
+    file = await rangedBuffer(uri);
+    metadata = await parquetMetadataAsync(file);
+  } catch (e) {
+    throw new UserError(`${uri} is not a readable Parquet file (${errorMessage(e)})`);
+  }
+  const all = parquetSchema(metadata).children.map((c) => c.element.name);
+  const suffixes = modelNames(all);
+  const wanted = opts.tags === false ? all.filter((c) => !/^(tags|embedding)(_|$)/.test(c)) : undefined;
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    const rows = (await parquetReadObjects({ file, metadata, columns: wanted, rowStart, rowEnd, compressors })) as Record<string, unknown>[];
+    rowStart = rowEnd;
+    yield rows.map((r) => toRow(r, suffixes));
+  }
+}
+
+/** Every row of one results file (a shard's, or a small run's): for summaries and tests. */
+export async function readResults(uri: string): Promise<ResultRow[]> {
+  const out: ResultRow[] = [];
+  for await (const page of readResultPages(uri)) out.push(...page);
+  return out;
 }
 
 /** The most frequent best tags of the first model, for a one-screen summary. */

@@ -1,6 +1,6 @@
 import { listObjects, readText, writeBytes } from '../storage/storage.js';
 import { joinUri } from '../storage/uri.js';
-import type { CommitMarker, StageSeconds } from '../output/commit.js';
+import { readMarkers, type CommitMarker, type StageSeconds } from '../output/commit.js';
 import { loadPlan } from '../plan/plan-file.js';
 import { runLayout } from '../run-dir.js';
 import { project, type Pricing, type Projection } from './prices.js';
@@ -31,14 +31,6 @@ export interface RunReport {
   projection: Projection;
   /** Seconds to finish at the measured rate, while in progress. */
   etaSeconds?: number;
-}
-
-export async function readMarkers(run: string): Promise<CommitMarker[]> {
-  const markers: CommitMarker[] = [];
-  for await (const o of listObjects(runLayout.commits(run))) {
-    if (o.uri.endsWith('.json')) markers.push(JSON.parse(await readText(o.uri)) as CommitMarker);
-  }
-  return markers.sort((a, b) => a.shard - b.shard);
 }
 
 function modelIds(markers: CommitMarker[]): string[] {

@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -33,7 +35,7 @@ function notFound(uri: string, err: unknown): never {
   throw err;
 }
 
-type Sendable = GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command | DeleteObjectCommand;
+type Sendable = GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command | DeleteObjectCommand | DeleteObjectsCommand;
 type Output<C> = C extends GetObjectCommand
   ? GetObjectCommandOutput
   : C extends HeadObjectCommand
@@ -155,6 +157,44 @@ export async function replaceIfUnchanged(uri: string, body: string, seenEtag: st
   } catch (e) {
     if (isPreconditionFailed(e)) return false;
     throw e;
+  }
+}
+
+/** Copy an object to a local file as a stream: memory does not grow with the object's size. */
+export async function downloadFile(uri: string, file: string): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await pipeline(await readStream(uri), fs.createWriteStream(file));
+}
+
+/** Put a local file at a location as a stream (one PUT on S3, up to 5 GB; write-then-rename locally). */
+export async function uploadFile(file: string, uri: string, contentType?: string): Promise<void> {
+  const loc = parseUri(uri);
+  if (loc.kind === 'local') {
+    await fsp.mkdir(path.dirname(loc.path), { recursive: true });
+    const tmp = `${loc.path}.tmp-${process.pid}-${Date.now()}`;
+    await fsp.copyFile(file, tmp);
+    await fsp.rename(tmp, loc.path);
+    return;
+  }
+  const { size } = await fsp.stat(file);
+  await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: fs.createReadStream(file), ContentLength: size, ContentType: contentType }));
+}
+
+/** Delete many objects: on S3 a thousand per DeleteObjects request. Missing ones are no error. */
+export async function deleteObjects(uris: string[]): Promise<void> {
+  const byBucket = new Map<string, string[]>();
+  for (const uri of uris) {
+    const loc = parseUri(uri);
+    if (loc.kind === 'local') await fsp.rm(loc.path, { force: true });
+    else byBucket.set(loc.bucket, [...(byBucket.get(loc.bucket) ?? []), loc.key]);
+  }
+  for (const [bucket, keys] of byBucket) {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const Objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
+      const out = await send(s3Uri(bucket, ''), new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects, Quiet: true } }));
+      const failed = (out as { Errors?: { Key?: string; Message?: string }[] }).Errors ?? [];
+      if (failed.length > 0) throw new Error(`could not delete ${s3Uri(bucket, failed[0]!.Key ?? '')}: ${failed[0]!.Message ?? 'unknown reason'} (and ${failed.length - 1} more)`);
+    }
   }
 }
 

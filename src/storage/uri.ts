@@ -49,3 +49,9 @@ export function dirnameUri(uri: string): string {
   }
   return path.dirname(path.resolve(uri));
 }
+
+/** The last path segment of a location: a run directory's name. */
+export function basenameUri(uri: string): string {
+  const trimmed = uri.replace(/[/\\]+$/, '');
+  return isS3Uri(trimmed) ? trimmed.slice(trimmed.lastIndexOf('/') + 1) : path.basename(trimmed);
+}

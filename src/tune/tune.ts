@@ -6,7 +6,8 @@ import { readShardFile, encodeShardRow } from '../plan/shard-file.js';
 import { createPlan, loadPlan } from '../plan/plan.js';
 import { runPlan, type RunEvent } from '../pipeline/run-plan.js';
 import { project, type Pricing, type Projection } from '../report/prices.js';
-import { bottleneckOf, readMarkers, sumStages, writeReports } from '../report/run-report.js';
+import { bottleneckOf, sumStages, writeReports } from '../report/run-report.js';
+import { readMarkers } from '../output/commit.js';
 import { usd, type Section } from '../report/render.js';
 import { runLayout, runName } from '../run-dir.js';
 import type { S3Options } from '../storage/s3-client.js';
@@ -97,7 +98,7 @@ export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: strin
   const measure = async (change: string, config: TuneConfig): Promise<Iteration> => {
     const dir = joinUri(session, `iter-${String(iterations.length + 1).padStart(2, '0')}`);
     await createPlan(manifestSource({ manifest: sampleList }), dir, { shardSize: Math.ceil(rows.length / 4) });
-    const summary = await runPlan({ run: dir, models: opts.model ? [opts.model] : undefined, maxPixels: opts.maxPixels, device: opts.device, s3: opts.s3, ...config });
+    const summary = await runPlan({ run: dir, models: opts.model ? [opts.model] : undefined, maxPixels: opts.maxPixels, device: opts.device, s3: opts.s3, compact: false, ...config });
     const markers = await readMarkers(dir);
     const stageSeconds = sumStages(markers);
     const imagesPerSecond = summary.images / summary.seconds;

@@ -1,0 +1,171 @@
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { UserError } from '../errors.js';
+import { acquireLock, LEASE_TTL_MS, type Holder } from '../lease/lease.js';
+import { committedShards, readMarkers } from '../output/commit.js';
+import { loadPlan, planIdentity } from '../plan/plan-file.js';
+import { datasetLayout, runLayout } from '../run-dir.js';
+import { deleteObjects, downloadFile, listObjects, statObject, uploadFile } from '../storage/storage.js';
+import { groupShards, type StagedShard } from './groups.js';
+import { ParquetMerger } from './merge.js';
+import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from './state.js';
+
+export interface CompactOptions {
+  /** Merged file size to aim for (default 256 MB). */
+  targetFileMb?: number;
+  /** Row group size to aim for (default 128 MB). */
+  rowGroupMb?: number;
+  /** DuckDB's memory limit; beyond it the sort spills to local disk (default 512 MB). */
+  memoryMb?: number;
+  threads?: number;
+}
+
+export type CompactOutcome =
+  | { status: 'compacted' | 'already'; done: CompactionDone; seconds: number }
+  /** Not every planned shard is committed: nothing was merged. */
+  | { status: 'incomplete'; committed: number; planned: number }
+  /** Another process is compacting this run right now. */
+  | { status: 'leased'; holder: Holder };
+
+export const COMPACT_DEFAULTS = { targetFileMb: 256, rowGroupMb: 128, memoryMb: 512 } as const;
+
+function positive(name: string, v: number): number {
+  if (!Number.isFinite(v) || v <= 0) throw new UserError(`${name} must be a positive number of MB, not ${v}`);
+  return v;
+}
+
+/** The staged file of every committed shard, with its size: a missing one is named, never skipped. */
+async function stagedShards(run: string): Promise<StagedShard[]> {
+  const sizes = new Map<string, number>();
+  for await (const o of listObjects(runLayout.staging(run))) sizes.set(o.uri, o.size ?? 0);
+  const out: StagedShard[] = [];
+  for (const m of await readMarkers(run)) {
+    const bytes = sizes.get(m.result) ?? (await statObject(m.result).catch(() => undefined))?.size;
+    if (bytes === undefined) throw new UserError(`${m.result} is missing though shard ${m.shard} is committed: delete ${runLayout.commit(run, m.shard)} and run again to redo the shard`);
+    out.push({ shard: m.shard, uri: m.result, bytes, rows: m.rows });
+  }
+  return out;
+}
+
+async function makePlan(run: string, o: Required<CompactOptions>): Promise<CompactionPlan> {
+  const plan = await loadPlan(run);
+  const { id, dataset, runDate } = planIdentity(run, plan);
+  const groups = groupShards(await stagedShards(run), o.targetFileMb * 2 ** 20).map((g, i) => ({
+    uri: datasetLayout.file(dataset, runDate, id, i),
+    shards: g.shards.map(({ shard, uri, rows, bytes }) => ({ shard, uri, rows, bytes })),
+    rows: g.rows,
+    bytes: g.bytes,
+  }));
+  return { version: 1, createdAt: new Date().toISOString(), targetBytes: o.targetFileMb * 2 ** 20, rowGroupBytes: o.rowGroupMb * 2 ** 20, groups };
+}
+
+/** Merge one group: staged files to local disk, one sorted file, up to the dataset, then its marker. */
+async function mergeGroup(run: string, plan: CompactionPlan, index: number, merger: ParquetMerger, tmp: string): Promise<CompactedFile> {
+  const group = plan.groups[index]!;
+  const dir = await fsp.mkdtemp(path.join(tmp, 'group-'));
+  try {
+    const limit = pLimit(8);
+    const parts = await Promise.all(
+      group.shards.map((s) =>
+        limit(async () => {
+          const file = path.join(dir, `part-${s.shard}.parquet`);
+          await downloadFile(s.uri, file);
+          return { file, uri: s.uri, rows: s.rows };
+        }),
+      ),
+    );
+    await merger.check(parts);
+    const out = path.join(dir, 'merged.parquet');
+    const bytesPerRow = group.bytes / Math.max(1, group.rows);
+    const rows = await merger.merge(parts, out, plan.rowGroupBytes / Math.max(1, bytesPerRow));
+    if (rows !== group.rows) throw new Error(`merging ${group.shards.length} shards gave ${rows} rows where their markers say ${group.rows}: nothing was published`);
+    const { size } = await fsp.stat(out);
+    await uploadFile(out, group.uri, 'application/vnd.apache.parquet');
+    const file: CompactedFile = { uri: group.uri, rows, bytes: size, shards: group.shards.map((s) => s.shard) };
+    await writeState(run, groupMarker(index), file);
+    return file;
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Staged shard files are removed only after done.json: until then they are what readers read. */
+async function removeStaged(run: string): Promise<number> {
+  const staged: string[] = [];
+  for await (const o of listObjects(runLayout.staging(run))) staged.push(o.uri);
+  await deleteObjects(staged);
+  return staged.length;
+}
+
+/**
+ * Merge a finished run's per-shard Parquet into files of about 256 MB in the dataset, sorted by key,
+ * exactly once. Every step is redone or skipped by the next attempt after a crash at any moment:
+ * plan.json fixes the files before any is written; each merged file is written whole (one PUT, or
+ * write-then-rename) under a fixed name and then marked; done.json comes after the last file; the
+ * staged files go after done.json. Readers see staged files until done.json and merged files after
+ * (resultFiles), and the dataset never holds a row twice.
+ */
+export async function compactRun(run: string, opts: CompactOptions = {}): Promise<CompactOutcome> {
+  const started = performance.now();
+  const o: Required<CompactOptions> = {
+    targetFileMb: positive('--target-file-mb', opts.targetFileMb ?? COMPACT_DEFAULTS.targetFileMb),
+    rowGroupMb: positive('--row-group-mb', opts.rowGroupMb ?? COMPACT_DEFAULTS.rowGroupMb),
+    memoryMb: positive('--memory-mb', opts.memoryMb ?? COMPACT_DEFAULTS.memoryMb),
+    threads: opts.threads ?? os.availableParallelism(),
+  };
+  const seconds = () => (performance.now() - started) / 1000;
+  const plan = await loadPlan(run);
+  const finished = await readState<CompactionDone>(run, 'done.json');
+  if (finished) {
+    await removeStaged(run);
+    return { status: 'already', done: finished, seconds: seconds() };
+  }
+  const committed = (await committedShards(run)).size;
+  if (committed < plan.shards) return { status: 'incomplete', committed, planned: plan.shards };
+
+  const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
+  if ('holder' in got) return { status: 'leased', holder: got.holder };
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-compact-'));
+  let merger: ParquetMerger | undefined;
+  try {
+    // Under the lock, the state may have moved on since the first look.
+    const again = await readState<CompactionDone>(run, 'done.json');
+    if (again) {
+      await removeStaged(run);
+      return { status: 'already', done: again, seconds: seconds() };
+    }
+    let cplan = await readState<CompactionPlan>(run, 'plan.json');
+    if (!cplan) {
+      cplan = await makePlan(run, o);
+      await writeState(run, 'plan.json', cplan);
+    }
+    const files: CompactedFile[] = [];
+    for (let i = 0; i < cplan.groups.length; i++) {
+      const marked = await readState<CompactedFile>(run, groupMarker(i));
+      if (marked) {
+        files.push(marked);
+        continue;
+      }
+      merger ??= await ParquetMerger.open({ memoryLimitMb: o.memoryMb, threads: o.threads, tempDir: tmp });
+      files.push(await mergeGroup(run, cplan, i, merger, tmp));
+    }
+    const done: CompactionDone = {
+      version: 1,
+      runId: planIdentity(run, plan).id,
+      finishedAt: new Date().toISOString(),
+      rows: files.reduce((n, f) => n + f.rows, 0),
+      bytes: files.reduce((n, f) => n + f.bytes, 0),
+      shards: cplan.groups.reduce((n, g) => n + g.shards.length, 0),
+      files,
+    };
+    await writeState(run, 'done.json', done);
+    await removeStaged(run);
+    return { status: 'compacted', done, seconds: seconds() };
+  } finally {
+    merger?.close();
+    await fsp.rm(tmp, { recursive: true, force: true });
+    await got.lease.release();
+  }
+}

@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { errorMessage } from '../errors.js';
+
+/** How DuckDB may use this machine while it merges: memory beyond the limit spills to `tempDir`. */
+export interface MergeSettings {
+  memoryLimitMb: number;
+  threads: number;
+  tempDir: string;
+}
+
+/** A staged file on local disk, where it came from, and the rows its commit marker promised. */
+export interface LocalPart {
+  file: string;
+  uri: string;
+  rows: number;
+}
+
+const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const fileList = (parts: LocalPart[]) => `[${parts.map((p) => sqlString(p.file)).join(', ')}]`;
+
+/** DuckDB's messages name local temp files: say which staged object it was instead. */
+function restate(message: string, parts: LocalPart[]): string {
+  let out = message;
+  for (const p of parts) out = out.split(p.file).join(p.uri);
+  return out;
+}
+
+/**
+ * Merge Parquet files into one, rows sorted by key (then bucket), zstd, row groups of `rowGroupRows`.
+ * DuckDB sorts out of core within its memory limit, so a group of any size merges in bounded memory.
+ * Every file's footer and row count is checked against its commit marker first, so a damaged staged
+ * file stops the merge with its name before anything is written.
+ */
+export class ParquetMerger {
+  private constructor(
+    private readonly db: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  static async open(s: MergeSettings): Promise<ParquetMerger> {
+    const db = await DuckDBInstance.create(':memory:', {
+      memory_limit: `${s.memoryLimitMb}MB`,
+      threads: String(s.threads),
+      temp_directory: path.join(s.tempDir, 'duckdb-spill'),
+      // Nothing is fetched at run time: the fleet and these machines may have no route to extension hosts.
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+    });
+    return new ParquetMerger(db, await db.connect());
+  }
+
+  /** Footers readable and row counts as the markers say; throws naming the first file that is not. */
+  async check(parts: LocalPart[]): Promise<void> {
+    for (const p of parts) {
+      let rows: bigint;
+      try {
+        const r = await this.conn.runAndReadAll(`SELECT num_rows FROM parquet_file_metadata(${sqlString(p.file)})`);
+        rows = r.getRows()[0]![0] as bigint;
+      } catch (e) {
+        throw new Error(`${p.uri} is damaged (${restate(errorMessage(e), [p])})`);
+      }
+      if (Number(rows) !== p.rows) throw new Error(`${p.uri} has ${rows} rows where its commit marker says ${p.rows}`);
+    }
+  }
+
+  /** Returns the rows written. */
+  async merge(parts: LocalPart[], out: string, rowGroupRows: number): Promise<number> {
+    try {
+      const r = await this.conn.runAndReadAll(
+        `COPY (SELECT * FROM read_parquet(${fileList(parts)}, union_by_name = true) ORDER BY key, bucket, etag) ` +
+          `TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.max(2048, Math.round(rowGroupRows))})`,
+      );
+      return Number(r.getRows()[0]![0]);
+    } catch (e) {
+      throw new Error(restate(errorMessage(e), parts));
+    }
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.db.closeSync();
+  }
+}
