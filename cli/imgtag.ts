@@ -13,7 +13,7 @@ import { runNightly } from '../src/nightly/nightly.js';
 import { DEVICES } from '../src/infer/device.js';
 import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/task-index.js';
 import { submitJob, submitJobInput } from '../src/fleet/submit.js';
-import { loadPlan } from '../src/plan/plan-file.js';
+import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
 import { compactionLine, exitCodeFor, runSummaryRows, table } from './format.js';
@@ -91,7 +91,7 @@ sourceOptions(
   console.log(
     table([
       ['run', o.run],
-      ['dataset', plan.dataset!],
+      ['dataset', planIdentity(o.run, plan).dataset],
       ['manifest rows', plan.counts.rows],
       ['images', plan.counts.images],
       ['skipped (not images)', plan.counts.skipped],

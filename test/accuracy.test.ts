@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { parseLabels } from '../src/model/labels.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, MODEL_DIR, imagenetFiles } from './helpers/env.js';
-import { readRunResults } from './helpers/results.js';
+import { modelColumn, readRunResults } from './helpers/results.js';
 
 /** wnid (the file name's prefix) -> the label imgtag writes for that class. */
 function labelsByWnid(): Map<string, string> {
@@ -29,7 +29,7 @@ async function top5(model: string): Promise<number> {
   const byWnid = labelsByWnid();
   const hits = rows.filter((r) => {
     const truth = byWnid.get(path.basename(String(r.key)).split('_')[0]!);
-    return (r.tags as { label: string }[]).some((t) => t.label === truth);
+    return (r[modelColumn('tags', model)] as { label: string }[]).some((t) => t.label === truth);
   }).length;
   return hits / rows.length;
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
-import { readRunResults } from './helpers/results.js';
+import { MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
 const KEYS = ['with space/a b.jpg', 'ünïcödé/ø 猫.jpg', 'percent/100%25 %.jpg', 'plus/c+d.jpg', 'dots/x/../y.jpg', '/leading-slash.jpg'];
@@ -26,7 +26,7 @@ test('keys with spaces, unicode, %, +, .. and a leading / are kept verbatim, one
   assert.ok(res.code === 0 || res.code === 2, res.stderr);
   const { rows } = await readRunResults(run);
   assert.deepEqual(rows.map((r) => r.key).sort(), [...KEYS].sort());
-  const tagged = rows.filter((r) => Array.isArray(r.tags)).map((r) => r.key);
+  const tagged = rows.filter((r) => Array.isArray(r[MOBILENET_TAGS])).map((r) => r.key);
   assert.deepEqual(tagged.filter((k) => k !== '/leading-slash.jpg').sort(), KEYS.filter((k) => k !== '/leading-slash.jpg').sort());
   for (const r of rows.filter((r) => r.error)) assert.equal((r.error as { stage: string }).stage, 'fetch');
 });

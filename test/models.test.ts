@@ -8,7 +8,7 @@ import { parseLabels } from '../src/model/labels.js';
 import { writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, MODEL_DIR, imagenetFiles } from './helpers/env.js';
-import { readRunResults } from './helpers/results.js';
+import { MOBILENET_MODEL, MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
 type Tag = { label: string; score: number };
@@ -36,15 +36,15 @@ const markers = (run: string) => fs.readdirSync(path.join(run, 'commits')).map((
 test('two models in one run: one decode per image, each model its own columns, the same tags as each model alone', async () => {
   const { dir, keys } = await plannedRun(20);
   const both = await tagRun(keys, path.join(dir, 'both'), ['mobilenetv2-12-int8', 'squeezenet1.1']);
-  assert.deepEqual(both.columns, ['key', 'bucket', 'etag', 'size', 'width', 'height', 'model', 'tags', 'model_squeezenet1_1', 'tags_squeezenet1_1', 'error']);
+  assert.deepEqual(both.columns, ['key', 'bucket', 'etag', 'size', 'width', 'height', 'model_mobilenetv2_12_int8', 'tags_mobilenetv2_12_int8', 'model_squeezenet1_1', 'tags_squeezenet1_1', 'error', 'run_id', 'tagged_at']);
   const m = markers(path.join(dir, 'both'));
   assert.equal(m.reduce((n, x) => n + x.decodes, 0), 20, 'one decode per image for two models');
   assert.deepEqual(m[0].models, ['mobilenetv2-12-int8@cc028fe6cae7', 'squeezenet1.1@dc39baf60bf8']);
   const mobile = byKey((await tagRun(keys, path.join(dir, 'mobile'), ['mobilenetv2-12-int8'])).rows);
   const squeeze = byKey((await tagRun(keys, path.join(dir, 'squeeze'), ['squeezenet1.1'])).rows);
   for (const r of both.rows) {
-    assert.deepEqual(r.tags, mobile.get(String(r.key))!.tags);
-    assert.deepEqual(r.tags_squeezenet1_1, squeeze.get(String(r.key))!.tags);
+    assert.deepEqual(r[MOBILENET_TAGS], mobile.get(String(r.key))![MOBILENET_TAGS]);
+    assert.deepEqual(r.tags_squeezenet1_1, squeeze.get(String(r.key))!.tags_squeezenet1_1);
     assert.equal(r.model_squeezenet1_1, 'squeezenet1.1@dc39baf60bf8');
   }
 });
@@ -57,7 +57,7 @@ test('models of different input sizes still share one decode per image', async (
   const { rows } = await tagRun(keys, path.join(dir, 'run'), ['mobilenetv2-12-int8', path.join(dir, 'small.json')]);
   assert.equal(markers(path.join(dir, 'run')).reduce((n, x) => n + x.decodes, 0), 16);
   const alone = byKey((await tagRun(keys, path.join(dir, 'alone'), ['mobilenetv2-12-int8'])).rows);
-  const sameTop = rows.filter((r) => (r.tags as Tag[])[0]!.label === (alone.get(String(r.key))!.tags as Tag[])[0]!.label).length;
+  const sameTop = rows.filter((r) => (r[MOBILENET_TAGS] as Tag[])[0]!.label === (alone.get(String(r.key))![MOBILENET_TAGS] as Tag[])[0]!.label).length;
   assert.ok(sameTop >= 14, `resizing from the shared decode changed the best tag of ${16 - sameTop} images`);
   assert.ok(rows.every((r) => (r.tags_mobilenet_240 as Tag[]).length === 5));
 });
@@ -78,9 +78,9 @@ test('output kinds: multilabel (sigmoid over a threshold), embedding (unit vecto
   };
   for (const [k, v] of Object.entries(specs)) fs.writeFileSync(path.join(dir, `${k}.json`), JSON.stringify(v));
   const { rows, columns } = await tagRun(keys, path.join(dir, 'run'), ['mobilenetv2-12-int8', ...Object.keys(specs).map((k) => path.join(dir, `${k}.json`))]);
-  assert.deepEqual(columns.slice(6), ['model', 'tags', 'model_multi', 'tags_multi', 'model_embed', 'embedding_embed', 'model_zero', 'tags_zero', 'embedding_zero', 'error']);
+  assert.deepEqual(columns.slice(6), ['model_embed', 'embedding_embed', 'model_mobilenetv2_12_int8', 'tags_mobilenetv2_12_int8', 'model_multi', 'tags_multi', 'model_zero', 'tags_zero', 'embedding_zero', 'error', 'run_id', 'tagged_at']);
   for (const r of rows) {
-    const best = (r.tags as Tag[])[0]!.label;
+    const best = (r[MOBILENET_TAGS] as Tag[])[0]!.label;
     const multi = r.tags_multi as Tag[];
     assert.ok(multi.every((t) => t.score >= 0.9));
     if (multi.length > 0) assert.equal(multi[0]!.label, best);
@@ -109,7 +109,7 @@ test('a model from s3:// is fetched once, cached by sha256, and refused when its
   const env = { ...s3.env, IMGTAG_CACHE_DIR: cache };
   const { dir, keys } = await plannedRun(4);
   const { rows } = await tagRun(keys, path.join(dir, 'run'), [`s3://${bucket}/models/v1/mobilenetv2-12-int8.onnx`], env);
-  assert.ok(rows.every((r) => r.model === 'mobilenetv2-12-int8@cc028fe6cae7'));
+  assert.ok(rows.every((r) => r[MOBILENET_MODEL] === 'mobilenetv2-12-int8@cc028fe6cae7'));
   assert.ok(fs.existsSync(path.join(cache, 'models/sha256', spec.sha256)), 'cached under its sha256');
 
   await writeBytes(`s3://${bucket}/models/v2/mobilenetv2-12-int8.json`, JSON.stringify({ ...spec, file: '../v1/mobilenetv2-12-int8.onnx', sha256: 'f'.repeat(64) }));
@@ -153,7 +153,7 @@ test('a float16 model (input and output float16) is fed by the same pre-processi
   const full = byKey((await tagRun(keys, path.join(dir, 'full'), ['squeezenet1.1'])).rows);
   let same = 0;
   for (const [key, r] of half) {
-    const [h, f] = [(r.tags as Tag[])[0]!, (full.get(key)!.tags as Tag[])[0]!];
+    const [h, f] = [(r.tags_squeezenet1_1_fp16 as Tag[])[0]!, (full.get(key)!.tags_squeezenet1_1 as Tag[])[0]!];
     assert.ok(h.score > 0 && h.score <= 1, `${key}: a probability, not raw float16 bits`);
     if (h.label === f.label) same += 1;
   }

@@ -6,7 +6,7 @@ import { listObjects, readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
 import { imgtag } from './helpers/cli.js';
 import { plannedS3Run, photos } from './helpers/planned.js';
-import { readRunResults } from './helpers/results.js';
+import { MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 
 test('each stage holds no more than its bound in flight, and rows come back in manifest order', async () => {
   const files = photos(40, 20);
@@ -26,7 +26,7 @@ test('each stage holds no more than its bound in flight, and rows come back in m
   const { rows } = await readRunResults(run);
   const keys = rows.map((r) => r.key);
   assert.deepEqual(keys, files.map((f) => `img/${f}`), 'rows in manifest order, shard by shard');
-  assert.ok(rows.every((r) => r.bucket === bucket && r.error === undefined && Array.isArray(r.tags)));
+  assert.ok(rows.every((r) => r.bucket === bucket && r.error === undefined && Array.isArray(r[MOBILENET_TAGS])));
 });
 
 test('dispatch: the next shard goes out when the previous one has computed, before its write finishes; exit after the last answer', () => {

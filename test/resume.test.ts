@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { resultFiles } from '../src/compact/result-files.js';
 import { listObjects, readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
 import { CLI } from './helpers/env.js';
 import { imgtag } from './helpers/cli.js';
-import { readRunResults } from './helpers/results.js';
+import { MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 import { photoPaths, photos, plannedLocalRun, plannedS3Run } from './helpers/planned.js';
 
 async function commits(run: string): Promise<Map<string, string>> {
@@ -32,7 +33,7 @@ async function assertExactlyOnce(run: string, keys: string[]) {
   const { rows } = await readRunResults(run);
   assert.equal(rows.length, keys.length, 'one row per planned image');
   assert.deepEqual(rows.map((r) => String(r.key)).sort(), [...keys].sort(), 'no duplicates, none missing');
-  assert.ok(rows.every((r) => Array.isArray(r.tags)));
+  assert.ok(rows.every((r) => Array.isArray(r[MOBILENET_TAGS])));
 }
 
 test('kill -9 a worker mid-run: the run goes on, the re-run finishes, committed shards are not redone', async () => {
@@ -75,6 +76,8 @@ test('kill -9 the whole run (parent and workers) twice at random points: re-runs
   const after = await commits(run);
   for (const [name, body] of before) assert.equal(after.get(name), body, `${name} was redone`);
   await assertExactlyOnce(run, files);
-  // Half-written files from the killed processes are never taken for results.
-  assert.deepEqual(fs.readdirSync(path.join(run, 'results')).filter((f) => f.endsWith('.parquet')).length, 12);
+  // Half-written files from the killed processes are never taken for results: the 12 staged shards
+  // became the run's one compacted file, and no staged Parquet is left.
+  assert.deepEqual(fs.readdirSync(path.join(run, 'staging')).filter((f) => f.endsWith('.parquet')), []);
+  assert.equal((await resultFiles(run)).length, 1);
 });

@@ -7,7 +7,7 @@ import { fixtures } from '../scripts/fixtures.js';
 import { readText, writeBytes } from '../src/storage/storage.js';
 import { events, imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
-import { readRunResults } from './helpers/results.js';
+import { MOBILENET_MODEL, MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-run-'));
@@ -48,7 +48,7 @@ test('run over S3 with 2 workers: one row per planned image, odd images tagged, 
   assert.match(first.stdout, new RegExp(`${shards} tagged, 0 already done, 0 held by other workers, 0 unfinished`));
 
   const { rows, columns } = await readRunResults(run);
-  assert.deepEqual(columns, ['key', 'bucket', 'etag', 'size', 'width', 'height', 'model', 'tags', 'error']);
+  assert.deepEqual(columns, ['key', 'bucket', 'etag', 'size', 'width', 'height', MOBILENET_MODEL, MOBILENET_TAGS, 'error', 'run_id', 'tagged_at']);
   assert.equal(rows.length, uris.length);
   assert.deepEqual(rows.map((r) => `s3://${r.bucket}/${r.key}`).sort(), [...uris].sort());
   const byName = new Map(rows.map((r) => [String(r.key).split('/').pop(), r]));
@@ -56,19 +56,19 @@ test('run over S3 with 2 workers: one row per planned image, odd images tagged, 
     const r = byName.get(f.name)!;
     if (f.expect === 'ok') {
       assert.equal(r.error, undefined, `${f.name}: ${JSON.stringify(r.error)}`);
-      assertTags(r.tags as Tag[], f.name);
+      assertTags(r[MOBILENET_TAGS] as Tag[], f.name);
       if (f.size) assert.deepEqual([r.width, r.height], f.size, `${f.name} must be reported upright`);
     } else {
       assert.equal((r.error as { stage: string }).stage, 'decode', f.name);
       assert.ok((r.error as { message: string }).message.length > 0);
-      assert.equal(r.tags, undefined);
+      assert.equal(r[MOBILENET_TAGS], undefined);
     }
   }
   assert.equal((byName.get('never-uploaded.jpg')!.error as { stage: string }).stage, 'fetch');
   for (const f of photos) {
     const r = byName.get(f)!;
-    assertTags(r.tags as Tag[], f);
-    assert.equal(r.model, MOBILENET_ID);
+    assertTags(r[MOBILENET_TAGS] as Tag[], f);
+    assert.equal(r[MOBILENET_MODEL], MOBILENET_ID);
     assert.equal(r.size, BigInt(fs.statSync(path.join(IMAGENET_DIR, f)).size));
     assert.match(String(r.etag), /^[0-9a-f]{32}$/);
   }
@@ -112,7 +112,7 @@ test('run over local paths into a local run directory, one shard at a time', asy
     assert.equal(r.bucket, null);
     assert.equal(r.etag, null);
     assert.equal(r.size, BigInt(fs.statSync(String(r.key)).size));
-    assertTags(r.tags as Tag[], r.key);
+    assertTags(r[MOBILENET_TAGS] as Tag[], r.key);
   }
 });
 
@@ -127,7 +127,7 @@ test('a fixed-batch model (SqueezeNet, batch 1) runs with any --batch-size', asy
   const { rows } = await readRunResults(run);
   assert.equal(rows.length, 7);
   for (const r of rows) {
-    assert.equal(r.model, 'squeezenet1.1@dc39baf60bf8');
-    assertTags(r.tags as Tag[], r.key);
+    assert.equal(r.model_squeezenet1_1, 'squeezenet1.1@dc39baf60bf8');
+    assertTags(r.tags_squeezenet1_1 as Tag[], r.key);
   }
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { UserError } from '../errors.js';
 import { acquireLock, LEASE_TTL_MS, type Holder } from '../lease/lease.js';
-import { committedShards, readMarkers } from '../output/commit.js';
+import { committedShards, readMarkers, stagedFile } from '../output/commit.js';
 import { loadPlan, planIdentity } from '../plan/plan-file.js';
 import { datasetLayout, runLayout } from '../run-dir.js';
 import { deleteObjects, downloadFile, listObjects, statObject, uploadFile } from '../storage/storage.js';
@@ -42,9 +42,10 @@ async function stagedShards(run: string): Promise<StagedShard[]> {
   for await (const o of listObjects(runLayout.staging(run))) sizes.set(o.uri, o.size ?? 0);
   const out: StagedShard[] = [];
   for (const m of await readMarkers(run)) {
-    const bytes = sizes.get(m.result) ?? (await statObject(m.result).catch(() => undefined))?.size;
-    if (bytes === undefined) throw new UserError(`${m.result} is missing though shard ${m.shard} is committed: delete ${runLayout.commit(run, m.shard)} and run again to redo the shard`);
-    out.push({ shard: m.shard, uri: m.result, bytes, rows: m.rows });
+    const uri = stagedFile(run, m);
+    const bytes = sizes.get(uri) ?? (await statObject(uri).catch(() => undefined))?.size;
+    if (bytes === undefined) throw new UserError(`${uri} is missing though shard ${m.shard} is committed: delete ${runLayout.commit(run, m.shard)} and run again to redo the shard`);
+    out.push({ shard: m.shard, uri, bytes, rows: m.rows });
   }
   return out;
 }
@@ -92,11 +93,12 @@ async function mergeGroup(run: string, plan: CompactionPlan, index: number, merg
 }
 
 /** Staged shard files are removed only after done.json: until then they are what readers read. */
-async function removeStaged(run: string): Promise<number> {
-  const staged: string[] = [];
-  for await (const o of listObjects(runLayout.staging(run))) staged.push(o.uri);
-  await deleteObjects(staged);
-  return staged.length;
+async function removeStaged(run: string): Promise<void> {
+  const staged = new Set<string>();
+  for (const g of (await readState<CompactionPlan>(run, 'plan.json'))?.groups ?? []) for (const s of g.shards) staged.add(s.uri);
+  // Left-overs of writers killed mid-write go too.
+  for await (const o of listObjects(runLayout.staging(run))) staged.add(o.uri);
+  await deleteObjects([...staged]);
 }
 
 /**

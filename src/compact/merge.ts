@@ -21,7 +21,7 @@ const fileList = (parts: LocalPart[]) => `[${parts.map((p) => sqlString(p.file))
 
 /** DuckDB's messages name local temp files: say which staged object it was instead. */
 function restate(message: string, parts: LocalPart[]): string {
-  let out = message;
+  let out = message.replace(/\s+/g, " ").trim();
   for (const p of parts) out = out.split(p.file).join(p.uri);
   return out;
 }

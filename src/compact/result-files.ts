@@ -1,4 +1,4 @@
-import { readMarkers } from '../output/commit.js';
+import { readMarkers, stagedFile } from '../output/commit.js';
 import { readState, type CompactionDone } from './state.js';
 
 /**
@@ -8,5 +8,5 @@ import { readState, type CompactionDone } from './state.js';
 export async function resultFiles(run: string): Promise<string[]> {
   const done = await readState<CompactionDone>(run, 'done.json');
   if (done) return done.files.map((f) => f.uri);
-  return (await readMarkers(run)).map((m) => m.result);
+  return (await readMarkers(run)).map((m) => stagedFile(run, m));
 }

@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import { UserError } from '../errors.js';
 import { exists, listObjects, readText, writeBytes } from '../storage/storage.js';
-import { runLayout } from '../run-dir.js';
+import { runLayout, shardName } from '../run-dir.js';
+import { joinUri } from '../storage/uri.js';
 import type { ErrorStage } from './rows.js';
 
 /** Seconds per stage: busy (wall time with the stage at work), or average tasks in flight (queue depth). */
@@ -42,6 +43,15 @@ export interface CommitMarker {
   finishedAt: string;
   host: string;
   pid: number;
+}
+
+/**
+ * Where a committed shard's Parquet is, under this run directory: the marker's own path may name the
+ * directory the run had when it was tagged (a run copied or moved since). Runs from before staging
+ * kept it in results/.
+ */
+export function stagedFile(run: string, marker: Pick<CommitMarker, 'shard' | 'result'>): string {
+  return /[/\\]results[/\\]part-\d+\.parquet$/.test(marker.result) ? joinUri(run, 'results', `part-${shardName(marker.shard)}.parquet`) : runLayout.staged(run, marker.shard);
 }
 
 export async function writeCommit(run: string, marker: CommitMarker): Promise<void> {

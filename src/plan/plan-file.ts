@@ -19,7 +19,7 @@ export interface Plan {
   parent?: string;
   /** Unique run id, carried by every row (`run_id`) and in the dataset's file names. Older plans: the folder's name. */
   id?: string;
-  /** Where compaction puts the run's rows (`<dataset>/run_date=YYYY-MM-DD/`). Older plans: `<run>/tags`. */
+  /** Where compaction puts the run's rows (`<dataset>/run_date=YYYY-MM-DD/`); absent: `<run>/tags`. */
   dataset?: string;
 }
 

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { UserError } from '../errors.js';
-import { basenameUri } from '../storage/uri.js';
+import { basenameUri, isS3Uri } from '../storage/uri.js';
 import { readManifest, type ManifestRow, type ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { isImageUri } from './filter.js';
-import { DEFAULT_SHARD_SIZE, defaultDataset, type Plan } from './plan-file.js';
+import { DEFAULT_SHARD_SIZE, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
 import { excludeTagged } from './since.js';
 
@@ -66,8 +67,8 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
   }
   const shards = await sink.finish();
   const createdAt = new Date().toISOString();
-  const dataset = opts.dataset ?? defaultDataset(run);
-  const plan: Plan = { version: 1, createdAt, id: newRunId(run, createdAt), dataset, source, options, counts, shards, parent: opts.since };
+  // Recorded only when given: a run directory with its dataset inside can be moved or copied whole.
+  const plan: Plan = { version: 1, createdAt, id: newRunId(run, createdAt), dataset: opts.dataset === undefined || isS3Uri(opts.dataset) ? opts.dataset : path.resolve(opts.dataset), source, options, counts, shards, parent: opts.since };
   await writeBytes(runLayout.plan(run), JSON.stringify(plan, null, 2) + '\n', 'application/json');
   return plan;
 }

@@ -21,3 +21,8 @@ export async function readRunResults(run: string): Promise<{ rows: Record<string
 export function localFiles(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort().map((f) => path.join(dir, f)) : [];
 }
+
+/** A model's column name in the results: `tags_mobilenetv2_12_int8` for ('tags', 'mobilenetv2-12-int8'). */
+export const modelColumn = (kind: 'model' | 'tags' | 'embedding', model: string) => `${kind}_${model.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')}`;
+export const MOBILENET_TAGS = 'tags_mobilenetv2_12_int8';
+export const MOBILENET_MODEL = 'model_mobilenetv2_12_int8';

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resultFiles } from '../src/compact/result-files.js';
+import { imgtag } from './helpers/cli.js';
+import { duckdb } from './helpers/duckdb.js';
+import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { photoPaths, plannedLocalRun } from './helpers/planned.js';
+import { MOBILENET_TAGS, readRunResults } from './helpers/results.js';
+
+const parquetIn = (dir: string): string[] =>
+  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet')).map((f) => path.join(dir, f)) : [];
+
+/** `n` distinct local keys: links to the ImageNet samples in as many folders as it takes. */
+function manyPhotos(n: number): string[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-many-'));
+  const files = imagenetFiles();
+  return Array.from({ length: n }, (_, i) => {
+    const sub = path.join(dir, `copy-${Math.floor(i / files.length)}`);
+    fs.mkdirSync(sub, { recursive: true });
+    const link = path.join(sub, files[i % files.length]!);
+    fs.symlinkSync(path.join(IMAGENET_DIR, files[i % files.length]!), link);
+    return link;
+  });
+}
+
+test('4,000 images in 40 shards end as one sorted file in the dataset, one row each, read alike by DuckDB and hyparquet', async () => {
+  const keys = manyPhotos(4000);
+  const { run } = await plannedLocalRun('compact-4k', keys, 100);
+  const res = await imgtag(['run', '--run', run, '--workers', '2', '--batch-size', '32']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /^dataset\s+compacted into 1 file\(s\), 4000 rows/m);
+
+  const dataset = path.join(run, 'tags');
+  const files = parquetIn(dataset);
+  assert.ok(files.length >= 1 && files.length <= 2, `${files.length} data files`);
+  assert.ok(files.every((f) => /[/\\]run_date=\d{4}-\d{2}-\d{2}[/\\]/.test(f)), 'Hive-style run_date partitions');
+  assert.deepEqual(parquetIn(path.join(run, 'staging')), [], 'the staged shard files are gone');
+  assert.deepEqual(await resultFiles(run), files);
+
+  const [stats] = await duckdb(
+    `SELECT count(*) AS n, count(DISTINCT key) AS keys, count(run_id) AS run_ids, count(DISTINCT run_id) AS runs, count(tagged_at) AS times, ` +
+      `min(run_date)::VARCHAR AS day, count(${MOBILENET_TAGS}) AS tagged FROM read_parquet('${dataset}/**/*.parquet', hive_partitioning = true)`,
+  );
+  assert.deepEqual(stats, { n: '4000', keys: '4000', run_ids: '4000', runs: '1', times: '4000', day: new Date().toISOString().slice(0, 10), tagged: '4000' });
+  const { rows, columns } = await readRunResults(run);
+  assert.equal(rows.length, 4000);
+  assert.deepEqual(new Set(rows.map((r) => r.key)), new Set(keys));
+  assert.ok(columns.includes('run_id') && columns.includes('tagged_at'));
+  const sorted = rows.map((r) => String(r.key));
+  assert.deepEqual(sorted, [...sorted].sort(), 'rows sorted by key');
+  assert.ok(rows.every((r) => r.tagged_at instanceof Date && typeof r.run_id === 'string'));
+});
+
+test('column names do not depend on the order of the --model flags', async () => {
+  const keys = photoPaths(0, 4);
+  const orders = [['mobilenetv2-12-int8', 'squeezenet1.1'], ['squeezenet1.1', 'mobilenetv2-12-int8']];
+  const columns: string[][] = [];
+  for (const models of orders) {
+    const { run } = await plannedLocalRun('model-order', keys, 4);
+    const res = await imgtag(['run', '--run', run, ...models.flatMap((m) => ['--model', m])]);
+    assert.equal(res.code, 0, res.stderr);
+    columns.push((await readRunResults(run)).columns);
+  }
+  assert.deepEqual(columns[0], columns[1]);
+  assert.ok(columns[0]!.includes('tags_squeezenet1_1') && columns[0]!.includes(MOBILENET_TAGS));
+});
+
+/** A run of 400 images tagged once, staged but not compacted: copied for each experiment. */
+async function stagedRun(): Promise<{ run: string; keys: string[] }> {
+  const keys = manyPhotos(400);
+  const { run } = await plannedLocalRun('compact-kill', keys, 10);
+  const res = await imgtag(['run', '--run', run, '--workers', '2', '--no-compact']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(parquetIn(path.join(run, 'staging')).length, 40);
+  assert.equal(fs.existsSync(path.join(run, 'tags')), false, 'nothing in the dataset before compaction');
+  return { run, keys };
+}
+
+function copyRun(run: string): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-copy-'));
+  fs.cpSync(run, copy, { recursive: true });
+  return copy;
+}
+
+/** What any reader sees now: the run's files (resultFiles) and everything in the dataset folder. */
+async function assertNeverDoubled(run: string, keys: string[], when: string) {
+  const { rows } = await readRunResults(run);
+  assert.equal(rows.length, keys.length, `${when}: the run's files hold one row per image`);
+  assert.equal(new Set(rows.map((r) => r.key)).size, keys.length, `${when}: no key twice`);
+  const inDataset = parquetIn(path.join(run, 'tags'));
+  if (inDataset.length > 0) {
+    const [d] = await duckdb(`SELECT count(*) AS n, count(DISTINCT key) AS k FROM read_parquet([${inDataset.map((f) => `'${f}'`).join(',')}])`);
+    assert.equal(d!.n, d!.k, `${when}: the dataset never holds a row twice`);
+  }
+}
+
+test('kill -9 during compaction at several points, then compact again: exactly one row per image, never doubled', async () => {
+  const { run, keys } = await stagedRun();
+  // Each shard its own merged file (a tiny target), so a kill can land between any two steps.
+  const args = (dir: string) => [CLI, 'compact', '--run', dir, '--target-file-mb', '0.001'];
+  // [moment, reached?, must the process still be running then?]: removing 40 local files after
+  // done.json may be over before the kill lands.
+  const moments: [string, (dir: string) => boolean, boolean][] = [
+    ['after compaction/plan.json', (d) => fs.existsSync(path.join(d, 'compaction', 'plan.json')), true],
+    ['after 3 merged files', (d) => fs.existsSync(path.join(d, 'compaction', 'group-00002.json')), true],
+    ['after 25 merged files', (d) => fs.existsSync(path.join(d, 'compaction', 'group-00024.json')), true],
+    ['after done.json, while staged files are removed', (d) => fs.existsSync(path.join(d, 'compaction', 'done.json')), false],
+  ];
+  for (const [when, reached, running] of moments) {
+    const dir = copyRun(run);
+    const child = spawn(process.execPath, args(dir), { stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('exit', r));
+    for (let i = 0; i < 4000 && !reached(dir) && child.exitCode === null; i++) await sleep(2);
+    if (running) assert.equal(child.exitCode, null, `the kill ${when} came after compaction had finished`);
+    assert.ok(reached(dir), `compaction never got ${when}`);
+    child.kill('SIGKILL');
+    await exited;
+    await assertNeverDoubled(dir, keys, `killed ${when}`);
+    const again = await imgtag(args(dir).slice(1));
+    assert.equal(again.code, 0, again.stderr);
+    await assertNeverDoubled(dir, keys, `re-run after a kill ${when}`);
+    assert.equal(parquetIn(path.join(dir, 'tags')).length, 40, `${when}: one merged file per group`);
+    assert.deepEqual(parquetIn(path.join(dir, 'staging')), []);
+  }
+});
+
+test('compaction refuses an unfinished run, and stops at a damaged shard file naming it, losing nothing', async () => {
+  const { run, keys } = await stagedRun();
+  const dir = copyRun(run);
+  fs.rmSync(path.join(dir, 'commits', 'part-00007.json'));
+  const unfinished = await imgtag(['compact', '--run', dir]);
+  assert.equal(unfinished.code, 3, unfinished.stderr);
+  assert.match(unfinished.stderr, /not every shard is committed: run "imgtag run --run/);
+  assert.match(unfinished.stdout, /not compacted: 39 of 40 shards committed/);
+
+  const damaged = copyRun(run);
+  const victim = path.join(damaged, 'staging', 'part-00031.parquet');
+  const good = fs.readFileSync(victim);
+  fs.writeFileSync(victim, good.subarray(0, 500));
+  const res = await imgtag(['compact', '--run', damaged, '--target-file-mb', '0.02']);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /part-00031\.parquet is damaged/);
+  assert.equal(res.stderr.trim().split('\n').length, 1, 'one line');
+  // Files merged before it stay; the staged files are all still there, and readers still see every row once.
+  assert.ok(parquetIn(path.join(damaged, 'tags')).length > 0);
+  assert.equal(parquetIn(path.join(damaged, 'staging')).length, 40);
+  fs.writeFileSync(victim, good);
+  const fixed = await imgtag(['compact', '--run', damaged, '--target-file-mb', '0.02']);
+  assert.equal(fixed.code, 0, fixed.stderr);
+  await assertNeverDoubled(damaged, keys, 'after the repair');
+});
