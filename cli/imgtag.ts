@@ -12,7 +12,7 @@ import { runPlan } from '../src/pipeline/run-plan.js';
 import { runNightly } from '../src/nightly/nightly.js';
 import { DEVICES } from '../src/infer/device.js';
 import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/task-index.js';
-import { submitJob, submitJobInput } from '../src/fleet/submit.js';
+import { compactJobInput, submitJob, submitJobInput } from '../src/fleet/submit.js';
 import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
@@ -149,6 +149,7 @@ runOptions(
       .command('nightly')
       .description('tag only what is new or changed since the last run under --root (for cron); one at a time, by a lock')
       .requiredOption('--root <dir>', 'folder of the nightly runs: runs/<time>/ and nightly.lock')
+      .option('--dataset <dir>', 'where the runs\' rows go, as <dataset>/run_date=YYYY-MM-DD/*.parquet (default <root>/tags)')
       .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)'),
   ),
 ).action(async (o) => {
@@ -160,6 +161,7 @@ runOptions(
       plan: { shardSize: o.shardSize, shards: o.shards },
       run: { ...o, models: o.model, s3 },
       newObjectsOnly: o.newObjectsOnly,
+      dataset: o.dataset,
     },
     logEvent,
   );
@@ -271,8 +273,10 @@ program
   .action(async (o) => {
     s3Options();
     const input = await submitJobInput({ ...o });
-    if (o.dryRun) return console.log(JSON.stringify(input, null, 2));
-    console.log(table([['job id', await submitJob(input)], ['array size', input.arrayProperties?.size ?? 1]]));
+    if (o.dryRun) return console.log(JSON.stringify({ tag: input, compact: compactJobInput(input, o.run, '<tag job id>') }, null, 2));
+    const tagJob = await submitJob(input);
+    const compactJob = await submitJob(compactJobInput(input, o.run, tagJob));
+    console.log(table([['job id', tagJob], ['array size', input.arrayProperties?.size ?? 1], ['compact job id', `${compactJob} (starts when every child has finished)`]]));
   });
 
 program.parseAsync().catch((e: unknown) => {

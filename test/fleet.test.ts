@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { resultFiles } from '../src/compact/result-files.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { readRunResults } from './helpers/results.js';
@@ -22,9 +23,12 @@ test('a simulated fleet: array children with their own index complete the plan t
 
   const dry = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '3', '--dry-run'], env);
   assert.equal(dry.code, 0, dry.stderr);
-  const input = JSON.parse(dry.stdout);
+  const { tag: input, compact } = JSON.parse(dry.stdout);
   assert.deepEqual(input.arrayProperties, { size: 3 });
   assert.deepEqual(input.parameters, { run, shards_per_task: '3' });
+  // Compaction runs once, after every child: a job that depends on the array job.
+  assert.deepEqual(compact.dependsOn, [{ jobId: '<tag job id>' }]);
+  assert.deepEqual(compact.containerOverrides.command, ['compact', '--run', run]);
 
   // Three AWS Batch children and one Kubernetes indexed-Job pod past the end (nothing left for it).
   const tasks = [
@@ -39,8 +43,14 @@ test('a simulated fleet: array children with their own index complete the plan t
   results.forEach((r, i) => assert.equal(r.code, 0, `task ${i}: ${r.stderr}`));
   const tagged = results.map((r) => Number(/(\d+) tagged/.exec(r.stdout)![1]));
   assert.deepEqual(tagged, [3, 3, 2, 0]);
+  // Children leave their shards staged; the chained compact job merges the run once.
+  assert.ok(results.every((r) => !/^dataset/m.test(r.stdout)), 'a fleet child never compacts');
+  const merged = await imgtag(['compact', '--run', run], env);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.match(merged.stdout, /compacted into 1 file\(s\), 30 rows/);
   const { rows } = await readRunResults(run);
   assert.deepEqual(rows.map((r) => r.key).sort(), files.map((f) => `img/${f}`).sort());
+  assert.match((await resultFiles(run))[0]!, new RegExp(`^${run}/tags/run_date=\\d{4}-\\d{2}-\\d{2}/run-[0-9a-f]{8}-00000\\.parquet$`));
 });
 
 test('submit refuses an array over 10,000 children and says which --shards-per-task fits', async () => {
@@ -51,7 +61,7 @@ test('submit refuses an array over 10,000 children and says which --shards-per-t
   assert.equal(big.code, 1);
   assert.match(big.stderr, /300000 shards at 1 per task need 300000 array children, over AWS Batch's 10000: use --shards-per-task 30 or more/);
   const fits = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '30', '--dry-run']);
-  assert.deepEqual(JSON.parse(fits.stdout).arrayProperties, { size: 10_000 });
+  assert.deepEqual(JSON.parse(fits.stdout).tag.arrayProperties, { size: 10_000 });
 });
 
 test('--device cuda without the CUDA provider names the missing library and how to install it', async () => {

@@ -19,7 +19,11 @@ async function module(): Promise<{ json: Record<string, Blocks>; text: string; l
     const parsed = (await parse(f, src)) as Record<string, Blocks>;
     for (const [kind, blocks] of Object.entries(parsed)) {
       if (kind === 'locals') for (const block of blocks as unknown as Record<string, unknown>[]) Object.keys(block).forEach((k) => locals.add(k));
-      else json[kind] = { ...json[kind], ...blocks };
+      else {
+        // Merged per type: two files may both declare, say, aws_iam_policy_document blocks.
+        json[kind] ??= {};
+        for (const [type, byName] of Object.entries(blocks)) json[kind]![type] = Array.isArray(byName) ? byName : { ...json[kind]![type], ...byName };
+      }
     }
   }
   return { json, text, locals };
@@ -97,4 +101,29 @@ test('the Dockerfile is multi-stage, runs as a non-root user, installs the GPU p
   assert.match(docker, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
   const users = [...docker.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
   assert.ok(users.length >= 2 && users.every((u) => u !== 'root' && u !== '0'));
+});
+
+test('Athena: a Glue table over the dataset with run_date partition projection, the columns imgtag writes, and a query policy', async () => {
+  const { json, text } = await module();
+  const table = json.resource!.aws_glue_catalog_table!.tags![0] as { parameters: Record<string, string>; partition_keys: Record<string, string>[]; storage_descriptor: Record<string, unknown>[] };
+  const p = table.parameters;
+  assert.equal(p['projection.enabled'], 'true');
+  assert.equal(p['projection.run_date.type'], 'date');
+  assert.equal(p['projection.run_date.format'], 'yyyy-MM-dd');
+  assert.equal(p['storage.location.template'], '${local.dataset}run_date=$${run_date}/');
+  assert.deepEqual(table.partition_keys, [{ name: 'run_date', type: 'string' }]);
+  const sd = table.storage_descriptor[0]!;
+  assert.equal(sd.location, '${local.dataset}');
+  assert.match(String(sd.input_format), /MapredParquetInputFormat/);
+  // The fixed columns, in the order the writer puts them, and each model's by name.
+  for (const col of ['key', 'bucket', 'etag', 'size', 'width', 'height', 'error', 'run_id', 'tagged_at']) assert.match(text, new RegExp(`\\{ name = "${col}", type = "`));
+  assert.match(text, /name = "model_\$\{m\}", type = "string"/);
+  assert.match(text, /name = "tags_\$\{m\}", type = local\.tag_struct/);
+  assert.match(text, /tag_struct\s+= "array<struct<label:string,score:float>>"/);
+  // The nightly writes where the table reads.
+  assert.match(text, /"nightly", "--root", "\$\{local\.runs_root\}nightly", "--dataset", local\.dataset/);
+  const query = (json.data!.aws_iam_policy_document!.query![0] as { statement: { sid: string; actions: string[]; resources: string[] }[] }).statement;
+  assert.deepEqual(query.find((s) => s.sid === 'ReadDataset')!.actions, ['s3:GetObject']);
+  assert.ok(query.every((s) => !s.actions.includes('s3:PutObject') || s.sid === 'WriteQueryResults'), 'queries write only their results');
+  assert.ok(json.resource!.aws_athena_workgroup, 'a workgroup for the queries');
 });

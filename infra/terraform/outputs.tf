@@ -22,3 +22,23 @@ output "log_group" {
   description = "CloudWatch log group of the jobs (JSON lines per shard)."
   value       = aws_cloudwatch_log_group.imgtag.name
 }
+
+output "dataset" {
+  description = "Give to imgtag plan --dataset: the tags table's location."
+  value       = local.dataset
+}
+
+output "athena_table" {
+  description = "The tags table to query in Athena (workgroup athena_workgroup)."
+  value       = "${aws_glue_catalog_database.imgtag.name}.${aws_glue_catalog_table.tags.name}"
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup for queries of the tags table."
+  value       = aws_athena_workgroup.imgtag.name
+}
+
+output "query_policy_arn" {
+  description = "Attach to whoever queries the tags."
+  value       = aws_iam_policy.query.arn
+}

@@ -15,7 +15,7 @@ resource "aws_scheduler_schedule" "nightly" {
       JobDefinition = aws_batch_job_definition.imgtag.arn
       ContainerOverrides = {
         Command = [
-          "nightly", "--root", "${local.runs_root}nightly", "--manifest", var.nightly_manifest,
+          "nightly", "--root", "${local.runs_root}nightly", "--dataset", local.dataset, "--manifest", var.nightly_manifest,
           "--workers", tostring(var.job_workers), "--model", var.model, "--device", var.device,
         ]
       }

@@ -124,3 +124,27 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "table_models" {
+  description = "Column names of the models whose tags the Athena table shows (model_<name>, tags_<name>): the spec name in lower case with _ for other characters."
+  type        = list(string)
+  default     = ["mobilenetv2_12_int8"]
+}
+
+variable "table_embedding_models" {
+  description = "Column names of embedding models in the Athena table (model_<name>, embedding_<name>)."
+  type        = list(string)
+  default     = []
+}
+
+variable "table_first_date" {
+  description = "First run_date partition the Athena table projects (yyyy-MM-dd)."
+  type        = string
+  default     = "2026-01-01"
+}
+
+variable "athena_bytes_scanned_cutoff" {
+  description = "Largest scan one query in the workgroup may make, in bytes."
+  type        = number
+  default     = 1099511627776
+}

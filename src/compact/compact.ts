@@ -17,7 +17,7 @@ export interface CompactOptions {
   targetFileMb?: number;
   /** Row group size to aim for (default 128 MB). */
   rowGroupMb?: number;
-  /** DuckDB's memory limit; beyond it the sort spills to local disk (default 512 MB). */
+  /** DuckDB's memory limit; beyond it the sort spills to local disk (default 256 MB). */
   memoryMb?: number;
   threads?: number;
 }
@@ -29,7 +29,7 @@ export type CompactOutcome =
   /** Another process is compacting this run right now. */
   | { status: 'leased'; holder: Holder };
 
-export const COMPACT_DEFAULTS = { targetFileMb: 256, rowGroupMb: 128, memoryMb: 512 } as const;
+export const COMPACT_DEFAULTS = { targetFileMb: 256, rowGroupMb: 128, memoryMb: 256 } as const;
 
 function positive(name: string, v: number): number {
   if (!Number.isFinite(v) || v <= 0) throw new UserError(`${name} must be a positive number of MB, not ${v}`);
@@ -63,7 +63,7 @@ async function makePlan(run: string, o: Required<CompactOptions>): Promise<Compa
 }
 
 /** Merge one group: staged files to local disk, one sorted file, up to the dataset, then its marker. */
-async function mergeGroup(run: string, plan: CompactionPlan, index: number, merger: ParquetMerger, tmp: string): Promise<CompactedFile> {
+async function mergeGroup(run: string, plan: CompactionPlan, index: number, merger: ParquetMerger, tmp: string, memoryMb: number): Promise<CompactedFile> {
   const group = plan.groups[index]!;
   const dir = await fsp.mkdtemp(path.join(tmp, 'group-'));
   try {
@@ -77,10 +77,14 @@ async function mergeGroup(run: string, plan: CompactionPlan, index: number, merg
         }),
       ),
     );
-    await merger.check(parts);
+    // Row groups are sized as parquet-mr sizes them: by the bytes a writer buffers (uncompressed).
+    const uncompressed = await merger.check(parts);
     const out = path.join(dir, 'merged.parquet');
-    const bytesPerRow = group.bytes / Math.max(1, group.rows);
-    const rows = await merger.merge(parts, out, plan.rowGroupBytes / Math.max(1, bytesPerRow));
+    const bytesPerRow = uncompressed / Math.max(1, group.rows);
+    // DuckDB's writer holds a row group in its own (larger) format: about 1 KB of memory per row
+    // of tags, so a row group never holds more rows than the memory limit allows.
+    const memoryRows = memoryMb * 1024;
+    const rows = await merger.merge(parts, out, Math.min(plan.rowGroupBytes / Math.max(1, bytesPerRow), memoryRows));
     if (rows !== group.rows) throw new Error(`merging ${group.shards.length} shards gave ${rows} rows where their markers say ${group.rows}: nothing was published`);
     const { size } = await fsp.stat(out);
     await uploadFile(out, group.uri, 'application/vnd.apache.parquet');
@@ -151,7 +155,7 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
         continue;
       }
       merger ??= await ParquetMerger.open({ memoryLimitMb: o.memoryMb, threads: o.threads, tempDir: tmp });
-      files.push(await mergeGroup(run, cplan, i, merger, tmp));
+      files.push(await mergeGroup(run, cplan, i, merger, tmp, o.memoryMb));
     }
     const done: CompactionDone = {
       version: 1,

@@ -43,6 +43,8 @@ export class ParquetMerger {
       memory_limit: `${s.memoryLimitMb}MB`,
       threads: String(s.threads),
       temp_directory: path.join(s.tempDir, 'duckdb-spill'),
+      // ORDER BY still orders the output; this only lets the writer skip buffering for input order.
+      preserve_insertion_order: 'false',
       // Nothing is fetched at run time: the fleet and these machines may have no route to extension hosts.
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
@@ -50,18 +52,26 @@ export class ParquetMerger {
     return new ParquetMerger(db, await db.connect());
   }
 
-  /** Footers readable and row counts as the markers say; throws naming the first file that is not. */
-  async check(parts: LocalPart[]): Promise<void> {
+  /**
+   * Footers readable and row counts as the markers say; throws naming the first file that is not.
+   * Returns the files' uncompressed bytes (from their footers), which is what a row group of a
+   * given size holds in a writer's memory.
+   */
+  async check(parts: LocalPart[]): Promise<number> {
+    let uncompressed = 0;
     for (const p of parts) {
-      let rows: bigint;
+      let rows: number;
       try {
         const r = await this.conn.runAndReadAll(`SELECT num_rows FROM parquet_file_metadata(${sqlString(p.file)})`);
-        rows = r.getRows()[0]![0] as bigint;
+        rows = Number(r.getRows()[0]![0]);
+        const u = await this.conn.runAndReadAll(`SELECT coalesce(sum(total_uncompressed_size), 0) FROM parquet_metadata(${sqlString(p.file)})`);
+        uncompressed += Number(u.getRows()[0]![0]);
       } catch (e) {
         throw new Error(`${p.uri} is damaged (${restate(errorMessage(e), [p])})`);
       }
-      if (Number(rows) !== p.rows) throw new Error(`${p.uri} has ${rows} rows where its commit marker says ${p.rows}`);
+      if (rows !== p.rows) throw new Error(`${p.uri} has ${rows} rows where its commit marker says ${p.rows}`);
     }
+    return uncompressed;
   }
 
   /** Returns the rows written. */

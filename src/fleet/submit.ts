@@ -33,6 +33,21 @@ export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobComm
   };
 }
 
+/**
+ * The job that merges the run into its dataset once every array child has finished (AWS Batch starts
+ * a job that depends on an array job after all its children). Same queue and image; the command is
+ * overridden, so it needs no job definition of its own.
+ */
+export function compactJobInput(tag: SubmitJobCommandInput, run: string, tagJobId: string): SubmitJobCommandInput {
+  return {
+    jobName: `${tag.jobName!.slice(0, 120)}-compact`,
+    jobQueue: tag.jobQueue,
+    jobDefinition: tag.jobDefinition,
+    dependsOn: [{ jobId: tagJobId }],
+    containerOverrides: { command: ['compact', '--run', run] },
+  };
+}
+
 export async function submitJob(input: SubmitJobCommandInput): Promise<string> {
   const out = await new BatchClient({}).send(new SubmitJobCommand(input));
   return out.jobId!;

@@ -20,6 +20,8 @@ export interface NightlyOptions {
   run: Omit<RunOptions, 'run' | 'shards'>;
   /** Tag only new or changed objects even when the models changed (default: a new model version re-tags everything). */
   newObjectsOnly?: boolean;
+  /** Where every nightly run's rows go (default `<root>/tags`). */
+  dataset?: string;
 }
 
 export interface NightlyResult {
@@ -69,7 +71,7 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     const models = await Promise.all((opts.run.models?.length ? opts.run.models : [DEFAULT_MODEL]).map(async (m) => (await resolveModel(m)).id));
     const parentModels = parent === undefined ? undefined : [...new Set((await readMarkers(parent)).flatMap((m) => m.models ?? [m.model]))];
     const run = joinUri(opts.root, 'runs', runName(new Date()));
-    const plan = await createPlan(opts.source, run, { ...opts.plan, since: parent, sinceModels: opts.newObjectsOnly ? undefined : models, dataset: joinUri(opts.root, 'tags') });
+    const plan = await createPlan(opts.source, run, { ...opts.plan, since: parent, sinceModels: opts.newObjectsOnly ? undefined : models, dataset: opts.dataset ?? joinUri(opts.root, 'tags') });
     const summary = await runPlan({ ...opts.run, run }, log);
     return { run, parent, resumedParent, unchanged: plan.counts.unchanged, models, parentModels, summary };
   } finally {
