@@ -101,16 +101,18 @@ export async function readStream(uri: string): Promise<Readable> {
   return (await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }))).Body as Readable;
 }
 
+/** Write a local file beside its final name, then rename it there: readers see the old file or the whole new one. */
+async function replaceLocal(file: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  await write(tmp);
+  await fsp.rename(tmp, file);
+}
+
 /** Whole-object write: one PUT on S3, write-then-rename locally, so readers never see half a file. */
 export async function writeBytes(uri: string, body: Uint8Array | string, contentType?: string): Promise<void> {
   const loc = parseUri(uri);
-  if (loc.kind === 'local') {
-    await fsp.mkdir(path.dirname(loc.path), { recursive: true });
-    const tmp = `${loc.path}.tmp-${process.pid}-${Date.now()}`;
-    await fsp.writeFile(tmp, body);
-    await fsp.rename(tmp, loc.path);
-    return;
-  }
+  if (loc.kind === 'local') return replaceLocal(loc.path, (tmp) => fsp.writeFile(tmp, body));
   await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType }));
 }
 
@@ -169,13 +171,7 @@ export async function downloadFile(uri: string, file: string): Promise<void> {
 /** Put a local file at a location as a stream (one PUT on S3, up to 5 GB; write-then-rename locally). */
 export async function uploadFile(file: string, uri: string, contentType?: string): Promise<void> {
   const loc = parseUri(uri);
-  if (loc.kind === 'local') {
-    await fsp.mkdir(path.dirname(loc.path), { recursive: true });
-    const tmp = `${loc.path}.tmp-${process.pid}-${Date.now()}`;
-    await fsp.copyFile(file, tmp);
-    await fsp.rename(tmp, loc.path);
-    return;
-  }
+  if (loc.kind === 'local') return replaceLocal(loc.path, (tmp) => fsp.copyFile(file, tmp));
   const { size } = await fsp.stat(file);
   await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: fs.createReadStream(file), ContentLength: size, ContentType: contentType }));
 }
