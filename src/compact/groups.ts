@@ -15,7 +15,6 @@ export interface ShardGroup {
 
 /**
  * Cut the run's shards, in shard order, into groups of about `targetBytes` of staged Parquet each.
- * Merged files compress at least as well as their shards, so a group is never larger than its target.
  * Deterministic: the same shards and target always give the same groups.
  */
 export function groupShards(staged: StagedShard[], targetBytes: number): ShardGroup[] {
