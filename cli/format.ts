@@ -1,4 +1,5 @@
 import type { CompactOutcome } from '../src/compact/compact.js';
+import { dirnameUri } from '../src/storage/uri.js';
 import type { RunSummary } from '../src/pipeline/run-plan.js';
 
 /** A plain two-column table for terminals and logs. */
@@ -25,7 +26,7 @@ export function compactionLine(c: CompactOutcome): string {
   switch (c.status) {
     case 'compacted':
     case 'already': {
-      const dirs = [...new Set(c.done.files.map((f) => f.uri.slice(0, Math.max(f.uri.lastIndexOf('/'), f.uri.lastIndexOf('\\')))))];
+      const dirs = [...new Set(c.done.files.map((f) => dirnameUri(f.uri)))];
       const verb = c.status === 'compacted' ? 'compacted into' : 'already compacted into';
       return `${verb} ${c.done.files.length} file(s), ${c.done.rows} rows, ${(c.done.bytes / 1e6).toFixed(1)} MB: ${dirs.join(', ') || '(no rows)'}`;
     }

@@ -62,10 +62,14 @@ export class ParquetMerger {
     for (const p of parts) {
       let rows: number;
       try {
-        const r = await this.conn.runAndReadAll(`SELECT num_rows FROM parquet_file_metadata(${sqlString(p.file)})`);
-        rows = Number(r.getRows()[0]![0]);
-        const u = await this.conn.runAndReadAll(`SELECT coalesce(sum(total_uncompressed_size), 0) FROM parquet_metadata(${sqlString(p.file)})`);
-        uncompressed += Number(u.getRows()[0]![0]);
+        // One footer read per file: rows from the row groups, bytes from their column chunks.
+        const r = await this.conn.runAndReadAll(
+          `SELECT coalesce(sum(group_rows), 0), coalesce(sum(total_uncompressed_size), 0) FROM (SELECT total_uncompressed_size, ` +
+            `CASE WHEN column_id = 0 THEN row_group_num_rows ELSE 0 END AS group_rows FROM parquet_metadata(${sqlString(p.file)}))`,
+        );
+        const [n, bytes] = r.getRows()[0]!;
+        rows = Number(n);
+        uncompressed += Number(bytes);
       } catch (e) {
         throw new Error(`${p.uri} is damaged (${restate(errorMessage(e), [p])})`);
       }

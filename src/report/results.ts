@@ -30,8 +30,8 @@ function toRow(r: Record<string, unknown>, suffixes: string[]): ResultRow {
 
 /**
  * A results file's rows one row group at a time, by ranged reads (hyparquet: a reader independent of
- * the writer), so a 256 MB compacted file is never in memory whole. `columns` narrows what is read:
- * model ids, tags and embeddings are only read when asked for.
+ * the writer), so a 256 MB compacted file is never in memory whole. `tags: false` leaves
+ * the tags and embedding columns unread (model ids are always read).
  */
 export async function* readResultPages(uri: string, opts: { tags?: boolean } = {}): AsyncGenerator<ResultRow[]> {
   let file, metadata;
