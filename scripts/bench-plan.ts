@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createGzip } from 'node:zlib';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import { configureS3 } from '../src/storage/s3-client.js';
 import { writeBytes } from '../src/storage/storage.js';
 import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
+import { INVENTORY_FIELDS, writeInventoryCsvGz } from './inventory-fixture.js';
 
 /**
  * `imgtag plan` on a generated S3 Inventory report (CSV.gz) of N rows on a loopback S3 server:
@@ -20,36 +19,18 @@ const files = 4;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-bench-plan-'));
 const BUCKET = 'bench-inventory';
 
-async function dataFile(i: number, n: number): Promise<string> {
-  const file = path.join(work, `data-${i}.csv.gz`);
-  const gz = createGzip({ level: 1 });
-  const out = fs.createWriteStream(file);
-  gz.pipe(out);
-  const ext = ['jpg', 'png', 'JPEG', 'webp', 'json'];
-  for (let start = 0; start < n; start += 10_000) {
-    let chunk = '';
-    for (let j = start; j < Math.min(n, start + 10_000); j++) {
-      const k = i * n + j;
-      chunk += `"${BUCKET}","photos/${k % 997}/img+${k}.${ext[k % ext.length]}","${20_000 + (k % 50_000)}","2026-11-01T00:00:00.000Z","${(k * 2654435761).toString(16).padStart(32, '0').slice(-32)}"\n`;
-    }
-    if (!gz.write(chunk)) await new Promise((r) => gz.once('drain', r));
-  }
-  gz.end();
-  await once(out, 'close');
-  return file;
-}
-
 Object.assign(process.env, LOCAL_S3_CREDENTIALS);
 const s3 = await startLocalS3({ buckets: [BUCKET] });
 try {
   configureS3({ endpoint: s3.endpoint });
   const keys: string[] = [];
   for (let i = 0; i < files; i++) {
-    const local = await dataFile(i, Math.ceil(rows / files));
+    const local = path.join(work, `data-${i}.csv.gz`);
+    await writeInventoryCsvGz(local, BUCKET, i * Math.ceil(rows / files), Math.ceil(rows / files));
     keys.push(`inv/data/${i}.csv.gz`);
     await writeBytes(`s3://${BUCKET}/inv/data/${i}.csv.gz`, fs.readFileSync(local));
   }
-  const manifest = { sourceBucket: BUCKET, destinationBucket: `arn:aws:s3:::${BUCKET}`, fileFormat: 'CSV', fileSchema: 'Bucket, Key, Size, LastModifiedDate, ETag', files: keys.map((key) => ({ key })) };
+  const manifest = { sourceBucket: BUCKET, destinationBucket: `arn:aws:s3:::${BUCKET}`, fileFormat: 'CSV', fileSchema: INVENTORY_FIELDS, files: keys.map((key) => ({ key })) };
   await writeBytes(`s3://${BUCKET}/inv/manifest.json`, JSON.stringify(manifest));
   const env = { ...process.env, AWS_ENDPOINT_URL: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const timed = (cmd: string[]) => {

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { basenameUri, isS3Uri } from '../storage/uri.js';
-import { readManifest, type ManifestRow, type ManifestSource } from '../manifest/index.js';
+import type { ManifestRow, ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
-import { isImageUri } from './filter.js';
+import { manifestParts, partChunks } from './manifest-parts.js';
 import { DEFAULT_SHARD_SIZE, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
 import { excludeTagged } from './since.js';
+import { encodeShardRow } from './shard-file.js';
 
 export { loadPlan, planIdentity, type Plan } from './plan-file.js';
 
@@ -33,13 +36,9 @@ function newRunId(run: string, createdAt: string): string {
   return `${name}-${createHash('sha256').update(`${run}\n${createdAt}`).digest('hex').slice(0, 8)}`;
 }
 
-async function* images(pages: AsyncIterable<ManifestRow[]>, counts: Plan['counts']): AsyncGenerator<ManifestRow[]> {
-  for await (const page of pages) {
-    const kept = page.filter((row) => isImageUri(row.uri));
-    counts.rows += page.length;
-    counts.skipped += page.length - kept.length;
-    yield kept;
-  }
+/** The rows of part files, for the join with earlier runs. */
+async function* partRows(files: string[]): AsyncGenerator<ManifestRow[]> {
+  for (const file of files) for await (const chunk of partChunks(file)) yield chunk.toString('utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ManifestRow);
 }
 
 async function hasCommits(run: string): Promise<boolean> {
@@ -59,11 +58,28 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
   const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE };
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
   const counts = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
-  let rows = images(readManifest(source, opts.pageSize), counts);
-  if (opts.since !== undefined) rows = excludeTagged(rows, opts.since, () => (counts.unchanged += 1), opts.sinceModels);
-  for await (const page of rows) {
-    counts.images += page.length;
-    await sink.add(page);
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-plan-'));
+  try {
+    const files: string[] = [];
+    for await (const part of manifestParts(source, dir, opts.pageSize)) {
+      counts.rows += part.counts.rows;
+      counts.skipped += part.counts.skipped;
+      if (opts.since !== undefined) {
+        files.push(part.file);
+        continue;
+      }
+      counts.images += part.counts.images;
+      for await (const chunk of partChunks(part.file)) await sink.add(chunk);
+      await fsp.rm(part.file);
+    }
+    if (opts.since !== undefined) {
+      for await (const page of excludeTagged(partRows(files), opts.since, () => (counts.unchanged += 1), opts.sinceModels)) {
+        counts.images += page.length;
+        await sink.add(Buffer.from(page.map(encodeShardRow).join('')));
+      }
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
   }
   const shards = await sink.finish();
   const createdAt = new Date().toISOString();

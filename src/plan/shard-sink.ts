@@ -1,45 +1,65 @@
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
-import type { ManifestRow } from '../manifest/index.js';
 import { writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
-import { encodeShardRow } from './shard-file.js';
 import { PartitionedSpill } from './spill.js';
 
-/** Receives the image rows of a plan in manifest order, a page at a time, and writes the shard files. */
+/** Receives a plan's shard lines in order, as bytes of whole lines, and writes the shard files. */
 export interface ShardSink {
-  add(rows: ManifestRow[]): Promise<void>;
+  add(lines: Buffer): Promise<void>;
   /** Flush everything; returns the number of shards written. */
   finish(): Promise<number>;
 }
 
-/** At most this many shard uploads in flight, so memory stays bounded on a slow store. */
-const uploads = () => pLimit(16);
+/** Shard uploads in flight: enough to keep S3 busy (each is one small PUT)... */
+const UPLOADS = 64;
+/** ...and bytes of shards waiting for theirs, so memory stays bounded on a slow store. */
+const PENDING_BYTES = 32 << 20;
 
-/** --shard-size N: consecutive runs of N rows; only the shard being filled is held in memory. */
+/** --shard-size N: consecutive runs of N lines; only the shard being filled is held in memory. */
 export function sequentialSink(run: string, shardSize: number): ShardSink {
-  const limit = uploads();
+  const limit = pLimit(UPLOADS);
   const pending = new Set<Promise<void>>();
-  let lines: string[] = [];
+  let pendingBytes = 0;
+  let parts: Buffer[] = [];
+  let count = 0;
   let index = 0;
   const flush = async () => {
-    const body = lines.join('');
+    const body = Buffer.concat(parts);
     const uri = runLayout.shard(run, index++);
-    lines = [];
+    parts = [];
+    count = 0;
     const p = limit(() => writeBytes(uri, body, 'application/x-ndjson'));
     pending.add(p);
-    void p.finally(() => pending.delete(p)).catch(() => undefined);
-    if (pending.size >= 32) await Promise.race(pending);
+    pendingBytes += body.length;
+    void p
+      .finally(() => {
+        pending.delete(p);
+        pendingBytes -= body.length;
+      })
+      .catch(() => undefined);
+    while (pending.size >= 2 * UPLOADS || pendingBytes > PENDING_BYTES) await Promise.race(pending);
   };
   return {
-    async add(rows) {
-      for (const row of rows) {
-        lines.push(encodeShardRow(row));
-        if (lines.length >= shardSize) await flush();
+    async add(bytes) {
+      let pos = 0;
+      while (pos < bytes.length) {
+        // Skip ahead to the line that fills this shard, or to the end of the bytes.
+        let nl = pos - 1;
+        while (count < shardSize) {
+          const next = bytes.indexOf(10, nl + 1);
+          if (next < 0) break;
+          nl = next;
+          count++;
+        }
+        if (nl >= pos) parts.push(bytes.subarray(pos, nl + 1));
+        pos = nl + 1;
+        if (count >= shardSize) await flush();
+        else break;
       }
     },
     async finish() {
-      if (lines.length > 0 || index === 0) await flush();
+      if (count > 0 || index === 0) await flush();
       await Promise.all(pending);
       return index;
     },
@@ -51,16 +71,22 @@ export function shardOf(uri: string, n: number): number {
   return createHash('sha1').update(uri).digest().readUInt32BE(0) % n;
 }
 
-/** --shards N: rows spread by hash of their URI; spilled to local temp files, then uploaded. */
+/** --shards N: lines spread by hash of their URI; spilled to local temp files, then uploaded. */
 export async function hashedSink(run: string, n: number): Promise<ShardSink> {
   const spill = await PartitionedSpill.create(n);
   return {
-    async add(rows) {
-      for (const row of rows) await spill.add(shardOf(row.uri, n), encodeShardRow(row));
+    async add(bytes) {
+      let pos = 0;
+      while (pos < bytes.length) {
+        const nl = bytes.indexOf(10, pos);
+        const line = bytes.toString('utf8', pos, nl + 1);
+        await spill.add(shardOf((JSON.parse(line) as { uri: string }).uri, n), line);
+        pos = nl + 1;
+      }
     },
     async finish() {
       await spill.flush();
-      const limit = uploads();
+      const limit = pLimit(UPLOADS);
       try {
         await Promise.all(
           Array.from({ length: n }, (_, i) =>

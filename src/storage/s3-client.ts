@@ -29,6 +29,11 @@ export function configureS3(next: S3Options): void {
   client = undefined;
 }
 
+/** What configureS3 was given, to hand to worker threads (each has its own client). */
+export function s3Settings(): S3Options {
+  return { ...options };
+}
+
 export function s3Endpoint(): string | undefined {
   return options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
 }

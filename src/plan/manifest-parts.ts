@@ -1,0 +1,115 @@
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../errors.js';
+import { readManifest, type ManifestRows, type ManifestSource } from '../manifest/index.js';
+import { inventoryFiles, type InventoryFiles } from '../manifest/inventory.js';
+import { wholeLineBuffers } from '../manifest/lines.js';
+import { s3Settings } from '../storage/s3-client.js';
+import { isImageUri } from './filter.js';
+import type { PartCounts, PartTask } from './part-writer.js';
+import { encodeShardRow } from './shard-file.js';
+import type { PartReply } from './part-thread.js';
+
+export type { PartCounts } from './part-writer.js';
+
+/** One data file's image rows as shard lines in a local file, in the data file's order. */
+export interface ManifestPart {
+  index: number;
+  file: string;
+  counts: PartCounts;
+}
+
+const THREAD_SCRIPT = new URL('./part-thread.js', import.meta.url);
+
+/** Planning threads: one per core, none idle (a thread per data file at most). */
+export function planThreads(files: number): number {
+  const wanted = Number(process.env.IMGTAG_PLAN_THREADS ?? os.availableParallelism());
+  return Math.max(1, Math.min(files, Number.isInteger(wanted) && wanted > 0 ? wanted : 1));
+}
+
+interface Deferred {
+  promise: Promise<PartCounts>;
+  resolve: (c: PartCounts) => void;
+  reject: (e: Error) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: (c: PartCounts) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<PartCounts>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * Read an Inventory's data files in parallel, one per thread (they are independent), each into its
+ * own local file of shard lines under `dir`; yield the parts in the manifest's order, each as soon
+ * as it and every part before it are done. The order, and so every shard, does not depend on which
+ * thread finishes first.
+ */
+export async function* inventoryParts(inv: InventoryFiles, dir: string): AsyncGenerator<ManifestPart> {
+  const tasks: PartTask[] = inv.files.map((uri, i) => ({ uri, format: inv.format, schema: inv.schema, out: path.join(dir, `part-${i}.ndjson`) }));
+  const results = tasks.map(deferred);
+  let next = 0;
+  const workers: Worker[] = [];
+  const feed = (w: Worker) => {
+    const i = next++;
+    if (i >= tasks.length) return void w.terminate();
+    w.once('message', (reply: PartReply) => {
+      if (reply.ok) results[i]!.resolve(reply.counts);
+      else results[i]!.reject(reply.user ? new UserError(reply.message) : new Error(`${tasks[i]!.uri}: ${reply.message}`));
+      feed(w);
+    });
+    w.postMessage(tasks[i]);
+  };
+  for (let t = 0; t < planThreads(tasks.length); t++) {
+    const w = new Worker(THREAD_SCRIPT, { workerData: { s3: s3Settings() } });
+    w.on('error', (e) => results.forEach((r) => r.reject(e)));
+    workers.push(w);
+    feed(w);
+  }
+  try {
+    for (let i = 0; i < tasks.length; i++) yield { index: i, file: tasks[i]!.out, counts: await results[i]!.promise };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Key lists and prefix listings: one part, read on this thread (a listing is paced by S3, not by parsing). */
+async function singlePart(rows: ManifestRows, file: string): Promise<ManifestPart> {
+  const counts: PartCounts = { rows: 0, images: 0, skipped: 0 };
+  const out = fs.createWriteStream(file);
+  const closed = once(out, 'close');
+  try {
+    for await (const page of rows) {
+      let text = '';
+      for (const row of page) {
+        counts.rows++;
+        if (!isImageUri(row.uri)) counts.skipped++;
+        else {
+          counts.images++;
+          text += encodeShardRow(row);
+        }
+      }
+      if (text !== '' && !out.write(text)) await once(out, 'drain');
+    }
+  } finally {
+    out.end();
+    await closed;
+  }
+  return { index: 0, file, counts };
+}
+
+/** Any manifest as parts of shard lines under `dir`, in manifest order. */
+export async function* manifestParts(source: ManifestSource, dir: string, pageSize?: number): AsyncGenerator<ManifestPart> {
+  if (source.kind === 'inventory') yield* inventoryParts(await inventoryFiles(source.uri), dir);
+  else yield await singlePart(readManifest(source, pageSize), path.join(dir, 'part-0.ndjson'));
+}
+
+/** A part file's bytes, in chunks of whole lines. */
+export function partChunks(file: string): AsyncGenerator<Buffer> {
+  return wholeLineBuffers(fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>);
+}
