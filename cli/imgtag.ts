@@ -9,13 +9,14 @@ import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULT_MODEL } from '../src/model/paths.js';
 import { createPlan } from '../src/plan/plan.js';
 import { runPlan } from '../src/pipeline/run-plan.js';
-import { runNightly } from '../src/nightly/nightly.js';
+import { PreviousRunBusy, runNightly, type NightlyResult } from '../src/nightly/nightly.js';
 import { DEVICES } from '../src/infer/device.js';
 import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/task-index.js';
 import { compactJobInput, submitJob, submitJobInput } from '../src/fleet/submit.js';
 import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
+import { joinUri } from '../src/storage/uri.js';
 import { compactionLine, exitCodeFor, runSummaryRows, table } from './format.js';
 import { COMPACT_DEFAULTS, compactRun } from '../src/compact/compact.js';
 import { progressReporter } from './progress.js';
@@ -147,36 +148,56 @@ runOptions(
   sourceOptions(
     program
       .command('nightly')
-      .description('tag only what is new or changed since the last run under --root (for cron); one at a time, by a lock')
-      .requiredOption('--root <dir>', 'folder of the nightly runs: runs/<time>/ and nightly.lock')
+      .description('tag only what is new or changed since the last nightly under --root (for cron), and keep <root>/current/: one row per live object with its newest tags')
+      .requiredOption('--root <dir>', 'folder of the nightly: current/ (the current table), current.json, nightly.json, runs/<time>/, nightly.lock')
       .option('--dataset <dir>', 'where the runs\' rows go, as <dataset>/run_date=YYYY-MM-DD/*.parquet (default <root>/tags)')
-      .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)'),
+      .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)')
+      .option('--fleet-threshold <n>', 'submit the run to AWS Batch when it has this many images or more (0: always); needs --job-queue and --job-definition', int(0))
+      .option('--job-queue <arn>', 'fleet: job queue (terraform output job_queue)')
+      .option('--job-definition <arn>', 'fleet: job definition (terraform output job_definition)')
+      .option('--shards-per-task <k>', 'fleet: shards per array child', int(1), 1)
+      .option('--dry-run', 'fleet: print the SubmitJob requests instead of sending them'),
   ),
 ).action(async (o) => {
   const s3 = s3Options();
-  const res = await runNightly(
-    {
-      root: o.root,
-      source: manifestSource(o),
-      plan: { shardSize: o.shardSize, shards: o.shards },
-      run: { ...o, models: o.model, s3 },
-      newObjectsOnly: o.newObjectsOnly,
-      dataset: o.dataset,
-    },
-    logEvent,
-  );
+  if (o.fleetThreshold !== undefined && (!o.jobQueue || !o.jobDefinition)) throw new UserError('--fleet-threshold needs --job-queue and --job-definition');
+  const fleet = o.fleetThreshold === undefined ? undefined : { threshold: o.fleetThreshold, jobQueue: o.jobQueue, jobDefinition: o.jobDefinition, shardsPerTask: o.shardsPerTask, dryRun: o.dryRun };
+  let res: NightlyResult;
+  try {
+    res = await runNightly(
+      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3 }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, fleet },
+      logEvent,
+    );
+  } catch (e) {
+    if (!(e instanceof PreviousRunBusy)) throw e;
+    console.error(`imgtag: ${e.message}`);
+    process.exitCode = 3;
+    return;
+  }
   const changed = res.parentModels !== undefined && res.parentModels.join(',') !== res.models.join(',');
+  const c = res.plan.current?.counts;
   console.log(
     table([
       ['run', res.run],
       ['parent', res.parent ?? '(none: first run)'],
       ['models', res.models.join(', ')],
       ...(changed ? [['model change', `${res.parentModels!.join(', ')} -> ${res.models.join(', ')}`] as [string, string]] : []),
-      ['unchanged since parent', res.unchanged],
-      ...runSummaryRows(res.summary),
+      ['unchanged since parent', res.plan.counts.unchanged],
+      ['new objects', c?.new ?? 0],
+      ['changed or re-tagged', res.plan.counts.images - (c?.new ?? 0)],
+      ['deleted since parent', c?.deleted ?? 0],
+      ...(res.summary ? runSummaryRows(res.summary) : [['images', res.plan.counts.images] as [string, number]]),
+      ...(res.currentRows !== undefined ? [['current table', `${res.currentRows} rows in ${joinUri(res.plan.current!.root, 'current')}/`] as [string, string]] : []),
+      ...(res.submitted
+        ? ([
+            ['fleet job', `${res.submitted.tagJob} (array of ${res.submitted.arraySize})`],
+            ['compact job', `${res.submitted.compactJob} (then updates the current table)`],
+          ] as [string, string][])
+        : []),
     ]),
   );
-  process.exitCode = exitCodeFor(res.summary);
+  if (res.submitted?.requests) console.log(JSON.stringify(res.submitted.requests, null, 2));
+  process.exitCode = res.summary ? exitCodeFor(res.summary) : 0;
 });
 
 const priceOptions = (cmd: Command) =>

@@ -10,6 +10,7 @@ import { datasetLayout, runLayout } from '../run-dir.js';
 import { deleteObjects, downloadFile, listObjects, statObject, uploadFile } from '../storage/storage.js';
 import { groupShards, type StagedShard } from './groups.js';
 import { ParquetMerger } from './merge.js';
+import { updateCurrent, type CurrentUpdate } from '../current/update.js';
 import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from './state.js';
 
 export interface CompactOptions {
@@ -23,7 +24,7 @@ export interface CompactOptions {
 }
 
 export type CompactOutcome =
-  | { status: 'compacted' | 'already'; done: CompactionDone; seconds: number }
+  | { status: 'compacted' | 'already'; done: CompactionDone; seconds: number; current?: CurrentUpdate }
   /** Not every planned shard is committed: nothing was merged. */
   | { status: 'incomplete'; committed: number; planned: number }
   /** Another process is compacting this run right now. */
@@ -130,10 +131,13 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
   const seconds = () => (performance.now() - started) / 1000;
   const plan = await loadPlan(run);
   const finished = await readState<CompactionDone>(run, 'done.json');
-  if (finished) {
+  // A nightly's run then becomes the current table (a no-op when it already is).
+  const settled = async (status: 'compacted' | 'already', done: CompactionDone): Promise<CompactOutcome> => {
     await removeStaged(run);
-    return { status: 'already', done: finished, seconds: seconds() };
-  }
+    const current = await updateCurrent(run, plan, done);
+    return { status, done, seconds: seconds(), current };
+  };
+  if (finished) return settled('already', finished);
   const committed = (await committedShards(run)).size;
   if (committed < plan.shards) return { status: 'incomplete', committed, planned: plan.shards };
 
@@ -144,10 +148,7 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
   try {
     // Under the lock, the state may have moved on since the first look.
     const again = await readState<CompactionDone>(run, 'done.json');
-    if (again) {
-      await removeStaged(run);
-      return { status: 'already', done: again, seconds: seconds() };
-    }
+    if (again) return await settled('already', again);
     let cplan = await readState<CompactionPlan>(run, 'plan.json');
     if (!cplan) {
       cplan = await makePlan(run, o);
@@ -173,8 +174,7 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
       files,
     };
     await writeState(run, 'done.json', done);
-    await removeStaged(run);
-    return { status: 'compacted', done, seconds: seconds() };
+    return await settled('compacted', done);
   } finally {
     merger?.close();
     await fsp.rm(tmp, { recursive: true, force: true });

@@ -1,29 +1,12 @@
-import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../errors.js';
+import { openDuckDb, restate, sqlFiles, sqlString, type Duck, type DuckSettings, type LocalCopy } from '../sql/duckdb.js';
 
-/** How DuckDB may use this machine while it merges: memory beyond the limit spills to `tempDir`. */
-export interface MergeSettings {
-  memoryLimitMb: number;
-  threads: number;
-  tempDir: string;
-}
+export type MergeSettings = DuckSettings;
 
 /** A staged file on local disk, where it came from, and the rows its commit marker promised. */
-export interface LocalPart {
-  file: string;
-  uri: string;
+export interface LocalPart extends LocalCopy {
   rows: number;
-}
-
-const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
-const fileList = (parts: LocalPart[]) => `[${parts.map((p) => sqlString(p.file)).join(', ')}]`;
-
-/** DuckDB's messages name local temp files: say which staged object it was instead. */
-function restate(message: string, parts: LocalPart[]): string {
-  let out = message.replace(/\s+/g, " ").trim();
-  for (const p of parts) out = out.split(p.file).join(p.uri);
-  return out;
 }
 
 /**
@@ -33,23 +16,14 @@ function restate(message: string, parts: LocalPart[]): string {
  * file stops the merge with its name before anything is written.
  */
 export class ParquetMerger {
-  private constructor(
-    private readonly db: DuckDBInstance,
-    private readonly conn: DuckDBConnection,
-  ) {}
+  private readonly conn: DuckDBConnection;
+
+  private constructor(private readonly duck: Duck) {
+    this.conn = duck.conn;
+  }
 
   static async open(s: MergeSettings): Promise<ParquetMerger> {
-    const db = await DuckDBInstance.create(':memory:', {
-      memory_limit: `${s.memoryLimitMb}MB`,
-      threads: String(s.threads),
-      temp_directory: path.join(s.tempDir, 'duckdb-spill'),
-      // ORDER BY still orders the output; this only lets the writer skip buffering for input order.
-      preserve_insertion_order: 'false',
-      // Nothing is fetched at run time: the fleet and these machines may have no route to extension hosts.
-      autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false',
-    });
-    return new ParquetMerger(db, await db.connect());
+    return new ParquetMerger(await openDuckDb(s));
   }
 
   /**
@@ -82,7 +56,7 @@ export class ParquetMerger {
   async merge(parts: LocalPart[], out: string, rowGroupRows: number): Promise<number> {
     try {
       const r = await this.conn.runAndReadAll(
-        `COPY (SELECT * FROM read_parquet(${fileList(parts)}, union_by_name = true) ORDER BY key, bucket, etag) ` +
+        `COPY (SELECT * FROM read_parquet(${sqlFiles(parts)}, union_by_name = true) ORDER BY key, bucket, etag) ` +
           `TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.max(2048, Math.round(rowGroupRows))})`,
       );
       return Number(r.getRows()[0]![0]);
@@ -92,7 +66,6 @@ export class ParquetMerger {
   }
 
   close(): void {
-    this.conn.closeSync();
-    this.db.closeSync();
+    this.duck.close();
   }
 }

@@ -1,19 +1,31 @@
 import { UserError } from '../errors.js';
+import { compactRun } from '../compact/compact.js';
+import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../current/state.js';
+import { compactJobInput, submitJob, submitJobInput } from '../fleet/submit.js';
 import { acquireLock } from '../lease/lease.js';
 import type { ManifestSource } from '../manifest/index.js';
 import { committedShards } from '../output/commit.js';
-import { loadPlan } from '../plan/plan-file.js';
+import { loadPlan, type Plan } from '../plan/plan-file.js';
 import { createPlan, type PlanOptions } from '../plan/plan.js';
 import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
-import { listObjects } from '../storage/storage.js';
 import { joinUri } from '../storage/uri.js';
 import { runName } from '../run-dir.js';
 import { DEFAULT_MODEL } from '../model/paths.js';
 import { resolveModel } from '../model/resolve.js';
-import { readMarkers } from '../output/commit.js';
+
+/** Tag on AWS Batch instead of here when the delta is this large. */
+export interface NightlyFleet {
+  /** Images at or above which the run goes to the fleet (0: always). */
+  threshold: number;
+  jobQueue: string;
+  jobDefinition: string;
+  shardsPerTask: number;
+  /** Print the SubmitJob requests instead of sending them. */
+  dryRun?: boolean;
+}
 
 export interface NightlyOptions {
-  /** Holds runs/<timestamp>/ and nightly.lock. */
+  /** Holds current/, current.json, nightly.json, runs/<time>/ and nightly.lock. */
   root: string;
   source: ManifestSource;
   plan: Pick<PlanOptions, 'shardSize' | 'shards'>;
@@ -22,58 +34,107 @@ export interface NightlyOptions {
   newObjectsOnly?: boolean;
   /** Where every nightly run's rows go (default `<root>/tags`). */
   dataset?: string;
+  fleet?: NightlyFleet;
 }
 
 export interface NightlyResult {
   run: string;
+  /** The run the current table reflected when this one was planned. */
   parent?: string;
-  /** Shards of the parent run that a crash had left unfinished, finished first. */
+  /** The previous nightly's run, finished here first (a crash had left it unfinished). */
   resumedParent?: RunSummary;
-  unchanged: number;
-  /** Model ids of this run, and of the parent run where it differs (a version change). */
+  plan: Plan;
+  /** Model ids of this run, and of the previous nightly where they differ (a version change). */
   models: string[];
   parentModels?: string[];
-  summary: RunSummary;
+  /** Tagged here... */
+  summary?: RunSummary;
+  /** ...or submitted to the fleet: the array job and the job that compacts it and updates the current table. */
+  submitted?: { tagJob: string; compactJob: string; arraySize: number; requests?: unknown };
+  /** Rows in the current table after this nightly (when it was updated here). */
+  currentRows?: number;
 }
 
-/** The newest run directory under root with a plan.json. */
-async function latestRun(root: string): Promise<string | undefined> {
-  let latest: string | undefined;
-  for await (const obj of listObjects(joinUri(root, 'runs/'))) {
-    const m = /[/\\]runs[/\\]([^/\\]+)[/\\]plan\.json$/.exec(obj.uri);
-    if (m && (latest === undefined || m[1]! > latest)) latest = m[1]!;
+/** Thrown when the previous nightly's fleet job has not finished: nothing new is planned until it has. */
+export class PreviousRunBusy extends UserError {
+  override name = 'PreviousRunBusy';
+}
+
+/** A nightly run tagged here always compacts: that is what updates the current table. */
+const localRun = (opts: NightlyOptions, run: string): RunOptions => ({ ...opts.run, run, compact: opts.run.compact || undefined });
+
+/**
+ * Bring the current table up to the previous nightly's run, if it is not yet: a run tagged here is
+ * finished here (its unfinished shards, compaction, the table); a fleet run is only compacted here,
+ * once every shard is committed, else the nightly stops with PreviousRunBusy.
+ */
+async function settlePrevious(root: string, latest: LatestRun | undefined, opts: NightlyOptions, log: (e: RunEvent) => void): Promise<RunSummary | undefined> {
+  if (latest === undefined || (await readCurrent(root))?.run === latest.run) return undefined;
+  const plan = await loadPlan(latest.run);
+  if (latest.fleet !== undefined) {
+    const committed = (await committedShards(latest.run)).size;
+    if (committed < plan.shards) {
+      throw new PreviousRunBusy(
+        `the previous nightly run ${latest.run} (job ${latest.fleet}) has ${committed} of ${plan.shards} shards committed: ` +
+          `nothing new is planned until it is done (resubmit it with "imgtag submit --run ${latest.run}" if its job failed)`,
+      );
+    }
+    const c = await compactRun(latest.run);
+    if (c.status !== 'compacted' && c.status !== 'already') throw new PreviousRunBusy(`the previous nightly run ${latest.run} is being compacted: try again later`);
+    return undefined;
   }
-  return latest === undefined ? undefined : joinUri(root, 'runs', latest);
+  const resumed = await runPlan(localRun(opts, latest.run), log);
+  if (resumed.failedShards.length > 0 || (await readCurrent(root))?.run !== latest.run) {
+    throw new UserError(`the previous nightly run ${latest.run} still has unfinished shards: fix that first`);
+  }
+  return resumed;
 }
 
 /**
- * Tag only what is new or changed since the last run: lock, finish the last run if a crash left
- * it unfinished, plan a new run against it (`--since`), run it, unlock. Cron-safe: a second
- * nightly while one is running is refused by the lock.
+ * Tag only what is new or changed: lock; bring the current table up to the last nightly; join the
+ * manifest against that table alone (never against older runs, which may be expired); tag the delta
+ * here or on the fleet; the finished run becomes the current table. Cron-safe: a second nightly
+ * while one is running is refused by the lock.
  */
 export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => void): Promise<NightlyResult> {
-  const lockUri = joinUri(opts.root, 'nightly.lock');
+  const root = rootId(opts.root);
+  const lockUri = joinUri(root, 'nightly.lock');
   const got = await acquireLock(lockUri, 10 * 60_000);
   if ('holder' in got) {
     throw new UserError(`another nightly run holds ${lockUri} (owner ${got.holder.owner}, since ${got.holder.since}): not starting`);
   }
   try {
-    const parent = await latestRun(opts.root);
-    let resumedParent: RunSummary | undefined;
-    if (parent !== undefined) {
-      const plan = await loadPlan(parent);
-      if ((await committedShards(parent)).size < plan.shards) resumedParent = await runPlan({ ...opts.run, run: parent }, log);
-      if (resumedParent && resumedParent.failedShards.length > 0) {
-        throw new UserError(`the previous run ${parent} still has unfinished shards: fix that first`);
-      }
-    }
+    const latest = await readLatestRun(root);
+    const resumedParent = await settlePrevious(root, latest, opts, log);
+    const parent = (await readCurrent(root))?.run;
     // The exact model bytes decide what counts as tagged: their ids are resolved (and verified) first.
     const models = await Promise.all((opts.run.models?.length ? opts.run.models : [DEFAULT_MODEL]).map(async (m) => (await resolveModel(m)).id));
-    const parentModels = parent === undefined ? undefined : [...new Set((await readMarkers(parent)).flatMap((m) => m.models ?? [m.model]))];
-    const run = joinUri(opts.root, 'runs', runName(new Date()));
-    const plan = await createPlan(opts.source, run, { ...opts.plan, since: parent, sinceModels: opts.newObjectsOnly ? undefined : models, dataset: opts.dataset ?? joinUri(opts.root, 'tags') });
-    const summary = await runPlan({ ...opts.run, run }, log);
-    return { run, parent, resumedParent, unchanged: plan.counts.unchanged, models, parentModels, summary };
+    const run = joinUri(root, 'runs', runName(new Date()));
+    const plan = await createPlan(opts.source, run, {
+      ...opts.plan,
+      current: { root, baseModels: latest?.models },
+      sinceModels: opts.newObjectsOnly ? undefined : models,
+      dataset: opts.dataset ?? joinUri(root, 'tags'),
+    });
+    const result: NightlyResult = { run, parent, resumedParent, plan, models, parentModels: latest?.models };
+    const fleet = opts.fleet;
+    if (fleet !== undefined && plan.counts.images >= fleet.threshold) {
+      const input = await submitJobInput({ run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask });
+      const arraySize = input.arrayProperties?.size ?? 1;
+      if (fleet.dryRun) {
+        await writeLatestRun(root, { version: 1, run, models, fleet: 'dry-run' });
+        return { ...result, submitted: { tagJob: '<dry run>', compactJob: '<dry run>', arraySize, requests: { tag: input, compact: compactJobInput(input, run, '<tag job id>') } } };
+      }
+      // Recorded first: should the submission fail, the next nightly waits for this run rather than losing it.
+      await writeLatestRun(root, { version: 1, run, models, fleet: `submitting to ${fleet.jobQueue}` });
+      const tagJob = await submitJob(input);
+      await writeLatestRun(root, { version: 1, run, models, fleet: tagJob });
+      const compactJob = await submitJob(compactJobInput(input, run, tagJob));
+      return { ...result, submitted: { tagJob, compactJob, arraySize } };
+    }
+    await writeLatestRun(root, { version: 1, run, models });
+    const summary = await runPlan(localRun(opts, run), log);
+    return { ...result, summary, currentRows: (await readCurrent(root))?.rows };
   } finally {
     await got.lease.release();
   }

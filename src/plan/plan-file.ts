@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import type { ManifestSource } from '../manifest/index.js';
+import type { PlanCurrent } from './delta.js';
 import { exists, readText } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { basenameUri, joinUri } from '../storage/uri.js';
@@ -21,6 +22,8 @@ export interface Plan {
   id?: string;
   /** Where compaction puts the run's rows (`<dataset>/run_date=YYYY-MM-DD/`); absent: `<run>/tags`. */
   dataset?: string;
+  /** A nightly's run: the current table it updates once it is done. */
+  current?: PlanCurrent;
 }
 
 /** The run's id, and its dataset and partition: defaults for plans written before they were recorded. */

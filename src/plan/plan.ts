@@ -4,14 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { basenameUri, isS3Uri } from '../storage/uri.js';
-import type { ManifestRow, ManifestSource } from '../manifest/index.js';
+import type { ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { manifestParts, partChunks } from './manifest-parts.js';
 import { DEFAULT_SHARD_SIZE, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
-import { excludeTagged } from './since.js';
-import { encodeShardRow } from './shard-file.js';
+import { planDelta, type PlanCurrent } from './delta.js';
 
 export { loadPlan, planIdentity, type Plan } from './plan-file.js';
 
@@ -24,7 +23,9 @@ export interface PlanOptions {
   pageSize?: number;
   /** A previous run: objects it (or its ancestors) tagged with the same ETag are left out. */
   since?: string;
-  /** With since: only rows tagged by exactly these model ids count as tagged. */
+  /** Nightly: a root whose current table's objects, tagged with the same ETag, are left out; and the models that table was tagged with. */
+  current?: { root: string; baseModels?: string[] };
+  /** With since or current: only rows tagged by exactly these model ids count as tagged. */
   sinceModels?: string[];
   /** Where the run's rows go once compacted: a dataset shared by many runs (default `<run>/tags`). */
   dataset?: string;
@@ -34,11 +35,6 @@ export interface PlanOptions {
 function newRunId(run: string, createdAt: string): string {
   const name = basenameUri(run).replace(/[^A-Za-z0-9._-]+/g, '_') || 'run';
   return `${name}-${createHash('sha256').update(`${run}\n${createdAt}`).digest('hex').slice(0, 8)}`;
-}
-
-/** The rows of part files, for the join with earlier runs. */
-async function* partRows(files: string[]): AsyncGenerator<ManifestRow[]> {
-  for (const file of files) for await (const chunk of partChunks(file)) yield chunk.toString('utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ManifestRow);
 }
 
 async function hasCommits(run: string): Promise<boolean> {
@@ -59,12 +55,14 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
   const counts = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-plan-'));
+  let current: PlanCurrent | undefined;
   try {
+    const join = opts.since !== undefined || opts.current !== undefined;
     const files: string[] = [];
     for await (const part of manifestParts(source, dir, opts.pageSize)) {
       counts.rows += part.counts.rows;
       counts.skipped += part.counts.skipped;
-      if (opts.since !== undefined) {
+      if (join) {
         files.push(part.file);
         continue;
       }
@@ -72,11 +70,12 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
       for await (const chunk of partChunks(part.file)) await sink.add(chunk);
       await fsp.rm(part.file);
     }
-    if (opts.since !== undefined) {
-      for await (const page of excludeTagged(partRows(files), opts.since, () => (counts.unchanged += 1), opts.sinceModels)) {
-        counts.images += page.length;
-        await sink.add(Buffer.from(page.map(encodeShardRow).join('')));
-      }
+    if (join) {
+      const delta = await planDelta(files, { since: opts.since, current: opts.current, models: opts.sinceModels }, run, dir);
+      counts.images = delta.join.counts.delta;
+      counts.unchanged = delta.join.counts.unchanged;
+      current = delta.current;
+      for await (const chunk of partChunks(delta.join.delta)) await sink.add(chunk);
     }
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
@@ -84,7 +83,7 @@ export async function createPlan(source: ManifestSource, run: string, opts: Plan
   const shards = await sink.finish();
   const createdAt = new Date().toISOString();
   // Recorded only when given: a run directory with its dataset inside can be moved or copied whole.
-  const plan: Plan = { version: 1, createdAt, id: newRunId(run, createdAt), dataset: opts.dataset === undefined || isS3Uri(opts.dataset) ? opts.dataset : path.resolve(opts.dataset), source, options, counts, shards, parent: opts.since };
+  const plan: Plan = { version: 1, createdAt, id: newRunId(run, createdAt), dataset: opts.dataset === undefined || isS3Uri(opts.dataset) ? opts.dataset : path.resolve(opts.dataset), source, options, counts, shards, parent: opts.since, current };
   await writeBytes(runLayout.plan(run), JSON.stringify(plan, null, 2) + '\n', 'application/json');
   return plan;
 }

@@ -25,7 +25,9 @@ export async function readShardFile(uri: string): Promise<ManifestRow[]> {
     .filter((line) => line !== '')
     .map((line, i) => {
       try {
-        return JSON.parse(line) as ManifestRow;
+        // Shards planned by a join are written by DuckDB, which spells an absent field as null.
+        const row = JSON.parse(line) as { uri: string; size?: number | null; etag?: string | null };
+        return { uri: row.uri, size: row.size ?? undefined, etag: row.etag ?? undefined };
       } catch {
         throw new UserError(`${uri} line ${i + 1} is not valid JSON: the shard file is damaged, plan again`);
       }

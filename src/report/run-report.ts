@@ -68,7 +68,9 @@ export async function buildRunReport(run: string, p: Pricing): Promise<RunReport
     generatedAt: new Date().toISOString(),
     complete: markers.length === plan.shards,
     models: modelIds(markers),
-    parent: plan.parent === undefined ? undefined : { run: plan.parent, models: modelIds(await readMarkers(plan.parent)) },
+    parent: plan.current?.base !== undefined
+      ? { run: plan.current.base, models: plan.current.baseModels ?? [] }
+      : plan.parent === undefined ? undefined : { run: plan.parent, models: modelIds(await readMarkers(plan.parent)) },
     shards: { planned: plan.shards, committed: markers.length },
     images: { planned: plan.counts.images, done, ok: markers.reduce((n, m) => n + m.ok, 0), failed: markers.reduce((n, m) => n + m.failures, 0), failuresByStage },
     bytes: markers.reduce((n, m) => n + m.bytes, 0),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -35,7 +36,7 @@ function notFound(uri: string, err: unknown): never {
   throw err;
 }
 
-type Sendable = GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command | DeleteObjectCommand | DeleteObjectsCommand;
+type Sendable = CopyObjectCommand | GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command | DeleteObjectCommand | DeleteObjectsCommand;
 type Output<C> = C extends GetObjectCommand
   ? GetObjectCommandOutput
   : C extends HeadObjectCommand
@@ -163,6 +164,24 @@ export async function replaceIfUnchanged(uri: string, body: string, seenEtag: st
 }
 
 /** Copy an object to a local file as a stream: memory does not grow with the object's size. */
+/** Copy an object: within S3 by the server (nothing passes through here), else by streaming. */
+export async function copyObject(from: string, to: string): Promise<void> {
+  const [src, dst] = [parseUri(from), parseUri(to)];
+  if (src.kind === 's3' && dst.kind === 's3') {
+    // URL-encoded as S3 wants it, but with "=", ":", "@" and "," as they are (legal in a path, and
+    // S3-compatible servers that decode with decodeURI would not find a Hive partition's key).
+    const encode = (seg: string) => encodeURIComponent(seg).replace(/%(3D|3A|40|2C)/gi, (m) => decodeURIComponent(m));
+    const source = `${src.bucket}/${src.key.split('/').map(encode).join('/')}`;
+    await send(to, new CopyObjectCommand({ Bucket: dst.bucket, Key: dst.key, CopySource: source }));
+  } else if (src.kind === 'local' && dst.kind === 'local') {
+    await replaceLocal(dst.path, (tmp) => fsp.copyFile(src.path, tmp));
+  } else if (dst.kind === 'local') {
+    await replaceLocal(dst.path, (tmp) => downloadFile(from, tmp));
+  } else {
+    await uploadFile((src as { path: string }).path, to);
+  }
+}
+
 export async function downloadFile(uri: string, file: string): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await pipeline(await readStream(uri), fs.createWriteStream(file));

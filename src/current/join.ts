@@ -1,0 +1,128 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { UserError, errorMessage } from '../errors.js';
+import { openDuckDb, restate, sqlFiles, sqlName, sqlString, type Duck, type DuckSettings, type LocalCopy } from '../sql/duckdb.js';
+
+/** Rows tagged before, to leave out of a plan: the current table, or a run and its ancestors' results. */
+export interface TaggedRows {
+  /** Local copies of their Parquet files. */
+  files: LocalCopy[];
+  /** Ids of the models a row must carry, exactly, to count as tagged; undefined: any model. */
+  models?: string[];
+  /** The current table: one row per object. Its tagged rows that are still live are kept (`keptDir`). */
+  current: boolean;
+}
+
+export interface JoinCounts {
+  /** Image rows in the manifest. */
+  images: number;
+  /** Left out: tagged before with the same ETag (and models). */
+  unchanged: number;
+  /** To tag, and of those, objects never seen before. */
+  delta: number;
+  new: number;
+  /** Objects in the current table that the manifest no longer lists (current table only). */
+  deleted: number;
+}
+
+export interface JoinResult {
+  /** Shard lines of the objects to tag, sorted by URI. */
+  delta: string;
+  counts: JoinCounts;
+  /** Parquet files of the current table's rows still live and unchanged (current table only). */
+  kept: { file: string; rows: number }[];
+  keptRows: number;
+}
+
+export interface JoinOptions extends Omit<DuckSettings, 'keepOrder' | 'tempDir'> {
+  /** Size of each kept file. */
+  fileMb: number;
+}
+
+const URI = `CASE WHEN bucket IS NULL THEN key ELSE 's3://' || bucket || '/' || key END`;
+
+async function one(duck: Duck, sql: string): Promise<unknown[]> {
+  return (await duck.conn.runAndReadAll(sql)).getRows()[0] ?? [];
+}
+
+/** Rows a COPY wrote. */
+async function count(duck: Duck, copy: string): Promise<number> {
+  return Number((await one(duck, copy))[0]);
+}
+
+/** SQL that is true for a row tagged without error by the wanted models. */
+function taggedCondition(columns: string[], models: string[] | undefined, hasError: boolean): string {
+  const ids = `list_sort(list_filter([${columns.map(sqlName).join(', ')}]::VARCHAR[], x -> x IS NOT NULL))`;
+  const byModels = models === undefined ? `len(${ids}) > 0` : `${ids} = [${[...models].sort().map(sqlString).join(', ')}]::VARCHAR[]`;
+  return `${hasError ? 'error IS NULL AND ' : ''}etag IS NOT NULL AND ${columns.length === 0 ? 'false' : byModels}`;
+}
+
+/** Each file's row count, from its footer. */
+async function fileRows(duck: Duck, files: string[]): Promise<{ file: string; rows: number }[]> {
+  if (files.length === 0) return [];
+  const list = sqlFiles(files.map((file) => ({ file, uri: file })));
+  const rows = (await duck.conn.runAndReadAll(
+    `SELECT file_name, sum(row_group_num_rows) FROM (SELECT DISTINCT file_name, row_group_id, row_group_num_rows FROM parquet_metadata(${list})) GROUP BY file_name`,
+  )).getRows();
+  const byFile = new Map(rows.map((r) => [String(r[0]), Number(r[1])]));
+  return files.map((file) => ({ file, rows: byFile.get(file) ?? 0 }));
+}
+
+/**
+ * Join a manifest's image rows (part files of shard lines) against rows tagged before, in DuckDB,
+ * out of core: what is left to tag goes to `delta` sorted by URI (so shards are the same whatever
+ * order the manifest came in), and with the current table, its rows that stay go to Parquet files.
+ * A manifest that lists a key twice is refused: its current table would have two rows for one object.
+ */
+export async function joinManifest(parts: string[], tagged: TaggedRows, dir: string, o: JoinOptions): Promise<JoinResult> {
+  const duck = await openDuckDb({ ...o, tempDir: dir });
+  const delta = path.join(dir, 'delta.ndjson');
+  const keptDir = path.join(dir, 'kept');
+  try {
+    const partList = sqlFiles(parts.map((file) => ({ file, uri: file })));
+    await duck.conn.run(
+      `CREATE TEMP TABLE m AS SELECT * FROM read_json(${partList}, format = 'newline_delimited', columns = {uri: 'VARCHAR', size: 'BIGINT', etag: 'VARCHAR'})`,
+    );
+    const twice = (await duck.conn.runAndReadAll('SELECT uri FROM m GROUP BY uri HAVING count(*) > 1 ORDER BY uri LIMIT 3')).getRows();
+    if (twice.length > 0) {
+      throw new UserError(`the manifest lists ${twice.map((r) => String(r[0])).join(', ')} more than once: a manifest must name each object once (nothing was planned)`);
+    }
+    let keptRows = 0;
+    if (tagged.files.length > 0) {
+      await duck.conn.run(`CREATE TEMP VIEW tagged_files AS SELECT * FROM read_parquet(${sqlFiles(tagged.files)}, union_by_name = true)`);
+      const schema = (await duck.conn.runAndReadAll('DESCRIBE tagged_files')).getRows().map((r) => String(r[0]));
+      const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, schema.includes('error'));
+      await duck.conn.run(`CREATE TEMP VIEW tf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_ FROM tagged_files`);
+      await duck.conn.run('CREATE TEMP TABLE t AS SELECT DISTINCT uri_ AS uri, etag FROM tf WHERE tagged_');
+      if (tagged.current) {
+        await fsp.mkdir(keptDir, { recursive: true });
+        keptRows = await count(
+          duck,
+          `COPY (SELECT c.* EXCLUDE (uri_, tagged_) FROM tf c SEMI JOIN m ON m.uri = c.uri_ AND m.etag = c.etag WHERE c.tagged_) ` +
+            `TO ${sqlString(keptDir)} (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '${o.fileMb}MB', OVERWRITE_OR_IGNORE true)`,
+        );
+      }
+    } else {
+      await duck.conn.run('CREATE TEMP TABLE t (uri VARCHAR, etag VARCHAR)');
+    }
+    const deltaRows = await count(duck, `COPY (SELECT m.* FROM m ANTI JOIN t ON m.uri = t.uri AND m.etag = t.etag ORDER BY m.uri) TO ${sqlString(delta)} (FORMAT json)`);
+    const [images] = await one(duck, 'SELECT count(*) FROM m');
+    const seen = tagged.files.length > 0 ? '(SELECT DISTINCT uri_ AS uri FROM tf)' : '(SELECT NULL::VARCHAR AS uri WHERE false)';
+    const [known] = await one(duck, `SELECT count(*) FROM m ANTI JOIN t ON m.uri = t.uri AND m.etag = t.etag SEMI JOIN ${seen} s ON m.uri = s.uri`);
+    const [deleted] = tagged.current ? await one(duck, `SELECT count(*) FROM ${seen} s ANTI JOIN m ON m.uri = s.uri`) : [0];
+    const kept = tagged.current && tagged.files.length > 0 ? await fileRows(duck, (await fsp.readdir(keptDir)).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(keptDir, f))) : [];
+    const counts: JoinCounts = {
+      images: Number(images),
+      unchanged: Number(images) - deltaRows,
+      delta: deltaRows,
+      new: deltaRows - Number(known),
+      deleted: Number(deleted),
+    };
+    return { delta, counts, kept, keptRows };
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new Error(restate(errorMessage(e), tagged.files));
+  } finally {
+    duck.close();
+  }
+}

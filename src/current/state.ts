@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { exists, readText, writeBytes } from '../storage/storage.js';
+import { isS3Uri, joinUri } from '../storage/uri.js';
+
+/**
+ * The current table of a nightly root: `<root>/current/` holds its Parquet files and nothing else
+ * (what Athena and DuckDB read); `<root>/current.json` says which files make it up and which run
+ * it reflects. It is replaced whole by each nightly, so no history is ever read to build it.
+ */
+export const currentLayout = {
+  dir: (root: string) => `${joinUri(root, 'current')}/`,
+  file: (root: string, name: string) => joinUri(root, 'current', name),
+  state: (root: string) => joinUri(root, 'current.json'),
+  lock: (root: string) => joinUri(root, 'current.lock'),
+  /** The newest run a nightly planned under this root; it may not be in the current table yet. */
+  latest: (root: string) => joinUri(root, 'nightly.json'),
+};
+
+/** current.json */
+export interface CurrentTable {
+  version: 1;
+  /** The nightly root the table belongs to: a table copied in from another root is refused. */
+  root: string;
+  /** The run whose manifest the table reflects: one row per object that manifest listed. */
+  run: string;
+  runId: string;
+  files: { uri: string; rows: number }[];
+  rows: number;
+  updatedAt: string;
+}
+
+/** A root as it is written in state files: local paths absolute, no trailing slash. */
+export function rootId(root: string): string {
+  return isS3Uri(root) ? root.replace(/\/+$/, '') : path.resolve(root);
+}
+
+async function readJson<T>(uri: string, what: string): Promise<T | undefined> {
+  if (!(await exists(uri))) return undefined;
+  try {
+    return JSON.parse(await readText(uri)) as T;
+  } catch {
+    throw new UserError(`${uri} is damaged (not JSON): ${what}`);
+  }
+}
+
+/** The root's current table, or undefined before the first nightly has finished. */
+export async function readCurrent(root: string): Promise<CurrentTable | undefined> {
+  const uri = currentLayout.state(root);
+  const table = await readJson<CurrentTable>(uri, 'restore it from a backup or version, or delete it to tag every object again');
+  if (table === undefined) return undefined;
+  if (table.version !== 1 || !Array.isArray(table.files)) throw new UserError(`${uri} is not an imgtag current table`);
+  const dir = currentLayout.dir(root);
+  if (rootId(table.root) !== rootId(root) || table.files.some((f) => !f.uri.startsWith(dir))) {
+    throw new UserError(`${uri} describes the current table of ${table.root}, not of ${rootId(root)}: give the nightly the --root it was built under`);
+  }
+  return table;
+}
+
+export async function writeCurrent(table: CurrentTable): Promise<void> {
+  await writeBytes(currentLayout.state(table.root), JSON.stringify(table, null, 2) + '\n', 'application/json');
+}
+
+/** nightly.json: the newest run planned under the root, its models, and where it is tagged. */
+export interface LatestRun {
+  version: 1;
+  run: string;
+  models?: string[];
+  /** Set when the run went to the fleet: its array job (or what became of the submission). */
+  fleet?: string;
+}
+
+export async function readLatestRun(root: string): Promise<LatestRun | undefined> {
+  return readJson<LatestRun>(currentLayout.latest(root), 'delete it; the next nightly plans against the current table');
+}
+
+export async function writeLatestRun(root: string, latest: LatestRun): Promise<void> {
+  await writeBytes(currentLayout.latest(root), JSON.stringify(latest, null, 2) + '\n', 'application/json');
+}

@@ -1,0 +1,67 @@
+import pLimit from 'p-limit';
+import { UserError } from '../errors.js';
+import type { CompactionDone } from '../compact/state.js';
+import { acquireLock, LEASE_TTL_MS } from '../lease/lease.js';
+import { planIdentity, type Plan } from '../plan/plan-file.js';
+import { shardName } from '../run-dir.js';
+import { copyObject, deleteObjects, listObjects } from '../storage/storage.js';
+import { currentLayout, readCurrent, writeCurrent, type CurrentTable } from './state.js';
+
+export type CurrentUpdate =
+  | { status: 'updated'; table: CurrentTable; removed: number }
+  | { status: 'already'; table: CurrentTable }
+  | { status: 'leased'; owner: string };
+
+/** Delete what current/ holds beside the table (the previous table, a crash's copies) and the staged kept files. */
+async function removeOthers(table: CurrentTable, staged: { uri: string }[]): Promise<number> {
+  const keep = new Set(table.files.map((f) => f.uri));
+  const stale: string[] = [];
+  for await (const o of listObjects(currentLayout.dir(table.root))) if (!keep.has(o.uri)) stale.push(o.uri);
+  await deleteObjects([...stale, ...staged.map((f) => f.uri)]);
+  return stale.length;
+}
+
+/**
+ * Make a finished nightly run the root's current table: the rows its plan kept from the previous
+ * table, plus the rows the run tagged, which is every object its manifest listed, once. Nothing is
+ * merged: the files are copied (server-side on S3) under names of this run, current.json is
+ * replaced (from then on they are the table), and only then is anything else in current/ deleted.
+ * Run again after a crash at any point, it finishes the same table; run twice, it does nothing.
+ */
+export async function updateCurrent(run: string, plan: Plan, done: CompactionDone): Promise<CurrentUpdate | undefined> {
+  const staged = plan.current;
+  if (staged === undefined) return undefined;
+  const root = staged.root;
+  const got = await acquireLock(currentLayout.lock(root), LEASE_TTL_MS);
+  if ('holder' in got) return { status: 'leased', owner: got.holder.owner };
+  try {
+    const table = await readCurrent(root);
+    if (table?.run === run) {
+      await removeOthers(table, staged.kept);
+      return { status: 'already', table };
+    }
+    if (table?.run !== staged.base) {
+      throw new UserError(
+        `the current table of ${root} was built from ${table?.run ?? 'nothing'} after ${run} was planned against ${staged.base ?? 'no table'}: ` +
+          'its rows would be lost or doubled, so it is not updated: run the nightly again to plan against the table as it is',
+      );
+    }
+    const id = planIdentity(run, plan).id;
+    const sources = [...staged.kept, ...done.files].filter((f) => f.rows > 0);
+    const limit = pLimit(16);
+    const files = await Promise.all(
+      sources.map((f, i) =>
+        limit(async () => {
+          const uri = currentLayout.file(root, `${id}-${shardName(i)}.parquet`);
+          await copyObject(f.uri, uri);
+          return { uri, rows: f.rows };
+        }),
+      ),
+    );
+    const next: CurrentTable = { version: 1, root, run, runId: id, files, rows: files.reduce((n, f) => n + f.rows, 0), updatedAt: new Date().toISOString() };
+    await writeCurrent(next);
+    return { status: 'updated', table: next, removed: await removeOthers(next, staged.kept) };
+  } finally {
+    await got.lease.release();
+  }
+}

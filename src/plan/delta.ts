@@ -1,0 +1,81 @@
+import os from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { resultFiles } from '../compact/result-files.js';
+import { joinManifest, type JoinCounts, type JoinResult } from '../current/join.js';
+import { readCurrent, rootId } from '../current/state.js';
+import type { LocalCopy } from '../sql/duckdb.js';
+import { downloadFile, uploadFile } from '../storage/storage.js';
+import { isS3Uri, joinUri } from '../storage/uri.js';
+import { loadPlan } from './plan-file.js';
+
+/** What a plan leaves out: objects tagged before, by a run's lineage (`--since`) or in a nightly root's current table. */
+export interface DeltaSource {
+  since?: string;
+  /** Nightly: the root whose current table to join against. */
+  current?: { root: string; baseModels?: string[] };
+  /** Only rows tagged by exactly these model ids count as tagged. */
+  models?: string[];
+}
+
+/** plan.json's record of a nightly plan: what to put in the current table once the run is done. */
+export interface PlanCurrent {
+  root: string;
+  /** The run the current table reflected when this plan was made (none: the first nightly), and its models. */
+  base?: string;
+  baseModels?: string[];
+  /** Rows of that table still live and unchanged, staged in the run directory. */
+  kept: { uri: string; rows: number }[];
+  counts: Pick<JoinCounts, 'new' | 'deleted'>;
+}
+
+/** Settings for DuckDB's join; the memory is a ceiling, beyond it DuckDB spills to local disk. */
+export const JOIN_SETTINGS = { memoryLimitMb: 192, fileMb: 256 };
+
+/** The run and its ancestors, newest first (plan.json `parent` links). */
+async function lineage(run: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let r: string | undefined = run; r !== undefined && !out.includes(r); r = (await loadPlan(r)).parent) out.push(r);
+  return out;
+}
+
+/** Local copies of Parquet objects (local files are read where they are). */
+async function localCopies(uris: string[], dir: string): Promise<LocalCopy[]> {
+  const limit = pLimit(8);
+  return Promise.all(
+    uris.map((uri, i) =>
+      limit(async () => {
+        if (!isS3Uri(uri)) return { file: uri, uri };
+        const file = path.join(dir, `tagged-${i}.parquet`);
+        await downloadFile(uri, file);
+        return { file, uri };
+      }),
+    ),
+  );
+}
+
+/**
+ * Join the manifest's part files against what was tagged before: the delta to plan, and for a
+ * nightly, the current table's rows that stay, uploaded into the run directory until the run is done.
+ */
+export async function planDelta(parts: string[], src: DeltaSource, run: string, dir: string): Promise<{ join: JoinResult; current?: PlanCurrent }> {
+  const table = src.current === undefined ? undefined : await readCurrent(src.current.root);
+  const uris = table ? table.files.map((f) => f.uri) : src.since ? (await Promise.all((await lineage(src.since)).map(resultFiles))).flat() : [];
+  const files = await localCopies(uris, dir);
+  const join = await joinManifest(parts, { files, models: src.models, current: src.current !== undefined }, dir, {
+    ...JOIN_SETTINGS,
+    threads: os.availableParallelism(),
+  });
+  if (src.current === undefined) return { join };
+  const limit = pLimit(8);
+  const kept = await Promise.all(
+    join.kept.map(({ file, rows }, i) =>
+      limit(async () => {
+        const uri = joinUri(run, 'current', `kept-${String(i).padStart(5, '0')}.parquet`);
+        await uploadFile(file, uri, 'application/vnd.apache.parquet');
+        return { uri, rows };
+      }),
+    ),
+  );
+  return { join, current: { root: rootId(src.current.root), base: table?.run, baseModels: table ? src.current.baseModels : undefined, kept, counts: { new: join.counts.new, deleted: join.counts.deleted } } };
+}

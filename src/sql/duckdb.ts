@@ -1,0 +1,54 @@
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+
+/** How DuckDB may use this machine: memory beyond the limit spills to `tempDir`. */
+export interface DuckSettings {
+  memoryLimitMb: number;
+  threads: number;
+  tempDir: string;
+  /** Keep the input order where a query has no ORDER BY (the cheaper default is to drop it). */
+  keepOrder?: boolean;
+}
+
+/** A local file standing in for an object: DuckDB reads the file, messages name the object. */
+export interface LocalCopy {
+  file: string;
+  uri: string;
+}
+
+export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+export const sqlFiles = (parts: LocalCopy[]) => `[${parts.map((p) => sqlString(p.file)).join(', ')}]`;
+export const sqlName = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/** DuckDB's messages name local temp files: say which object it was instead. */
+export function restate(message: string, parts: LocalCopy[]): string {
+  let out = message.replace(/\s+/g, ' ').trim();
+  for (const p of parts) out = out.split(p.file).join(p.uri);
+  return out;
+}
+
+export interface Duck {
+  conn: DuckDBConnection;
+  close(): void;
+}
+
+export async function openDuckDb(s: DuckSettings): Promise<Duck> {
+  const db = await DuckDBInstance.create(':memory:', {
+    memory_limit: `${s.memoryLimitMb}MB`,
+    threads: String(s.threads),
+    temp_directory: path.join(s.tempDir, 'duckdb-spill'),
+    // ORDER BY still orders the output; this only lets the writer skip buffering for input order.
+    preserve_insertion_order: s.keepOrder ? 'true' : 'false',
+    // Nothing is fetched at run time: the fleet and these machines may have no route to extension hosts.
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const conn = await db.connect();
+  return {
+    conn,
+    close() {
+      conn.closeSync();
+      db.closeSync();
+    },
+  };
+}
