@@ -15,6 +15,13 @@ const { values } = parseArgs({
 });
 const port = Number(values.port);
 const directory = values.dir ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-s3-')));
+// s3rver's file store can throw outside any request when one request deletes a key another is
+// reading or writing (a lease renewed while it is released): that request fails and is retried by
+// the client, as it would be against S3, instead of the whole server going down.
+process.on('uncaughtException', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'ENOENT') throw e;
+  process.stderr.write(`s3rver: ${e.message} (a request raced a delete; the server goes on)\n`);
+});
 const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory });
 const info = await server.run();
 process.stdout.write(JSON.stringify({ endpoint: `http://127.0.0.1:${info.port}`, directory }) + '\n');

@@ -2,7 +2,7 @@ import readline from 'node:readline';
 import { parse } from 'csv-parse';
 import { UserError } from '../errors.js';
 import { dirnameUri } from '../storage/uri.js';
-import { openManifestStream } from './lines.js';
+import { openManifestStream, readError } from './lines.js';
 import { resolveEntry, rowFromRecord, type Resolver } from './row-fields.js';
 import type { ManifestRow } from './types.js';
 
@@ -17,6 +17,14 @@ export function keyListFormat(uri: string): KeyListFormat {
 
 /** Stream a key list: one entry per line (txt), CSV with a header row, or JSON Lines. */
 export async function* readKeyList(uri: string, bucket?: string): AsyncGenerator<ManifestRow> {
+  try {
+    yield* keyListRows(uri, bucket);
+  } catch (e) {
+    throw readError(uri, e);
+  }
+}
+
+async function* keyListRows(uri: string, bucket?: string): AsyncGenerator<ManifestRow> {
   const resolver: Resolver = { bucket, baseDir: dirnameUri(uri) };
   const input = await openManifestStream(uri);
   const format = keyListFormat(uri);

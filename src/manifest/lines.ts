@@ -17,7 +17,7 @@ export async function openManifestStream(uri: string): Promise<Readable> {
 }
 
 /** zlib's words for a cut or damaged file, said in the user's terms. */
-function readError(uri: string, e: unknown): unknown {
+export function readError(uri: string, e: unknown): unknown {
   const code = (e as { code?: string }).code;
   if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end of file|incorrect header check|invalid/.test(errorMessage(e))) {
     return new UserError(`${uri} is truncated or is not valid gzip (${errorMessage(e)}): nothing was planned from it`);

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { deleteObjects, downloadFile, listObjects, readText, writeBytes } from '../src/storage/storage.js';
+import { imgtag } from './helpers/cli.js';
+import { duckdb } from './helpers/duckdb.js';
+import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { newBucket, testS3, type TestS3 } from './helpers/s3.js';
+
+const photo = (i: number) => fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i % imagenetFiles().length]!));
+const field = (out: string, name: string) => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(out)?.[1];
+
+/** The bucket as it is: every live key under img/ and its ETag. */
+async function truth(bucket: string): Promise<Map<string, string>> {
+  const live = new Map<string, string>();
+  for await (const o of listObjects(`s3://${bucket}/img/`)) live.set(o.uri.slice(`s3://${bucket}/`.length), o.etag!);
+  return live;
+}
+
+/** The current table as DuckDB reads it: every Parquet file under <root>/current/, nothing else. */
+async function currentTable(root: string): Promise<Record<string, unknown>[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-current-'));
+  const files: string[] = [];
+  for await (const o of listObjects(`${root}/current/`)) {
+    assert.match(o.uri, /\.parquet$/, 'current/ holds Parquet files only');
+    const file = path.join(dir, `${files.length}.parquet`);
+    await downloadFile(o.uri, file);
+    files.push(`'${file}'`);
+  }
+  const list = `[${files.join(', ')}]`;
+  return duckdb(`SELECT key, etag, run_id, error, COLUMNS('^model_') FROM read_parquet(${list}, union_by_name = true) ORDER BY key`);
+}
+
+/** One row per live object, with its current ETag, tagged without error by `model`. */
+async function assertCurrent(root: string, bucket: string, model: string): Promise<void> {
+  const live = await truth(bucket);
+  const rows = await currentTable(root);
+  assert.equal(rows.length, live.size, `one row per live object (${rows.length} rows, ${live.size} objects)`);
+  for (const r of rows) {
+    assert.equal(r.etag, live.get(String(r.key)), `${String(r.key)}: the current ETag`);
+    assert.equal(r.error, null);
+    assert.match(String(r[`model_${model}`]), new RegExp(`^${model.replace(/_/g, '.')}@`), `${String(r.key)}: tagged by ${model}`);
+  }
+}
+
+async function nightly(s3: TestS3, root: string, bucket: string, ...args: string[]) {
+  const res = await imgtag(['nightly', '--root', root, '--prefix', `s3://${bucket}/img/`, '--shard-size', '50', ...args], s3.env);
+  assert.equal(res.code, 0, res.stderr);
+  return res;
+}
+
+test('the current table over four nightlies: new, changed and deleted objects, a model change, and run directories deleted', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('current');
+  const root = `s3://${bucket}/nightly`;
+  for (let i = 0; i < 300; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+
+  const first = await nightly(s3, root, bucket);
+  assert.equal(field(first.stdout, 'images'), '300');
+  assert.match(field(first.stdout, 'current table')!, /^300 rows/);
+  await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
+
+  for (let i = 300; i < 320; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  for (let i = 0; i < 10; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i + 400));
+  await deleteObjects(Array.from({ length: 15 }, (_, i) => `s3://${bucket}/img/${10 + i}.jpg`));
+  const second = await nightly(s3, root, bucket);
+  assert.equal(field(second.stdout, 'images'), '30', 'exactly the 20 new and 10 changed objects');
+  assert.equal(field(second.stdout, 'new objects'), '20');
+  assert.equal(field(second.stdout, 'deleted since parent'), '15');
+  assert.equal(field(second.stdout, 'unchanged since parent'), '275');
+  await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
+
+  const third = await nightly(s3, root, bucket, '--model', 'squeezenet1.1');
+  assert.match(field(third.stdout, 'model change')!, /mobilenetv2-12-int8@\w+ -> squeezenet1.1@\w+/);
+  assert.equal(field(third.stdout, 'images'), '305', 'a new model version re-tags every live object');
+  await assertCurrent(root, bucket, 'squeezenet1_1');
+
+  // Expire the first two runs whole, as an S3 lifecycle rule would.
+  const expired = [field(first.stdout, 'run')!, field(second.stdout, 'run')!];
+  const gone: string[] = [];
+  for (const run of expired) for await (const o of listObjects(`${run}/`)) gone.push(o.uri);
+  assert.ok(gone.length > 0);
+  await deleteObjects(gone);
+  for (let i = 500; i < 505; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  const fourth = await nightly(s3, root, bucket, '--model', 'squeezenet1.1');
+  assert.equal(field(fourth.stdout, 'images'), '5');
+  assert.equal(field(fourth.stdout, 'unchanged since parent'), '305');
+  await assertCurrent(root, bucket, 'squeezenet1_1');
+  const state = JSON.parse(await readText(`${root}/current.json`)) as { run: string; rows: number };
+  assert.equal(state.run, field(fourth.stdout, 'run'));
+  assert.equal(state.rows, 310);
+});
+
+test('bad input leaves the current table as it was: a key listed twice, a truncated CSV.gz, a current table from another root', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('current-bad');
+  const root = `s3://${bucket}/nightly`;
+  for (let i = 0; i < 4; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  const list = (keys: number[]) => keys.map((i) => `s3://${bucket}/img/${i}.jpg`).join('\n') + '\n';
+  await writeBytes(`s3://${bucket}/lists/ok.txt`, list([0, 1, 2, 3]));
+  const run = (manifest: string, r = root) => imgtag(['nightly', '--root', r, '--manifest', manifest], s3.env);
+  assert.equal((await run(`s3://${bucket}/lists/ok.txt`)).code, 0);
+  const before = await readText(`${root}/current.json`);
+
+  await writeBytes(`s3://${bucket}/lists/twice.txt`, list([0, 1, 2, 1]));
+  const twice = await run(`s3://${bucket}/lists/twice.txt`);
+  assert.equal(twice.code, 1);
+  assert.match(twice.stderr, /the manifest lists s3:\/\/current-bad[^ ]*\/img\/1\.jpg more than once/);
+
+  const gz = gzipSync(list([0, 1, 2, 3]));
+  await writeBytes(`s3://${bucket}/lists/cut.txt.gz`, gz.subarray(0, gz.length - 12));
+  const cut = await run(`s3://${bucket}/lists/cut.txt.gz`);
+  assert.equal(cut.code, 1);
+  assert.match(cut.stderr, /cut\.txt\.gz is truncated or is not valid gzip/);
+
+  const other = `s3://${bucket}/other`;
+  await writeBytes(`${other}/current.json`, before);
+  const foreign = await run(`s3://${bucket}/lists/ok.txt`, other);
+  assert.equal(foreign.code, 1);
+  assert.match(foreign.stderr, /describes the current table of s3:\/\/current-bad[^ ]*\/nightly, not of s3:\/\/current-bad[^ ]*\/other/);
+
+  assert.equal(await readText(`${root}/current.json`), before, 'the table is as it was');
+  assert.equal((await currentTable(root)).length, 4);
+});
