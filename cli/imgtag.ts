@@ -2,28 +2,23 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runDemo } from '../src/demo/demo.js';
-import { DEFAULT_MAX_PIXELS } from '../src/decode/decode.js';
+import { DEFAULT_MAX_PIXELS } from '../src/decode/limits.js';
 import { UserError, errorMessage } from '../src/errors.js';
 import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULT_MODEL } from '../src/model/paths.js';
-import { createPlan } from '../src/plan/plan.js';
-import { runPlan } from '../src/pipeline/run-plan.js';
-import { PreviousRunBusy, runNightly, type NightlyResult } from '../src/nightly/nightly.js';
+import type { NightlyResult } from '../src/nightly/nightly.js';
+import { PreviousRunBusy } from '../src/nightly/busy.js';
 import { DEVICES } from '../src/infer/device.js';
 import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/task-index.js';
-import { compactJobInput, submitJob, submitJobInput } from '../src/fleet/submit.js';
 import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
 import { compactionLine, exitCodeFor, runSummaryRows, table } from './format.js';
-import { COMPACT_DEFAULTS, compactRun } from '../src/compact/compact.js';
+import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
 import { progressReporter } from './progress.js';
 import { pricing } from '../src/report/prices.js';
-import { usd } from '../src/report/render.js';
-import { buildRunReport, runReportSections, writeReports } from '../src/report/run-report.js';
-import { tune, type TuneConfig } from '../src/tune/tune.js';
+import type { TuneConfig } from '../src/tune/tune.js';
 
 const positiveNumber = (v: string) => {
   const n = Number(v);
@@ -88,6 +83,7 @@ sourceOptions(
     .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag'),
 ).action(async (o: SourceFlags & { run: string; since?: string; dataset?: string }) => {
   s3Options();
+  const { createPlan } = await import('../src/plan/plan.js');
   const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since, dataset: o.dataset });
   console.log(
     table([
@@ -121,6 +117,7 @@ runOptions(
   }
   // A fleet task's share is one part of a run: the compact job that submit chains merges the whole.
   const compact = o.compact === false || shards !== undefined ? false : {};
+  const { runPlan } = await import('../src/pipeline/run-plan.js');
   const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options(), compact }, logEvent);
   console.log(table(runSummaryRows(summary)));
   for (const f of summary.failedShards) console.error(`shard ${f.shard} not finished: ${f.message}`);
@@ -137,6 +134,7 @@ runOptions(
     .option('--run <dir>', 'run directory for the results', path.join('runs', `demo-${Date.now()}`)),
 ).action(async (o) => {
   const workers = o.workers === 1 ? Math.min(2, os.availableParallelism()) : o.workers;
+  const { runDemo } = await import('../src/demo/demo.js');
   const res = await runDemo({ ...o, models: o.model, workers }, logEvent);
   console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
   console.log('\ntop tags');
@@ -164,6 +162,7 @@ runOptions(
   const fleet = o.fleetThreshold === undefined ? undefined : { threshold: o.fleetThreshold, jobQueue: o.jobQueue, jobDefinition: o.jobDefinition, shardsPerTask: o.shardsPerTask, dryRun: o.dryRun };
   let res: NightlyResult;
   try {
+    const { runNightly } = await import('../src/nightly/nightly.js');
     res = await runNightly(
       { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3 }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, fleet },
       logEvent,
@@ -216,6 +215,7 @@ priceOptions(
     .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS),
 ).action(async (o) => {
+  const [{ tune }, { usd }] = await Promise.all([import('../src/tune/tune.js'), import('../src/report/render.js')]);
   const res = await tune({ ...o, pricing: pricing(o), s3: s3Options() }, logEvent);
   const w = res.winner;
   console.log(table([
@@ -235,6 +235,7 @@ priceOptions(
     .requiredOption('--run <dir>', 'run directory'),
 ).action(async (o) => {
   s3Options();
+  const [{ buildRunReport, runReportSections, writeReports }, { usd }] = await Promise.all([import('../src/report/run-report.js'), import('../src/report/render.js')]);
   const r = await buildRunReport(o.run, pricing(o));
   const files = await writeReports(o.run, 'report', `imgtag run report: ${o.run}`, r, runReportSections(r));
   console.log(table([
@@ -275,6 +276,7 @@ program
   .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, COMPACT_DEFAULTS.memoryMb)
   .action(async (o) => {
     s3Options();
+    const { compactRun } = await import('../src/compact/compact.js');
     const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });
     console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
     if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);
@@ -293,6 +295,7 @@ program
   .option('--dry-run', 'print the SubmitJob request instead of sending it')
   .action(async (o) => {
     s3Options();
+    const { compactJobInput, submitJob, submitJobInput } = await import('../src/fleet/submit.js');
     const input = await submitJobInput({ ...o });
     if (o.dryRun) return console.log(JSON.stringify({ tag: input, compact: compactJobInput(input, o.run, '<tag job id>') }, null, 2));
     const tagJob = await submitJob(input);

@@ -36,7 +36,9 @@ export type CompactOutcome =
  */
 const STAGED_PER_MERGED = 3;
 
-export const COMPACT_DEFAULTS = { targetFileMb: 256, rowGroupMb: 128, memoryMb: 256 } as const;
+import { COMPACT_DEFAULTS } from './defaults.js';
+
+export { COMPACT_DEFAULTS } from './defaults.js';
 
 function positive(name: string, v: number): number {
   if (!Number.isFinite(v) || v <= 0) throw new UserError(`${name} must be a positive number of MB, not ${v}`);

@@ -24,7 +24,7 @@ export class DecodeError extends Error {
   override name = 'DecodeError';
 }
 
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+export { DEFAULT_MAX_PIXELS } from './limits.js';
 
 /** Formats whose decoders sharp ships; SVG and PDF are refused (they can reference other files). */
 const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif', 'jp2', 'jxl']);

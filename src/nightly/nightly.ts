@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { PreviousRunBusy } from './busy.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../current/state.js';
 import { compactJobInput, submitJob, submitJobInput } from '../fleet/submit.js';
@@ -55,10 +56,6 @@ export interface NightlyResult {
   currentRows?: number;
 }
 
-/** Thrown when the previous nightly's fleet job has not finished: nothing new is planned until it has. */
-export class PreviousRunBusy extends UserError {
-  override name = 'PreviousRunBusy';
-}
 
 /** A nightly run tagged here always compacts: that is what updates the current table. */
 const localRun = (opts: NightlyOptions, run: string): RunOptions => ({ ...opts.run, run, compact: opts.run.compact || undefined });

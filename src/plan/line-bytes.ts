@@ -9,17 +9,18 @@ export class LineBytes {
   buf = Buffer.allocUnsafe(1 << 20);
   pos = 0;
 
-  /** What was assembled, copied out (the buffer is reused: fresh ones would keep the GC busy). */
-  take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.pos));
+  /** @param drain takes what was assembled, and is done with it when it returns: the buffer is reused. */
+  constructor(private readonly drain: (bytes: Buffer) => void) {}
+
+  flush(): void {
+    if (this.pos > 0) this.drain(this.buf.subarray(0, this.pos));
     this.pos = 0;
-    return out;
   }
 
-  /** Make room for `n` more bytes, handing what was assembled to `flush` first if need be. */
-  reserve(n: number, flush: (full: Buffer) => void): void {
+  /** Make room for `n` more bytes, flushing first if need be. */
+  reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    if (this.pos > 0) flush(this.take());
+    this.flush();
     if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
   }
 

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { once } from 'node:events';
 import { UserError } from '../errors.js';
 import { inventoryColumns, decodeInventoryKey, parseInventoryLines, type InventoryColumns, type InventoryFields } from '../manifest/inventory-csv.js';
 import { readInventoryParquet } from '../manifest/inventory.js';
@@ -39,11 +38,14 @@ const PLUS = 0x2b;
 /** Shard lines of a data file's image rows, in order, assembled in a byte buffer; counts what it saw. */
 class PartLines {
   readonly counts: PartCounts = { rows: 0, images: 0, skipped: 0 };
-  readonly out = new LineBytes();
-  readonly full: Buffer[] = [];
-  private readonly flush = (b: Buffer) => this.full.push(b);
+  readonly out: LineBytes;
 
-  constructor(private readonly where: string) {}
+  constructor(
+    private readonly where: string,
+    write: (bytes: Buffer) => void,
+  ) {
+    this.out = new LineBytes(write);
+  }
 
   /** A row as strings: the general path (Parquet rows, keys that need decoding or escaping). */
   add(uri: string, size: string, etag: string): void {
@@ -55,7 +57,7 @@ class PartLines {
     if (size !== '' && !DIGITS.test(size)) throw new UserError(`${this.where}: size "${size}" of ${uri} is not a byte count`);
     this.counts.images++;
     const line = encodeShardLine(uri, size, etag);
-    this.out.reserve(Buffer.byteLength(line), this.flush);
+    this.out.reserve(Buffer.byteLength(line));
     this.out.pos += this.out.buf.write(line, this.out.pos);
   }
 
@@ -73,7 +75,7 @@ class PartLines {
     }
     const [ba, bb, sa, sb, ea, eb] = [f.start(c.bucket), f.end(c.bucket), f.start(c.size), f.end(c.size), f.start(c.etag), f.end(c.etag)];
     const o = this.out;
-    o.reserve(40 + (bb - ba) + (kb - ka) + (sb - sa) + (eb - ea), this.flush);
+    o.reserve(40 + (bb - ba) + (kb - ka) + (sb - sa) + (eb - ea));
     const mark = o.pos;
     o.put(URI_OPEN);
     let ok = o.copyPlain(buf, ba, bb);
@@ -99,40 +101,34 @@ class PartLines {
     this.add(s3Uri(f.text(c.bucket), decodeInventoryKey(f.text(c.key))), f.text(c.size), f.text(c.etag));
   }
 
-  take(): Buffer[] {
-    if (this.out.pos > 0) this.full.push(this.out.take());
-    return this.full.splice(0);
-  }
 }
 
-async function* csvParts(task: PartTask, lines: PartLines): AsyncGenerator<Buffer[]> {
+async function csvPart(task: PartTask, lines: PartLines): Promise<void> {
   const cols = inventoryColumns(task.schema);
   const row = (f: InventoryFields) => lines.addCsv(f, cols);
-  for await (const chunk of manifestChunks(task.uri)) {
-    parseInventoryLines(chunk, cols, task.uri, row);
-    yield lines.take();
-  }
+  for await (const chunk of manifestChunks(task.uri)) parseInventoryLines(chunk, cols, task.uri, row);
 }
 
-async function* parquetParts(task: PartTask, lines: PartLines): AsyncGenerator<Buffer[]> {
+async function parquetPart(task: PartTask, lines: PartLines): Promise<void> {
   for await (const page of readInventoryParquet(task.uri)) {
     for (const r of page) lines.add(r.uri, r.size === undefined ? '' : String(r.size), r.etag ?? '');
-    yield lines.take();
   }
 }
 
-/** Read one data file and write its image rows as shard lines to `task.out`. */
+/**
+ * Read one data file and write its image rows as shard lines to `task.out`. The writes are
+ * synchronous: this runs on a thread of its own, and the thread pool is left to inflating.
+ */
 export async function writePart(task: PartTask): Promise<PartCounts> {
-  const lines = new PartLines(task.uri);
-  const out = fs.createWriteStream(task.out);
-  const closed = once(out, 'close');
+  const fd = fs.openSync(task.out, 'w');
+  const lines = new PartLines(task.uri, (bytes) => {
+    for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at);
+  });
   try {
-    for await (const bufs of task.format === 'csv' ? csvParts(task, lines) : parquetParts(task, lines)) {
-      for (const b of bufs) if (!out.write(b)) await once(out, 'drain');
-    }
+    await (task.format === 'csv' ? csvPart(task, lines) : parquetPart(task, lines));
+    lines.out.flush();
   } finally {
-    out.end();
-    await closed;
+    fs.closeSync(fd);
   }
   return lines.counts;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 
 /** How DuckDB may use this machine: memory beyond the limit spills to `tempDir`. */
 export interface DuckSettings {
@@ -32,7 +32,9 @@ export interface Duck {
   close(): void;
 }
 
+/** Loaded on first use: a plan without a join, or a run, never maps DuckDB's library. */
 export async function openDuckDb(s: DuckSettings): Promise<Duck> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:', {
     memory_limit: `${s.memoryLimitMb}MB`,
     threads: String(s.threads),
