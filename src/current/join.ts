@@ -41,6 +41,16 @@ export interface JoinOptions extends Omit<DuckSettings, 'keepOrder' | 'tempDir'>
 
 const URI = `CASE WHEN bucket IS NULL THEN key ELSE 's3://' || bucket || '/' || key END`;
 
+/**
+ * Rows per row group of the kept files: DuckDB's writer holds a row group per thread outside its
+ * memory limit, and a current table's row (five tags) takes about 1 KB there.
+ */
+const rowGroupRows = (o: JoinOptions) => Math.max(2048, Math.floor((o.memoryLimitMb * 1024) / (2 * o.threads)));
+
+async function q(duck: Duck, sql: string): Promise<void> {
+  await duck.conn.runAndReadAll(sql);
+}
+
 async function one(duck: Duck, sql: string): Promise<unknown[]> {
   return (await duck.conn.runAndReadAll(sql)).getRows()[0] ?? [];
 }
@@ -75,48 +85,60 @@ async function fileRows(duck: Duck, files: string[]): Promise<{ file: string; ro
  * A manifest that lists a key twice is refused: its current table would have two rows for one object.
  */
 export async function joinManifest(parts: string[], tagged: TaggedRows, dir: string, o: JoinOptions): Promise<JoinResult> {
-  const duck = await openDuckDb({ ...o, tempDir: dir });
+  const duck = await openDuckDb({ ...o, tempDir: dir, database: path.join(dir, 'join.duckdb') });
   const delta = path.join(dir, 'delta.ndjson');
   const keptDir = path.join(dir, 'kept');
   try {
     const partList = sqlFiles(parts.map((file) => ({ file, uri: file })));
-    await duck.conn.run(
-      `CREATE TEMP TABLE m AS SELECT * FROM read_json(${partList}, format = 'newline_delimited', columns = {uri: 'VARCHAR', size: 'BIGINT', etag: 'VARCHAR'})`,
+    await q(
+      duck,
+      `CREATE TABLE m AS SELECT * FROM read_json(${partList}, format = 'newline_delimited', columns = {uri: 'VARCHAR', size: 'BIGINT', etag: 'VARCHAR'})`,
     );
     const twice = (await duck.conn.runAndReadAll('SELECT uri FROM m GROUP BY uri HAVING count(*) > 1 ORDER BY uri LIMIT 3')).getRows();
     if (twice.length > 0) {
       throw new UserError(`the manifest lists ${twice.map((r) => String(r[0])).join(', ')} more than once: a manifest must name each object once (nothing was planned)`);
     }
-    let keptRows = 0;
+    // t: what was tagged, one row per object and ETag; c: every object seen (for new/deleted).
     if (tagged.files.length > 0) {
-      await duck.conn.run(`CREATE TEMP VIEW tagged_files AS SELECT * FROM read_parquet(${sqlFiles(tagged.files)}, union_by_name = true)`);
+      await q(duck, `CREATE VIEW tagged_files AS SELECT * FROM read_parquet(${sqlFiles(tagged.files)}, union_by_name = true)`);
       const schema = (await duck.conn.runAndReadAll('DESCRIBE tagged_files')).getRows().map((r) => String(r[0]));
       const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, schema.includes('error'));
-      await duck.conn.run(`CREATE TEMP VIEW tf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_ FROM tagged_files`);
-      await duck.conn.run('CREATE TEMP TABLE t AS SELECT DISTINCT uri_ AS uri, etag FROM tf WHERE tagged_');
-      if (tagged.current) {
-        await fsp.mkdir(keptDir, { recursive: true });
-        keptRows = await count(
-          duck,
-          `COPY (SELECT c.* EXCLUDE (uri_, tagged_) FROM tf c SEMI JOIN m ON m.uri = c.uri_ AND m.etag = c.etag WHERE c.tagged_) ` +
-            `TO ${sqlString(keptDir)} (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '${o.fileMb}MB', OVERWRITE_OR_IGNORE true)`,
-        );
-      }
+      await q(duck, `CREATE VIEW tf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_ FROM tagged_files`);
+      // The current table has one row per object: no DISTINCT, which would hash every row in memory.
+      await q(duck, `CREATE TABLE c AS SELECT uri_ AS uri, etag, tagged_ AS tagged FROM tf`);
+      await q(duck, tagged.current ? 'CREATE VIEW t AS SELECT uri, etag FROM c WHERE tagged' : 'CREATE TABLE t AS SELECT DISTINCT uri, etag FROM c WHERE tagged');
     } else {
-      await duck.conn.run('CREATE TEMP TABLE t (uri VARCHAR, etag VARCHAR)');
+      await q(duck, 'CREATE TABLE c (uri VARCHAR, etag VARCHAR, tagged BOOLEAN)');
+      await q(duck, 'CREATE VIEW t AS SELECT uri, etag FROM c');
     }
-    const deltaRows = await count(duck, `COPY (SELECT m.* FROM m ANTI JOIN t ON m.uri = t.uri AND m.etag = t.etag ORDER BY m.uri) TO ${sqlString(delta)} (FORMAT json)`);
-    const [images] = await one(duck, 'SELECT count(*) FROM m');
-    const seen = tagged.files.length > 0 ? '(SELECT DISTINCT uri_ AS uri FROM tf)' : '(SELECT NULL::VARCHAR AS uri WHERE false)';
-    const [known] = await one(duck, `SELECT count(*) FROM m ANTI JOIN t ON m.uri = t.uri AND m.etag = t.etag SEMI JOIN ${seen} s ON m.uri = s.uri`);
-    const [deleted] = tagged.current ? await one(duck, `SELECT count(*) FROM ${seen} s ANTI JOIN m ON m.uri = s.uri`) : [0];
-    const kept = tagged.current && tagged.files.length > 0 ? await fileRows(duck, (await fsp.readdir(keptDir)).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(keptDir, f))) : [];
+    // Each manifest row once, with whether it was tagged as it is now.
+    await q(duck, 'CREATE TABLE j AS SELECT m.*, t.uri IS NOT NULL AS unchanged FROM m LEFT JOIN t ON m.uri = t.uri AND m.etag = t.etag');
+    const deltaRows = await count(duck, `COPY (SELECT uri, size, etag FROM j WHERE NOT unchanged ORDER BY uri) TO ${sqlString(delta)} (FORMAT json)`);
+    const [images] = await one(duck, 'SELECT count(*) FROM j');
+    const [known] = await one(duck, 'SELECT count(*) FROM (SELECT uri FROM j WHERE NOT unchanged) d SEMI JOIN c ON d.uri = c.uri');
+    let keptRows = 0;
+    let deleted = 0;
+    let kept: { file: string; rows: number }[] = [];
+    if (tagged.current && tagged.files.length > 0) {
+      // What leaves the table is small (the delta and the deleted): the rows that stay are found by
+      // an anti-join against it, streaming the table past a small hash table, never the reverse.
+      await q(duck, 'CREATE TABLE gone AS SELECT uri FROM c ANTI JOIN m ON m.uri = c.uri');
+      deleted = Number((await one(duck, 'SELECT count(*) FROM gone'))[0]);
+      await q(duck, 'INSERT INTO gone SELECT uri FROM j WHERE NOT unchanged');
+      await fsp.mkdir(keptDir, { recursive: true });
+      keptRows = await count(
+        duck,
+        `COPY (SELECT tf.* EXCLUDE (uri_, tagged_) FROM tf ANTI JOIN gone ON tf.uri_ = gone.uri) ` +
+          `TO ${sqlString(keptDir)} (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '${o.fileMb}MB', ROW_GROUP_SIZE ${rowGroupRows(o)}, OVERWRITE_OR_IGNORE true)`,
+      );
+      kept = await fileRows(duck, (await fsp.readdir(keptDir)).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(keptDir, f)));
+    }
     const counts: JoinCounts = {
       images: Number(images),
       unchanged: Number(images) - deltaRows,
       delta: deltaRows,
       new: deltaRows - Number(known),
-      deleted: Number(deleted),
+      deleted,
     };
     return { delta, counts, kept, keptRows };
   } catch (e) {

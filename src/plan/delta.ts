@@ -30,7 +30,7 @@ export interface PlanCurrent {
 }
 
 /** Settings for DuckDB's join; the memory is a ceiling, beyond it DuckDB spills to local disk. */
-export const JOIN_SETTINGS = { memoryLimitMb: 192, fileMb: 256 };
+export const JOIN_SETTINGS = { memoryLimitMb: Number(process.env.IMGTAG_JOIN_MEMORY_MB ?? 128), fileMb: 256 };
 
 /** The run and its ancestors, newest first (plan.json `parent` links). */
 async function lineage(run: string): Promise<string[]> {

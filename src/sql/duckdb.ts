@@ -8,6 +8,8 @@ export interface DuckSettings {
   tempDir: string;
   /** Keep the input order where a query has no ORDER BY (the cheaper default is to drop it). */
   keepOrder?: boolean;
+  /** A database file, so tables larger than memory live on disk (default: in memory). */
+  database?: string;
 }
 
 /** A local file standing in for an object: DuckDB reads the file, messages name the object. */
@@ -35,7 +37,7 @@ export interface Duck {
 /** Loaded on first use: a plan without a join, or a run, never maps DuckDB's library. */
 export async function openDuckDb(s: DuckSettings): Promise<Duck> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
-  const db = await DuckDBInstance.create(':memory:', {
+  const db = await DuckDBInstance.create(s.database ?? ':memory:', {
     memory_limit: `${s.memoryLimitMb}MB`,
     threads: String(s.threads),
     temp_directory: path.join(s.tempDir, 'duckdb-spill'),
@@ -46,6 +48,16 @@ export async function openDuckDb(s: DuckSettings): Promise<Duck> {
     autoload_known_extensions: 'false',
   });
   const conn = await db.connect();
+  if (process.env.IMGTAG_DEBUG_SQL) {
+    // Each statement's time and the memory DuckDB holds after it, on stderr.
+    const run = conn.runAndReadAll.bind(conn);
+    conn.runAndReadAll = (async (sql: string) => {
+      const t = performance.now();
+      const out = await run(sql);
+      process.stderr.write(`${((performance.now() - t) / 1000).toFixed(2)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB: ${sql.slice(0, 120)}\n`);
+      return out;
+    }) as typeof conn.runAndReadAll;
+  }
   return {
     conn,
     close() {
