@@ -19,7 +19,17 @@ export function runSummaryRows(s: RunSummary): [string, string | number][] {
     ['seconds', s.seconds.toFixed(1)],
     ['images/s', rate.toFixed(1)],
     ...(s.compaction ? [['dataset', compactionLine(s.compaction)] as [string, string]] : []),
+    ...(s.compaction ? currentRows(s.compaction) : []),
   ];
+}
+
+/** What compaction did to a nightly root's current table, when the run was a nightly's. */
+export function currentRows(c: CompactOutcome): [string, string][] {
+  const u = 'current' in c ? c.current : undefined;
+  if (u === undefined) return [];
+  if (u.status === 'leased') return [['current table', `being updated by ${u.owner}: it will reflect this run when that is done`]];
+  const verb = u.status === 'updated' ? 'now' : 'already';
+  return [['current table', `${verb} ${u.table.rows} rows in ${u.table.files.length} file(s) under ${dirnameUri(u.table.files[0]?.uri ?? `${u.table.root}/current/x`)}/`]];
 }
 
 export function compactionLine(c: CompactOutcome): string {

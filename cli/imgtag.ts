@@ -13,8 +13,7 @@ import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/t
 import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
-import { joinUri } from '../src/storage/uri.js';
-import { compactionLine, exitCodeFor, runSummaryRows, table } from './format.js';
+import { compactionLine, currentRows, exitCodeFor, runSummaryRows, table } from './format.js';
 import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
 import { progressReporter } from './progress.js';
 import { pricing } from '../src/report/prices.js';
@@ -154,12 +153,17 @@ runOptions(
       .option('--job-queue <arn>', 'fleet: job queue (terraform output job_queue)')
       .option('--job-definition <arn>', 'fleet: job definition (terraform output job_definition)')
       .option('--shards-per-task <k>', 'fleet: shards per array child', int(1), 1)
-      .option('--dry-run', 'fleet: print the SubmitJob requests instead of sending them'),
+      .option('--compact-job-queue <arn>', 'fleet: queue of the compact job that then updates the current table (terraform output planning_queue)')
+      .option('--compact-job-definition <arn>', 'fleet: its job definition (terraform output nightly_job_definition)')
+      .option('--dry-run', 'fleet: plan, and print the SubmitJob requests instead of sending them'),
   ),
 ).action(async (o) => {
   const s3 = s3Options();
   if (o.fleetThreshold !== undefined && (!o.jobQueue || !o.jobDefinition)) throw new UserError('--fleet-threshold needs --job-queue and --job-definition');
-  const fleet = o.fleetThreshold === undefined ? undefined : { threshold: o.fleetThreshold, jobQueue: o.jobQueue, jobDefinition: o.jobDefinition, shardsPerTask: o.shardsPerTask, dryRun: o.dryRun };
+  const fleet =
+    o.fleetThreshold === undefined
+      ? undefined
+      : { threshold: o.fleetThreshold, jobQueue: o.jobQueue, jobDefinition: o.jobDefinition, shardsPerTask: o.shardsPerTask, dryRun: o.dryRun, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } };
   let res: NightlyResult;
   try {
     const { runNightly } = await import('../src/nightly/nightly.js');
@@ -186,7 +190,6 @@ runOptions(
       ['changed or re-tagged', res.plan.counts.images - (c?.new ?? 0)],
       ['deleted since parent', c?.deleted ?? 0],
       ...(res.summary ? runSummaryRows(res.summary) : [['images', res.plan.counts.images] as [string, number]]),
-      ...(res.currentRows !== undefined ? [['current table', `${res.currentRows} rows in ${joinUri(res.plan.current!.root, 'current')}/`] as [string, string]] : []),
       ...(res.submitted
         ? ([
             ['fleet job', `${res.submitted.tagJob} (array of ${res.submitted.arraySize})`],
@@ -278,7 +281,7 @@ program
     s3Options();
     const { compactRun } = await import('../src/compact/compact.js');
     const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });
-    console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
+    console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...currentRows(c), ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
     if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);
     if (c.status === 'leased') console.error('imgtag: another process is compacting this run: run the same command again later');
     process.exitCode = c.status === 'incomplete' || c.status === 'leased' ? 3 : 0;
@@ -292,15 +295,15 @@ program
   .requiredOption('--job-definition <arn>', 'job definition (terraform output job_definition)')
   .option('--shards-per-task <k>', 'shards per array child', int(1), 1)
   .option('--job-name <name>', 'job name (default: from the run directory)')
-  .option('--dry-run', 'print the SubmitJob request instead of sending it')
+  .option('--compact-job-queue <arn>', 'queue of the compact job that follows the array (terraform output planning_queue; default: --job-queue)')
+  .option('--compact-job-definition <arn>', 'its job definition (terraform output nightly_job_definition; default: --job-definition)')
+  .option('--dry-run', 'print the SubmitJob requests instead of sending them')
   .action(async (o) => {
     s3Options();
-    const { compactJobInput, submitJob, submitJobInput } = await import('../src/fleet/submit.js');
-    const input = await submitJobInput({ ...o });
-    if (o.dryRun) return console.log(JSON.stringify({ tag: input, compact: compactJobInput(input, o.run, '<tag job id>') }, null, 2));
-    const tagJob = await submitJob(input);
-    const compactJob = await submitJob(compactJobInput(input, o.run, tagJob));
-    console.log(table([['job id', tagJob], ['array size', input.arrayProperties?.size ?? 1], ['compact job id', `${compactJob} (starts when every child has finished)`]]));
+    const { submitRun } = await import('../src/fleet/submit.js');
+    const res = await submitRun({ ...o, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } });
+    if (o.dryRun) return console.log(JSON.stringify(res.requests, null, 2));
+    console.log(table([['job id', res.tagJob], ['array size', res.arraySize], ['compact job id', `${res.compactJob} (starts when every child has finished)`]]));
   });
 
 program.parseAsync().catch((e: unknown) => {

@@ -60,7 +60,7 @@ test('the current table over four nightlies: new, changed and deleted objects, a
 
   const first = await nightly(s3, root, bucket);
   assert.equal(field(first.stdout, 'images'), '300');
-  assert.match(field(first.stdout, 'current table')!, /^300 rows/);
+  assert.match(field(first.stdout, 'current table')!, /^now 300 rows in 1 file\(s\) under s3:\/\/current-[^ ]*\/nightly\/current\/$/);
   await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
 
   for (let i = 300; i < 320; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
@@ -124,4 +124,45 @@ test('bad input leaves the current table as it was: a key listed twice, a trunca
 
   assert.equal(await readText(`${root}/current.json`), before, 'the table is as it was');
   assert.equal((await currentTable(root)).length, 4);
+});
+
+test('the nightly on the fleet: a large delta is planned and submitted; the array and compact jobs (run here) update the current table', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('current-fleet');
+  const root = `s3://${bucket}/nightly`;
+  for (let i = 0; i < 12; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  const fleet = ['--fleet-threshold', '10', '--job-queue', 'gpu-q', '--job-definition', 'gpu-d', '--compact-job-queue', 'cpu-q', '--compact-job-definition', 'cpu-d'];
+  const planned = await nightly(s3, root, bucket, '--shard-size', '4', ...fleet, '--dry-run');
+  const run = field(planned.stdout, 'run')!;
+  assert.equal(field(planned.stdout, 'images'), '12');
+  const requests = JSON.parse(planned.stdout.slice(planned.stdout.indexOf('{'))) as { tag: Record<string, unknown>; compact: Record<string, unknown> };
+  assert.deepEqual([requests.tag.jobQueue, requests.tag.arrayProperties], ['gpu-q', { size: 3 }]);
+  assert.deepEqual([requests.compact.jobQueue, requests.compact.jobDefinition], ['cpu-q', 'cpu-d']);
+  assert.deepEqual((requests.compact.containerOverrides as { command: string[] }).command, ['compact', '--run', run]);
+
+  // Until the fleet is done, the next nightly plans nothing (exit 3) and says why.
+  const early = await imgtag(['nightly', '--root', root, '--prefix', `s3://${bucket}/img/`, ...fleet], s3.env);
+  assert.equal(early.code, 3);
+  assert.match(early.stderr, /has 0 of 3 shards committed: nothing new is planned until it is done/);
+
+  // The array children and the compact job, as AWS Batch would start them.
+  for (let i = 0; i < 3; i++) {
+    const child = await imgtag(['run', '--run', run, '--shard-from-env'], { ...s3.env, AWS_BATCH_JOB_ARRAY_INDEX: String(i) });
+    assert.equal(child.code, 0, child.stderr);
+  }
+  await assertCurrent(root, bucket, 'mobilenetv2_12_int8').then(
+    () => assert.fail('no current table before the compact job'),
+    () => undefined,
+  );
+  const compact = await imgtag(['compact', '--run', run], s3.env);
+  assert.equal(compact.code, 0, compact.stderr);
+  assert.match(field(compact.stdout, 'current table')!, /^now 12 rows/);
+  await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
+
+  // A small delta is tagged by the planning job itself.
+  for (let i = 12; i < 14; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  const small = await nightly(s3, root, bucket, ...fleet);
+  assert.equal(field(small.stdout, 'images'), '2');
+  assert.equal(field(small.stdout, 'fleet job'), undefined);
+  await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
 });

@@ -87,6 +87,16 @@ test('Batch: GPU spot with a capacity-aware allocation strategy, array-ready job
   assert.match(text, /"--shard-from-env", "--shards-per-task", "Ref::shards_per_task"/);
   const schedule = json.resource!.aws_scheduler_schedule!.nightly![0] as { target: Record<string, string>[] };
   assert.equal(schedule.target[0]!.arn, 'arn:aws:scheduler:::aws-sdk:batch:submitJob');
+  // The nightly's planning step is a small CPU job; a large delta goes to the GPU queue, compaction to the CPU one.
+  assert.match(text, /JobQueue\s+= aws_batch_job_queue\.planning\.arn/);
+  assert.match(text, /JobDefinition = aws_batch_job_definition\.nightly\.arn/);
+  assert.match(text, /"--fleet-threshold", tostring\(var\.nightly_fleet_threshold\),\s+"--job-queue", aws_batch_job_queue\.imgtag\.arn/);
+  assert.match(text, /"--compact-job-queue", aws_batch_job_queue\.planning\.arn/);
+  const cpu = json.resource!.aws_batch_compute_environment!.cpu_spot![0] as { compute_resources: { ec2_configuration: Record<string, string>[] }[] };
+  assert.equal(cpu.compute_resources[0]!.ec2_configuration[0]!.image_type, 'ECS_AL2023');
+  const nightlyJob = String((json.resource!.aws_batch_job_definition!.nightly![0] as Record<string, unknown>).container_properties);
+  assert.doesNotMatch(nightlyJob, /GPU/, 'the planning job asks for no GPU');
+  assert.match(text, /prefix = "\$\{var\.run_prefix\}nightly\/runs\/"/, 'old nightly runs can expire');
   for (const needed of ['aws_ecr_repository', 'aws_cloudwatch_log_group', 'aws_batch_job_queue', 'aws_s3_bucket']) {
     assert.ok(json.resource![needed], `${needed} is missing`);
   }

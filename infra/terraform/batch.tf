@@ -87,3 +87,76 @@ resource "aws_batch_job_definition" "imgtag" {
     }
   })
 }
+
+# CPU work: the nightly's planning step (read the Inventory, join it against the current table,
+# submit the delta) and the compact jobs. Small spot instances, never the GPU queue.
+resource "aws_batch_compute_environment" "cpu_spot" {
+  compute_environment_name = "${var.name}-cpu-spot"
+  type                     = "MANAGED"
+  compute_resources {
+    type                = "SPOT"
+    allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    min_vcpus           = 0
+    max_vcpus           = var.planning_max_vcpus
+    instance_type       = var.planning_instance_types
+    instance_role       = aws_iam_instance_profile.instance.arn
+    subnets             = var.subnet_ids
+    security_group_ids  = var.security_group_ids
+    ec2_configuration {
+      image_type = "ECS_AL2023"
+    }
+  }
+}
+
+resource "aws_batch_job_queue" "planning" {
+  name     = "${var.name}-planning"
+  state    = "ENABLED"
+  priority = 1
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.cpu_spot.arn
+  }
+}
+
+# The nightly (and compact, by command override): CPU only. A spot reclaim retries it; the nightly
+# is safe to retry (a lock, and a run it planned but could not submit is submitted by the next try).
+resource "aws_batch_job_definition" "nightly" {
+  name                  = "${var.name}-nightly"
+  type                  = "container"
+  platform_capabilities = ["EC2"]
+  retry_strategy {
+    attempts = var.job_attempts
+    evaluate_on_exit {
+      on_status_reason = "Host EC2*"
+      action           = "RETRY"
+    }
+    evaluate_on_exit {
+      on_reason = "*"
+      action    = "EXIT"
+    }
+  }
+  timeout {
+    attempt_duration_seconds = var.job_timeout_seconds
+  }
+  container_properties = jsonencode({
+    image            = "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
+    jobRoleArn       = aws_iam_role.job.arn
+    executionRoleArn = aws_iam_role.execution.arn
+    command          = ["--help"]
+    environment = [
+      { name = "AWS_REGION", value = var.region },
+    ]
+    resourceRequirements = [
+      { type = "VCPU", value = tostring(var.planning_vcpus) },
+      { type = "MEMORY", value = tostring(var.planning_memory_mib) },
+    ]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.imgtag.name
+        "awslogs-region"        = var.region
+        "awslogs-stream-prefix" = "${var.name}-nightly"
+      }
+    }
+  })
+}

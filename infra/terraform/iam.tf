@@ -43,6 +43,26 @@ data "aws_iam_policy_document" "job" {
       values   = ["${var.run_prefix}*"]
     }
   }
+  # The nightly reads the Inventory: manifest.json in a dated folder, data files in data/ beside it.
+  dynamic "statement" {
+    for_each = var.nightly_manifest == "" ? [] : [1]
+    content {
+      sid       = "ReadInventory"
+      actions   = ["s3:GetObject"]
+      resources = ["arn:aws:s3:::${dirname(dirname(trimprefix(var.nightly_manifest, "s3://")))}/*"]
+    }
+  }
+  # The nightly submits its delta to the GPU queue, and the compact job to the CPU queue.
+  statement {
+    sid     = "SubmitJobs"
+    actions = ["batch:SubmitJob"]
+    resources = [
+      aws_batch_job_queue.imgtag.arn,
+      aws_batch_job_queue.planning.arn,
+      "${aws_batch_job_definition.imgtag.arn_prefix}:*",
+      "${aws_batch_job_definition.nightly.arn_prefix}:*",
+    ]
+  }
 }
 
 # The role imgtag itself runs as, inside the container (the standard AWS credential chain finds it).
@@ -89,8 +109,8 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     actions = ["batch:SubmitJob"]
     resources = [
-      aws_batch_job_queue.imgtag.arn,
-      "${aws_batch_job_definition.imgtag.arn_prefix}:*",
+      aws_batch_job_queue.planning.arn,
+      "${aws_batch_job_definition.nightly.arn_prefix}:*",
     ]
   }
 }

@@ -13,6 +13,16 @@ output "job_definition" {
   value       = aws_batch_job_definition.imgtag.arn
 }
 
+output "planning_queue" {
+  description = "Give to imgtag submit/nightly --compact-job-queue: CPU jobs (compaction, the nightly's planning)."
+  value       = aws_batch_job_queue.planning.arn
+}
+
+output "nightly_job_definition" {
+  description = "Give to imgtag submit/nightly --compact-job-definition: the CPU job definition."
+  value       = aws_batch_job_definition.nightly.arn
+}
+
 output "runs_root" {
   description = "Where run directories go (the jobs may write nowhere else)."
   value       = local.runs_root

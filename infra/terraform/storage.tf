@@ -36,6 +36,18 @@ resource "aws_s3_bucket_lifecycle_configuration" "results" {
       days_after_initiation = 2
     }
   }
+  # The nightly reads only current.json and the current table: its old run directories (shards,
+  # markers, reports) can go. Their rows stay in the dataset, which this rule does not touch.
+  rule {
+    id     = "expire-nightly-runs"
+    status = var.nightly_runs_expire_days > 0 ? "Enabled" : "Disabled"
+    filter {
+      prefix = "${var.run_prefix}nightly/runs/"
+    }
+    expiration {
+      days = max(var.nightly_runs_expire_days, 1)
+    }
+  }
 }
 
 resource "aws_ecr_repository" "imgtag" {

@@ -119,6 +119,42 @@ variable "nightly_schedule" {
   default     = "cron(0 2 * * ? *)"
 }
 
+variable "nightly_fleet_threshold" {
+  description = "The nightly tags a delta of fewer images on its own CPU job; from this many on, it submits an array job to the GPU queue."
+  type        = number
+  default     = 20000
+}
+
+variable "nightly_runs_expire_days" {
+  description = "Days after which a nightly run directory is expired (0: kept). The current table and the dataset are not affected."
+  type        = number
+  default     = 30
+}
+
+variable "planning_instance_types" {
+  description = "CPU instances for the nightly's planning step and the compact jobs (spot)."
+  type        = list(string)
+  default     = ["c7i.xlarge", "c6i.xlarge", "m7i.xlarge", "m6i.xlarge"]
+}
+
+variable "planning_max_vcpus" {
+  description = "Upper bound of the CPU compute environment."
+  type        = number
+  default     = 16
+}
+
+variable "planning_vcpus" {
+  description = "vCPUs of a planning or compact job."
+  type        = number
+  default     = 4
+}
+
+variable "planning_memory_mib" {
+  description = "Memory of a planning or compact job (DuckDB spills to local disk beyond its limit)."
+  type        = number
+  default     = 7168
+}
+
 variable "log_retention_days" {
   description = "How long job logs are kept."
   type        = number

@@ -33,19 +33,38 @@ export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobComm
   };
 }
 
+/** Where the compact job runs: a CPU queue and job definition (default: the array's own). */
+export interface CompactTarget {
+  jobQueue?: string;
+  jobDefinition?: string;
+}
+
 /**
  * The job that merges the run into its dataset once every array child has finished (AWS Batch starts
- * a job that depends on an array job after all its children). Same queue and image; the command is
- * overridden, so it needs no job definition of its own.
+ * a job that depends on an array job after all its children), and for a nightly's run, updates the
+ * current table. The command is overridden, so any job definition with the image will do: a CPU one
+ * keeps this off the GPU queue.
  */
-export function compactJobInput(tag: SubmitJobCommandInput, run: string, tagJobId: string): SubmitJobCommandInput {
+export function compactJobInput(tag: SubmitJobCommandInput, run: string, tagJobId: string, target: CompactTarget = {}): SubmitJobCommandInput {
   return {
     jobName: `${tag.jobName!.slice(0, 120)}-compact`,
-    jobQueue: tag.jobQueue,
-    jobDefinition: tag.jobDefinition,
+    jobQueue: target.jobQueue ?? tag.jobQueue,
+    jobDefinition: target.jobDefinition ?? tag.jobDefinition,
     dependsOn: [{ jobId: tagJobId }],
     containerOverrides: { command: ['compact', '--run', run] },
   };
+}
+
+/** The array job and its compact job, or with dryRun, their requests only. */
+export async function submitRun(
+  opts: SubmitOptions & { compact?: CompactTarget; dryRun?: boolean },
+): Promise<{ tagJob: string; compactJob: string; arraySize: number; requests: { tag: SubmitJobCommandInput; compact: SubmitJobCommandInput } }> {
+  const tag = await submitJobInput(opts);
+  const arraySize = tag.arrayProperties?.size ?? 1;
+  if (opts.dryRun) return { tagJob: '<dry run>', compactJob: '<dry run>', arraySize, requests: { tag, compact: compactJobInput(tag, opts.run, '<tag job id>', opts.compact) } };
+  const tagJob = await submitJob(tag);
+  const compact = compactJobInput(tag, opts.run, tagJob, opts.compact);
+  return { tagJob, compactJob: await submitJob(compact), arraySize, requests: { tag, compact } };
 }
 
 export async function submitJob(input: SubmitJobCommandInput): Promise<string> {

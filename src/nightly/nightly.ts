@@ -2,7 +2,7 @@ import { UserError } from '../errors.js';
 import { PreviousRunBusy } from './busy.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../current/state.js';
-import { compactJobInput, submitJob, submitJobInput } from '../fleet/submit.js';
+import { submitRun, type CompactTarget } from '../fleet/submit.js';
 import { acquireLock } from '../lease/lease.js';
 import type { ManifestSource } from '../manifest/index.js';
 import { committedShards } from '../output/commit.js';
@@ -21,6 +21,8 @@ export interface NightlyFleet {
   jobQueue: string;
   jobDefinition: string;
   shardsPerTask: number;
+  /** Where the compact job (which then updates the current table) runs: a CPU queue. */
+  compact?: CompactTarget;
   /** Print the SubmitJob requests instead of sending them. */
   dryRun?: boolean;
 }
@@ -52,10 +54,24 @@ export interface NightlyResult {
   summary?: RunSummary;
   /** ...or submitted to the fleet: the array job and the job that compacts it and updates the current table. */
   submitted?: { tagJob: string; compactJob: string; arraySize: number; requests?: unknown };
-  /** Rows in the current table after this nightly (when it was updated here). */
-  currentRows?: number;
 }
 
+
+const SUBMITTING = 'submitting to ';
+
+/** Submit a nightly's run; nightly.json says so first, so a run whose submission fails is not lost. */
+async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<NonNullable<NightlyResult['submitted']>> {
+  const opts = { run: latest.run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact };
+  if (fleet.dryRun) {
+    await writeLatestRun(root, { ...latest, fleet: 'dry-run' });
+    return submitRun({ ...opts, dryRun: true });
+  }
+  await writeLatestRun(root, { ...latest, fleet: `${SUBMITTING}${fleet.jobQueue}` });
+  const submitted = await submitRun(opts);
+  await writeLatestRun(root, { ...latest, fleet: submitted.tagJob });
+  const { requests: _, ...rest } = submitted;
+  return rest;
+}
 
 /** A nightly run tagged here always compacts: that is what updates the current table. */
 const localRun = (opts: NightlyOptions, run: string): RunOptions => ({ ...opts.run, run, compact: opts.run.compact || undefined });
@@ -69,6 +85,12 @@ async function settlePrevious(root: string, latest: LatestRun | undefined, opts:
   if (latest === undefined || (await readCurrent(root))?.run === latest.run) return undefined;
   const plan = await loadPlan(latest.run);
   if (latest.fleet !== undefined) {
+    if (latest.fleet.startsWith(SUBMITTING) && opts.fleet !== undefined && !opts.fleet.dryRun) {
+      // The submission was never confirmed (the planning job was stopped): submit it again. Should
+      // both jobs run, each shard is still done once (leases, commit markers).
+      const again = await submitNightly(root, latest, opts.fleet);
+      throw new PreviousRunBusy(`the previous nightly run ${latest.run} was planned but its submission not confirmed: submitted it again as job ${again.tagJob}`);
+    }
     const committed = (await committedShards(latest.run)).size;
     if (committed < plan.shards) {
       throw new PreviousRunBusy(
@@ -115,23 +137,10 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     });
     const result: NightlyResult = { run, parent, resumedParent, plan, models, parentModels: latest?.models };
     const fleet = opts.fleet;
-    if (fleet !== undefined && plan.counts.images >= fleet.threshold) {
-      const input = await submitJobInput({ run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask });
-      const arraySize = input.arrayProperties?.size ?? 1;
-      if (fleet.dryRun) {
-        await writeLatestRun(root, { version: 1, run, models, fleet: 'dry-run' });
-        return { ...result, submitted: { tagJob: '<dry run>', compactJob: '<dry run>', arraySize, requests: { tag: input, compact: compactJobInput(input, run, '<tag job id>') } } };
-      }
-      // Recorded first: should the submission fail, the next nightly waits for this run rather than losing it.
-      await writeLatestRun(root, { version: 1, run, models, fleet: `submitting to ${fleet.jobQueue}` });
-      const tagJob = await submitJob(input);
-      await writeLatestRun(root, { version: 1, run, models, fleet: tagJob });
-      const compactJob = await submitJob(compactJobInput(input, run, tagJob));
-      return { ...result, submitted: { tagJob, compactJob, arraySize } };
-    }
+    if (fleet !== undefined && plan.counts.images >= fleet.threshold) return { ...result, submitted: await submitNightly(root, { version: 1, run, models }, fleet) };
     await writeLatestRun(root, { version: 1, run, models });
     const summary = await runPlan(localRun(opts, run), log);
-    return { ...result, summary, currentRows: (await readCurrent(root))?.rows };
+    return { ...result, summary };
   } finally {
     await got.lease.release();
   }
