@@ -76,10 +76,11 @@ test('IAM: no s3:* or * actions, no * resources; jobs write only under the run p
 
 test('Batch: GPU spot with a capacity-aware allocation strategy, array-ready job definition retried on spot reclaim, nightly schedule', async () => {
   const { json, text } = await module();
-  const ce = json.resource!.aws_batch_compute_environment!.gpu_spot![0] as { compute_resources: Record<string, unknown>[] };
+  const ce = json.resource!.aws_batch_compute_environment!.spot![0] as { for_each: string; compute_resources: Record<string, unknown>[] };
   assert.equal(ce.compute_resources[0]!.type, 'SPOT');
   assert.equal(ce.compute_resources[0]!.allocation_strategy, 'SPOT_PRICE_CAPACITY_OPTIMIZED');
-  assert.equal(ce.compute_resources[0]!.max_vcpus, '${var.max_vcpus}');
+  assert.equal(ce.compute_resources[0]!.max_vcpus, '${each.value.max_vcpus}');
+  assert.match(text, /gpu_spot = \{ max_vcpus = var\.max_vcpus, instance_types = var\.instance_types, image_type = "ECS_AL2023_NVIDIA" \}/);
   const jd = json.resource!.aws_batch_job_definition!.imgtag![0] as { retry_strategy: { evaluate_on_exit: Record<string, string>[] }[] };
   const rules = jd.retry_strategy[0]!.evaluate_on_exit;
   assert.deepEqual(rules[0], { on_status_reason: 'Host EC2*', action: 'RETRY' });
@@ -92,8 +93,7 @@ test('Batch: GPU spot with a capacity-aware allocation strategy, array-ready job
   assert.match(text, /JobDefinition = aws_batch_job_definition\.nightly\.arn/);
   assert.match(text, /"--fleet-threshold", tostring\(var\.nightly_fleet_threshold\),\s+"--job-queue", aws_batch_job_queue\.imgtag\.arn/);
   assert.match(text, /"--compact-job-queue", aws_batch_job_queue\.planning\.arn/);
-  const cpu = json.resource!.aws_batch_compute_environment!.cpu_spot![0] as { compute_resources: { ec2_configuration: Record<string, string>[] }[] };
-  assert.equal(cpu.compute_resources[0]!.ec2_configuration[0]!.image_type, 'ECS_AL2023');
+  assert.match(text, /cpu_spot = \{ max_vcpus = var\.planning_max_vcpus, instance_types = var\.planning_instance_types, image_type = "ECS_AL2023" \}/);
   const nightlyJob = String((json.resource!.aws_batch_job_definition!.nightly![0] as Record<string, unknown>).container_properties);
   assert.doesNotMatch(nightlyJob, /GPU/, 'the planning job asks for no GPU');
   assert.match(text, /prefix = "\$\{var\.run_prefix\}nightly\/runs\/"/, 'old nightly runs can expire');

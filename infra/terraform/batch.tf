@@ -1,19 +1,28 @@
-# GPU spot instances, scaled from zero by AWS Batch; the allocation strategy picks the pools least
-# likely to be reclaimed at a low price, across every listed instance type.
-resource "aws_batch_compute_environment" "gpu_spot" {
-  compute_environment_name = "${var.name}-gpu-spot"
+# Spot instances scaled from zero by AWS Batch; the allocation strategy picks the pools least likely
+# to be reclaimed at a low price, across every listed instance type. GPU ones tag; small CPU ones run
+# the nightly's planning step and the compact jobs.
+locals {
+  compute_environments = {
+    gpu_spot = { max_vcpus = var.max_vcpus, instance_types = var.instance_types, image_type = "ECS_AL2023_NVIDIA" }
+    cpu_spot = { max_vcpus = var.planning_max_vcpus, instance_types = var.planning_instance_types, image_type = "ECS_AL2023" }
+  }
+}
+
+resource "aws_batch_compute_environment" "spot" {
+  for_each                 = local.compute_environments
+  compute_environment_name = "${var.name}-${replace(each.key, "_", "-")}"
   type                     = "MANAGED"
   compute_resources {
     type                = "SPOT"
     allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
     min_vcpus           = 0
-    max_vcpus           = var.max_vcpus
-    instance_type       = var.instance_types
+    max_vcpus           = each.value.max_vcpus
+    instance_type       = each.value.instance_types
     instance_role       = aws_iam_instance_profile.instance.arn
     subnets             = var.subnet_ids
     security_group_ids  = var.security_group_ids
     ec2_configuration {
-      image_type = "ECS_AL2023_NVIDIA"
+      image_type = each.value.image_type
     }
   }
 }
@@ -24,7 +33,7 @@ resource "aws_batch_job_queue" "imgtag" {
   priority = 1
   compute_environment_order {
     order               = 1
-    compute_environment = aws_batch_compute_environment.gpu_spot.arn
+    compute_environment = aws_batch_compute_environment.spot["gpu_spot"].arn
   }
 }
 
@@ -89,32 +98,14 @@ resource "aws_batch_job_definition" "imgtag" {
 }
 
 # CPU work: the nightly's planning step (read the Inventory, join it against the current table,
-# submit the delta) and the compact jobs. Small spot instances, never the GPU queue.
-resource "aws_batch_compute_environment" "cpu_spot" {
-  compute_environment_name = "${var.name}-cpu-spot"
-  type                     = "MANAGED"
-  compute_resources {
-    type                = "SPOT"
-    allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
-    min_vcpus           = 0
-    max_vcpus           = var.planning_max_vcpus
-    instance_type       = var.planning_instance_types
-    instance_role       = aws_iam_instance_profile.instance.arn
-    subnets             = var.subnet_ids
-    security_group_ids  = var.security_group_ids
-    ec2_configuration {
-      image_type = "ECS_AL2023"
-    }
-  }
-}
-
+# submit the delta) and the compact jobs, never on the GPU queue.
 resource "aws_batch_job_queue" "planning" {
   name     = "${var.name}-planning"
   state    = "ENABLED"
   priority = 1
   compute_environment_order {
     order               = 1
-    compute_environment = aws_batch_compute_environment.cpu_spot.arn
+    compute_environment = aws_batch_compute_environment.spot["cpu_spot"].arn
   }
 }
 
