@@ -29,8 +29,11 @@ export interface PlanCurrent {
   counts: Pick<JoinCounts, 'new' | 'deleted'>;
 }
 
-/** Settings for DuckDB's join; the memory is a ceiling, beyond it DuckDB spills to local disk. */
-export const JOIN_SETTINGS = { memoryLimitMb: Number(process.env.IMGTAG_JOIN_MEMORY_MB ?? 128), fileMb: 256 };
+/**
+ * Settings for DuckDB's join. Beyond its memory DuckDB spills to local disk; below about 256 MB, its
+ * out-of-core join and aggregate run out on tens of millions of rows. IMGTAG_JOIN_MEMORY_MB sets it.
+ */
+export const JOIN_SETTINGS = { memoryLimitMb: Number(process.env.IMGTAG_JOIN_MEMORY_MB ?? 256), fileMb: 256 };
 
 /** The run and its ancestors, newest first (plan.json `parent` links). */
 async function lineage(run: string): Promise<string[]> {
