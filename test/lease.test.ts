@@ -41,3 +41,27 @@ test('two runs racing over the same run directory never tag the same shard twice
   const { rows } = await readRunResults(run);
   assert.equal(rows.length, 40);
 });
+
+test('an unreadable lease file (empty, garbled) holds only for the lease time from when it was written, and never wedges a run', async () => {
+  const { run } = await plannedLocalRun('wedge', photoPaths(460, 12), 4);
+  const leases = path.join(run, 'leases');
+  fs.mkdirSync(leases, { recursive: true });
+  const old = new Date(Date.now() - 10 * 60_000);
+  // What a full disk or a killed process leaves behind, some time ago: empty, and not JSON.
+  fs.writeFileSync(path.join(leases, 'part-00000.json'), '');
+  fs.writeFileSync(path.join(leases, 'part-00001.json'), 'garbage{{{');
+  for (const f of ['part-00000.json', 'part-00001.json']) fs.utimesSync(path.join(leases, f), old, old);
+  // Written just now: someone may be writing it, so it holds, and says whose it is not.
+  fs.writeFileSync(path.join(leases, 'part-00002.json'), '');
+  assert.equal(await acquireLease(run, 2), undefined, 'a fresh unreadable lease holds');
+
+  const res = await imgtag(['run', '--run', run, '--workers', '2']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /2 tagged, 0 already done, 1 held by other workers/);
+  fs.utimesSync(path.join(leases, 'part-00002.json'), old, old);
+  const again = await imgtag(['run', '--run', run]);
+  assert.equal(again.code, 0, again.stderr);
+  const { rows } = await readRunResults(run);
+  assert.equal(rows.length, 12);
+  assert.equal(new Set(rows.map((r) => r.key)).size, 12);
+});

@@ -38,14 +38,27 @@ function ownerIsDeadHere(owner: string): boolean {
   }
 }
 
-async function readHolder(uri: string): Promise<{ holder: Holder; etag?: string } | undefined> {
+/**
+ * The lock's holder; undefined when there is no lock. A file that is not a holder's JSON (a killed
+ * process's half-written one, an empty one a full disk left) is held by nobody known: it counts as
+ * live until its age passes the lease time, then it is taken over like an expired lease.
+ */
+async function readHolder(uri: string, ttlMs: number): Promise<{ holder: Holder; etag?: string } | undefined> {
+  let seen: Awaited<ReturnType<typeof readObject>>;
   try {
-    const seen = await readObject(uri);
-    return { holder: JSON.parse(seen.body.toString('utf8')) as Holder, etag: seen.etag };
+    seen = await readObject(uri);
   } catch (e) {
-    if (e instanceof NotFoundError || e instanceof SyntaxError) return undefined; // absent, or a half-written file of a killed process
+    if (e instanceof NotFoundError) return undefined;
     throw e;
   }
+  try {
+    const holder = JSON.parse(seen.body.toString('utf8')) as Holder;
+    if (typeof holder.owner === 'string' && typeof holder.expiresAt === 'string') return { holder, etag: seen.etag };
+  } catch {
+    // not JSON: below
+  }
+  const written = seen.modified ?? new Date(0);
+  return { holder: { owner: `unreadable lease file ${uri}`, since: written.toISOString(), expiresAt: new Date(written.getTime() + ttlMs).toISOString() }, etag: seen.etag };
 }
 
 const isLive = (h: Holder) => Date.parse(h.expiresAt) > Date.now() && !ownerIsDeadHere(h.owner);
@@ -60,15 +73,17 @@ export async function acquireLock(uri: string, ttlMs: number): Promise<{ lease: 
   const since = new Date().toISOString();
   const body = () => JSON.stringify({ owner, since, expiresAt: new Date(Date.now() + ttlMs).toISOString() } satisfies Holder);
   // Read first: a store without conditional writes then still refuses any overlap that is not simultaneous.
-  const seen = await readHolder(uri);
-  if (seen && isLive(seen.holder)) return { holder: seen.holder };
-  const taken = seen ? await replaceIfUnchanged(uri, body(), seen.etag) : await putIfAbsent(uri, body());
-  if (!taken) {
-    const now = await readHolder(uri);
-    return now ? { holder: now.holder } : acquireLock(uri, ttlMs);
+  // Bounded: a lock that keeps changing under us is reported as held, never spun on.
+  for (let attempt = 0; ; attempt++) {
+    const seen = await readHolder(uri, ttlMs);
+    if (seen && isLive(seen.holder)) return { holder: seen.holder };
+    const taken = seen ? await replaceIfUnchanged(uri, body(), seen.etag) : await putIfAbsent(uri, body());
+    if (taken) break;
+    const now = await readHolder(uri, ttlMs);
+    if (now || attempt >= 2) return { holder: now?.holder ?? { owner: 'unknown (the lock changed while it was taken)', since, expiresAt: since } };
   }
   const renew = setInterval(async () => {
-    const current = await readHolder(uri).catch(() => undefined);
+    const current = await readHolder(uri, ttlMs).catch(() => undefined);
     // A failed renewal is retried at the next tick; commit markers still guard exactly-once.
     if (current?.holder.owner !== owner) return;
     // Our own lock: on S3 only if unchanged; locally an atomic replace, never a moment without the file.

@@ -74,15 +74,16 @@ async function readLocalRange(file: string, start: number, end: number): Promise
 }
 
 /** GET a whole object (or a byte range) with its ETag, for the fetch stage and for metadata files. */
-export async function readObject(uri: string, range?: { start: number; end: number }): Promise<{ body: Buffer; etag?: string }> {
+export async function readObject(uri: string, range?: { start: number; end: number }): Promise<{ body: Buffer; etag?: string; modified?: Date }> {
   const loc = parseUri(uri);
   if (loc.kind === 'local') {
     const body = range ? await readLocalRange(loc.path, range.start, range.end) : await fsp.readFile(loc.path).catch((e) => notFound(uri, e));
-    return { body };
+    const modified = await fsp.stat(loc.path).then((st) => st.mtime, () => undefined);
+    return { body, modified };
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
   const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }));
-  return { body: Buffer.from(await res.Body!.transformToByteArray()), etag: cleanEtag(res.ETag) };
+  return { body: Buffer.from(await res.Body!.transformToByteArray()), etag: cleanEtag(res.ETag), modified: res.LastModified };
 }
 
 export async function readBytes(uri: string, range?: { start: number; end: number }): Promise<Buffer> {
