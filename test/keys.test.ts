@@ -10,7 +10,7 @@ import { newBucket, testS3 } from './helpers/s3.js';
 
 const KEYS = ['with space/a b.jpg', 'ünïcödé/ø 猫.jpg', 'percent/100%25 %.jpg', 'plus/c+d.jpg', 'dots/x/../y.jpg', '/leading-slash.jpg'];
 
-test('keys with spaces, unicode, %, +, .. and a leading / are kept verbatim, one row each', async () => {
+test('keys with spaces, unicode, %, + and a leading / are kept verbatim, one row each; a key with a .. segment is a row, never fetched', async () => {
   const s3 = await testS3();
   const bucket = await newBucket('keys');
   const photo = fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[5]!));
@@ -27,6 +27,31 @@ test('keys with spaces, unicode, %, +, .. and a leading / are kept verbatim, one
   const { rows } = await readRunResults(run);
   assert.deepEqual(rows.map((r) => r.key).sort(), [...KEYS].sort());
   const tagged = rows.filter((r) => Array.isArray(r[MOBILENET_TAGS])).map((r) => r.key);
-  assert.deepEqual(tagged.filter((k) => k !== '/leading-slash.jpg').sort(), KEYS.filter((k) => k !== '/leading-slash.jpg').sort());
+  const fetched = KEYS.filter((k) => k !== '/leading-slash.jpg' && k !== 'dots/x/../y.jpg');
+  assert.deepEqual(tagged.sort(), fetched.sort());
   for (const r of rows.filter((r) => r.error)) assert.equal((r.error as { stage: string }).stage, 'fetch');
+  const dots = rows.find((r) => r.key === 'dots/x/../y.jpg')!;
+  assert.match((dots.error as { message: string }).message, /has a "\." or "\.\." path segment, which HTTP layers rewrite into another object's name: not fetched/);
+});
+
+test('a key that climbs out with .. (or sits still with .) never returns another object\'s bytes', async () => {
+  const s3 = await testS3();
+  const [photos, other] = [await newBucket('dots'), await newBucket('private')];
+  const photo = (i: number) => fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i]!));
+  await writeBytes(`s3://${other}/secret.jpg`, photo(7));
+  await writeBytes(`s3://${photos}/img/x.jpg`, photo(8));
+  await writeBytes(`s3://${photos}/keys.txt`, `../${other}/secret.jpg\nimg/./x.jpg\nimg/x.jpg\n`);
+  const run = `s3://${photos}/run`;
+  assert.equal((await imgtag(['plan', '--manifest', `s3://${photos}/keys.txt`, '--bucket', photos, '--run', run], s3.env)).code, 0);
+  const res = await imgtag(['run', '--run', run], s3.env);
+  assert.equal(res.code, 2, res.stderr);
+  const { rows } = await readRunResults(run);
+  const byKey = new Map(rows.map((r) => [String(r.key), r]));
+  for (const key of [`../${other}/secret.jpg`, 'img/./x.jpg']) {
+    const r = byKey.get(key)!;
+    assert.ok(!Array.isArray(r[MOBILENET_TAGS]), `${key} is not tagged`);
+    assert.equal(r.etag, null, `${key} carries no other object's ETag`);
+    assert.equal((r.error as { stage: string }).stage, 'fetch');
+  }
+  assert.ok(Array.isArray(byKey.get('img/x.jpg')![MOBILENET_TAGS]));
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -74,8 +75,19 @@ async function readLocalRange(file: string, start: number, end: number): Promise
 }
 
 /** GET a whole object (or a byte range) with its ETag, for the fetch stage and for metadata files. */
+/**
+ * A key with a "." or ".." segment is not fetched: HTTP layers (the SDK, proxies, S3-compatible
+ * servers) normalise such paths, and the bytes would be another object's.
+ */
+function refuseDotSegments(uri: string, key: string): void {
+  if (key.split('/').some((seg) => seg === '.' || seg === '..')) {
+    throw new Error(`the key of ${uri} has a "." or ".." path segment, which HTTP layers rewrite into another object's name: not fetched`);
+  }
+}
+
 export async function readObject(uri: string, range?: { start: number; end: number }): Promise<{ body: Buffer; etag?: string; modified?: Date }> {
   const loc = parseUri(uri);
+  if (loc.kind === 's3') refuseDotSegments(uri, loc.key);
   if (loc.kind === 'local') {
     const body = range ? await readLocalRange(loc.path, range.start, range.end) : await fsp.readFile(loc.path).catch((e) => notFound(uri, e));
     const modified = await fsp.stat(loc.path).then((st) => st.mtime, () => undefined);
@@ -96,6 +108,7 @@ export async function readText(uri: string): Promise<string> {
 
 export async function readStream(uri: string): Promise<Readable> {
   const loc = parseUri(uri);
+  if (loc.kind === 's3') refuseDotSegments(uri, loc.key);
   if (loc.kind === 'local') {
     await fsp.access(loc.path).catch((e) => notFound(uri, e));
     return fs.createReadStream(loc.path);
@@ -108,7 +121,26 @@ async function replaceLocal(file: string, write: (tmp: string) => Promise<void>)
   await fsp.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   await write(tmp);
+  await syncFile(tmp);
   await fsp.rename(tmp, file);
+  await syncDir(path.dirname(file));
+}
+
+/** On disk before it is renamed into place: after a power cut a committed name never holds half a file. */
+async function syncFile(file: string): Promise<void> {
+  const fh = await fsp.open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The rename itself made durable; some file systems cannot sync a directory, which is no error. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r').catch(() => undefined);
+  await fh?.sync().catch(() => undefined);
+  await fh?.close();
 }
 
 /** Whole-object write: one PUT on S3, write-then-rename locally, so readers never see half a file. */
@@ -131,8 +163,18 @@ export async function putIfAbsent(uri: string, body: string): Promise<boolean> {
   const loc = parseUri(uri);
   try {
     if (loc.kind === 'local') {
+      // Written and synced aside, then linked into place: creating the name is atomic and exclusive,
+      // and it never names half a file.
       await fsp.mkdir(path.dirname(loc.path), { recursive: true });
-      await fsp.writeFile(loc.path, body, { flag: 'wx' });
+      const tmp = `${loc.path}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`;
+      try {
+        await fsp.writeFile(tmp, body);
+        await syncFile(tmp);
+        await fsp.link(tmp, loc.path);
+      } finally {
+        await fsp.rm(tmp, { force: true });
+      }
+      await syncDir(path.dirname(loc.path));
     } else {
       await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, IfNoneMatch: '*' }));
     }
