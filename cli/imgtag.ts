@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MAX_PIXELS } from '../src/decode/limits.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS } from '../src/decode/limits.js';
 import { UserError, errorMessage } from '../src/errors.js';
 import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULT_MODEL } from '../src/model/paths.js';
@@ -60,6 +60,7 @@ const runOptions = (cmd: Command) =>
     .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), 16)
     .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS)
+    .option('--max-bytes <n>', 'refuse objects larger than this many bytes, before reading them (an error row)', int(1), DEFAULT_MAX_BYTES)
     .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'));
 
 /** Where the images come from and how they are cut into shards: shared by plan and nightly. */

@@ -55,3 +55,21 @@ test('a key that climbs out with .. (or sits still with .) never returns another
   }
   assert.ok(Array.isArray(byKey.get('img/x.jpg')![MOBILENET_TAGS]));
 });
+
+test('--max-bytes refuses an oversized object before reading it: from the listing\'s size, or from the response\'s length', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('maxbytes');
+  await writeBytes(`s3://${bucket}/img/big.jpg`, Buffer.alloc(3_000_000, 0xff));
+  await writeBytes(`s3://${bucket}/img/small.jpg`, fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[9]!)));
+  await writeBytes(`s3://${bucket}/keys.txt`, 'img/big.jpg\nimg/small.jpg\n');
+  for (const source of [['--prefix', `s3://${bucket}/img/`], ['--manifest', `s3://${bucket}/keys.txt`, '--bucket', bucket]]) {
+    const run = `s3://${bucket}/run-${source[0]!.slice(2)}`;
+    assert.equal((await imgtag(['plan', ...source, '--run', run], s3.env)).code, 0);
+    const res = await imgtag(['run', '--run', run, '--max-bytes', '1000000'], s3.env);
+    assert.equal(res.code, 2, res.stderr);
+    const byKey = new Map((await readRunResults(run)).rows.map((r) => [String(r.key), r]));
+    const big = byKey.get('img/big.jpg')!.error as { stage: string; message: string };
+    assert.deepEqual([big.stage, big.message], ['fetch', 'the object is 3000000 bytes, over the 1000000-byte limit (--max-bytes): not read']);
+    assert.ok(Array.isArray(byKey.get('img/small.jpg')![MOBILENET_TAGS]));
+  }
+});

@@ -68,7 +68,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     run: opts.run,
     runId: planIdentity(opts.run, plan).id,
     models: opts.models && opts.models.length > 0 ? opts.models : [DEFAULT_MODEL],
-    shard: { batchSize: opts.batchSize, concurrency: opts.concurrency, maxPixels: opts.maxPixels },
+    shard: { batchSize: opts.batchSize, concurrency: opts.concurrency, maxPixels: opts.maxPixels, maxBytes: opts.maxBytes },
     threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
     device: opts.device ?? 'cpu',
     s3: opts.s3,

@@ -17,6 +17,8 @@ export interface ShardOptions {
   /** S3 GETs in flight. */
   concurrency: number;
   maxPixels: number;
+  /** Objects over this many bytes are error rows, never read. */
+  maxBytes?: number;
 }
 
 /** The run a shard belongs to: its directory, and the id every row carries. */

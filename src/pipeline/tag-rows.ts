@@ -5,7 +5,7 @@ import { errorMessage, UserError } from '../errors.js';
 import type { ManifestRow } from '../manifest/index.js';
 import type { ModelOutput } from '../infer/postprocess.js';
 import type { ErrorStage, ResultRow } from '../output/rows.js';
-import { readObject } from '../storage/storage.js';
+import { overLimit, readObject } from '../storage/storage.js';
 import { parseUri } from '../storage/uri.js';
 import type { ModelSet } from './model-set.js';
 import type { StageClock } from './stage-clock.js';
@@ -14,6 +14,8 @@ import type { StageClock } from './stage-clock.js';
 export interface StageLimits {
   /** S3 GETs in flight. */
   fetch: number;
+  /** Objects over this many bytes are error rows: refused from the manifest's size, or from the response's length before the body is read. */
+  maxBytes: number;
   /** Images being decoded at once (sharp runs them on libuv's thread pool). */
   decode: number;
   /** Images per model call. */
@@ -89,7 +91,8 @@ export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: 
   const fetchOne = async (entry: ManifestRow): Promise<Fetched> => {
     const row = baseRow(entry, models);
     try {
-      const got = await clock.time('fetch', () => readObject(entry.uri));
+      if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
+      const got = await clock.time('fetch', () => readObject(entry.uri, undefined, limits.maxBytes));
       bytes += got.body.length;
       return { row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
     } catch (e) {

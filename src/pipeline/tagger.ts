@@ -5,6 +5,7 @@ import { configureS3 } from '../storage/s3-client.js';
 import { modelSet } from './model-set.js';
 import { runShard, type ShardOutcome } from './run-shard.js';
 import { decodesInFlight, type StageLimits } from './tag-rows.js';
+import { DEFAULT_MAX_BYTES } from '../decode/limits.js';
 import type { WorkerInit } from './worker-protocol.js';
 
 /** One process's tagging engine: configured once, then fed shard numbers. */
@@ -27,6 +28,7 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
     const models = modelSet(classifiers, init.shard.maxPixels);
     const limits: StageLimits = {
       fetch: init.shard.concurrency,
+      maxBytes: init.shard.maxBytes ?? DEFAULT_MAX_BYTES,
       decode: decodesInFlight(init.threads),
       batchSize: init.shard.batchSize,
       // A GPU overlaps a batch's host-to-device copy with the previous batch's compute; a CPU has no spare cores for it.

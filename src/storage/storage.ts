@@ -85,18 +85,26 @@ function refuseDotSegments(uri: string, key: string): void {
   }
 }
 
-export async function readObject(uri: string, range?: { start: number; end: number }): Promise<{ body: Buffer; etag?: string; modified?: Date }> {
+export async function readObject(uri: string, range?: { start: number; end: number }, maxBytes = Infinity): Promise<{ body: Buffer; etag?: string; modified?: Date }> {
   const loc = parseUri(uri);
   if (loc.kind === 's3') refuseDotSegments(uri, loc.key);
   if (loc.kind === 'local') {
+    const stat = await fsp.stat(loc.path).catch((e) => notFound(uri, e));
+    if (!range && stat.size > maxBytes) throw new Error(overLimit(stat.size, maxBytes));
     const body = range ? await readLocalRange(loc.path, range.start, range.end) : await fsp.readFile(loc.path).catch((e) => notFound(uri, e));
-    const modified = await fsp.stat(loc.path).then((st) => st.mtime, () => undefined);
-    return { body, modified };
+    return { body, modified: stat.mtime };
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
   const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }));
+  // Refused from the response's headers: the body of an oversized object is never read into memory.
+  if ((res.ContentLength ?? 0) > maxBytes) {
+    (res.Body as Readable | undefined)?.destroy();
+    throw new Error(overLimit(res.ContentLength!, maxBytes));
+  }
   return { body: Buffer.from(await res.Body!.transformToByteArray()), etag: cleanEtag(res.ETag), modified: res.LastModified };
 }
+
+export const overLimit = (size: number, max: number) => `the object is ${size} bytes, over the ${max}-byte limit (--max-bytes): not read`;
 
 export async function readBytes(uri: string, range?: { start: number; end: number }): Promise<Buffer> {
   return (await readObject(uri, range)).body;
