@@ -3,6 +3,11 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
+/** The store refused our credentials or access (HTTP 401/403): every request would meet it, so it stops a run. */
+export class AccessRefused extends UserError {
+  override name = 'AccessRefused';
+}
+
 /** A missing object or file, from either backend, so callers can tell "absent" from "broken". */
 export class NotFoundError extends Error {
   override name = 'NotFoundError';

@@ -41,25 +41,38 @@ test('with 10% of S3 requests failing (503 SlowDown, 500, resets, stalls) every 
   assert.ok(rows.every((r) => r.error === undefined), JSON.stringify(rows.find((r) => r.error)));
 });
 
-test('an object that always fails becomes its own error row after the retry budget; the run finishes', async () => {
+test('a store that keeps failing for one object leaves its shard unfinished (exit 3), never an error row; the next run tags it', async () => {
   const s3 = await testS3();
   const { run, keys } = await plannedRun(12);
   const proxy = await startFaultProxy(s3.endpoint, { rate: 0, alwaysFail: [keys[3]!] });
   try {
     const env = { ...s3.env, AWS_ENDPOINT_URL: proxy.endpoint, IMGTAG_S3_MAX_ATTEMPTS: '3' };
     const res = await imgtag(['run', '--run', run], env);
-    assert.equal(res.code, 2, res.stderr);
+    assert.equal(res.code, 3, res.stderr);
+    assert.match(res.stdout, /1 unfinished/);
+    assert.match(res.stderr, /injected persistent failure \(after retries; the shard is left for the next run\)/);
   } finally {
     await proxy.close();
   }
+  assert.equal((await readText(`${run}/commits/part-00000.json`).catch(() => 'absent')), 'absent', 'the shard with the failing object is not committed');
+  // The outage is over: the next run tags what was left, and nothing is an error row.
+  const again = await imgtag(['run', '--run', run], s3.env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /1 tagged, 1 already done/);
   const { rows } = await readRunResults(run);
   assert.equal(rows.length, 12);
-  const failed = rows.filter((r) => r.error);
-  assert.equal(failed.length, 1);
-  assert.equal(failed[0]!.key, `img/${keys[3]}`);
-  assert.equal((failed[0]!.error as { stage: string }).stage, 'fetch');
-  assert.match((failed[0]!.error as { message: string }).message, /injected persistent failure/);
-  const [first] = await markers(run, 1);
-  assert.equal(first.s3.failed, 1);
-  assert.ok(first.s3.retries >= 2);
+  assert.ok(rows.every((r) => r.error === undefined), JSON.stringify(rows.find((r) => r.error)));
+});
+
+test('refused credentials stop the run at once with one clear message, and commit nothing', async () => {
+  const s3 = await testS3();
+  const { run } = await plannedRun(12);
+  const res = await imgtag(['run', '--run', run, '--workers', '2'], { ...s3.env, AWS_ACCESS_KEY_ID: 'NOT-A-KEY', AWS_SECRET_ACCESS_KEY: 'nope' });
+  assert.equal(res.code, 1, res.stdout + res.stderr);
+  const lines = res.stderr.split('\n').filter((l) => l.startsWith('imgtag: '));
+  assert.equal(lines.length, 1, res.stderr);
+  assert.match(lines[0]!, /^imgtag: S3 refused access to s3:\/\/\S+ \(HTTP 403[^)]*\): check the credentials, the region and the bucket policy/);
+  assert.doesNotMatch(res.stderr, /nope/, 'no secret in the message');
+  const committed = await readText(`${run}/commits/part-00000.json`).then(() => true, () => false);
+  assert.equal(committed, false);
 });

@@ -116,7 +116,10 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   const answered = new Set<number>();
   await runPool(init, todo, workers, {
     onDone: (shard, outcome) => (answered.add(shard), onDone(shard, outcome)),
-    onFailed: (shard, message) => (shard < 0 ? (startError = message) : (answered.add(shard), onFailed(shard, message))),
+    onFailed: (shard, message, fatal) => {
+      if (shard < 0 || fatal) startError ??= message;
+      if (shard >= 0) (answered.add(shard), onFailed(shard, message));
+    },
   });
   if (startError !== undefined) throw new UserError(startError);
   // Workers that all died before taking these shards: say so, never report them as done.

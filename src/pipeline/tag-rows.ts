@@ -5,6 +5,7 @@ import { errorMessage, UserError } from '../errors.js';
 import type { ManifestRow } from '../manifest/index.js';
 import type { ModelOutput } from '../infer/postprocess.js';
 import type { ErrorStage, ResultRow } from '../output/rows.js';
+import { classifyFailure } from '../storage/failure.js';
 import { overLimit, readObject } from '../storage/storage.js';
 import { parseUri } from '../storage/uri.js';
 import type { ModelSet } from './model-set.js';
@@ -96,6 +97,10 @@ export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: 
       bytes += got.body.length;
       return { row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
     } catch (e) {
+      // Only the object's own failures are rows: a store that is down or refuses us is not the image's fault.
+      const kind = classifyFailure(e);
+      if (kind === 'fatal') throw new UserError(`${errorMessage(e)} (every image would fail the same way: nothing more is read)`);
+      if (kind === 'transient') throw new Error(`${entry.uri}: ${errorMessage(e)} (after retries; the shard is left for the next run)`);
       return { row: fail(row, 'fetch', e) };
     }
   };

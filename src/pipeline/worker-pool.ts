@@ -21,7 +21,7 @@ function workerEnvDefaults(threads: number): NodeJS.ProcessEnv {
 
 export interface PoolCallbacks {
   onDone(shard: number, outcome: ShardOutcome): void;
-  onFailed(shard: number, message: string): void;
+  onFailed(shard: number, message: string, fatal?: boolean): void;
 }
 
 /**
@@ -51,7 +51,11 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
         }
         const shard = msg.shard!;
         if (msg.type === 'done') cb.onDone(shard, msg.outcome);
-        else cb.onFailed(shard, msg.message);
+        else {
+          // A failure every shard would meet: hand out nothing more, to any worker.
+          if (msg.fatal) queue.length = 0;
+          cb.onFailed(shard, msg.message, msg.fatal);
+        }
         dispatch.finished(shard);
       });
       child.on('error', (e) => dispatch.outstanding.forEach((s) => cb.onFailed(s, errorMessage(e))));

@@ -22,4 +22,5 @@ export type WorkerReply =
   /** The shard's fetch..infer is over; its write and commit go on while the next shard starts. */
   | { type: 'computed'; shard: number }
   | { type: 'done'; shard: number; outcome: ShardOutcome }
-  | { type: 'failed'; shard?: number; message: string };
+  /** fatal: every shard would fail the same way (refused credentials, no such bucket): the run stops. */
+  | { type: 'failed'; shard?: number; message: string; fatal?: boolean };

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import { createTagger, type Tagger } from './tagger.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -19,7 +19,7 @@ process.on('message', async (msg: WorkerRequest) => {
       const shard = msg.shard;
       reply({ type: 'done', shard, outcome: await tagger!.tag(shard, () => reply({ type: 'computed', shard })) });
     } catch (e) {
-      reply({ type: 'failed', shard: msg.shard, message: errorMessage(e) });
+      reply({ type: 'failed', shard: msg.shard, message: errorMessage(e), fatal: e instanceof UserError });
     }
   } else {
     await tagger?.close();

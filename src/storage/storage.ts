@@ -16,7 +16,7 @@ import {
   type HeadObjectCommandOutput,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
-import { NotFoundError } from '../errors.js';
+import { AccessRefused, NotFoundError } from '../errors.js';
 import { countAttempts, s3Client } from './s3-client.js';
 import { parseUri, s3Uri } from './uri.js';
 
@@ -34,6 +34,12 @@ function isMissing(err: unknown): boolean {
 
 function notFound(uri: string, err: unknown): never {
   if (isMissing(err)) throw new NotFoundError(`not found: ${uri}`);
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === 401 || status === 403) {
+    const name = e.name && e.name !== 'UnknownError' ? ` ${e.name}` : '';
+    throw new AccessRefused(`S3 refused access to ${uri} (HTTP ${status}${name}): check the credentials, the region and the bucket policy`);
+  }
   throw err;
 }
 
