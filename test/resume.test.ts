@@ -82,3 +82,19 @@ test('kill -9 the whole run (parent and workers) twice at random points: re-runs
   assert.deepEqual(fs.readdirSync(path.join(run, 'staging')).filter((f) => f.endsWith('.parquet')), []);
   assert.equal((await resultFiles(run)).length, 1);
 });
+
+test('a committed shard whose Parquet was truncated (its marker intact) is redone, not trusted: rows == images', async () => {
+  const files = photoPaths(300, 12);
+  const { run } = await plannedLocalRun('truncated', files, 4);
+  const first = await imgtag(['run', '--run', run, '--no-compact']);
+  assert.equal(first.code, 0, first.stderr);
+  const staged = path.join(run, 'staging', 'part-00001.parquet');
+  const marker = JSON.parse(fs.readFileSync(path.join(run, 'commits', 'part-00001.json'), 'utf8')) as { resultBytes: number; resultSha256: string };
+  assert.equal(marker.resultBytes, fs.statSync(staged).size, 'the marker records the file it commits');
+  assert.match(marker.resultSha256, /^[0-9a-f]{64}$/);
+  fs.truncateSync(staged, 500);
+  const again = await imgtag(['run', '--run', run]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /1 tagged, 2 already done/);
+  await assertExactlyOnce(run, files);
+});

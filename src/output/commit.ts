@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
-import { UserError } from '../errors.js';
-import { exists, listObjects, readText, writeBytes } from '../storage/storage.js';
+import { NotFoundError, UserError } from '../errors.js';
+import { exists, listObjects, readText, statObject, writeBytes } from '../storage/storage.js';
 import { runLayout, shardName } from '../run-dir.js';
-import { joinUri } from '../storage/uri.js';
+import { basenameUri, joinUri } from '../storage/uri.js';
 import type { ErrorStage } from './rows.js';
 
 /** Seconds per stage: busy (wall time with the stage at work), or average tasks in flight (queue depth). */
@@ -18,6 +18,9 @@ export interface StageSeconds {
 export interface CommitMarker {
   shard: number;
   result: string;
+  /** The staged Parquet's size and sha256, checked before the marker is trusted (absent in older markers). */
+  resultBytes?: number;
+  resultSha256?: string;
   rows: number;
   ok: number;
   failures: number;
@@ -52,6 +55,41 @@ export interface CommitMarker {
  */
 export function stagedFile(run: string, marker: Pick<CommitMarker, 'shard' | 'result'>): string {
   return /[/\\]results[/\\]part-\d+\.parquet$/.test(marker.result) ? joinUri(run, 'results', `part-${shardName(marker.shard)}.parquet`) : runLayout.staged(run, marker.shard);
+}
+
+/**
+ * Whether a marker's shard is really done: its staged Parquet has the size the marker recorded (one
+ * HEAD or stat), or the run is compacted (compaction checked every file's rows and footer, then
+ * removed them). A truncated or missing file means the shard is redone.
+ */
+export async function markerHolds(run: string, marker: CommitMarker): Promise<boolean> {
+  if (marker.resultBytes === undefined) return true;
+  const size = await statObject(stagedFile(run, marker)).then(
+    (o) => o.size,
+    (e: unknown) => {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    },
+  );
+  if (size === marker.resultBytes) return true;
+  return exists(runLayout.compaction(run, 'done.json'));
+}
+
+/**
+ * The shards whose markers hold: every marked shard once the run is compacted; before that, those
+ * whose staged file is listed with the size its marker recorded (one listing of staging/ and a
+ * read of each marker, in parallel). A shard whose file is truncated or gone is left to be redone.
+ */
+export async function trustedShards(run: string): Promise<Set<number>> {
+  if (await exists(runLayout.compaction(run, 'done.json'))) return committedShards(run);
+  const sizes = new Map<string, number | undefined>();
+  for await (const o of listObjects(runLayout.staging(run))) sizes.set(basenameUri(o.uri), o.size);
+  const done = new Set<number>();
+  for (const m of await readMarkers(run)) {
+    const staged = basenameUri(stagedFile(run, m));
+    if (m.resultBytes === undefined ? sizes.has(staged) || !/staging/.test(stagedFile(run, m)) : sizes.get(staged) === m.resultBytes) done.add(m.shard);
+  }
+  return done;
 }
 
 export async function writeCommit(run: string, marker: CommitMarker): Promise<void> {

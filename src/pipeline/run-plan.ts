@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { UserError } from '../errors.js';
-import { committedShards, type CommitMarker } from '../output/commit.js';
+import { trustedShards, type CommitMarker } from '../output/commit.js';
 import { loadPlan, planIdentity } from '../plan/plan.js';
 import { compactRun, type CompactOptions, type CompactOutcome } from '../compact/compact.js';
 import type { Device } from '../infer/device.js';
@@ -54,7 +54,7 @@ async function shardsToDo(opts: RunOptions, total: number): Promise<number[]> {
     if (bad !== undefined) throw new UserError(`--shard ${bad} is out of range: the plan has shards 0..${total - 1}`);
     return opts.shards;
   }
-  const done = await committedShards(opts.run);
+  const done = await trustedShards(opts.run);
   return Array.from({ length: total }, (_, i) => i).filter((i) => !done.has(i));
 }
 

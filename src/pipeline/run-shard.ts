@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { decodeStats } from '../decode/decode.js';
-import { readCommit, writeCommit, type CommitMarker } from '../output/commit.js';
+import { markerHolds, readCommit, writeCommit, type CommitMarker } from '../output/commit.js';
 import { resultsParquet } from '../output/parquet.js';
 import { readShardFile } from '../plan/shard-file.js';
 import { runLayout } from '../run-dir.js';
@@ -35,13 +36,14 @@ export type ShardOutcome =
 /** Tag one shard exactly once: skip it if committed, hold its lease while tagging it. */
 export async function runShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, computed: () => void = () => undefined): Promise<ShardOutcome> {
   const before = await readCommit(run.dir, shard);
-  if (before) return { status: 'committed', marker: before };
+  if (before && (await markerHolds(run.dir, before))) return { status: 'committed', marker: before };
   const lease = await acquireLease(run.dir, shard);
   if (!lease) return { status: 'leased' };
   try {
-    // Checked again under the lease: another worker may have committed it since.
+    // Checked again under the lease: another worker may have committed it since. A marker whose
+    // file is damaged or gone is overwritten by this shard's new one.
     const committed = await readCommit(run.dir, shard);
-    if (committed) return { status: 'committed', marker: committed };
+    if (committed && (await markerHolds(run.dir, committed))) return { status: 'committed', marker: committed };
     return { status: 'tagged', marker: await tagShard(run, shard, models, limits, computed) };
   } finally {
     await lease.release();
@@ -72,6 +74,8 @@ async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: 
   const marker: CommitMarker = {
     shard,
     result,
+    resultBytes: parquet.length,
+    resultSha256: createHash('sha256').update(parquet).digest('hex'),
     rows: results.length,
     ok: results.length - failures,
     failures,
