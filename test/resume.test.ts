@@ -98,3 +98,18 @@ test('a committed shard whose Parquet was truncated (its marker intact) is redon
   assert.match(again.stdout, /1 tagged, 2 already done/);
   await assertExactlyOnce(run, files);
 });
+
+test('a garbled commit marker or plan.json is a clear error that names the file', async () => {
+  const { run } = await plannedLocalRun('garbled', photoPaths(320, 4), 2);
+  const marker = path.join(run, 'commits', 'part-00000.json');
+  fs.mkdirSync(path.dirname(marker), { recursive: true });
+  fs.writeFileSync(marker, 'garbage{{{');
+  const bad = await imgtag(['run', '--run', run]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^imgtag: \S+commits\/part-00000\.json is damaged: delete it \(and the shard's Parquet\) to redo the shard$/m);
+  fs.rmSync(marker);
+  fs.writeFileSync(path.join(run, 'plan.json'), '{"version": 1, "sha');
+  const plan = await imgtag(['run', '--run', run]);
+  assert.equal(plan.code, 1);
+  assert.match(plan.stderr, /^imgtag: \S+plan\.json is damaged \(not JSON\): restore it, or plan the run again into a new directory$/m);
+});

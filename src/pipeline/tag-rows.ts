@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { pMapIterable } from 'p-map';
 import { packBatch, type PackedBatch } from '../batch/pack.js';
 import { decodeImage } from '../decode/decode.js';
 import { errorMessage, UserError } from '../errors.js';
@@ -28,19 +29,23 @@ export interface StageLimits {
 /** Enough decodes in flight to keep a process's cores busy while one waits on its input. */
 export const decodesInFlight = (threads: number) => Math.max(2, 2 * threads);
 
+/** `at`: the row's place in the shard, so rows can finish out of order and still be written in order. */
 interface Fetched {
+  at: number;
   row: ResultRow;
   body?: Buffer;
 }
 
 interface Decoded {
+  at: number;
   row: ResultRow;
   pixels?: Buffer[];
 }
 
-/** A batch of images that decoded, the rows they belong to, one packed tensor per model. */
+/** A batch of images that decoded, the rows they belong to (and their places), one packed tensor per model. */
 interface Batch {
   rows: ResultRow[];
+  at: number[];
   packed: PackedBatch[];
 }
 
@@ -62,20 +67,23 @@ function fail(row: ResultRow, stage: ErrorStage, err: unknown): ResultRow {
   return { ...row, error: row.error ?? { stage, message: errorMessage(err) } };
 }
 
-/** Group decoded images into batches in manifest order; failed rows ride along with the next batch. */
+/** Group decoded images into batches as they come; failed rows ride along with the next batch. */
 async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size: number, clock: StageClock): AsyncGenerator<Batch> {
   let rows: ResultRow[] = [];
+  let at: number[] = [];
   let images: { row: number; pixels: Buffer[] }[] = [];
   const pack = (): Promise<Batch> =>
     clock.time('batch', () => {
       const keys = images.map((i) => rows[i.row]!.key);
       const packed = models.classifiers.map((c, m) => packBatch(keys, images.map((i) => i.pixels[models.targetOf[m]!]!), 3 * c.model.spec.input.width * c.model.spec.input.height));
-      const batch = { rows, packed };
+      const batch = { rows, at, packed };
       rows = [];
+      at = [];
       images = [];
       return batch;
     });
   for await (const d of decoded) {
+    at.push(d.at);
     const row = rows.push(d.row) - 1;
     if (d.pixels) images.push({ row, pixels: d.pixels });
     if (images.length >= size) yield await pack();
@@ -89,31 +97,31 @@ async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size:
  */
 export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: StageLimits, clock: StageClock): Promise<{ rows: ResultRow[]; bytes: number }> {
   let bytes = 0;
-  const fetchOne = async (entry: ManifestRow): Promise<Fetched> => {
+  const fetchOne = async ({ entry, at }: { entry: ManifestRow; at: number }): Promise<Fetched> => {
     const row = baseRow(entry, models);
     try {
       if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
       const got = await clock.time('fetch', () => readObject(entry.uri, undefined, limits.maxBytes));
       bytes += got.body.length;
-      return { row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
+      return { at, row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
     } catch (e) {
       // Only the object's own failures are rows: a store that is down or refuses us is not the image's fault.
       const kind = classifyFailure(e);
       if (kind === 'fatal') throw new UserError(`${errorMessage(e)} (every image would fail the same way: nothing more is read)`);
       if (kind === 'transient') throw new Error(`${entry.uri}: ${errorMessage(e)} (after retries; the shard is left for the next run)`);
-      return { row: fail(row, 'fetch', e) };
+      return { at, row: fail(row, 'fetch', e) };
     }
   };
-  const decodeOne = async ({ row, body }: Fetched): Promise<Decoded> => {
-    if (!body) return { row };
+  const decodeOne = async ({ at, row, body }: Fetched): Promise<Decoded> => {
+    if (!body) return { at, row };
     try {
       const image = await clock.time('decode', () => decodeImage(body, models.targets));
-      return { row: { ...row, width: image.width, height: image.height }, pixels: image.pixels };
+      return { at, row: { ...row, width: image.width, height: image.height }, pixels: image.pixels };
     } catch (e) {
-      return { row: fail(row, 'decode', e) };
+      return { at, row: fail(row, 'decode', e) };
     }
   };
-  const inferOne = async (batch: Batch): Promise<ResultRow[]> => {
+  const inferOne = async (batch: Batch): Promise<Batch> => {
     const ok = batch.rows.filter((r) => r.error === null);
     for (const [m, classifier] of models.classifiers.entries()) {
       const packed = batch.packed[m]!;
@@ -129,14 +137,19 @@ export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: 
       }
       ok.forEach((r, i) => (r.models[m] = { model: classifier.model.id, ...outputs[i]! }));
     }
-    return batch.rows;
+    return batch;
   };
 
-  const decoded = Readable.from(entries)
-    .map(fetchOne, { concurrency: limits.fetch })
-    .map(decodeOne, { concurrency: limits.decode });
+  // Fetch and decode hand on each image as soon as it is ready, not in manifest order: one slow GET
+  // holds up only itself, never the images behind it. Rows go back to their places at the end.
+  const fetched = pMapIterable(
+    entries.map((entry, at) => ({ entry, at })),
+    fetchOne,
+    { concurrency: limits.fetch, preserveOrder: false },
+  );
+  const decoded = pMapIterable(fetched, decodeOne, { concurrency: limits.decode, preserveOrder: false });
   const inferred = Readable.from(batches(decoded, models, limits.batchSize, clock)).map(inferOne, { concurrency: limits.infer });
-  const rows: ResultRow[] = [];
-  for await (const done of inferred as AsyncIterable<ResultRow[]>) rows.push(...done);
+  const rows: ResultRow[] = new Array<ResultRow>(entries.length);
+  for await (const batch of inferred as AsyncIterable<Batch>) batch.rows.forEach((r, i) => (rows[batch.at[i]!] = r));
   return { rows, bytes };
 }

@@ -43,7 +43,13 @@ export function defaultDataset(run: string): string {
 export async function loadPlan(run: string): Promise<Plan> {
   const uri = runLayout.plan(run);
   if (!(await exists(uri))) throw new UserError(`no plan in ${run}: run "imgtag plan --run ${run} ..." first`);
-  const plan = JSON.parse(await readText(uri)) as Plan;
+  let plan: Plan;
+  try {
+    plan = JSON.parse(await readText(uri)) as Plan;
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw new UserError(`${uri} is damaged (not JSON): restore it, or plan the run again into a new directory`);
+  }
   if (plan.version !== 1 || !Number.isInteger(plan.shards)) throw new UserError(`${uri} is not an imgtag plan`);
   return plan;
 }
