@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { exists, readBytes, readText } from '../storage/storage.js';
-import { dirnameUri, isS3Uri, joinUri } from '../storage/uri.js';
+import { dirnameUri, isS3Uri, joinUri, parseUri, s3Uri } from '../storage/uri.js';
 import { parseLabels } from './labels.js';
 import { BUILTIN_MODEL_DIR, DEFAULT_MODEL, modelCacheDir, modelSearchDirs } from './paths.js';
 import { validateSpec, type ModelSpec } from './spec.js';
@@ -89,7 +89,12 @@ async function findSpec(arg: string): Promise<{ spec: ModelSpec; specDir: string
 /** A file a spec names: beside an S3 spec on S3; else beside the spec, in IMGTAG_MODEL_DIR, or in the download cache. */
 function locate(file: string, specDir: string, what: string): string {
   if (isS3Uri(file) || path.isAbsolute(file)) return file;
-  if (isS3Uri(specDir)) return joinUri(specDir, file);
+  // A relative name is resolved here, as a path beside the spec ("../v1/model.onnx"): the key
+  // fetched is the one meant, never one with ".." for an HTTP layer to reinterpret.
+  if (isS3Uri(specDir)) {
+    const { bucket, key } = parseUri(joinUri(specDir, 'x')) as { bucket: string; key: string };
+    return s3Uri(bucket, path.posix.join(path.posix.dirname(key), file));
+  }
   const dirs = modelSearchDirs(specDir);
   const found = dirs.map((d) => path.join(d, file)).find((f) => fs.existsSync(f));
   if (!found) throw new UserError(`${what} ${file} not found in ${dirs.join(', ')}: run "npm run fetch-model" or set IMGTAG_MODEL_DIR`);
