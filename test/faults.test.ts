@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { readText } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
@@ -75,4 +76,28 @@ test('refused credentials stop the run at once with one clear message, and commi
   assert.doesNotMatch(res.stderr, /nope/, 'no secret in the message');
   const committed = await readText(`${run}/commits/part-00000.json`).then(() => true, () => false);
   assert.equal(committed, false);
+});
+
+test('a 20-second total outage mid-run: shards caught in it are left unfinished, never error rows; after it, the next run tags every image', async () => {
+  const s3 = await testS3();
+  const { run, keys } = await plannedRun(40);
+  const proxy = await startFaultProxy(s3.endpoint, { rate: 0, outage: { afterRequests: 25, ms: 20_000 } });
+  const started = Date.now();
+  try {
+    const env = { ...s3.env, AWS_ENDPOINT_URL: proxy.endpoint, IMGTAG_S3_MAX_ATTEMPTS: '3' };
+    const during = await imgtag(['run', '--run', run, '--workers', '2'], env);
+    assert.equal(during.code, 3, during.stdout + during.stderr);
+    assert.match(during.stdout, /[1-9]\d* unfinished/);
+    // The outage is over: the same endpoint answers again.
+    await sleep(Math.max(0, started + 21_000 - Date.now()));
+    const after = await imgtag(['run', '--run', run, '--workers', '2'], env);
+    assert.equal(after.code, 0, after.stdout + after.stderr);
+  } finally {
+    await proxy.close();
+  }
+  assert.ok(proxy.injected.internal > 0, 'the outage happened');
+  const { rows } = await readRunResults(run);
+  assert.equal(rows.length, keys.length);
+  assert.equal(new Set(rows.map((r) => r.key)).size, keys.length);
+  assert.ok(rows.every((r) => r.error === undefined), JSON.stringify(rows.find((r) => r.error)));
 });

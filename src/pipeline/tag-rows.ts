@@ -8,7 +8,8 @@ import type { ModelOutput } from '../infer/postprocess.js';
 import type { ErrorStage, ResultRow } from '../output/rows.js';
 import { classifyFailure } from '../storage/failure.js';
 import { overLimit, readObject } from '../storage/storage.js';
-import { parseUri } from '../storage/uri.js';
+import { isS3Uri, parseUri } from '../storage/uri.js';
+import { hedgeAfterMs, hedged } from '../storage/hedged.js';
 import type { ModelSet } from './model-set.js';
 import type { StageClock } from './stage-clock.js';
 
@@ -97,11 +98,13 @@ async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size:
  */
 export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: StageLimits, clock: StageClock): Promise<{ rows: ResultRow[]; bytes: number }> {
   let bytes = 0;
+  const hedgeMs = hedgeAfterMs();
   const fetchOne = async ({ entry, at }: { entry: ManifestRow; at: number }): Promise<Fetched> => {
     const row = baseRow(entry, models);
     try {
       if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
-      const got = await clock.time('fetch', () => readObject(entry.uri, undefined, limits.maxBytes));
+      const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal });
+      const got = await clock.time('fetch', () => (hedgeMs > 0 && isS3Uri(entry.uri) ? hedged(read, hedgeMs) : read()));
       bytes += got.body.length;
       return { at, row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
     } catch (e) {

@@ -24,5 +24,8 @@ process.on('message', async (msg: WorkerRequest) => {
   } else {
     await tagger?.close();
     process.disconnect();
+    // Every result is sent: go now, rather than when the last abandoned request (a hedged read's
+    // loser, still stalled at the server) lets go of its socket.
+    setImmediate(() => process.exit(0));
   }
 });

@@ -53,13 +53,14 @@ type Output<C> = C extends GetObjectCommand
       : { $metadata: { attempts?: number } };
 
 /** Every S3 request goes through here: attempts are counted, and a 404 becomes NotFoundError. */
-async function send<C extends Sendable>(uri: string, command: C): Promise<Output<C>> {
+async function send<C extends Sendable>(uri: string, command: C, abortSignal?: AbortSignal): Promise<Output<C>> {
   try {
-    const out = (await s3Client().send(command as never)) as Output<C>;
+    const out = (await s3Client().send(command as never, { abortSignal })) as Output<C>;
     countAttempts(out.$metadata, true);
     return out;
   } catch (e) {
-    countAttempts((e as { $metadata?: { attempts?: number } }).$metadata, false);
+    // A request abandoned on purpose (the loser of a hedged read) did not fail.
+    countAttempts((e as { $metadata?: { attempts?: number } }).$metadata, abortSignal?.aborted === true);
     return notFound(uri, e);
   }
 }
@@ -91,7 +92,15 @@ function refuseDotSegments(uri: string, key: string): void {
   }
 }
 
-export async function readObject(uri: string, range?: { start: number; end: number }, maxBytes = Infinity): Promise<{ body: Buffer; etag?: string; modified?: Date }> {
+/** range: bytes [start, end); maxBytes: refuse a larger object before reading its body; signal: abandon the request. */
+export interface ReadOptions {
+  range?: { start: number; end: number };
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{ body: Buffer; etag?: string; modified?: Date }> {
+  const { range, maxBytes = Infinity } = opts;
   const loc = parseUri(uri);
   if (loc.kind === 's3') refuseDotSegments(uri, loc.key);
   if (loc.kind === 'local') {
@@ -101,7 +110,7 @@ export async function readObject(uri: string, range?: { start: number; end: numb
     return { body, modified: stat.mtime };
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
-  const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }));
+  const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }), opts.signal);
   // Refused from the response's headers: the body of an oversized object is never read into memory.
   if ((res.ContentLength ?? 0) > maxBytes) {
     (res.Body as Readable | undefined)?.destroy();
@@ -113,7 +122,7 @@ export async function readObject(uri: string, range?: { start: number; end: numb
 export const overLimit = (size: number, max: number) => `the object is ${size} bytes, over the ${max}-byte limit (--max-bytes): not read`;
 
 export async function readBytes(uri: string, range?: { start: number; end: number }): Promise<Buffer> {
-  return (await readObject(uri, range)).body;
+  return (await readObject(uri, { range })).body;
 }
 
 export async function readText(uri: string): Promise<string> {

@@ -20,10 +20,26 @@ const xmlError = (code: string, message: string) =>
  * `alwaysFail` always get a 500. Everything else is forwarded unchanged (the Host header too, so
  * SigV4 signatures stay valid).
  */
-export async function startFaultProxy(upstream: string, opts: { rate: number; seed?: number; alwaysFail?: string[] }): Promise<FaultProxy> {
+export interface FaultOptions {
+  /** Share of requests that get a fault. */
+  rate: number;
+  seed?: number;
+  alwaysFail?: string[];
+  /** Which faults to draw from (default all four). */
+  kinds?: Fault[];
+  /** Only requests this accepts can get a fault (default every request). */
+  only?: (method: string, path: string) => boolean;
+  /** A stall lasts this long and is then forwarded (default: never answered). */
+  stallMs?: number;
+  /** A total outage: once this many requests were forwarded, every request gets a 503 for `ms`. */
+  outage?: { afterRequests: number; ms: number };
+}
+
+export async function startFaultProxy(upstream: string, opts: FaultOptions): Promise<FaultProxy> {
   const target = new URL(upstream);
   const rand = rng(opts.seed ?? 1);
-  const kinds: Fault[] = ['slowdown', 'internal', 'reset', 'stall'];
+  const kinds: Fault[] = opts.kinds ?? ['slowdown', 'internal', 'reset', 'stall'];
+  let outageEnds: number | undefined;
   const stalled = new Set<http.ServerResponse>();
   const state: FaultProxy = {
     endpoint: '',
@@ -41,9 +57,21 @@ export async function startFaultProxy(upstream: string, opts: { rate: number; se
       res.writeHead(500, { 'content-type': 'application/xml' }).end(xmlError('InternalError', 'injected persistent failure'));
       return;
     }
-    if (rand() < opts.rate) {
+    if (opts.outage && outageEnds === undefined && state.forwarded >= opts.outage.afterRequests) outageEnds = Date.now() + opts.outage.ms;
+    if (outageEnds !== undefined && Date.now() < outageEnds) {
+      state.injected.internal += 1;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' }).end(xmlError('ServiceUnavailable', 'injected outage'));
+      return;
+    }
+    if ((opts.only?.(req.method ?? 'GET', path) ?? true) && rand() < opts.rate) {
       const kind = kinds[Math.floor(rand() * kinds.length)]!;
       state.injected[kind] += 1;
+      if (kind === 'stall' && opts.stallMs !== undefined) {
+        // A slow answer, as S3's tail has: forwarded in the end.
+        setTimeout(() => forward(req, res), opts.stallMs);
+        return;
+      }
       req.resume();
       if (kind === 'slowdown') res.writeHead(503, { 'content-type': 'application/xml' }).end(xmlError('SlowDown', 'Please reduce your request rate.'));
       else if (kind === 'internal') res.writeHead(500, { 'content-type': 'application/xml' }).end(xmlError('InternalError', 'injected'));
@@ -51,6 +79,9 @@ export async function startFaultProxy(upstream: string, opts: { rate: number; se
       else stalled.add(res); // never answered: the client's timeout must give up and retry
       return;
     }
+    forward(req, res);
+  });
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
     state.forwarded += 1;
     const up = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
@@ -61,7 +92,7 @@ export async function startFaultProxy(upstream: string, opts: { rate: number; se
     );
     up.on('error', () => res.destroy());
     req.pipe(up);
-  });
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   state.endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return state;
