@@ -93,6 +93,9 @@ test('a committed shard whose Parquet was truncated (its marker intact) is redon
   assert.equal(marker.resultBytes, fs.statSync(staged).size, 'the marker records the file it commits');
   assert.match(marker.resultSha256, /^[0-9a-f]{64}$/);
   fs.truncateSync(staged, 500);
+  const report = await imgtag(['report', '--run', run]);
+  assert.equal(report.code, 1, 'a report never counts a damaged shard as done');
+  assert.match(report.stderr, /staging\/part-00001\.parquet has 500 bytes where its commit marker says \d+: run "imgtag run --run \S+" to redo shard 1/);
   const again = await imgtag(['run', '--run', run]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /1 tagged, 2 already done/);
@@ -112,4 +115,28 @@ test('a garbled commit marker or plan.json is a clear error that names the file'
   const plan = await imgtag(['run', '--run', run]);
   assert.equal(plan.code, 1);
   assert.match(plan.stderr, /^imgtag: \S+plan\.json is damaged \(not JSON\): restore it, or plan the run again into a new directory$/m);
+});
+
+test('kill -9 the run alone: its workers stop at once instead of tagging on for nobody; the re-run finishes', async () => {
+  const files = photoPaths(380, 40);
+  const { run } = await plannedLocalRun('orphans', files, 4);
+  const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '2'], process.env);
+  await waitForCommits(run, 1);
+  const workers = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  assert.equal(workers.length, 2);
+  process.kill(child.pid!, 'SIGKILL');
+  await exited;
+  const alive = () => workers.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+  for (let i = 0; i < 50 && alive().length > 0; i++) await sleep(100);
+  assert.deepEqual(alive(), [], 'no worker outlives its run by more than 5 s');
+  const again = await imgtag(['run', '--run', run]);
+  assert.equal(again.code, 0, again.stderr);
+  await assertExactlyOnce(run, files);
 });

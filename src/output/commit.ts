@@ -76,20 +76,38 @@ export async function markerHolds(run: string, marker: CommitMarker): Promise<bo
 }
 
 /**
- * The shards whose markers hold: every marked shard once the run is compacted; before that, those
- * whose staged file is listed with the size its marker recorded (one listing of staging/ and a
- * read of each marker, in parallel). A shard whose file is truncated or gone is left to be redone.
+ * Marked shards whose staged Parquet is missing or not the size its marker recorded (none once the
+ * run is compacted: compaction checked every file, then removed them). One listing of staging/
+ * and a read of each marker, in parallel.
  */
-export async function trustedShards(run: string): Promise<Set<number>> {
-  if (await exists(runLayout.compaction(run, 'done.json'))) return committedShards(run);
+export async function damagedShards(run: string): Promise<{ markers: CommitMarker[]; damaged: { marker: CommitMarker; file: string; size?: number }[] }> {
+  const markers = await readMarkers(run);
+  if (await exists(runLayout.compaction(run, 'done.json'))) return { markers, damaged: [] };
   const sizes = new Map<string, number | undefined>();
   for await (const o of listObjects(runLayout.staging(run))) sizes.set(basenameUri(o.uri), o.size);
-  const done = new Set<number>();
-  for (const m of await readMarkers(run)) {
-    const staged = basenameUri(stagedFile(run, m));
-    if (m.resultBytes === undefined ? sizes.has(staged) || !/staging/.test(stagedFile(run, m)) : sizes.get(staged) === m.resultBytes) done.add(m.shard);
+  const damaged = [];
+  for (const m of markers) {
+    const file = stagedFile(run, m);
+    const inStaging = file.startsWith(runLayout.staging(run));
+    const size = sizes.get(basenameUri(file));
+    // Markers from before sizes were recorded are trusted when their file is there.
+    const holds = m.resultBytes === undefined ? !inStaging || sizes.has(basenameUri(file)) : size === m.resultBytes;
+    if (!holds) damaged.push({ marker: m, file, size });
   }
-  return done;
+  return { markers, damaged };
+}
+
+/** The shards whose markers hold: a run redoes the others. */
+export async function trustedShards(run: string): Promise<Set<number>> {
+  const { markers, damaged } = await damagedShards(run);
+  const bad = new Set(damaged.map((d) => d.marker.shard));
+  return new Set(markers.map((m) => m.shard).filter((shard) => !bad.has(shard)));
+}
+
+/** A damaged run's first damaged file, named, with what to do about it. */
+export function damageError(run: string, d: { marker: CommitMarker; file: string; size?: number }): UserError {
+  const found = d.size === undefined ? 'is missing' : `has ${d.size} bytes`;
+  return new UserError(`${d.file} ${found} where its commit marker says ${d.marker.resultBytes ?? 'it exists'}: run "imgtag run --run ${run}" to redo shard ${d.marker.shard}`);
 }
 
 export async function writeCommit(run: string, marker: CommitMarker): Promise<void> {

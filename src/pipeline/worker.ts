@@ -6,6 +6,10 @@ import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 const reply = (msg: WorkerReply) => process.send!(msg);
 let tagger: Tagger | undefined;
 
+// The run that forked this worker is gone (killed, crashed): stop at once. Its uncommitted shard is
+// redone by the next run; a worker tagging on for nobody would only hold its lease.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', async (msg: WorkerRequest) => {
   if (msg.type === 'init') {
     try {
@@ -23,9 +27,8 @@ process.on('message', async (msg: WorkerRequest) => {
     }
   } else {
     await tagger?.close();
+    // Every result is sent: go now (by the disconnect handler above), rather than when the last
+    // abandoned request (a hedged read's loser, still stalled at the server) lets go of its socket.
     process.disconnect();
-    // Every result is sent: go now, rather than when the last abandoned request (a hedged read's
-    // loser, still stalled at the server) lets go of its socket.
-    setImmediate(() => process.exit(0));
   }
 });

@@ -1,6 +1,6 @@
 import { listObjects, readText, writeBytes } from '../storage/storage.js';
 import { joinUri } from '../storage/uri.js';
-import { readMarkers, type CommitMarker, type StageSeconds } from '../output/commit.js';
+import { damagedShards, damageError, readMarkers, type CommitMarker, type StageSeconds } from '../output/commit.js';
 import { loadPlan } from '../plan/plan-file.js';
 import { runLayout } from '../run-dir.js';
 import { project, type Pricing, type Projection } from './prices.js';
@@ -51,7 +51,9 @@ export function sumStages(markers: CommitMarker[]): StageSeconds {
 /** Aggregate a run's commit markers (possibly while it is still running) into one report. */
 export async function buildRunReport(run: string, p: Pricing): Promise<RunReport> {
   const plan = await loadPlan(run);
-  const markers = await readMarkers(run);
+  const { markers, damaged } = await damagedShards(run);
+  // A report never counts a shard whose results are damaged or gone as done.
+  if (damaged.length > 0) throw damageError(run, damaged[0]!);
   const start = Math.min(...markers.map((m) => Date.parse(m.startedAt)));
   const end = Math.max(...markers.map((m) => Date.parse(m.finishedAt)));
   const wallSeconds = markers.length > 0 ? (end - start) / 1000 : 0;
