@@ -97,6 +97,7 @@ test('Batch: GPU spot with a capacity-aware allocation strategy, array-ready job
   const nightlyJob = String((json.resource!.aws_batch_job_definition!.nightly![0] as Record<string, unknown>).container_properties);
   assert.doesNotMatch(nightlyJob, /GPU/, 'the planning job asks for no GPU');
   assert.match(text, /prefix = "\$\{var\.run_prefix\}nightly\/runs\/"/, 'old nightly runs can expire');
+  assert.match(text, /volume_size\s+= var\.planning_volume_gib/, 'the planning job has room to spill');
   for (const needed of ['aws_ecr_repository', 'aws_cloudwatch_log_group', 'aws_batch_job_queue', 'aws_s3_bucket']) {
     assert.ok(json.resource![needed], `${needed} is missing`);
   }

@@ -8,6 +8,21 @@ locals {
   }
 }
 
+# The planning job joins the Inventory against the current table on local disk (DuckDB spills
+# there): at 300 M objects that is ~50 GB, more than the AMI's default volume.
+resource "aws_launch_template" "planning" {
+  name = "${var.name}-planning"
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size           = var.planning_volume_gib
+      volume_type           = "gp3"
+      encrypted             = true
+      delete_on_termination = true
+    }
+  }
+}
+
 resource "aws_batch_compute_environment" "spot" {
   for_each                 = local.compute_environments
   compute_environment_name = "${var.name}-${replace(each.key, "_", "-")}"
@@ -23,6 +38,13 @@ resource "aws_batch_compute_environment" "spot" {
     security_group_ids  = var.security_group_ids
     ec2_configuration {
       image_type = each.value.image_type
+    }
+    dynamic "launch_template" {
+      for_each = each.key == "cpu_spot" ? [aws_launch_template.planning.id] : []
+      content {
+        launch_template_id = launch_template.value
+        version            = "$Latest"
+      }
     }
   }
 }

@@ -149,6 +149,12 @@ variable "planning_vcpus" {
   default     = 4
 }
 
+variable "planning_volume_gib" {
+  description = "Root volume of the CPU instances: the nightly's join spills to it (about 50 GB at 300 M objects)."
+  type        = number
+  default     = 200
+}
+
 variable "planning_memory_mib" {
   description = "Memory of a planning or compact job (DuckDB spills to local disk beyond its limit)."
   type        = number
