@@ -47,8 +47,19 @@ export function compactionLine(c: CompactOutcome): string {
   }
 }
 
-/** Exit codes: 0 all tagged; 1 could not run; 2 finished with error rows; 3 shards left unfinished (run again). */
-export function exitCodeFor(s: RunSummary): number {
+/**
+ * Exit codes a scheduler can act on. 0: every planned image has a row (error rows are data: at
+ * 300 M images some are always bad). 3: shards left unfinished, retry the run. 4: more error rows
+ * than --max-error-rate allows (opt-in). 1: could not run.
+ */
+export function exitCodeFor(s: RunSummary, maxErrorRate?: number): number {
   if (s.failedShards.length > 0) return 3;
-  return s.failures > 0 ? 2 : 0;
+  if (maxErrorRate !== undefined && s.images > 0 && s.failures / s.images > maxErrorRate) return 4;
+  return 0;
+}
+
+/** The line that says why the exit code is 4. */
+export function errorRateLine(s: RunSummary, maxErrorRate: number | undefined): string | undefined {
+  if (exitCodeFor(s, maxErrorRate) !== 4) return undefined;
+  return `imgtag: ${s.failures} of ${s.images} images are error rows (${((100 * s.failures) / s.images).toFixed(2)}%), over --max-error-rate ${maxErrorRate}: exit 4`;
 }

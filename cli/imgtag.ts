@@ -13,7 +13,8 @@ import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/t
 import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
-import { compactionLine, currentRows, exitCodeFor, runSummaryRows, table } from './format.js';
+import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows, table } from './format.js';
+import type { RunSummary } from '../src/pipeline/run-plan.js';
 import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
 import { progressReporter } from './progress.js';
 import { pricing } from '../src/report/prices.js';
@@ -25,11 +26,24 @@ const positiveNumber = (v: string) => {
   return n;
 };
 
+const rate = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+};
+
 const int = (min: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}`);
   return n;
 };
+
+/** The exit code of a run, and the line that explains a 4. */
+function finish(summary: RunSummary, maxErrorRate: number | undefined): void {
+  const line = errorRateLine(summary, maxErrorRate);
+  if (line) console.error(line);
+  process.exitCode = exitCodeFor(summary, maxErrorRate);
+}
 
 /** A progress bar on a terminal; JSON lines on stderr for cron jobs and fleet logs. */
 const logEvent = progressReporter();
@@ -61,6 +75,7 @@ const runOptions = (cmd: Command) =>
     .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS)
     .option('--max-bytes <n>', 'refuse objects larger than this many bytes, before reading them (an error row)', int(1), DEFAULT_MAX_BYTES)
+    .option('--max-error-rate <r>', 'exit 4 when more than this share (0 to 1) of the images this invocation tagged are error rows (default: error rows are data, exit 0)', rate)
     .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'));
 
 /** Where the images come from and how they are cut into shards: shared by plan and nightly. */
@@ -122,7 +137,7 @@ runOptions(
   console.log(table(runSummaryRows(summary)));
   for (const f of summary.failedShards) console.error(`shard ${f.shard} not finished: ${f.message}`);
   if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
-  process.exitCode = exitCodeFor(summary);
+  finish(summary, o.maxErrorRate);
 });
 
 runOptions(
@@ -139,7 +154,7 @@ runOptions(
   console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
   console.log('\ntop tags');
   console.log(table(res.top.map((t) => [t.label, t.count])));
-  process.exitCode = exitCodeFor(res.summary);
+  finish(res.summary, o.maxErrorRate);
 });
 
 runOptions(
@@ -200,7 +215,7 @@ runOptions(
     ]),
   );
   if (res.submitted?.requests) console.log(JSON.stringify(res.submitted.requests, null, 2));
-  process.exitCode = res.summary ? exitCodeFor(res.summary) : 0;
+  if (res.summary) finish(res.summary, o.maxErrorRate);
 });
 
 const priceOptions = (cmd: Command) =>

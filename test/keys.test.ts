@@ -23,7 +23,7 @@ test('keys with spaces, unicode, %, + and a leading / are kept verbatim, one row
   const run = `s3://${bucket}/run`;
   assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys.csv`, '--run', run], s3.env)).code, 0);
   const res = await imgtag(['run', '--run', run], s3.env);
-  assert.ok(res.code === 0 || res.code === 2, res.stderr);
+  assert.equal(res.code, 0, res.stderr);
   const { rows } = await readRunResults(run);
   assert.deepEqual(rows.map((r) => r.key).sort(), [...KEYS].sort());
   const tagged = rows.filter((r) => Array.isArray(r[MOBILENET_TAGS])).map((r) => r.key);
@@ -44,7 +44,7 @@ test('a key that climbs out with .. (or sits still with .) never returns another
   const run = `s3://${photos}/run`;
   assert.equal((await imgtag(['plan', '--manifest', `s3://${photos}/keys.txt`, '--bucket', photos, '--run', run], s3.env)).code, 0);
   const res = await imgtag(['run', '--run', run], s3.env);
-  assert.equal(res.code, 2, res.stderr);
+  assert.equal(res.code, 0, res.stderr);
   const { rows } = await readRunResults(run);
   const byKey = new Map(rows.map((r) => [String(r.key), r]));
   for (const key of [`../${other}/secret.jpg`, 'img/./x.jpg']) {
@@ -66,7 +66,7 @@ test('--max-bytes refuses an oversized object before reading it: from the listin
     const run = `s3://${bucket}/run-${source[0]!.slice(2)}`;
     assert.equal((await imgtag(['plan', ...source, '--run', run], s3.env)).code, 0);
     const res = await imgtag(['run', '--run', run, '--max-bytes', '1000000'], s3.env);
-    assert.equal(res.code, 2, res.stderr);
+    assert.equal(res.code, 0, res.stderr);
     const byKey = new Map((await readRunResults(run)).rows.map((r) => [String(r.key), r]));
     const big = byKey.get('img/big.jpg')!.error as { stage: string; message: string };
     assert.deepEqual([big.stage, big.message], ['fetch', 'the object is 3000000 bytes, over the 1000000-byte limit (--max-bytes): not read']);

@@ -77,7 +77,7 @@ test('tune: at least 4 iterations, a winner, projections whose arithmetic holds,
 test('report: matches the commit markers exactly, finished or in progress (with an ETA)', async () => {
   const { dir, run } = plannedRun();
   assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '10'])).code, 0);
-  assert.equal((await imgtag(['run', '--run', run, '--shard', '4'])).code, 2);
+  assert.equal((await imgtag(['run', '--run', run, '--shard', '4'])).code, 0, 'error rows are data: exit 0');
   const partial = await imgtag(['report', '--run', run, '--instance', 'g5.xlarge']);
   assert.equal(partial.code, 0, partial.stderr);
   const p = JSON.parse(fs.readFileSync(path.join(run, 'reports/report.json'), 'utf8'));

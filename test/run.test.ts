@@ -42,7 +42,7 @@ test('run over S3 with 2 workers: one row per planned image, odd images tagged, 
   assert.equal(plan.code, 0, plan.stderr);
 
   const first = await imgtag(['run', '--run', run, '--workers', '2', '--batch-size', '4'], s3.env);
-  assert.equal(first.code, 2, `exit code 2 means "finished with error rows"\n${first.stderr}`);
+  assert.equal(first.code, 0, `error rows are data: a row for every planned image is exit 0\n${first.stderr}`);
   const shards = Math.ceil(uris.length / 10);
   const shardList = Array.from({ length: shards }, (_, i) => i);
   assert.match(first.stdout, new RegExp(`${shards} tagged, 0 already done, 0 held by other workers, 0 unfinished`));
@@ -130,4 +130,23 @@ test('a fixed-batch model (SqueezeNet, batch 1) runs with any --batch-size', asy
     assert.equal(r.model_squeezenet1_1, 'squeezenet1.1@dc39baf60bf8');
     assertTags(r.tags_squeezenet1_1 as Tag[], r.key);
   }
+});
+
+test('error rows are data: one undecodable image among good ones exits 0; --max-error-rate turns too many into exit 4', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-errrate-'));
+  const keys = imagenetFiles().slice(40, 47).map((f) => path.join(IMAGENET_DIR, f));
+  fs.writeFileSync(path.join(dir, 'broken.jpg'), 'not a jpeg at all');
+  fs.writeFileSync(path.join(dir, 'keys.txt'), [...keys, path.join(dir, 'broken.jpg')].join('\n'));
+  const plan = await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', path.join(dir, 'run')]);
+  assert.equal(plan.code, 0, plan.stderr);
+  const ok = await imgtag(['run', '--run', path.join(dir, 'run'), '--no-compact']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const strict = await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', path.join(dir, 'strict')]);
+  assert.equal(strict.code, 0);
+  const over = await imgtag(['run', '--run', path.join(dir, 'strict'), '--max-error-rate', '0.1']);
+  assert.equal(over.code, 4, over.stderr);
+  assert.match(over.stderr, /^imgtag: 1 of 8 images are error rows \(12\.50%\), over --max-error-rate 0\.1: exit 4$/m);
+  const within = await imgtag(['run', '--run', path.join(dir, 'strict'), '--max-error-rate', '0.2']);
+  assert.equal(within.code, 0, 'already done: nothing counted this time');
+  assert.equal((await imgtag(['run', '--run', path.join(dir, 'strict'), '--max-error-rate', 'lots'])).code, 1);
 });
