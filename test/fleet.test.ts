@@ -4,10 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { resultFiles } from '../src/compact/result-files.js';
+import { writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { readRunResults } from './helpers/results.js';
-import { photos, plannedS3Run } from './helpers/planned.js';
+import { newBucket, testS3 } from './helpers/s3.js';
+import { photoPaths, photos, plannedLocalRun, plannedS3Run } from './helpers/planned.js';
 
 const withoutIndex = () => {
   const env = { ...process.env };
@@ -54,13 +56,14 @@ test('a simulated fleet: array children with their own index complete the plan t
 });
 
 test('submit refuses an array over 10,000 children and says which --shards-per-task fits', async () => {
-  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-submit-'));
+  const s3 = await testS3();
+  const run = `s3://${await newBucket('submit')}/run`;
   const plan = { version: 1, createdAt: '', source: { kind: 'keylist', uri: 'x' }, options: {}, counts: {}, shards: 300_000 };
-  fs.writeFileSync(path.join(run, 'plan.json'), JSON.stringify(plan));
-  const big = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--dry-run']);
+  await writeBytes(`${run}/plan.json`, JSON.stringify(plan));
+  const big = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--dry-run'], s3.env);
   assert.equal(big.code, 1);
   assert.match(big.stderr, /300000 shards at 1 per task need 300000 array children, over AWS Batch's 10000: use --shards-per-task 30 or more/);
-  const fits = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '30', '--dry-run']);
+  const fits = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '30', '--dry-run'], s3.env);
   assert.deepEqual(JSON.parse(fits.stdout).tag.arrayProperties, { size: 10_000 });
 });
 
@@ -76,4 +79,11 @@ test('--device cuda without the CUDA provider names the missing library and how 
   const noIndex = await imgtag(['run', '--run', path.join(dir, 'run'), '--shard-from-env'], withoutIndex());
   assert.equal(noIndex.code, 1);
   assert.match(noIndex.stderr, /none of AWS_BATCH_JOB_ARRAY_INDEX, JOB_COMPLETION_INDEX is set/);
+});
+
+test('submit refuses a run directory that is not on S3: the fleet could not reach it', async () => {
+  const { run } = await plannedLocalRun('fleet-local', photoPaths(60, 2), 1);
+  const res = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--dry-run']);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /--run \S+ is not on S3: the fleet's jobs can only reach a run directory at s3:\/\/bucket\/prefix/);
 });

@@ -1,6 +1,8 @@
 import { BatchClient, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import { UserError } from '../errors.js';
 import { loadPlan } from '../plan/plan-file.js';
+import { s3Settings } from '../storage/s3-client.js';
+import { isS3Uri } from '../storage/uri.js';
 
 /** AWS Batch array jobs have 2 to 10,000 children. */
 export const MAX_ARRAY_SIZE = 10_000;
@@ -15,6 +17,8 @@ export interface SubmitOptions {
 
 /** The SubmitJob call for a planned run: one array child per `shardsPerTask` shards. */
 export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobCommandInput> {
+  // Array children on other machines must all reach the run directory.
+  if (!isS3Uri(opts.run)) throw new UserError(`--run ${opts.run} is not on S3: the fleet's jobs can only reach a run directory at s3://bucket/prefix`);
   const plan = await loadPlan(opts.run);
   const tasks = Math.ceil(plan.shards / opts.shardsPerTask);
   if (tasks > MAX_ARRAY_SIZE) {
@@ -68,6 +72,8 @@ export async function submitRun(
 }
 
 export async function submitJob(input: SubmitJobCommandInput): Promise<string> {
-  const out = await new BatchClient({}).send(new SubmitJobCommand(input));
+  // The region of --region (or AWS_REGION, or the profile's), as every other client here uses.
+  const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const out = await new BatchClient(region ? { region } : {}).send(new SubmitJobCommand(input));
   return out.jobId!;
 }
