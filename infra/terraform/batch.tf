@@ -59,6 +59,24 @@ resource "aws_batch_job_queue" "imgtag" {
   }
 }
 
+# What every job's container shares: the image, the roles, the region, the logs.
+locals {
+  container_common = {
+    image            = "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
+    jobRoleArn       = aws_iam_role.job.arn
+    executionRoleArn = aws_iam_role.execution.arn
+    environment      = [{ name = "AWS_REGION", value = var.region }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.imgtag.name
+        "awslogs-region"        = var.region
+        "awslogs-stream-prefix" = var.name
+      }
+    }
+  }
+}
+
 # One definition for every array child: `imgtag run --shard-from-env` takes its shards from
 # AWS_BATCH_JOB_ARRAY_INDEX. Parameters (Ref::...) are set per submission by `imgtag submit`.
 resource "aws_batch_job_definition" "imgtag" {
@@ -92,31 +110,17 @@ resource "aws_batch_job_definition" "imgtag" {
   timeout {
     attempt_duration_seconds = var.job_timeout_seconds
   }
-  container_properties = jsonencode({
-    image            = "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
-    jobRoleArn       = aws_iam_role.job.arn
-    executionRoleArn = aws_iam_role.execution.arn
+  container_properties = jsonencode(merge(local.container_common, {
     command = [
       "run", "--run", "Ref::run", "--shard-from-env", "--shards-per-task", "Ref::shards_per_task",
       "--workers", tostring(var.job_workers), "--model", var.model, "--device", var.device,
-    ]
-    environment = [
-      { name = "AWS_REGION", value = var.region },
     ]
     resourceRequirements = [
       { type = "VCPU", value = tostring(var.job_vcpus) },
       { type = "MEMORY", value = tostring(var.job_memory_mib) },
       { type = "GPU", value = "1" },
     ]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        "awslogs-group"         = aws_cloudwatch_log_group.imgtag.name
-        "awslogs-region"        = var.region
-        "awslogs-stream-prefix" = var.name
-      }
-    }
-  })
+  }))
 }
 
 # CPU work: the nightly's planning step (read the Inventory, join it against the current table,
@@ -151,25 +155,11 @@ resource "aws_batch_job_definition" "nightly" {
   timeout {
     attempt_duration_seconds = var.job_timeout_seconds
   }
-  container_properties = jsonencode({
-    image            = "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
-    jobRoleArn       = aws_iam_role.job.arn
-    executionRoleArn = aws_iam_role.execution.arn
-    command          = ["--help"]
-    environment = [
-      { name = "AWS_REGION", value = var.region },
-    ]
+  container_properties = jsonencode(merge(local.container_common, {
+    command = ["--help"]
     resourceRequirements = [
       { type = "VCPU", value = tostring(var.planning_vcpus) },
       { type = "MEMORY", value = tostring(var.planning_memory_mib) },
     ]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        "awslogs-group"         = aws_cloudwatch_log_group.imgtag.name
-        "awslogs-region"        = var.region
-        "awslogs-stream-prefix" = "${var.name}-nightly"
-      }
-    }
-  })
+  }))
 }

@@ -125,7 +125,6 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
   try {
     const latest = await readLatestRun(root);
     const resumedParent = await settlePrevious(root, latest, opts, log);
-    const parent = (await readCurrent(root))?.run;
     // The exact model bytes decide what counts as tagged: their ids are resolved (and verified) first.
     const models = await Promise.all((opts.run.models?.length ? opts.run.models : [DEFAULT_MODEL]).map(async (m) => (await resolveModel(m)).id));
     const run = joinUri(root, 'runs', runName(new Date()));
@@ -135,7 +134,8 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
       sinceModels: opts.newObjectsOnly ? undefined : models,
       dataset: opts.dataset ?? joinUri(root, 'tags'),
     });
-    const result: NightlyResult = { run, parent, resumedParent, plan, models, parentModels: latest?.models };
+    // The plan read the current table it joined against: its run is the parent.
+    const result: NightlyResult = { run, parent: plan.current?.base, resumedParent, plan, models, parentModels: latest?.models };
     const fleet = opts.fleet;
     if (fleet !== undefined && plan.counts.images >= fleet.threshold) return { ...result, submitted: await submitNightly(root, { version: 1, run, models }, fleet) };
     await writeLatestRun(root, { version: 1, run, models });
