@@ -8,6 +8,8 @@ export interface FaultProxy {
   /** Faults injected so far, by kind. */
   injected: Record<Fault, number>;
   forwarded: number;
+  /** When the outage (if one was asked for and has begun) ends, in ms since the epoch. */
+  outageEndsAt?: number;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,6 @@ export async function startFaultProxy(upstream: string, opts: FaultOptions): Pro
   const target = new URL(upstream);
   const rand = rng(opts.seed ?? 1);
   const kinds: Fault[] = opts.kinds ?? ['slowdown', 'internal', 'reset', 'stall'];
-  let outageEnds: number | undefined;
   const stalled = new Set<http.ServerResponse>();
   const state: FaultProxy = {
     endpoint: '',
@@ -57,8 +58,8 @@ export async function startFaultProxy(upstream: string, opts: FaultOptions): Pro
       res.writeHead(500, { 'content-type': 'application/xml' }).end(xmlError('InternalError', 'injected persistent failure'));
       return;
     }
-    if (opts.outage && outageEnds === undefined && state.forwarded >= opts.outage.afterRequests) outageEnds = Date.now() + opts.outage.ms;
-    if (outageEnds !== undefined && Date.now() < outageEnds) {
+    if (opts.outage && state.outageEndsAt === undefined && state.forwarded >= opts.outage.afterRequests) state.outageEndsAt = Date.now() + opts.outage.ms;
+    if (state.outageEndsAt !== undefined && Date.now() < state.outageEndsAt) {
       state.injected.internal += 1;
       req.resume();
       res.writeHead(503, { 'content-type': 'application/xml' }).end(xmlError('ServiceUnavailable', 'injected outage'));
