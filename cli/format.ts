@@ -63,3 +63,13 @@ export function errorRateLine(s: RunSummary, maxErrorRate: number | undefined): 
   if (exitCodeFor(s, maxErrorRate) !== 4) return undefined;
   return `imgtag: ${s.failures} of ${s.images} images are error rows (${((100 * s.failures) / s.images).toFixed(2)}%), over --max-error-rate ${maxErrorRate}: exit 4`;
 }
+
+/** One line per reason a shard was left unfinished (10,000 shards not started are one line, not 10,000). */
+export function unfinishedLines(s: RunSummary): string[] {
+  const byMessage = new Map<string, number[]>();
+  for (const f of s.failedShards) byMessage.set(f.message, [...(byMessage.get(f.message) ?? []), f.shard]);
+  return [...byMessage].map(([message, shards]) => {
+    const list = shards.length > 5 ? `${shards.slice(0, 5).join(', ')} and ${shards.length - 5} more` : shards.join(', ');
+    return `${shards.length === 1 ? 'shard' : `${shards.length} shards:`} ${list} not finished: ${message}`;
+  });
+}

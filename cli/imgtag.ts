@@ -13,16 +13,23 @@ import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/t
 import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { readText } from '../src/storage/storage.js';
-import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows, table } from './format.js';
+import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows, table, unfinishedLines } from './format.js';
 import type { RunSummary } from '../src/pipeline/run-plan.js';
 import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
 import { progressReporter } from './progress.js';
+import { DEFAULT_STOP_SECONDS, stopOnSignals } from '../src/pipeline/stop.js';
 import { pricing } from '../src/report/prices.js';
 import type { TuneConfig } from '../src/tune/tune.js';
 
 const positiveNumber = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+};
+
+const nonNegative = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number >= 0');
   return n;
 };
 
@@ -76,6 +83,7 @@ const runOptions = (cmd: Command) =>
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS)
     .option('--max-bytes <n>', 'refuse objects larger than this many bytes, before reading them (an error row)', int(1), DEFAULT_MAX_BYTES)
     .option('--max-error-rate <r>', 'exit 4 when more than this share (0 to 1) of the images this invocation tagged are error rows (default: error rows are data, exit 0)', rate)
+    .option('--stop-timeout <s>', 'on SIGTERM or Ctrl-C: seconds the shards in hand may take to finish before they are abandoned (leases released, redone by the next run; exit 3). A second signal stops at once', nonNegative, DEFAULT_STOP_SECONDS)
     .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'));
 
 /** Where the images come from and how they are cut into shards: shared by plan and nightly. */
@@ -133,10 +141,11 @@ runOptions(
   // A fleet task's share is one part of a run: the compact job that submit chains merges the whole.
   const compact = o.compact === false || shards !== undefined ? false : {};
   const { runPlan } = await import('../src/pipeline/run-plan.js');
-  const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options(), compact }, logEvent);
+  const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options(), compact, stop: stopOnSignals(o.stopTimeout) }, logEvent);
   console.log(table(runSummaryRows(summary)));
-  for (const f of summary.failedShards) console.error(`shard ${f.shard} not finished: ${f.message}`);
-  if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
+  for (const line of unfinishedLines(summary)) console.error(line);
+  if (summary.interrupted) console.error(`imgtag: interrupted by ${summary.interrupted}: ${summary.failedShards.length} shard(s) left unfinished, no lease held: exit 3, run the same command again to finish them`);
+  else if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
   finish(summary, o.maxErrorRate);
 });
 
@@ -150,7 +159,7 @@ runOptions(
 ).action(async (o) => {
   const workers = o.workers === 1 ? Math.min(2, os.availableParallelism()) : o.workers;
   const { runDemo } = await import('../src/demo/demo.js');
-  const res = await runDemo({ ...o, models: o.model, workers }, logEvent);
+  const res = await runDemo({ ...o, models: o.model, workers, stop: stopOnSignals(o.stopTimeout) }, logEvent);
   console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
   console.log('\ntop tags');
   console.log(table(res.top.map((t) => [t.label, t.count])));
@@ -184,7 +193,7 @@ runOptions(
   try {
     const { runNightly } = await import('../src/nightly/nightly.js');
     res = await runNightly(
-      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3 }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, fleet },
+      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, fleet },
       logEvent,
     );
   } catch (e) {

@@ -138,3 +138,41 @@ test('Athena: a Glue table over the dataset with run_date partition projection, 
   assert.ok(query.every((s) => !s.actions.includes('s3:PutObject') || s.sid === 'WriteQueryResults'), 'queries write only their results');
   assert.ok(json.resource!.aws_athena_workgroup, 'a workgroup for the queries');
 });
+
+test('operators: an init process, read grants for the Inventory and an s3:// model, KMS, default_tags, the image pinned, an alarm on failed jobs', async () => {
+  const { json, text } = await module();
+  // Every job runs under an init process that forwards SIGTERM; the image has one too (docker run, Kubernetes).
+  assert.match(text, /linuxParameters = \{ initProcessEnabled = true \}/);
+  assert.match(text, /container_properties = jsonencode\(merge\(local\.container_common,/);
+  const docker = fs.readFileSync(path.join(ROOT, 'infra/docker/Dockerfile'), 'utf8');
+  const entrypoints = [...docker.matchAll(/^ENTRYPOINT (.+)$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
+  assert.equal(entrypoints.length, 2);
+  for (const e of entrypoints) assert.deepEqual(e.slice(0, 3), ['/usr/bin/tini', '--', 'node']);
+
+  type Dynamic = { for_each: string; content: { sid: string; actions: string[]; resources: string[] | string }[] };
+  const job = json.data!.aws_iam_policy_document!.job![0] as { dynamic: { statement: Dynamic[] } };
+  const dynamic = Object.fromEntries(job.dynamic.statement.map((s) => [s.content[0]!.sid, s]));
+  assert.deepEqual(dynamic.ReadInventory!.content[0]!.actions, ['s3:GetObject']);
+  assert.deepEqual(dynamic.ReadModel!.content[0]!.resources, ['arn:aws:s3:::${dirname(trimprefix(var.model, "s3://"))}/*']);
+  assert.match(dynamic.ReadModel!.for_each, /startswith\(var\.model, "s3:\/\/"\)/);
+  assert.deepEqual(dynamic.UseKmsKeys!.content[0]!.actions, ['kms:Decrypt', 'kms:GenerateDataKey']);
+  assert.match(text, /sse_algorithm\s+= var\.kms_key_arn == "" \? "AES256" : "aws:kms"/);
+
+  const provider = (json.provider!.aws as unknown as Record<string, unknown>[])[0]!;
+  assert.deepEqual(provider.default_tags, [{ tags: '${local.cost_tags}' }]);
+  assert.match(text, /cost_tags = merge\(\{ Project = "imgtag", "imgtag:fleet" = var\.name \}, var\.tags\)/);
+  assert.match(text, /tags = local\.cost_tags/, 'the spot instances Batch launches are tagged too');
+  for (const [, [jd]] of Object.entries(json.resource!.aws_batch_job_definition!)) assert.equal((jd as Record<string, unknown>).propagate_tags, true);
+
+  assert.equal((json.resource!.aws_ecr_repository!.imgtag![0] as Record<string, unknown>).image_tag_mutability, 'IMMUTABLE');
+  assert.match(text, /var\.image_digest != "" \? "\$\{aws_ecr_repository\.imgtag\.repository_url\}@\$\{var\.image_digest\}"/);
+  assert.doesNotMatch(text, /:latest/);
+
+  const rule = json.resource!.aws_cloudwatch_event_rule!.failed_jobs![0] as { event_pattern: string };
+  assert.match(rule.event_pattern, /status\s*=\s*\["FAILED"\]/);
+  assert.match(rule.event_pattern, /aws_batch_job_queue\.imgtag\.arn, aws_batch_job_queue\.planning\.arn/);
+  assert.equal((json.resource!.aws_cloudwatch_event_target!.failed_jobs![0] as Record<string, string>).arn, '${aws_sns_topic.alarm.arn}');
+  const readme = fs.readFileSync(path.join(TF_DIR, 'README.md'), 'utf8');
+  assert.match(readme, /quota/i);
+  assert.match(readme, /Running On-Demand G and VT instances|All G and VT Spot Instance Requests/);
+});

@@ -140,3 +140,27 @@ test('kill -9 the run alone: its workers stop at once instead of tagging on for 
   assert.equal(again.code, 0, again.stderr);
   await assertExactlyOnce(run, files);
 });
+
+test('SIGTERM mid-shard (a spot reclaim, docker stop): the run stops within its stop timeout, exit 3, no lease held; the re-run tags every image exactly once', async () => {
+  const files = photos(100, 240);
+  const { run, env } = await plannedS3Run('sigterm', files, 40);
+  const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '1', '--stop-timeout', '0.5'], env);
+  await waitForCommits(run, 1);
+  const signalled = Date.now();
+  // As docker stop and AWS Batch do it: to the run's process alone, which tells its workers.
+  process.kill(child.pid!, 'SIGTERM');
+  const code = await exited;
+  const seconds = (Date.now() - signalled) / 1000;
+  assert.equal(code, 3, 'exit 3: interrupted, run again');
+  assert.ok(seconds < 0.5 + 10, `stopped ${seconds.toFixed(1)} s after SIGTERM`);
+  const leases: string[] = [];
+  for await (const o of listObjects(joinUri(run, 'leases/'))) leases.push(o.uri);
+  assert.deepEqual(leases, [], 'every lease released at once (none left to go stale)');
+  const before = await commits(run);
+  assert.ok(before.size < 6, 'the stop left shards to do');
+
+  const again = await imgtag(['run', '--run', run, '--workers', '2'], env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, new RegExp(`${6 - before.size} tagged, ${before.size} already done`));
+  await assertExactlyOnce(run, files.map((f) => `img/${f}`));
+});

@@ -34,6 +34,8 @@ resource "aws_batch_compute_environment" "spot" {
     max_vcpus           = each.value.max_vcpus
     instance_type       = each.value.instance_types
     instance_role       = aws_iam_instance_profile.instance.arn
+    # Instances Batch launches do not get the provider's default_tags: tag them for cost allocation.
+    tags = local.cost_tags
     subnets             = var.subnet_ids
     security_group_ids  = var.security_group_ids
     ec2_configuration {
@@ -62,10 +64,13 @@ resource "aws_batch_job_queue" "imgtag" {
 # What every job's container shares: the image, the roles, the region, the logs.
 locals {
   container_common = {
-    image            = "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
+    image            = var.image_digest != "" ? "${aws_ecr_repository.imgtag.repository_url}@${var.image_digest}" : "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
     jobRoleArn       = aws_iam_role.job.arn
     executionRoleArn = aws_iam_role.execution.arn
     environment      = [{ name = "AWS_REGION", value = var.region }]
+    # An init process as PID 1: it forwards SIGTERM (spot reclaim, job stop) to imgtag, which stops
+    # gracefully within its --stop-timeout (20 s, under ECS's 30 s), and reaps exited workers.
+    linuxParameters = { initProcessEnabled = true }
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -80,9 +85,17 @@ locals {
 # One definition for every array child: `imgtag run --shard-from-env` takes its shards from
 # AWS_BATCH_JOB_ARRAY_INDEX. Parameters (Ref::...) are set per submission by `imgtag submit`.
 resource "aws_batch_job_definition" "imgtag" {
+  lifecycle {
+    precondition {
+      condition     = var.image_tag != "" || var.image_digest != ""
+      error_message = "set image_digest (best: every retry runs the same image) or image_tag to the image you pushed."
+    }
+  }
   name                  = var.name
   type                  = "container"
   platform_capabilities = ["EC2"]
+  # The ECS tasks carry the job definition's tags (the provider's default_tags): cost per task.
+  propagate_tags = true
   parameters = {
     run             = "${local.runs_root}unset"
     shards_per_task = "1"
@@ -141,6 +154,8 @@ resource "aws_batch_job_definition" "nightly" {
   name                  = "${var.name}-nightly"
   type                  = "container"
   platform_capabilities = ["EC2"]
+  # The ECS tasks carry the job definition's tags (the provider's default_tags): cost per task.
+  propagate_tags = true
   retry_strategy {
     attempts = var.job_attempts
     evaluate_on_exit {

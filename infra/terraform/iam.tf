@@ -52,6 +52,24 @@ data "aws_iam_policy_document" "job" {
       resources = ["arn:aws:s3:::${dirname(dirname(trimprefix(var.nightly_manifest, "s3://")))}/*"]
     }
   }
+  # A model given as s3://: its folder (the .onnx and the spec .json beside it).
+  dynamic "statement" {
+    for_each = startswith(var.model, "s3://") ? [1] : []
+    content {
+      sid       = "ReadModel"
+      actions   = ["s3:GetObject"]
+      resources = ["arn:aws:s3:::${dirname(trimprefix(var.model, "s3://"))}/*"]
+    }
+  }
+  # SSE-KMS: the results bucket's key (read and write) and the inputs' keys (read).
+  dynamic "statement" {
+    for_each = var.kms_key_arn == "" && length(var.input_kms_key_arns) == 0 ? [] : [1]
+    content {
+      sid       = "UseKmsKeys"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = compact(concat([var.kms_key_arn], var.input_kms_key_arns))
+    }
+  }
   # The nightly submits its delta to the GPU queue, and the compact job to the CPU queue.
   statement {
     sid     = "SubmitJobs"

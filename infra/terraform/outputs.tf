@@ -52,3 +52,8 @@ output "query_policy_arn" {
   description = "Attach to whoever queries the tags."
   value       = aws_iam_policy.query.arn
 }
+
+output "alarm_topic" {
+  description = "SNS topic told of every failed job (subscribe a pager or chat hook to it)."
+  value       = aws_sns_topic.alarm.arn
+}

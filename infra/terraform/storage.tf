@@ -17,8 +17,11 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "results" {
   bucket = aws_s3_bucket.results[0].id
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
+      sse_algorithm     = var.kms_key_arn == "" ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms_key_arn == "" ? null : var.kms_key_arn
     }
+    # One KMS call per object per bucket key instead of per request: 300 M GETs would otherwise be 300 M KMS calls.
+    bucket_key_enabled = var.kms_key_arn != ""
   }
 }
 
@@ -52,7 +55,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "results" {
 
 resource "aws_ecr_repository" "imgtag" {
   name                 = var.name
-  image_tag_mutability = "MUTABLE"
+  # A tag once pushed never moves: a retried child runs the image its first attempt ran.
+  image_tag_mutability = "IMMUTABLE"
   image_scanning_configuration {
     scan_on_push = true
   }

@@ -90,13 +90,47 @@ variable "job_timeout_seconds" {
 }
 
 variable "image_tag" {
-  description = "Tag of the imgtag container image in the ECR repository."
+  description = "Tag of the imgtag container image in the ECR repository (immutable: push each build under a new tag, e.g. the git commit)."
   type        = string
-  default     = "latest"
+  default     = ""
+}
+
+variable "image_digest" {
+  description = "Pin the image by digest (sha256:...), which wins over image_tag: every attempt of every child runs the same bytes."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.image_digest == "" || can(regex("^sha256:[0-9a-f]{64}$", var.image_digest))
+    error_message = "image_digest must look like sha256:<64 hex digits> (docker inspect --format '{{index .RepoDigests 0}}')."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource, the spot instances and the ECS tasks included (cost allocation: team, project, environment)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for the results bucket's default encryption (SSE-KMS); empty: SSE-S3 (AES256). The jobs may use it."
+  type        = string
+  default     = ""
+}
+
+variable "input_kms_key_arns" {
+  description = "KMS keys the input images (or the Inventory, or an s3:// model) are encrypted with: the jobs may decrypt with them."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_email" {
+  description = "Email that the failed-job alarm (SNS topic alarm_topic) notifies; empty: subscribe to the topic yourself."
+  type        = string
+  default     = ""
 }
 
 variable "model" {
-  description = "Model given to imgtag run: a built-in name or a path inside the image."
+  description = "Model given to imgtag run: a built-in name, a path inside the image, or an s3:// URI (the jobs may read its folder)."
   type        = string
   default     = "mobilenetv2-12-int8"
 }

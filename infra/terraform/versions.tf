@@ -10,4 +10,12 @@ terraform {
 
 provider "aws" {
   region = var.region
+  # Cost allocation: every resource this module creates carries these tags (activate them in Billing).
+  default_tags {
+    tags = local.cost_tags
+  }
+}
+
+locals {
+  cost_tags = merge({ Project = "imgtag", "imgtag:fleet" = var.name }, var.tags)
 }

@@ -15,6 +15,7 @@ import { syntheticImage } from './synthetic.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
 import { ensureBuiltinModel } from '../model/fetch.js';
 import { DEFAULT_MODEL } from '../model/paths.js';
+import type { RunStop } from '../pipeline/stop.js';
 
 export interface DemoOptions {
   /** A folder of images to upload; otherwise `count` generated ones. */
@@ -25,6 +26,7 @@ export interface DemoOptions {
   workers: number;
   batchSize: number;
   concurrency: number;
+  stop?: RunStop;
 }
 
 export interface DemoResult {
@@ -88,6 +90,7 @@ export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: st
         concurrency: opts.concurrency,
         maxPixels: DEFAULT_MAX_PIXELS,
         s3: { endpoint: s3.endpoint },
+        stop: opts.stop,
       },
       log,
     );

@@ -61,6 +61,16 @@ async function readHolder(uri: string, ttlMs: number): Promise<{ holder: Holder;
   return { holder: { owner: `unreadable lease file ${uri}`, since: written.toISOString(), expiresAt: new Date(written.getTime() + ttlMs).toISOString() }, etag: seen.etag };
 }
 
+/** Locks this process holds now, so a process told to stop can give them all back at once. */
+const held = new Set<Lease>();
+
+/** Give back every lock this process holds (a graceful stop): their work is unfinished, another worker may take it now. */
+export async function releaseHeldLocks(): Promise<number> {
+  const all = [...held];
+  await Promise.all(all.map((l) => l.release().catch(() => undefined)));
+  return all.length;
+}
+
 const isLive = (h: Holder) => Date.parse(h.expiresAt) > Date.now() && !ownerIsDeadHere(h.owner);
 
 /**
@@ -90,15 +100,17 @@ export async function acquireLock(uri: string, ttlMs: number): Promise<{ lease: 
     await (isS3Uri(uri) ? replaceIfUnchanged(uri, body(), current.etag) : writeBytes(uri, body())).catch(() => undefined);
   }, ttlMs / 3);
   renew.unref();
-  return {
-    lease: {
-      owner,
-      async release() {
-        clearInterval(renew);
-        await deleteObject(uri);
-      },
+  const lease: Lease = {
+    owner,
+    async release() {
+      // Once only: a second delete could remove the lock another worker has taken since.
+      if (!held.delete(lease)) return;
+      clearInterval(renew);
+      await deleteObject(uri);
     },
   };
+  held.add(lease);
+  return { lease };
 }
 
 /** The lease on one shard of a run; undefined when another live worker holds it. */

@@ -103,6 +103,7 @@ async function settlePrevious(root: string, latest: LatestRun | undefined, opts:
     return undefined;
   }
   const resumed = await runPlan(localRun(opts, latest.run), log);
+  if (resumed.interrupted) throw new PreviousRunBusy(`interrupted (${resumed.interrupted}) while finishing the previous nightly run ${latest.run}: run the nightly again`);
   if (resumed.failedShards.length > 0 || (await readCurrent(root))?.run !== latest.run) {
     throw new UserError(`the previous nightly run ${latest.run} still has unfinished shards: fix that first`);
   }

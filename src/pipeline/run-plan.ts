@@ -8,6 +8,7 @@ import { DEFAULT_MODEL } from '../model/paths.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
 import { runPool } from './worker-pool.js';
+import { DEFAULT_STOP_SECONDS, type RunStop } from './stop.js';
 import type { WorkerInit } from './worker-protocol.js';
 
 export interface RunOptions extends ShardOptions {
@@ -22,6 +23,8 @@ export interface RunOptions extends ShardOptions {
   s3: S3Options;
   /** Merge the run into its dataset once every shard is committed (default on; false: leave it to `imgtag compact`). */
   compact?: CompactOptions | false;
+  /** SIGTERM/SIGINT: stop gracefully (see stop.ts). */
+  stop?: RunStop;
 }
 
 export interface RunSummary {
@@ -37,6 +40,8 @@ export interface RunSummary {
   bytes: number;
   seconds: number;
   markers: CommitMarker[];
+  /** The signal that stopped this run before it had done every shard. */
+  interrupted?: string;
   /** What became of compaction, when this invocation tried it. */
   compaction?: CompactOutcome;
 }
@@ -72,6 +77,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
     device: opts.device ?? 'cpu',
     s3: opts.s3,
+    stopSeconds: opts.stop?.graceSeconds ?? DEFAULT_STOP_SECONDS,
   };
   const summary: RunSummary = {
     shards: plan.shards,
@@ -120,10 +126,12 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
       if (shard < 0 || fatal) startError ??= message;
       if (shard >= 0) (answered.add(shard), onFailed(shard, message));
     },
-  });
+  }, opts.stop);
+  summary.interrupted = opts.stop?.reason;
   if (startError !== undefined) throw new UserError(startError);
   // Workers that all died before taking these shards: say so, never report them as done.
-  for (const shard of todo) if (!answered.has(shard)) onFailed(shard, 'not started: every worker process exited');
+  const notStarted = summary.interrupted ? `not started: the run was interrupted (${summary.interrupted})` : 'not started: every worker process exited';
+  for (const shard of todo) if (!answered.has(shard)) onFailed(shard, notStarted);
   if (opts.compact !== false && summary.failedShards.length === 0 && summary.leased === 0) {
     summary.compaction = await compactRun(opts.run, opts.compact);
     const c = summary.compaction;

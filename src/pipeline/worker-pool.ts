@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import { ShardDispatch } from './dispatch.js';
 import { decodesInFlight } from './tag-rows.js';
 import type { ShardOutcome } from './run-shard.js';
+import type { RunStop } from './stop.js';
 import type { WorkerInit, WorkerReply } from './worker-protocol.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -29,12 +30,21 @@ export interface PoolCallbacks {
  * the shards it holds (the one computing and the one being written), which stay uncommitted and are
  * redone by the next run.
  */
-export async function runPool(init: WorkerInit, shards: number[], workers: number, cb: PoolCallbacks): Promise<void> {
+export async function runPool(init: WorkerInit, shards: number[], workers: number, cb: PoolCallbacks, stop?: RunStop): Promise<void> {
   const queue = [...shards];
+  const children = new Set<ChildProcess>();
+  // Asked to stop: hand out nothing more; each worker finishes or abandons its shards within the
+  // grace time and releases their leases; one that does not exit by then (plus a margin) is killed.
+  const unsubscribe = stop?.onRequest((seconds) => {
+    queue.length = 0;
+    for (const c of children) if (c.connected) c.send({ type: 'stop', seconds });
+    setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), (seconds + 5) * 1000).unref();
+  });
   const startWorker = () =>
     new Promise<void>((resolve) => {
       const env = { ...workerEnvDefaults(init.threads), ...process.env };
       const child: ChildProcess = fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+      children.add(child);
       const dispatch = new ShardDispatch(
         queue,
         (shard) => child.send({ type: 'shard', shard }),
@@ -60,10 +70,20 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
       });
       child.on('error', (e) => dispatch.outstanding.forEach((s) => cb.onFailed(s, errorMessage(e))));
       child.on('exit', (code, signal) => {
-        for (const s of dispatch.outstanding) cb.onFailed(s, `worker exited (${signal ?? `code ${code}`}) during the shard`);
+        children.delete(child);
+        const why = stop?.reason
+          ? `interrupted (${stop.reason}): abandoned with its lease released; the next run redoes it`
+          : `worker exited (${signal ?? `code ${code}`}) during the shard`;
+        for (const s of dispatch.outstanding) cb.onFailed(s, why);
         resolve();
       });
       child.send({ type: 'init', init });
+      // A stop asked for while this worker was starting.
+      if (stop?.reason) child.send({ type: 'stop', seconds: 0 });
     });
-  await Promise.all(Array.from({ length: Math.min(workers, shards.length) }, startWorker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(workers, shards.length) }, startWorker));
+  } finally {
+    unsubscribe?.();
+  }
 }

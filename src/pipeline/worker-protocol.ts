@@ -13,9 +13,16 @@ export interface WorkerInit {
   threads: number;
   device: Device;
   s3: S3Options;
+  /** On SIGTERM/SIGINT, how long the shards in hand may take to finish before they are abandoned. */
+  stopSeconds: number;
 }
 
-export type WorkerRequest = { type: 'init'; init: WorkerInit } | { type: 'shard'; shard: number } | { type: 'exit' };
+export type WorkerRequest =
+  | { type: 'init'; init: WorkerInit }
+  | { type: 'shard'; shard: number }
+  /** Take no new shard; finish the ones in hand within `seconds` or abandon them. */
+  | { type: 'stop'; seconds: number }
+  | { type: 'exit' };
 
 export type WorkerReply =
   | { type: 'ready' }
@@ -23,4 +30,4 @@ export type WorkerReply =
   | { type: 'computed'; shard: number }
   | { type: 'done'; shard: number; outcome: ShardOutcome }
   /** fatal: every shard would fail the same way (refused credentials, no such bucket): the run stops. */
-  | { type: 'failed'; shard?: number; message: string; fatal?: boolean };
+  | { type: 'failed'; shard?: number; message: string; fatal?: boolean; interrupted?: boolean };

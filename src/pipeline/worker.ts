@@ -1,30 +1,68 @@
 import { errorMessage, UserError } from '../errors.js';
+import { releaseHeldLocks } from '../lease/lease.js';
+import { DEFAULT_STOP_SECONDS } from './stop.js';
 import { createTagger, type Tagger } from './tagger.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 /** Entry point of a forked worker process: init, then one shard per request, until told to exit. */
-const reply = (msg: WorkerReply) => process.send!(msg);
+/** Resolves once the message is handed to the parent, so a process about to exit loses none. */
+const reply = (msg: WorkerReply) => new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));
 let tagger: Tagger | undefined;
+/** Shards this process is tagging or writing right now. */
+const inHand = new Set<number>();
+let stopping = false;
+let stopSeconds = DEFAULT_STOP_SECONDS;
+
+/** Leave now: give back the shard leases first (bounded: a store that does not answer cannot hold us). */
+async function leave(code: number): Promise<never> {
+  await Promise.race([releaseHeldLocks(), new Promise((r) => setTimeout(r, 3000).unref())]);
+  process.exit(code);
+}
+
+/**
+ * A graceful stop (spot reclaim, docker stop, Ctrl-C): take no new shard; the shards in hand may
+ * finish and commit within `seconds`, else they are abandoned: their leases go back at once and,
+ * with no commit marker, the next attempt redoes them. Nothing half-written is ever visible: a
+ * shard's Parquet counts only once its marker, written last, exists.
+ */
+function stop(seconds: number): void {
+  if (stopping) return;
+  stopping = true;
+  if (inHand.size === 0) void leave(0);
+  else setTimeout(() => void leave(0), Math.max(0, seconds) * 1000);
+}
 
 // The run that forked this worker is gone (killed, crashed): stop at once. Its uncommitted shard is
 // redone by the next run; a worker tagging on for nobody would only hold its lease.
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => void leave(0));
+// Ctrl-C reaches every process of the terminal's group; docker stop and Batch reach the run, which
+// tells its workers: either way the same graceful stop.
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop(stopSeconds));
 
 process.on('message', async (msg: WorkerRequest) => {
   if (msg.type === 'init') {
+    stopSeconds = msg.init.stopSeconds;
     try {
       tagger = await createTagger(msg.init);
-      reply({ type: 'ready' });
+      await reply({ type: 'ready' });
     } catch (e) {
-      reply({ type: 'failed', message: errorMessage(e) });
+      await reply({ type: 'failed', message: errorMessage(e) });
     }
   } else if (msg.type === 'shard') {
+    const shard = msg.shard;
+    if (stopping) return reply({ type: 'failed', shard, message: 'not started: the run is stopping', interrupted: true });
+    inHand.add(shard);
     try {
-      const shard = msg.shard;
-      reply({ type: 'done', shard, outcome: await tagger!.tag(shard, () => reply({ type: 'computed', shard })) });
+      await reply({ type: 'done', shard, outcome: await tagger!.tag(shard, () => void reply({ type: 'computed', shard })) });
     } catch (e) {
-      reply({ type: 'failed', shard: msg.shard, message: errorMessage(e), fatal: e instanceof UserError });
+      await reply({ type: 'failed', shard, message: errorMessage(e), fatal: e instanceof UserError });
+    } finally {
+      inHand.delete(shard);
     }
+    // Stopping, and the last shard in hand finished in time: nothing is left to wait for.
+    if (stopping && inHand.size === 0) void leave(0);
+  } else if (msg.type === 'stop') {
+    stop(msg.seconds);
   } else {
     await tagger?.close();
     // Every result is sent: go now (by the disconnect handler above), rather than when the last
