@@ -35,9 +35,9 @@ resource "aws_batch_compute_environment" "spot" {
     instance_type       = each.value.instance_types
     instance_role       = aws_iam_instance_profile.instance.arn
     # Instances Batch launches do not get the provider's default_tags: tag them for cost allocation.
-    tags = local.cost_tags
-    subnets             = var.subnet_ids
-    security_group_ids  = var.security_group_ids
+    tags               = local.cost_tags
+    subnets            = var.subnet_ids
+    security_group_ids = var.security_group_ids
     ec2_configuration {
       image_type = each.value.image_type
     }

@@ -3,9 +3,9 @@
 # with no crawler and no partition to register.
 
 locals {
-  dataset          = "${local.runs_root}tags/"
-  athena_results   = "${local.runs_root}athena-results/"
-  tag_struct       = "array<struct<label:string,score:float>>"
+  dataset        = "${local.runs_root}tags/"
+  athena_results = "${local.runs_root}athena-results/"
+  tag_struct     = "array<struct<label:string,score:float>>"
   model_columns = concat(
     flatten([for m in var.table_models : [{ name = "model_${m}", type = "string" }, { name = "tags_${m}", type = local.tag_struct }]]),
     flatten([for m in var.table_embedding_models : [{ name = "model_${m}", type = "string" }, { name = "embedding_${m}", type = "array<float>" }]]),

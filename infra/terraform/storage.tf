@@ -54,7 +54,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "results" {
 }
 
 resource "aws_ecr_repository" "imgtag" {
-  name                 = var.name
+  name = var.name
   # A tag once pushed never moves: a retried child runs the image its first attempt ran.
   image_tag_mutability = "IMMUTABLE"
   image_scanning_configuration {
