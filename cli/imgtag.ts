@@ -18,7 +18,6 @@ import type { RunSummary } from '../src/pipeline/run-plan.js';
 import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
 import { progressReporter } from './progress.js';
 import { DEFAULT_STOP_SECONDS, stopOnSignals } from '../src/pipeline/stop.js';
-import { pricing } from '../src/report/prices.js';
 import type { TuneConfig } from '../src/tune/tune.js';
 
 const positiveNumber = (v: string) => {
@@ -229,9 +228,14 @@ runOptions(
 
 const priceOptions = (cmd: Command) =>
   cmd
-    .option('--instance <type>', 'instance type whose price to use (data/prices.json)', 'c7i.xlarge')
-    .option('--price <usd>', 'USD per instance-hour, instead of the price list', parseFloat)
-    .option('--instances <m>', 'instances in the fleet', int(1), 1);
+    .option('--instance <type>', 'instance type to price (data/prices.json; default: the measured one if on EC2, else c7i.xlarge for a CPU measurement, g5.xlarge for a GPU one). Another kind of machine than the measured one is refused without --rate')
+    .option('--price <usd>', 'on-demand USD per instance-hour, instead of the price list', positiveNumber)
+    .option('--spot-price <usd>', 'spot USD per instance-hour, instead of the price list', positiveNumber)
+    .option('--rate <images/s>', 'images/s per instance to assume instead of the measured rate (to price a machine you have not measured on)', positiveNumber)
+    .option('--instances <m>', 'instances in the fleet: changes the hours, never the cost per image', int(1), 1);
+
+type PriceFlags = { instance?: string; price?: number; spotPrice?: number; rate?: number; instances: number };
+const priceRequest = (o: PriceFlags) => ({ instance: o.instance, price: o.price, spotPrice: o.spotPrice, rate: o.rate, instances: o.instances });
 
 priceOptions(
   program
@@ -240,17 +244,20 @@ priceOptions(
     .requiredOption('--run <dir>', 'a planned run directory')
     .option('--model <path|name>', 'model', DEFAULT_MODEL)
     .option('--sample <n>', 'images in the sample', int(1), 200)
+    .option('--repeats <n>', 'runs of each setting (median and spread reported)', int(1), 3)
     .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS),
 ).action(async (o) => {
-  const [{ tune }, { usd }] = await Promise.all([import('../src/tune/tune.js'), import('../src/report/render.js')]);
-  const res = await tune({ ...o, pricing: pricing(o), s3: s3Options() }, logEvent);
+  const [{ tune }, { projectionLine }] = await Promise.all([import('../src/tune/tune.js'), import('../src/report/cost-table.js')]);
+  const res = await tune({ ...o, price: priceRequest(o), s3: s3Options() }, logEvent);
   const w = res.winner;
   console.log(table([
-    ['iterations', res.iterations.length],
-    ['winner', `#${w.index}: batch ${w.config.batchSize}, concurrency ${w.config.concurrency}, threads ${w.config.threads}, workers ${w.config.workers}`],
-    ['images/s', w.imagesPerSecond.toFixed(1)],
-    ['whole plan', `${Number(w.projection.hours.toPrecision(3))} h on ${res.pricing.instances} x ${res.pricing.instance ?? 'custom'}, ${usd(w.projection.totalUsd)}`],
+    ['iterations', `${res.iterations.length}, ${res.repeats} runs each`],
+    ['winner', `#${w.index}: ${JSON.stringify(w.config)}`],
+    ['images/s', `${w.imagesPerSecond.toFixed(1)} median, spread ${(100 * w.spread).toFixed(1)}% (${w.repetitions.map((x) => x.toFixed(1)).join(', ')})`],
+    ['measured on', res.machine],
+    ['rate used', res.pricing.rateBasis],
+    ['whole plan', projectionLine(w.projection, res.pricing)],
     ['config', res.configFile],
     ['reports', res.reports.join('\n              ')],
   ]));
@@ -263,17 +270,23 @@ priceOptions(
     .requiredOption('--run <dir>', 'run directory'),
 ).action(async (o) => {
   s3Options();
-  const [{ buildRunReport, runReportSections, writeReports }, { usd }] = await Promise.all([import('../src/report/run-report.js'), import('../src/report/render.js')]);
-  const r = await buildRunReport(o.run, pricing(o));
+  const [{ buildRunReport, runReportSections, writeReports }, { usd }, { projectionLine }] = await Promise.all([
+    import('../src/report/run-report.js'),
+    import('../src/report/render.js'),
+    import('../src/report/cost-table.js'),
+  ]);
+  const r = await buildRunReport(o.run, priceRequest(o));
   const files = await writeReports(o.run, 'report', `imgtag run report: ${o.run}`, r, runReportSections(r));
   console.log(table([
     ['state', r.complete ? 'complete' : `in progress (${r.shards.committed}/${r.shards.planned} shards)`],
     ['images done', r.images.done],
     ['error rows', r.images.failed],
-    ['images/s', r.imagesPerSecond.toFixed(1)],
-    ['bottleneck', r.bottleneck],
-    ['cost so far', usd(r.cost.totalUsd)],
-    ['whole plan', `${usd(r.projection.totalUsd)}, ${usd(r.projection.usdPerMillion)} per million images`],
+    ['images/s', `${r.imagesPerSecond.toFixed(1)} while tagging, ${r.imagesPerMachineSecond.toFixed(1)} per machine`],
+    ['measured on', r.machines.join('; ') || 'not recorded'],
+    ['rate used', r.pricing.rateBasis],
+    ['bottleneck', r.bottleneck ?? 'n/a (nothing committed yet)'],
+    ['cost so far', r.cost ? `${usd(r.cost.totalUsd)} on demand${r.cost.spot ? `, ${usd(r.cost.spot.totalUsd)} spot` : ''}` : '$0 (nothing committed yet)'],
+    ['whole plan', projectionLine(r.projection, r.pricing)],
     ...(r.etaSeconds !== undefined ? [['ETA seconds', Math.ceil(r.etaSeconds)] as [string, number]] : []),
     ['reports', files.join('\n             ')],
   ]));

@@ -11,6 +11,11 @@ import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
+/** What a report must never print: numbers that are not numbers. */
+function assertNoBadNumbers(text: string): void {
+  assert.doesNotMatch(text, /NaN|Infinity|\bnull\b|undefined/);
+}
+
 /** A planned local run of 40 photos and one broken file, in shards of 10. */
 function plannedRun(): { dir: string; run: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-report-'));
@@ -28,63 +33,88 @@ function chromium(args: string[]): string {
   return execFileSync(process.env.CHROMIUM ?? 'chromium', [...flags, ...args], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
-test('tune: at least 4 iterations, a winner, projections whose arithmetic holds, three reports that render with charts', async () => {
+test('tune: each setting run 3 times (median, spread), a change kept only beyond the spread, projections whose arithmetic holds, reports that render with charts', async () => {
   const { dir, run } = plannedRun();
   assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '10'])).code, 0);
+  // A GPU type priced from this CPU machine's measurement is refused before anything runs.
+  const gpu = await imgtag(['tune', '--run', run, '--sample', '16', '--instance', 'g5.xlarge']);
+  assert.equal(gpu.code, 1);
+  assert.match(gpu.stderr, /measured on \d+ vCPUs .*device cpu: it says nothing about g5\.xlarge .*give --rate/);
   const res = await imgtag(['tune', '--run', run, '--sample', '16', '--price', '2.5', '--instances', '3']);
   assert.equal(res.code, 0, res.stderr);
+  assertNoBadNumbers(res.stdout);
   const t = JSON.parse(fs.readFileSync(path.join(run, 'reports/tuning.json'), 'utf8'));
   assert.ok(t.iterations.length >= 4);
-  assert.equal(t.iterations[0].change, 'baseline');
+  assert.equal(t.iterations[0].change, 'run defaults');
   assert.ok(t.iterations.slice(1).every((i: { change: string }) => / -> /.test(i.change)), 'one change per iteration');
-  const best = Math.max(...t.iterations.filter((i: { kept: boolean }) => i.kept).map((i: { imagesPerSecond: number }) => i.imagesPerSecond));
-  assert.equal(t.winner.imagesPerSecond, best);
+  type It = { imagesPerSecond: number; repetitions: number[]; spread: number; kept: boolean; config: Record<string, number>; projection: { images: number; instanceHours: number; hours: number; requestUsd: number; totalUsd: number } };
+  let best: It | undefined;
+  for (const it of t.iterations as It[]) {
+    assert.equal(it.repetitions.length, 3);
+    const sorted = [...it.repetitions].sort((a, b) => a - b);
+    assert.equal(it.imagesPerSecond, sorted[1], 'the median');
+    assert.ok(close(it.spread, (sorted[2]! - sorted[0]!) / sorted[1]!));
+    // Kept exactly when its slowest run beat the best-so-far's fastest.
+    if (best) assert.equal(it.kept, sorted[0]! > Math.max(...best.repetitions));
+    if (it.kept || !best) best = it;
+    assert.equal(it.config.concurrency, undefined, 'local files: concurrency is not a setting tune may carry to S3 runs');
+  }
+  assert.deepEqual(t.winner.config, best!.config);
+  assert.equal(t.storage, 'local');
   assert.equal(t.pricing.usdPerHour, 2.5);
-  for (const it of t.iterations) {
+  for (const it of t.iterations as It[]) {
     const p = it.projection;
     assert.equal(p.images, 41);
-    const hours = 41 / (it.imagesPerSecond * 3) / 3600;
-    assert.ok(close(p.hours, hours), `hours ${p.hours} != ${hours}`);
+    const instanceHours = 41 / it.imagesPerSecond / 3600;
+    assert.ok(close(p.instanceHours, instanceHours), `instance-hours ${p.instanceHours} != ${instanceHours}`);
+    assert.ok(close(p.hours, instanceHours / 3));
     const requests = ((41 + 5 * 4) / 1000) * PRICES.s3.getPer1000 + ((5 * 3) / 1000) * PRICES.s3.putPer1000;
     assert.ok(close(p.requestUsd, requests));
-    assert.ok(close(p.totalUsd, hours * 2.5 * 3 + requests), `dollars ${p.totalUsd}`);
+    assert.ok(close(p.totalUsd, instanceHours * 2.5 + requests), `dollars ${p.totalUsd}`);
   }
+  // Hours fall with the fleet size; dollars stay.
+  assert.ok(t.fleet.length >= 5);
+  for (const f of t.fleet) assert.ok(close(f.totalUsd, t.fleet[0].totalUsd) && close(f.hours * f.instances, t.fleet[0].hours));
   const md = fs.readFileSync(path.join(run, 'reports/tuning.md'), 'utf8');
   assert.match(md, /## Winner/);
-  assert.equal(md.split('\n').filter((l) => /^\| \d+ \|/.test(l)).length, t.iterations.length);
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(run, 'reports/tuning-config.json'), 'utf8')), t.winner.config);
+  assertNoBadNumbers(md);
+  assert.equal(md.split('\n').filter((l) => /^\| \d+ \| (run defaults|\w+ \S+ -> )/.test(l)).length, t.iterations.length);
+  const config = JSON.parse(fs.readFileSync(path.join(run, 'reports/tuning-config.json'), 'utf8'));
+  assert.deepEqual(config, { ...t.winner.config, storage: 'local' });
 
-  // The HTML in a real browser: two charts, each with drawn bars, and a page that is not blank.
+  // The HTML in a real browser: three charts, each drawn, and a page that is not blank.
   const html = `file://${path.join(run, 'reports/tuning.html')}`;
   const dom = chromium(['--dump-dom', html]);
   const charts = dom.split('<figure class="chart">').slice(1);
-  assert.equal(charts.length, 2);
-  for (const chart of charts) assert.ok((chart.match(/<path[^>]* d="M[^"]+"/g) ?? []).length >= t.iterations.length, 'chart without bars');
+  assert.equal(charts.length, 3);
+  for (const chart of charts) assert.ok((chart.match(/<path[^>]* d="M[^"]+"/g) ?? []).length >= 3, 'an empty chart');
   const shot = path.join(dir, 'tuning.png');
   chromium(['--window-size=1000,1400', `--screenshot=${shot}`, html]);
   const stats = await sharp(shot).stats();
   assert.ok(stats.channels.some((c) => c.stdev > 20), 'the screenshot is blank');
 
-  // run --config takes the winner's settings; flags still win.
+  // run --config takes the winner's settings; flags still win; concurrency stays the run's default.
   const again = path.join(dir, 'again');
   assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', again, '--shard-size', '10'])).code, 0);
   const configured = await imgtag(['run', '--run', again, '--config', path.join(run, 'reports/tuning-config.json'), '--batch-size', '3']);
   const start = events(configured.stderr).find((e) => e.event === 'start')!;
   assert.equal(start.batchSize, 3);
-  assert.equal(start.concurrency, t.winner.config.concurrency);
+  assert.equal(start.workers, Math.min(t.winner.config.workers, 5));
+  assert.equal(start.concurrency, 16);
 });
 
 test('report: matches the commit markers exactly, finished or in progress (with an ETA)', async () => {
   const { dir, run } = plannedRun();
   assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '10'])).code, 0);
   assert.equal((await imgtag(['run', '--run', run, '--shard', '4'])).code, 0, 'error rows are data: exit 0');
-  const partial = await imgtag(['report', '--run', run, '--instance', 'g5.xlarge']);
+  const partial = await imgtag(['report', '--run', run, '--instance', 'c7i.2xlarge']);
   assert.equal(partial.code, 0, partial.stderr);
   const p = JSON.parse(fs.readFileSync(path.join(run, 'reports/report.json'), 'utf8'));
   assert.equal(p.complete, false);
   assert.deepEqual(p.shards, { planned: 5, committed: 1 });
   assert.ok(p.etaSeconds > 0);
-  assert.equal(p.pricing.usdPerHour, PRICES.instances['g5.xlarge']!.usdPerHour);
+  assert.equal(p.pricing.usdPerHour, PRICES.instances['c7i.2xlarge']!.usdPerHour);
+  assert.equal(p.pricing.spotUsdPerHour, PRICES.instances['c7i.2xlarge']!.spotUsdPerHour);
 
   assert.equal((await imgtag(['run', '--run', run, '--workers', '2'])).code, 0);
   assert.equal((await imgtag(['report', '--run', run])).code, 0);
@@ -103,4 +133,62 @@ test('report: matches the commit markers exactly, finished or in progress (with 
   assert.match(md, /\| images done \| 41 \|/);
   assert.match(md, /\| error rows \| 1 \|/);
   assert.match(fs.readFileSync(path.join(run, 'reports/report.html'), 'utf8'), /<svg/);
+});
+
+test('report cost you can trust: the fleet size changes hours, not the cost per image; no NaN or Infinity; gaps between attempts are not tagging time; another kind of machine is refused', async () => {
+  const { dir, run } = plannedRun();
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '10'])).code, 0);
+  const report = async (...args: string[]) => {
+    const res = await imgtag(['report', '--run', run, ...args]);
+    assert.equal(res.code, 0, res.stderr);
+    assertNoBadNumbers(res.stdout);
+    const json = fs.readFileSync(path.join(run, 'reports/report.json'), 'utf8');
+    assertNoBadNumbers(json);
+    assertNoBadNumbers(fs.readFileSync(path.join(run, 'reports/report.md'), 'utf8'));
+    return JSON.parse(json);
+  };
+  // A plan that never ran: nothing to project from, said in words.
+  const never = await report();
+  assert.equal(never.projection, undefined);
+  assert.match(fs.readFileSync(path.join(run, 'reports/report.md'), 'utf8'), /no shard committed yet: nothing measured to project from/);
+  for (const bad of ['abc', '0', '-1', 'Infinity']) {
+    const res = await imgtag(['report', '--run', run, '--price', bad]);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /--price <usd>' argument '[^']*' is invalid\. must be a positive number/);
+  }
+
+  assert.equal((await imgtag(['run', '--run', run, '--workers', '2'])).code, 0);
+  const one = await report('--instances', '1');
+  const ten = await report('--instances', '10');
+  assert.ok(one.projection.usdPerMillion > 0);
+  assert.ok(close(one.projection.usdPerMillion, ten.projection.usdPerMillion), `${one.projection.usdPerMillion} vs ${ten.projection.usdPerMillion} per million`);
+  assert.ok(close(one.projection.spot.usdPerMillion, ten.projection.spot.usdPerMillion));
+  assert.ok(close(one.projection.hours, 10 * ten.projection.hours));
+  assert.ok(one.projection.spot.totalUsd < one.projection.totalUsd, 'spot is cheaper than on demand');
+  assert.match(one.machines[0], /^\d+ vCPUs \(.+\), device cpu \(5 shards\)$/);
+  assert.match(one.pricing.rateBasis, /measured on \d+ vCPUs .*scaled by vCPUs to c7i\.xlarge's 4/);
+
+  // Resumed 10 hours later: the gap is not tagging time, so neither the rate nor the cost moves.
+  const commits = path.join(run, 'commits');
+  const first = path.join(commits, fs.readdirSync(commits).sort()[0]!);
+  const m = JSON.parse(fs.readFileSync(first, 'utf8'));
+  const shift = (t: string) => new Date(Date.parse(t) - 10 * 3600e3).toISOString();
+  fs.writeFileSync(first, JSON.stringify({ ...m, startedAt: shift(m.startedAt), finishedAt: shift(m.finishedAt) }));
+  const resumed = await report();
+  assert.ok(resumed.wallSeconds > 36_000);
+  const busy = fs.readdirSync(commits).reduce((n, f) => n + JSON.parse(fs.readFileSync(path.join(commits, f), 'utf8')).seconds, 0);
+  assert.ok(resumed.machineSeconds <= busy + 1e-6, `${resumed.machineSeconds} s of tagging, at most the shards' ${busy} s`);
+  assert.ok(resumed.projection.usdPerMillion <= one.projection.usdPerMillion * 2, 'the gap did not inflate the cost');
+
+  // A GPU instance from a CPU measurement: refused, unless the rate to assume is given.
+  const gpu = await imgtag(['report', '--run', run, '--instance', 'g5.xlarge']);
+  assert.equal(gpu.code, 1);
+  assert.match(gpu.stderr, /^imgtag: the rate was measured on .*device cpu: it says nothing about g5\.xlarge \(4 vCPUs, 1 x A10G\)\. .*--rate/m);
+  const assumed = await report('--instance', 'g5.xlarge', '--rate', '400');
+  assert.equal(assumed.pricing.rateBasis, 'assumed: --rate 400 images/s per instance');
+  assert.ok(close(assumed.projection.instanceHours, 41 / 400 / 3600));
+  // --price without --instance prices the measured machine, never a default type's name.
+  const custom = await report('--price', '0.5');
+  assert.equal(custom.pricing.instance, undefined);
+  assert.match(fs.readFileSync(path.join(run, 'reports/report.md'), 'utf8'), /Prices: the measured machine at \$0\.5\/h/);
 });

@@ -1,3 +1,4 @@
+import type { Machine } from '../report/machine.js';
 import pLimit from 'p-limit';
 import { NotFoundError, UserError } from '../errors.js';
 import { exists, listObjects, readText, statObject, writeBytes } from '../storage/storage.js';
@@ -46,6 +47,8 @@ export interface CommitMarker {
   finishedAt: string;
   host: string;
   pid: number;
+  /** What tagged it: the rate in a report is this machine's (absent in older markers). */
+  machine?: Machine;
 }
 
 /**

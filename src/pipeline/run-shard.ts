@@ -8,6 +8,7 @@ import { runLayout } from '../run-dir.js';
 import { s3Stats } from '../storage/s3-client.js';
 import { writeBytes } from '../storage/storage.js';
 import { acquireLease } from '../lease/lease.js';
+import type { Machine } from '../report/machine.js';
 import type { ModelSet } from './model-set.js';
 import { StageClock } from './stage-clock.js';
 import { tagRows, type StageLimits } from './tag-rows.js';
@@ -26,6 +27,7 @@ export interface ShardOptions {
 export interface ShardRun {
   dir: string;
   id: string;
+  machine: Machine;
 }
 
 /** tagged: done now; committed: done before, skipped; leased: another worker holds it right now. */
@@ -94,6 +96,7 @@ async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: 
     finishedAt: finishedAt.toISOString(),
     host: os.hostname(),
     pid: process.pid,
+    machine: run.machine,
   };
   // The marker goes last: a shard with Parquet but no marker is redone from scratch.
   await writeCommit(run.dir, marker);

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { loadClassifier, type Classifier } from '../infer/session.js';
 import { resolveModel } from '../model/resolve.js';
+import { describeMachine } from '../report/machine.js';
 import { configureS3 } from '../storage/s3-client.js';
 import { modelSet } from './model-set.js';
 import { runShard, type ShardOutcome } from './run-shard.js';
@@ -34,8 +35,9 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
       // A GPU overlaps a batch's host-to-device copy with the previous batch's compute; a CPU has no spare cores for it.
       infer: init.device === 'cpu' ? 1 : 2,
     };
+    const machine = await describeMachine(init.device);
     return {
-      tag: (shard, computed) => runShard({ dir: init.run, id: init.runId }, shard, models, limits, computed),
+      tag: (shard, computed) => runShard({ dir: init.run, id: init.runId, machine }, shard, models, limits, computed),
       close: async () => void (await Promise.all(classifiers.map((c) => c.release()))),
     };
   } catch (e) {

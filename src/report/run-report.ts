@@ -3,8 +3,10 @@ import { joinUri } from '../storage/uri.js';
 import { damagedShards, damageError, readMarkers, type CommitMarker, type StageSeconds } from '../output/commit.js';
 import { loadPlan } from '../plan/plan-file.js';
 import { runLayout } from '../run-dir.js';
-import { project, type Pricing, type Projection } from './prices.js';
-import { html, markdown, usd, type Section } from './render.js';
+import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from './prices.js';
+import { machineLabel, type Machine } from './machine.js';
+import { html, markdown, type Section } from './render.js';
+import { costTable, priceLine } from './cost-table.js';
 
 export interface RunReport {
   run: string;
@@ -17,18 +19,29 @@ export interface RunReport {
   shards: { planned: number; committed: number };
   images: { planned: number; done: number; ok: number; failed: number; failuresByStage: Record<string, number> };
   bytes: number;
+  /** First shard's start to last shard's end. */
   wallSeconds: number;
+  /** Seconds at least one worker was tagging: the gaps between attempts (a run resumed hours later) left out. */
+  taggingSeconds: number;
+  /** Tagging seconds summed over machines: what was paid for. */
+  machineSeconds: number;
+  /** The run's rate over its tagging seconds, all machines together. */
   imagesPerSecond: number;
+  /** One machine's rate: images per machine-second. Costs are projected from this. */
+  imagesPerMachineSecond: number;
+  /** The machine(s) the rate was measured on. */
+  machines: string[];
   workers: { worker: string; shards: number; images: number; busySeconds: number; imagesPerSecond: number }[];
   stageSeconds: StageSeconds;
-  bottleneck: keyof StageSeconds;
+  /** The busiest stage; undefined before any shard is committed. */
+  bottleneck?: keyof StageSeconds;
   s3: { requests: number; retries: number; failed: number };
   maxRssMb: number;
   pricing: Pricing;
-  /** What the work done so far cost. */
-  cost: Projection;
-  /** The whole plan at the measured rate. */
-  projection: Projection;
+  /** What the work done so far cost (absent before any shard is committed). */
+  cost?: Projection;
+  /** The whole plan at the measured rate (absent before any shard is committed: nothing measured). */
+  projection?: Projection;
   /** Seconds to finish at the measured rate, while in progress. */
   etaSeconds?: number;
 }
@@ -48,23 +61,58 @@ export function sumStages(markers: CommitMarker[]): StageSeconds {
   return total;
 }
 
+/** Seconds covered by the union of the markers' [start, finish] intervals: overlaps counted once, gaps not at all. */
+export function coveredSeconds(markers: Pick<CommitMarker, 'startedAt' | 'finishedAt'>[]): number {
+  const spans = markers.map((m) => [Date.parse(m.startedAt), Date.parse(m.finishedAt)] as const).sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let [from, to] = [-Infinity, -Infinity];
+  for (const [s, e] of spans) {
+    if (s > to) {
+      if (to > from) total += to - from;
+      [from, to] = [s, e];
+    } else to = Math.max(to, e);
+  }
+  if (to > from) total += to - from;
+  return total / 1000;
+}
+
+/** The machine most shards were tagged on (a fleet is one kind; a mixed one is priced by its majority). */
+function measuredMachine(markers: CommitMarker[]): { machine?: Machine; labels: string[] } {
+  const byLabel = new Map<string, { machine: Machine; shards: number }>();
+  for (const m of markers) {
+    if (!m.machine) continue;
+    const label = machineLabel(m.machine);
+    const seen = byLabel.get(label) ?? { machine: m.machine, shards: 0 };
+    byLabel.set(label, { ...seen, shards: seen.shards + 1 });
+  }
+  const ranked = [...byLabel].sort((a, b) => b[1].shards - a[1].shards);
+  return { machine: ranked[0]?.[1].machine, labels: ranked.map(([label, v]) => `${label} (${v.shards} shards)`) };
+}
+
 /** Aggregate a run's commit markers (possibly while it is still running) into one report. */
-export async function buildRunReport(run: string, p: Pricing): Promise<RunReport> {
+export async function buildRunReport(run: string, req: PriceRequest): Promise<RunReport> {
   const plan = await loadPlan(run);
   const { markers, damaged } = await damagedShards(run);
   // A report never counts a shard whose results are damaged or gone as done.
   if (damaged.length > 0) throw damageError(run, damaged[0]!);
+  const measured = measuredMachine(markers);
+  const p = resolvePricing(req, measured.machine);
   const start = Math.min(...markers.map((m) => Date.parse(m.startedAt)));
   const end = Math.max(...markers.map((m) => Date.parse(m.finishedAt)));
   const wallSeconds = markers.length > 0 ? (end - start) / 1000 : 0;
   const done = markers.reduce((n, m) => n + m.rows, 0);
-  const imagesPerSecond = wallSeconds > 0 ? done / wallSeconds : 0;
+  const taggingSeconds = coveredSeconds(markers);
+  const byHost = new Map<string, CommitMarker[]>();
+  for (const m of markers) byHost.set(m.host, [...(byHost.get(m.host) ?? []), m]);
+  const machineSeconds = [...byHost.values()].reduce((n, ms) => n + coveredSeconds(ms), 0);
+  const imagesPerSecond = taggingSeconds > 0 ? done / taggingSeconds : 0;
+  const imagesPerMachineSecond = machineSeconds > 0 ? done / machineSeconds : 0;
   const failuresByStage: Record<string, number> = {};
   for (const m of markers) for (const [k, v] of Object.entries(m.failuresByStage)) failuresByStage[k] = (failuresByStage[k] ?? 0) + (v ?? 0);
   const byWorker = new Map<string, CommitMarker[]>();
   for (const m of markers) byWorker.set(`${m.host}:${m.pid}`, [...(byWorker.get(`${m.host}:${m.pid}`) ?? []), m]);
   const stageSeconds = sumStages(markers);
-  const perInstance = imagesPerSecond / p.instances;
+  const rate = pricedRate(imagesPerMachineSecond, p);
   return {
     run,
     generatedAt: new Date().toISOString(),
@@ -77,14 +125,18 @@ export async function buildRunReport(run: string, p: Pricing): Promise<RunReport
     images: { planned: plan.counts.images, done, ok: markers.reduce((n, m) => n + m.ok, 0), failed: markers.reduce((n, m) => n + m.failures, 0), failuresByStage },
     bytes: markers.reduce((n, m) => n + m.bytes, 0),
     wallSeconds,
+    taggingSeconds,
+    machineSeconds,
     imagesPerSecond,
+    imagesPerMachineSecond,
+    machines: measured.labels,
     workers: [...byWorker].map(([worker, ms]) => {
       const images = ms.reduce((n, m) => n + m.rows, 0);
       const busySeconds = ms.reduce((n, m) => n + m.seconds, 0);
       return { worker, shards: ms.length, images, busySeconds, imagesPerSecond: busySeconds > 0 ? images / busySeconds : 0 };
     }),
     stageSeconds,
-    bottleneck: bottleneckOf(stageSeconds),
+    bottleneck: markers.length > 0 ? bottleneckOf(stageSeconds) : undefined,
     s3: {
       requests: markers.reduce((n, m) => n + (m.s3?.requests ?? 0), 0),
       retries: markers.reduce((n, m) => n + (m.s3?.retries ?? 0), 0),
@@ -92,14 +144,13 @@ export async function buildRunReport(run: string, p: Pricing): Promise<RunReport
     },
     maxRssMb: Math.max(0, ...markers.map((m) => m.maxRssMb ?? 0)),
     pricing: p,
-    cost: project(done, markers.length, perInstance, p),
-    projection: project(plan.counts.images, plan.shards, perInstance, p),
+    cost: project(done, markers.length, rate, p),
+    projection: project(plan.counts.images, plan.shards, rate, p),
     etaSeconds: markers.length < plan.shards && imagesPerSecond > 0 ? (plan.counts.images - done) / imagesPerSecond : undefined,
   };
 }
 
 export function runReportSections(r: RunReport): Section[] {
-  const price = `${r.pricing.instance ?? 'custom'} at $${r.pricing.usdPerHour}/h x ${r.pricing.instances} (${r.pricing.source}); S3 requests: ${r.pricing.s3.source}`;
   return [
     {
       heading: 'Summary',
@@ -114,8 +165,11 @@ export function runReportSections(r: RunReport): Section[] {
           ...Object.entries(r.images.failuresByStage).map(([k, v]) => [`  ${k} errors`, v] as [string, number]),
           ['MB read', r.bytes / 1e6],
           ['wall seconds', r.wallSeconds],
-          ['images/s', r.imagesPerSecond],
-          ['bottleneck stage', r.bottleneck],
+          ['tagging seconds (gaps between attempts left out)', r.taggingSeconds],
+          ['images/s (all machines, while tagging)', r.imagesPerSecond],
+          ['images/s per machine', r.imagesPerMachineSecond],
+          ['measured on', r.machines.join('; ') || 'not recorded'],
+          ['bottleneck stage', r.bottleneck ?? 'n/a (nothing committed yet)'],
           ['S3 requests / retries / failed', `${r.s3.requests} / ${r.s3.retries} / ${r.s3.failed}`],
           ['peak worker RSS MB', r.maxRssMb],
           ['model', r.models.join(', ')],
@@ -127,14 +181,11 @@ export function runReportSections(r: RunReport): Section[] {
     },
     {
       heading: 'Cost',
-      text: `Prices: ${price}.`,
-      table: {
-        headers: ['', 'images', 'hours', 'compute', 'S3 requests', 'total', 'per million images'],
-        rows: [
-          ['this run so far', r.cost.images, r.cost.hours, usd(r.cost.computeUsd), usd(r.cost.requestUsd), usd(r.cost.totalUsd), usd(r.cost.usdPerMillion)],
-          ['whole plan', r.projection.images, r.projection.hours, usd(r.projection.computeUsd), usd(r.projection.requestUsd), usd(r.projection.totalUsd), usd(r.projection.usdPerMillion)],
-        ],
-      },
+      text: `Prices: ${priceLine(r.pricing)}.`,
+      table: costTable([
+        ['this run so far', r.cost],
+        ['whole plan', r.projection],
+      ]),
     },
     {
       heading: 'Where the time went (busy seconds per stage: wall time with the stage at work, summed over shards)',
@@ -153,9 +204,16 @@ export function runReportSections(r: RunReport): Section[] {
   ];
 }
 
+/** A report never holds NaN or Infinity (JSON would turn them into null unseen): a number that is not finite is a bug, named here. */
+function assertFinite(v: unknown, where: string): void {
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`internal error: the report would hold ${v} at ${where}`);
+  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) assertFinite(x, `${where}.${k}`);
+}
+
 /** reports/<name>.json, .md and .html under the run directory. */
 export async function writeReports(run: string, name: string, title: string, data: unknown, sections: Section[]): Promise<string[]> {
   const base = joinUri(run, 'reports', name);
+  assertFinite(data, name);
   await writeBytes(`${base}.json`, JSON.stringify(data, null, 2) + '\n', 'application/json');
   await writeBytes(`${base}.md`, markdown(title, sections), 'text/markdown');
   await writeBytes(`${base}.html`, await html(title, sections), 'text/html');

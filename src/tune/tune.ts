@@ -1,24 +1,27 @@
 import os from 'node:os';
 import type { Device } from '../infer/device.js';
-import type { StageSeconds } from '../output/commit.js';
+import type { CommitMarker, StageSeconds } from '../output/commit.js';
 import { manifestSource, type ManifestRow } from '../manifest/index.js';
 import { readShardFile, encodeShardRow } from '../plan/shard-file.js';
 import { createPlan, loadPlan } from '../plan/plan.js';
 import { runPlan, type RunEvent } from '../pipeline/run-plan.js';
-import { project, type Pricing, type Projection } from '../report/prices.js';
-import { bottleneckOf, sumStages, writeReports } from '../report/run-report.js';
+import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from '../report/prices.js';
+import { describeMachine, machineLabel } from '../report/machine.js';
+import { bottleneckOf, coveredSeconds, sumStages, writeReports } from '../report/run-report.js';
 import { readMarkers } from '../output/commit.js';
-import { usd, type Section } from '../report/render.js';
+import type { Section } from '../report/render.js';
+import { costTable, priceLine, projectionLine } from '../report/cost-table.js';
 import { runLayout, runName } from '../run-dir.js';
 import type { S3Options } from '../storage/s3-client.js';
 import { writeBytes } from '../storage/storage.js';
-import { joinUri } from '../storage/uri.js';
+import { isS3Uri, joinUri } from '../storage/uri.js';
 import { UserError } from '../errors.js';
 
 /** What tune varies; `run --config` takes the same keys. */
 export interface TuneConfig {
   batchSize: number;
-  concurrency: number;
+  /** Only for samples on S3: local files have nothing to overlap. */
+  concurrency?: number;
   threads: number;
   workers: number;
 }
@@ -27,23 +30,32 @@ export interface Iteration {
   index: number;
   change: string;
   config: TuneConfig;
+  /** Images/s of each repetition, at steady state (each worker's first shard, and start-up, left out). */
+  repetitions: number[];
+  /** The median of the repetitions. */
   imagesPerSecond: number;
-  wallSeconds: number;
+  /** (max - min) / median of the repetitions. */
+  spread: number;
   stageSeconds: StageSeconds;
   bottleneck: keyof StageSeconds;
   maxRssMb: number;
   kept: boolean;
-  projection: Projection;
+  projection?: Projection;
 }
 
 export interface TuneResult {
   run: string;
   sample: number;
+  storage: 's3' | 'local';
+  repeats: number;
   strategy: string;
   device: Device;
+  machine: string;
   pricing: Pricing;
   iterations: Iteration[];
   winner: Iteration;
+  /** The winner's whole-plan hours and dollars against the fleet size. */
+  fleet: { instances: number; hours: number; totalUsd: number; spotUsd?: number }[];
   reports: string[];
   configFile: string;
 }
@@ -52,27 +64,27 @@ export interface TuneOptions {
   run: string;
   model?: string;
   sample: number;
-  pricing: Pricing;
+  repeats: number;
+  price: PriceRequest;
   device: Device;
   maxPixels: number;
   s3: S3Options;
 }
 
-/** A new value must beat the best so far by this much to be kept: runs are noisy. */
-const MIN_GAIN = 1.05;
+const RUN_DEFAULTS = { batchSize: 16, concurrency: 16 };
+const FLEET_SIZES = [1, 2, 5, 10, 20, 50, 100, 200, 500];
 
-/** Candidate values per knob, tried in this order from a plain baseline (one image, one GET, one thread, one worker). */
-function searchSpace(): { knob: keyof TuneConfig; values: number[] }[] {
+/** Candidate values per knob, tried in this order from the defaults `imgtag run` uses. */
+function searchSpace(storage: 's3' | 'local'): { knob: keyof TuneConfig; values: number[] }[] {
   const cores = os.availableParallelism();
   return [
     { knob: 'batchSize', values: [8, 32] },
-    { knob: 'concurrency', values: [8, 32] },
-    { knob: 'threads', values: [...new Set([2, cores])].filter((t) => t > 1) },
+    // Local files are read in microseconds: GETs in flight only matter on S3.
+    ...(storage === 's3' ? [{ knob: 'concurrency' as const, values: [8, 32, 64] }] : []),
     { knob: 'workers', values: [...new Set([2, cores])].filter((w) => w > 1) },
+    { knob: 'threads', values: [1, 2, cores] },
   ];
 }
-
-const BASELINE: TuneConfig = { batchSize: 1, concurrency: 1, threads: 1, workers: 1 };
 
 /** The first `n` images of the plan, in shard order: the same sample for every iteration. */
 async function sampleRows(run: string, n: number): Promise<ManifestRow[]> {
@@ -83,123 +95,199 @@ async function sampleRows(run: string, n: number): Promise<ManifestRow[]> {
   return rows.slice(0, n);
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Images/s at steady state: each worker's first shard (model warm-up, first batches) is left out, as is process start-up. */
+export function steadyRate(markers: CommitMarker[]): number {
+  const first = new Map<number, CommitMarker>();
+  for (const m of markers) if (!first.has(m.pid) || m.startedAt < first.get(m.pid)!.startedAt) first.set(m.pid, m);
+  const steady = markers.filter((m) => first.get(m.pid) !== m);
+  const counted = steady.length > 0 ? steady : markers;
+  const seconds = coveredSeconds(counted);
+  return seconds > 0 ? counted.reduce((n, m) => n + m.rows, 0) / seconds : 0;
+}
+
 /**
- * Coordinate search: from the baseline, change one knob per iteration; keep a change only if it
- * made the pipeline at least 5% faster. Each iteration is a real run of the same sample.
+ * Coordinate search from `imgtag run`'s defaults: one knob per iteration, each setting run `repeats`
+ * times on the same sample; a change is kept only when it beats the spread: its slowest repetition
+ * is faster than the best setting's fastest. Rates are steady-state (see steadyRate).
  */
 export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: string; [k: string]: unknown }) => void): Promise<TuneResult> {
+  if (!Number.isInteger(opts.repeats) || opts.repeats < 1) throw new UserError(`--repeats must be a whole number >= 1, not ${opts.repeats}`);
   const plan = await loadPlan(opts.run);
   const rows = await sampleRows(opts.run, opts.sample);
+  const storage = rows.some((r) => isS3Uri(r.uri)) ? 's3' : 'local';
+  const machine = await describeMachine(opts.device);
+  const pricing = resolvePricing(opts.price, machine);
   const session = joinUri(opts.run, 'tune', runName(new Date()));
   const sampleList = joinUri(session, 'sample.jsonl');
   await writeBytes(sampleList, rows.map(encodeShardRow).join(''));
+  const cores = os.availableParallelism();
+  // Enough shards that every worker has some after its first (left out as warm-up).
+  const shardSize = Math.max(1, Math.ceil(rows.length / Math.max(8, 3 * cores)));
   const iterations: Iteration[] = [];
+  let runs = 0;
+
+  const once = async (config: TuneConfig) => {
+    const dir = joinUri(session, `run-${String(++runs).padStart(3, '0')}`);
+    await createPlan(manifestSource({ manifest: sampleList }), dir, { shardSize });
+    await runPlan({ run: dir, models: opts.model ? [opts.model] : undefined, maxPixels: opts.maxPixels, device: opts.device, s3: opts.s3, compact: false, ...RUN_DEFAULTS, ...config });
+    return readMarkers(dir);
+  };
 
   const measure = async (change: string, config: TuneConfig): Promise<Iteration> => {
-    const dir = joinUri(session, `iter-${String(iterations.length + 1).padStart(2, '0')}`);
-    await createPlan(manifestSource({ manifest: sampleList }), dir, { shardSize: Math.ceil(rows.length / 4) });
-    const summary = await runPlan({ run: dir, models: opts.model ? [opts.model] : undefined, maxPixels: opts.maxPixels, device: opts.device, s3: opts.s3, compact: false, ...config });
-    const markers = await readMarkers(dir);
+    const repetitions: number[] = [];
+    let markers: CommitMarker[] = [];
+    for (let r = 0; r < opts.repeats; r++) {
+      markers = await once(config);
+      repetitions.push(steadyRate(markers));
+    }
+    const imagesPerSecond = median(repetitions);
     const stageSeconds = sumStages(markers);
-    const imagesPerSecond = summary.images / summary.seconds;
     const it: Iteration = {
       index: iterations.length + 1,
       change,
       config,
+      repetitions,
       imagesPerSecond,
-      wallSeconds: summary.seconds,
+      spread: imagesPerSecond > 0 ? (Math.max(...repetitions) - Math.min(...repetitions)) / imagesPerSecond : 0,
       stageSeconds,
       bottleneck: bottleneckOf(stageSeconds),
       maxRssMb: Math.max(0, ...markers.map((m) => m.maxRssMb)),
       kept: false,
-      projection: project(plan.counts.images, plan.shards, imagesPerSecond, opts.pricing),
+      projection: project(plan.counts.images, plan.shards, pricedRate(imagesPerSecond, pricing), pricing),
     };
     iterations.push(it);
-    log({ event: 'tune-iteration', index: it.index, change, ...config, imagesPerSecond: Number(imagesPerSecond.toFixed(2)) });
+    log({ event: 'tune-iteration', index: it.index, change, ...config, imagesPerSecond: Number(imagesPerSecond.toFixed(2)), spread: Number(it.spread.toFixed(3)) });
     return it;
   };
 
-  let best = await measure('baseline', BASELINE);
+  // Warm-up, not measured: the OS file cache, the model file, the S3 connection pool.
+  await once({ batchSize: RUN_DEFAULTS.batchSize, threads: cores, workers: 1 });
+  const defaults: TuneConfig = { batchSize: RUN_DEFAULTS.batchSize, ...(storage === 's3' ? { concurrency: RUN_DEFAULTS.concurrency } : {}), threads: cores, workers: 1 };
+  let best = await measure('run defaults', defaults);
   best.kept = true;
-  for (const { knob, values } of searchSpace()) {
+  for (const { knob, values } of searchSpace(storage)) {
     for (const value of values) {
       if (best.config[knob] === value) continue;
       const next = { ...best.config, [knob]: value };
       // More worker processes share the cores: each gets its part of them.
-      if (knob === 'workers') next.threads = Math.max(1, Math.floor(os.availableParallelism() / value));
+      if (knob === 'workers') next.threads = Math.max(1, Math.floor(cores / value));
+      if (knob === 'threads' && value * next.workers > cores) continue;
       const label = `${knob} ${best.config[knob]} -> ${value}${knob === 'workers' ? ` (threads ${next.threads})` : ''}`;
       const it = await measure(label, next);
-      if (it.imagesPerSecond >= best.imagesPerSecond * MIN_GAIN) {
+      if (Math.min(...it.repetitions) > Math.max(...best.repetitions)) {
         it.kept = true;
         best = it;
       }
     }
   }
   const configFile = joinUri(opts.run, 'reports', 'tuning-config.json');
-  await writeBytes(configFile, JSON.stringify(best.config, null, 2) + '\n', 'application/json');
+  await writeBytes(configFile, JSON.stringify({ ...best.config, storage }, null, 2) + '\n', 'application/json');
+  const rate = pricedRate(best.imagesPerSecond, pricing);
+  const fleet = FLEET_SIZES.flatMap((instances) => {
+    const p = project(plan.counts.images, plan.shards, rate, { ...pricing, instances });
+    return p ? [{ instances, hours: p.hours, totalUsd: p.totalUsd, ...(p.spot ? { spotUsd: p.spot.totalUsd } : {}) }] : [];
+  });
   const result: Omit<TuneResult, 'reports'> = {
     run: opts.run,
     sample: rows.length,
-    strategy: `coordinate search from a plain baseline, one knob per iteration, a change kept when >= ${Math.round((MIN_GAIN - 1) * 100)}% faster`,
+    storage,
+    repeats: opts.repeats,
+    strategy:
+      `coordinate search from imgtag run's defaults, one knob per iteration, each setting run ${opts.repeats} times after a warm-up run; ` +
+      `rates at steady state (each worker's first shard left out); a change kept only when its slowest run beats the best setting's fastest`,
     device: opts.device,
-    pricing: opts.pricing,
+    machine: machineLabel(machine),
+    pricing,
     iterations,
     winner: best,
+    fleet,
     configFile,
   };
   const reports = await writeReports(opts.run, 'tuning', `imgtag tuning: ${opts.run}`, result, tuningSections(result));
   return { ...result, reports };
 }
 
+const configText = (c: TuneConfig) => `batch ${c.batchSize}${c.concurrency !== undefined ? `, concurrency ${c.concurrency}` : ''}, threads ${c.threads}, workers ${c.workers}`;
+
 export function tuningSections(r: Omit<TuneResult, 'reports'>): Section[] {
   const w = r.winner;
-  const p = r.pricing;
   return [
     {
       heading: 'Winner',
       text:
-        `Iteration ${w.index} (batch ${w.config.batchSize}, concurrency ${w.config.concurrency}, threads ${w.config.threads}, workers ${w.config.workers}): ` +
-        `${w.imagesPerSecond.toFixed(1)} images/s on ${r.sample} sample images, device ${r.device}. ` +
-        `Whole plan (${w.projection.images} images) on ${p.instances} x ${p.instance ?? 'custom'} at $${p.usdPerHour}/h: ` +
-        `${Number(w.projection.hours.toPrecision(3))} h, ${usd(w.projection.totalUsd)} (${usd(w.projection.computeUsd)} compute + ${usd(w.projection.requestUsd)} S3 requests), ` +
-        `${usd(w.projection.usdPerMillion)} per million images. Saved to ${r.configFile} for run --config. Prices: ${p.source}.`,
+        `Iteration ${w.index} (${configText(w.config)}): median ${w.imagesPerSecond.toFixed(1)} images/s (spread ${(100 * w.spread).toFixed(1)}%) ` +
+        `on ${r.sample} sample images (${r.storage === 's3' ? 'on S3' : 'local files: concurrency not tuned, run keeps its default'}), measured on ${r.machine}. ` +
+        `Whole plan: ${projectionLine(w.projection, r.pricing)}. Saved to ${r.configFile} for run --config. Prices: ${priceLine(r.pricing)}.`,
+      table: costTable([['whole plan, winner', w.projection]]),
     },
     {
       heading: 'Iterations',
       text: `Strategy: ${r.strategy}.`,
       table: {
-        headers: ['#', 'change', 'batch', 'concurrency', 'threads', 'workers', 'images/s', 'bottleneck', 'peak RSS MB', 'kept', 'hours', 'total $'],
+        headers: ['#', 'change', 'batch', 'concurrency', 'threads', 'workers', 'median images/s', 'runs (images/s)', 'spread', 'bottleneck', 'peak RSS MB', 'kept'],
         rows: r.iterations.map((i) => [
           i.index,
           i.change,
           i.config.batchSize,
-          i.config.concurrency,
+          i.config.concurrency ?? '-',
           i.config.threads,
           i.config.workers,
           i.imagesPerSecond,
+          i.repetitions.map((x) => x.toFixed(1)).join(', '),
+          `${(100 * i.spread).toFixed(1)}%`,
           i.bottleneck,
           i.maxRssMb,
           i.kept ? 'yes' : 'no',
-          i.projection.hours,
-          usd(i.projection.totalUsd),
         ]),
       },
     },
     {
-      heading: 'Images per second, per iteration',
+      heading: 'Images per second, per iteration (median, with the range of the runs)',
       chart: {
-        data: { values: r.iterations.map((i) => ({ iteration: `${i.index} ${i.change}`, rate: i.imagesPerSecond, kept: i.kept ? 'kept' : 'dropped' })) },
-        mark: 'bar',
-        width: 600,
-        encoding: {
-          x: { field: 'iteration', type: 'nominal', sort: null, axis: { labelAngle: -30 } },
-          y: { field: 'rate', type: 'quantitative', title: 'images/s' },
-          color: { field: 'kept', type: 'nominal' },
+        data: {
+          values: r.iterations.map((i) => ({ iteration: `${i.index} ${i.change}`, rate: i.imagesPerSecond, low: Math.min(...i.repetitions), high: Math.max(...i.repetitions), kept: i.kept ? 'kept' : 'dropped' })),
         },
+        width: 600,
+        layer: [
+          {
+            mark: 'bar',
+            encoding: {
+              x: { field: 'iteration', type: 'nominal', sort: null, axis: { labelAngle: -30 } },
+              y: { field: 'rate', type: 'quantitative', title: 'images/s' },
+              color: { field: 'kept', type: 'nominal' },
+            },
+          },
+          {
+            mark: { type: 'rule', color: 'black' },
+            encoding: { x: { field: 'iteration', type: 'nominal', sort: null }, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } },
+          },
+        ],
       },
     },
     {
-      heading: 'Where the time went, per iteration (busy seconds per stage)',
+      heading: `The whole plan against the fleet size (winner's rate, ${r.pricing.instance ?? 'the measured machine'}): hours fall, dollars do not`,
+      chart: {
+        data: { values: r.fleet.flatMap((f) => [{ instances: f.instances, measure: 'hours', value: f.hours }, { instances: f.instances, measure: 'dollars (on demand)', value: f.totalUsd }]) },
+        mark: { type: 'line', point: true },
+        width: 600,
+        encoding: {
+          x: { field: 'instances', type: 'quantitative', scale: { type: 'log' }, title: 'instances' },
+          y: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: 'hours / dollars' },
+          color: { field: 'measure', type: 'nominal' },
+        },
+      },
+      table: {
+        headers: ['instances', 'hours', 'on demand $', 'spot $'],
+        rows: r.fleet.map((f) => [f.instances, f.hours, f.totalUsd, f.spotUsd ?? 'n/a']),
+      },
+    },
+    {
+      heading: 'Where the time went, per iteration (busy seconds per stage, last run)',
       chart: {
         data: {
           values: r.iterations.flatMap((i) => Object.entries(i.stageSeconds).map(([stage, seconds]) => ({ iteration: `${i.index}`, stage, seconds }))),
