@@ -44,11 +44,13 @@ const int = (min: number) => (v: string) => {
   return n;
 };
 
-/** The exit code of a run, and the line that explains a 4. */
+/** The exit code of a run, the line that explains a 4, and the run's last progress line: its summary. */
 function finish(summary: RunSummary, maxErrorRate: number | undefined): void {
   const line = errorRateLine(summary, maxErrorRate);
   if (line) console.error(line);
   process.exitCode = exitCodeFor(summary, maxErrorRate);
+  const { markers: _, compaction, ...counts } = summary;
+  logEvent({ event: 'summary', exitCode: process.exitCode, ...counts, ...(compaction ? { compaction: compaction.status } : {}) });
 }
 
 /** A progress bar on a terminal; JSON lines on stderr for cron jobs and fleet logs. */

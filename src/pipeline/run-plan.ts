@@ -8,6 +8,7 @@ import { DEFAULT_MODEL } from '../model/paths.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
 import { runPool } from './worker-pool.js';
+import type { Progress } from './tag-rows.js';
 import { DEFAULT_STOP_SECONDS, type RunStop } from './stop.js';
 import type { WorkerInit } from './worker-protocol.js';
 
@@ -47,7 +48,9 @@ export interface RunSummary {
 }
 
 export type RunEvent =
-  | { event: 'start'; shards: number; todo: number; workers: number; threads: number; batchSize: number; concurrency: number }
+  | { event: 'start'; run: string; shards: number; todo: number; images: number; workers: number; threads: number; batchSize: number; concurrency: number }
+  /** Images finished within shards (tagged or error rows), as they finish. */
+  | ({ event: 'progress' } & Progress)
   | { event: 'shard'; shard: number; status: ShardOutcome['status']; rows?: number; failures?: number; seconds?: number }
   | { event: 'shard-failed'; shard: number; message: string }
   | { event: 'compacted'; files: number; rows: number; bytes: number; seconds: number };
@@ -114,7 +117,9 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     summary.failedShards.push({ shard, message });
     log({ event: 'shard-failed', shard, message });
   };
-  log({ event: 'start', shards: plan.shards, todo: todo.length, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
+  // Images to do: exact when every shard is to do, else estimated from the plan's average shard.
+  const images = todo.length === plan.shards ? plan.counts.images : Math.round((plan.counts.images / Math.max(1, plan.shards)) * todo.length);
+  log({ event: 'start', run: opts.run, shards: plan.shards, todo: todo.length, images, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
 
   // Always in worker processes, even one: their thread pool and malloc are set up at start (see
   // worker-pool.ts), which this process, already running, can no longer do for itself.
@@ -122,6 +127,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   const answered = new Set<number>();
   await runPool(init, todo, workers, {
     onDone: (shard, outcome) => (answered.add(shard), onDone(shard, outcome)),
+    onProgress: (p) => log({ event: 'progress', ...p }),
     onFailed: (shard, message, fatal) => {
       if (shard < 0 || fatal) startError ??= message;
       if (shard >= 0) (answered.add(shard), onFailed(shard, message));

@@ -11,7 +11,7 @@ import { acquireLease } from '../lease/lease.js';
 import type { Machine } from '../report/machine.js';
 import type { ModelSet } from './model-set.js';
 import { StageClock } from './stage-clock.js';
-import { tagRows, type StageLimits } from './tag-rows.js';
+import { tagRows, type Progress, type StageLimits } from './tag-rows.js';
 
 export interface ShardOptions {
   /** Images per model call. */
@@ -36,7 +36,14 @@ export type ShardOutcome =
   | { status: 'leased' };
 
 /** Tag one shard exactly once: skip it if committed, hold its lease while tagging it. */
-export async function runShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, computed: () => void = () => undefined): Promise<ShardOutcome> {
+export interface ShardHooks {
+  /** The shard's fetch..infer is over: only its write and commit remain. */
+  computed?: () => void;
+  /** Images done so far, as they finish. */
+  progress?: (p: Progress) => void;
+}
+
+export async function runShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, hooks: ShardHooks = {}): Promise<ShardOutcome> {
   const before = await readCommit(run.dir, shard);
   if (before && (await markerHolds(run.dir, before))) return { status: 'committed', marker: before };
   const lease = await acquireLease(run.dir, shard);
@@ -46,25 +53,25 @@ export async function runShard(run: ShardRun, shard: number, models: ModelSet, l
     // file is damaged or gone is overwritten by this shard's new one.
     const committed = await readCommit(run.dir, shard);
     if (committed && (await markerHolds(run.dir, committed))) return { status: 'committed', marker: committed };
-    return { status: 'tagged', marker: await tagShard(run, shard, models, limits, computed) };
+    return { status: 'tagged', marker: await tagShard(run, shard, models, limits, hooks) };
   } finally {
     await lease.release();
   }
 }
 
 /** fetch -> decode (once per image) -> batch -> infer (each model) -> write Parquet -> commit marker. */
-async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, computed: () => void): Promise<CommitMarker> {
+async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, hooks: ShardHooks): Promise<CommitMarker> {
   const entries = await readShardFile(runLayout.shard(run.dir, shard));
   const clock = new StageClock();
   const startedAt = new Date();
   const s3Before = { ...s3Stats };
   const decodesBefore = decodeStats.decodes;
-  const { rows: results, bytes } = await tagRows(entries, models, limits, clock);
+  const { rows: results, bytes } = await tagRows(entries, models, limits, clock, hooks.progress);
   const taggedAt = new Date();
   // Counters are read before the write: from here on the next shard's fetches run alongside it.
   const s3 = { requests: s3Stats.requests - s3Before.requests, retries: s3Stats.retries - s3Before.retries, failed: s3Stats.failed - s3Before.failed };
   const decodes = decodeStats.decodes - decodesBefore;
-  computed();
+  hooks.computed?.();
 
   const result = runLayout.staged(run.dir, shard);
   const parquet = resultsParquet(results, models.columns, { runId: run.id, taggedAt });

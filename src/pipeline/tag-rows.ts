@@ -27,6 +27,13 @@ export interface StageLimits {
   infer: number;
 }
 
+/** Images finished since the last call (tagged or error rows) and their bytes: progress an operator can watch within a shard. */
+export interface Progress {
+  images: number;
+  errors: number;
+  bytes: number;
+}
+
 /** Enough decodes in flight to keep a process's cores busy while one waits on its input. */
 export const decodesInFlight = (threads: number) => Math.max(2, 2 * threads);
 
@@ -96,7 +103,13 @@ async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size:
  * fetch -> decode -> batch -> infer as a chain of bounded, ordered stream stages, so all four
  * overlap and memory is bounded by the limits, not by the shard. Rows come back in manifest order.
  */
-export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: StageLimits, clock: StageClock): Promise<{ rows: ResultRow[]; bytes: number }> {
+export async function tagRows(
+  entries: ManifestRow[],
+  models: ModelSet,
+  limits: StageLimits,
+  clock: StageClock,
+  progress: (p: Progress) => void = () => undefined,
+): Promise<{ rows: ResultRow[]; bytes: number }> {
   let bytes = 0;
   const hedgeMs = hedgeAfterMs();
   const fetchOne = async ({ entry, at }: { entry: ManifestRow; at: number }): Promise<Fetched> => {
@@ -153,6 +166,9 @@ export async function tagRows(entries: ManifestRow[], models: ModelSet, limits: 
   const decoded = pMapIterable(fetched, decodeOne, { concurrency: limits.decode, preserveOrder: false });
   const inferred = Readable.from(batches(decoded, models, limits.batchSize, clock)).map(inferOne, { concurrency: limits.infer });
   const rows: ResultRow[] = new Array<ResultRow>(entries.length);
-  for await (const batch of inferred as AsyncIterable<Batch>) batch.rows.forEach((r, i) => (rows[batch.at[i]!] = r));
+  for await (const batch of inferred as AsyncIterable<Batch>) {
+    batch.rows.forEach((r, i) => (rows[batch.at[i]!] = r));
+    progress({ images: batch.rows.length, errors: batch.rows.filter((r) => r.error).length, bytes: batch.rows.reduce((n, r) => n + (r.error?.stage === 'fetch' ? 0 : (r.size ?? 0)), 0) });
+  }
   return { rows, bytes };
 }

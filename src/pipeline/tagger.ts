@@ -4,15 +4,14 @@ import { resolveModel } from '../model/resolve.js';
 import { describeMachine } from '../report/machine.js';
 import { configureS3 } from '../storage/s3-client.js';
 import { modelSet } from './model-set.js';
-import { runShard, type ShardOutcome } from './run-shard.js';
+import { runShard, type ShardHooks, type ShardOutcome } from './run-shard.js';
 import { decodesInFlight, type StageLimits } from './tag-rows.js';
 import { DEFAULT_MAX_BYTES } from '../decode/limits.js';
 import type { WorkerInit } from './worker-protocol.js';
 
 /** One process's tagging engine: configured once, then fed shard numbers. */
 export interface Tagger {
-  /** `computed` is called when the shard's fetch..infer is over and only its write and commit remain. */
-  tag(shard: number, computed?: () => void): Promise<ShardOutcome>;
+  tag(shard: number, hooks?: ShardHooks): Promise<ShardOutcome>;
   close(): Promise<void>;
 }
 
@@ -37,7 +36,7 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
     };
     const machine = await describeMachine(init.device);
     return {
-      tag: (shard, computed) => runShard({ dir: init.run, id: init.runId, machine }, shard, models, limits, computed),
+      tag: (shard, hooks) => runShard({ dir: init.run, id: init.runId, machine }, shard, models, limits, hooks),
       close: async () => void (await Promise.all(classifiers.map((c) => c.release()))),
     };
   } catch (e) {

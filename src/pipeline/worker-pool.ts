@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
 import { ShardDispatch } from './dispatch.js';
-import { decodesInFlight } from './tag-rows.js';
+import { decodesInFlight, type Progress } from './tag-rows.js';
 import type { ShardOutcome } from './run-shard.js';
 import type { RunStop } from './stop.js';
 import type { WorkerInit, WorkerReply } from './worker-protocol.js';
@@ -17,11 +17,18 @@ const WORKER_SCRIPT = fileURLToPath(new URL('./worker.js', import.meta.url));
  * and a fixed 64 KiB threshold keep a worker's RSS flat (BENCHMARKS.md). The user's environment wins.
  */
 function workerEnvDefaults(threads: number): NodeJS.ProcessEnv {
-  return { UV_THREADPOOL_SIZE: String(Math.max(4, decodesInFlight(threads) + 2)), MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
+  return {
+    UV_THREADPOOL_SIZE: String(Math.max(4, decodesInFlight(threads) + 2)),
+    MALLOC_ARENA_MAX: '2',
+    MALLOC_MMAP_THRESHOLD_: '65536',
+    // The AWS SDK's 7-line Node-version notice: the run's own process prints it once, never each worker.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
 }
 
 export interface PoolCallbacks {
   onDone(shard: number, outcome: ShardOutcome): void;
+  onProgress?(p: Progress): void;
   onFailed(shard: number, message: string, fatal?: boolean): void;
 }
 
@@ -53,6 +60,7 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
       child.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') return dispatch.start();
         if (msg.type === 'computed') return dispatch.computed(msg.shard);
+        if (msg.type === 'progress') return cb.onProgress?.(msg.progress);
         if (msg.type === 'failed' && msg.shard === undefined) {
           // The worker could not start (bad model, bad config): put nothing more on it.
           cb.onFailed(-1, msg.message);

@@ -1,6 +1,7 @@
 import type { Device } from '../infer/device.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
+import type { Progress } from './tag-rows.js';
 
 /** What a worker process needs to tag shards of one run. */
 export interface WorkerInit {
@@ -29,5 +30,7 @@ export type WorkerReply =
   /** The shard's fetch..infer is over; its write and commit go on while the next shard starts. */
   | { type: 'computed'; shard: number }
   | { type: 'done'; shard: number; outcome: ShardOutcome }
+  /** Images finished since the last progress message (sent at most a few times a second). */
+  | { type: 'progress'; progress: Progress }
   /** fatal: every shard would fail the same way (refused credentials, no such bucket): the run stops. */
   | { type: 'failed'; shard?: number; message: string; fatal?: boolean; interrupted?: boolean };

@@ -3,6 +3,7 @@ import { releaseHeldLocks } from '../lease/lease.js';
 import { DEFAULT_STOP_SECONDS } from './stop.js';
 import { createTagger, type Tagger } from './tagger.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { Progress } from './tag-rows.js';
 
 /** Entry point of a forked worker process: init, then one shard per request, until told to exit. */
 /** Resolves once the message is handed to the parent, so a process about to exit loses none. */
@@ -12,6 +13,20 @@ let tagger: Tagger | undefined;
 const inHand = new Set<number>();
 let stopping = false;
 let stopSeconds = DEFAULT_STOP_SECONDS;
+
+/** Progress is summed here and sent at most every 250 ms: per image, IPC would cost more than it tells. */
+let pending: Progress = { images: 0, errors: 0, bytes: 0 };
+let flushTimer: NodeJS.Timeout | undefined;
+function flushProgress(): void {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (pending.images > 0) void reply({ type: 'progress', progress: pending });
+  pending = { images: 0, errors: 0, bytes: 0 };
+}
+function addProgress(p: Progress): void {
+  pending = { images: pending.images + p.images, errors: pending.errors + p.errors, bytes: pending.bytes + p.bytes };
+  flushTimer ??= setTimeout(flushProgress, 250);
+}
 
 /** Leave now: give back the shard leases first (bounded: a store that does not answer cannot hold us). */
 async function leave(code: number): Promise<never> {
@@ -53,7 +68,9 @@ process.on('message', async (msg: WorkerRequest) => {
     if (stopping) return reply({ type: 'failed', shard, message: 'not started: the run is stopping', interrupted: true });
     inHand.add(shard);
     try {
-      await reply({ type: 'done', shard, outcome: await tagger!.tag(shard, () => void reply({ type: 'computed', shard })) });
+      const outcome = await tagger!.tag(shard, { computed: () => void reply({ type: 'computed', shard }), progress: addProgress });
+      flushProgress();
+      await reply({ type: 'done', shard, outcome });
     } catch (e) {
       await reply({ type: 'failed', shard, message: errorMessage(e), fatal: e instanceof UserError });
     } finally {
