@@ -110,10 +110,20 @@ export function steadyRate(markers: CommitMarker[]): number {
   return seconds > 0 ? counted.reduce((n, m) => n + m.rows, 0) / seconds : 0;
 }
 
+const range = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+
+/**
+ * A change is kept only when its gain is more than the noise: its median beats the best setting's
+ * by more than half the wider of the two ranges of runs (one median outside the other's half-range).
+ */
+export function beatsSpread(next: Pick<Iteration, 'imagesPerSecond' | 'repetitions'>, best: Pick<Iteration, 'imagesPerSecond' | 'repetitions'>): boolean {
+  return next.imagesPerSecond - best.imagesPerSecond > Math.max(range(next.repetitions), range(best.repetitions)) / 2;
+}
+
 /**
  * Coordinate search from `imgtag run`'s defaults: one knob per iteration, each setting run `repeats`
- * times on the same sample; a change is kept only when it beats the spread: its slowest repetition
- * is faster than the best setting's fastest. Rates are steady-state (see steadyRate).
+ * times on the same sample; a change is kept only when it beats the spread (beatsSpread). Rates are
+ * steady-state (see steadyRate).
  */
 export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: string; [k: string]: unknown }) => void): Promise<TuneResult> {
   if (!Number.isInteger(opts.repeats) || opts.repeats < 1) throw new UserError(`--repeats must be a whole number >= 1, not ${opts.repeats}`);
@@ -179,7 +189,7 @@ export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: strin
       if (knob === 'threads' && value * next.workers > cores) continue;
       const label = `${knob} ${best.config[knob]} -> ${value}${knob === 'workers' ? ` (threads ${next.threads})` : ''}`;
       const it = await measure(label, next);
-      if (Math.min(...it.repetitions) > Math.max(...best.repetitions)) {
+      if (beatsSpread(it, best)) {
         it.kept = true;
         best = it;
       }
@@ -199,7 +209,7 @@ export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: strin
     repeats: opts.repeats,
     strategy:
       `coordinate search from imgtag run's defaults, one knob per iteration, each setting run ${opts.repeats} times after a warm-up run; ` +
-      `rates at steady state (each worker's first shard left out); a change kept only when its slowest run beats the best setting's fastest`,
+      `rates at steady state (each worker's first shard left out); a change kept only when its median beats the best setting's by more than half the wider range of runs`,
     device: opts.device,
     machine: machineLabel(machine),
     pricing,
