@@ -149,4 +149,9 @@ test('error rows are data: one undecodable image among good ones exits 0; --max-
   const within = await imgtag(['run', '--run', path.join(dir, 'strict'), '--max-error-rate', '0.2']);
   assert.equal(within.code, 0, 'already done: nothing counted this time');
   assert.equal((await imgtag(['run', '--run', path.join(dir, 'strict'), '--max-error-rate', 'lots'])).code, 1);
+  // 0: not one error row allowed; the summary line says the same code.
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', path.join(dir, 'zero')])).code, 0);
+  const zero = await imgtag(['run', '--run', path.join(dir, 'zero'), '--max-error-rate', '0']);
+  assert.equal(zero.code, 4, zero.stderr);
+  assert.equal(events(zero.stderr).at(-1)!.exitCode, 4);
 });
