@@ -115,6 +115,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
     count(e);
     if (e.event === 'tune-iteration') return void stream.write(`\r\x1b[2Ktune: iteration ${e.index} ${e.change}: ${e.imagesPerSecond} images/s (spread ${(100 * Number(e.spread ?? 0)).toFixed(1)}%)\n`);
     if (e.event === 'summary') return draw(true);
+    if (e.event === 'notice') return void stream.write(`\r\x1b[2Kimgtag: ${e.message}\n`);
     // A few redraws a second at most: a terminal is slower than the images.
     if (e.event === 'start' || e.event === 'shard' || e.event === 'shard-failed' || (e.event === 'progress' && performance.now() - drawn > 200)) draw(false);
   };

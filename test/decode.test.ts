@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { decodeImage, type DecodeTarget } from '../src/decode/decode.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeImage, decodeWithSharp, type DecodeTarget } from '../src/decode/decode.js';
+import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { syntheticImage } from '../src/demo/synthetic.js';
 import { decompressionBomb } from '../scripts/fixtures.js';
 
@@ -44,4 +47,43 @@ test('a decompression bomb is refused from its header, before any decoding', asy
   assert.ok(bomb.length < 200_000);
   await assert.rejects(decodeImage(bomb, [target]), /pixel limit/);
   await assert.rejects(decodeImage(await syntheticImage(1, 400, 300, 'png'), [{ ...target, maxPixels: 100_000 }]), /pixel limit/);
+});
+
+test('the JPEG fast path (libjpeg-turbo) is built, and matches the sharp path within 2 levels: photos, greyscale, CMYK, progressive, all 8 EXIF orientations, two targets at once', async () => {
+  const { jpegFastPathProblem, decodeJpegFast } = await import('../src/decode/jpeg-fast.js');
+  assert.equal(jpegFastPathProblem, undefined, 'npm ci builds native/ where libturbojpeg0-dev is installed (.ci/run installs it)');
+  const photo = fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[7]!));
+  const base = sharp(photo).resize(500, 330, { fit: 'fill' });
+  const cases: [string, Buffer][] = [
+    ...imagenetFiles().slice(0, 12).map((f) => [f, fs.readFileSync(path.join(IMAGENET_DIR, f))] as [string, Buffer]),
+    ['greyscale', await base.clone().greyscale().jpeg().toBuffer()],
+    ['CMYK', await base.clone().toColourspace('cmyk').jpeg().toBuffer()],
+    ['progressive', await base.clone().jpeg({ progressive: true }).toBuffer()],
+    ['4:4:4', await base.clone().jpeg({ chromaSubsampling: '4:4:4' }).toBuffer()],
+    ...(await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(async (o) => [`EXIF ${o}`, await base.clone().jpeg().withMetadata({ orientation: o }).toBuffer()] as [string, Buffer]))),
+  ];
+  const two: DecodeTarget[] = [target, { width: 227, height: 227, shortSide: 227, maxPixels: 100_000_000 }];
+  for (const [name, bytes] of cases) {
+    const fast = await decodeJpegFast(bytes, two);
+    // Each target against sharp's single-target path (its two-target path resamples twice).
+    const slow = { ...(await decodeWithSharp(bytes, [two[0]!])), pixels: [(await decodeWithSharp(bytes, [two[0]!])).pixels[0]!, (await decodeWithSharp(bytes, [two[1]!])).pixels[0]!] };
+    if (name === 'CMYK') {
+      assert.equal(fast, undefined, 'CMYK goes to sharp');
+      continue;
+    }
+    assert.ok(fast, `${name}: taken by the fast path`);
+    assert.deepEqual([fast.width, fast.height], [slow.width, slow.height], `${name}: upright size`);
+    for (const t of [0, 1]) {
+      assert.equal(fast.pixels[t]!.length, two[t]!.width * two[t]!.height * 3);
+      const d = meanAbsDiff(fast.pixels[t]!, slow.pixels[t]!);
+      assert.ok(d < 2, `${name}, target ${t}: ${d.toFixed(2)} levels from the sharp path`);
+    }
+  }
+  // A truncated JPEG is declined (a libjpeg warning), so it stays an error, as sharp says it.
+  const truncated = fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[3]!)).subarray(0, 4000);
+  assert.equal(await decodeJpegFast(truncated, [target]), undefined);
+  await assert.rejects(decodeImage(truncated, [target]));
+  // Over the pixel limit: declined, and refused by the sharp path with its message.
+  assert.equal(await decodeJpegFast(photo, [{ ...target, maxPixels: 1000 }]), undefined);
+  await assert.rejects(decodeImage(photo, [{ ...target, maxPixels: 1000 }]), /pixel limit/);
 });

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { decodeJpegFast } from './jpeg-fast.js';
 
 /** The decode stage's answer: the model-sized RGB pixels and the image's own size, upright. */
 export interface DecodedImage {
@@ -79,7 +80,8 @@ async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget, lay
 }
 
 /**
- * EXIF auto-rotate, resize (libvips shrink-on-load picks the JPEG/WebP DCT scale), centre-crop,
+ * JPEGs through the native fast path when it is built (jpeg-fast.ts); everything else, and JPEGs it
+ * declines, through sharp: EXIF auto-rotate, resize (libvips shrink-on-load picks the JPEG/WebP DCT scale), centre-crop,
  * flatten alpha onto white, and convert any colour space or bit depth to 8-bit sRGB. With several
  * targets the image is decoded once, to the largest size any target needs, and resized from that.
  * Embedded ICC profiles are ignored, as PIL (and so torchvision-trained models) ignores them: it
@@ -87,6 +89,16 @@ async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget, lay
  * than the decode itself.
  */
 export async function decodeImage(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage> {
+  const fast = await decodeJpegFast(bytes, targets);
+  if (fast) {
+    decodeStats.decodes += 1;
+    return fast;
+  }
+  return decodeWithSharp(bytes, targets);
+}
+
+/** Every format sharp reads (and JPEGs the fast path declines or cannot take). */
+export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage> {
   const maxPixels = Math.min(...targets.map((t) => t.maxPixels));
   const options = { failOn: 'truncated' as const, limitInputPixels: maxPixels, sequentialRead: true, ignoreIcc: true };
   const meta = await sharp(bytes, options).metadata();

@@ -8,6 +8,7 @@ import { DEFAULT_MODEL } from '../model/paths.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
 import { runPool } from './worker-pool.js';
+import { jpegFastPathProblem } from '../decode/jpeg-fast.js';
 import type { Progress } from './tag-rows.js';
 import { DEFAULT_STOP_SECONDS, type RunStop } from './stop.js';
 import type { WorkerInit } from './worker-protocol.js';
@@ -53,6 +54,8 @@ export type RunEvent =
   | ({ event: 'progress' } & Progress)
   | { event: 'shard'; shard: number; status: ShardOutcome['status']; rows?: number; failures?: number; seconds?: number }
   | { event: 'shard-failed'; shard: number; message: string }
+  /** Said once at the start: something runs slower than it could (the JPEG fast path is not built). */
+  | { event: 'notice'; message: string }
   | { event: 'compacted'; files: number; rows: number; bytes: number; seconds: number };
 
 /** Which shards this invocation must do: the given ones, or all without a commit marker. */
@@ -120,6 +123,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   // Images to do: exact when every shard is to do, else estimated from the plan's average shard.
   const images = todo.length === plan.shards ? plan.counts.images : Math.round((plan.counts.images / Math.max(1, plan.shards)) * todo.length);
   log({ event: 'start', run: opts.run, shards: plan.shards, todo: todo.length, images, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
+  if (jpegFastPathProblem) log({ event: 'notice', message: `JPEG fast path off, sharp decodes JPEGs: ${jpegFastPathProblem}` });
 
   // Always in worker processes, even one: their thread pool and malloc are set up at start (see
   // worker-pool.ts), which this process, already running, can no longer do for itself.

@@ -1,0 +1,36 @@
+import { createRequire } from 'node:module';
+import { errorMessage } from '../errors.js';
+import type { DecodedImage, DecodeTarget } from './decode.js';
+
+/** The native addon (native/jpeg_fast.c), built at install over the system's libjpeg-turbo. */
+interface JpegAddon {
+  decode(jpeg: Buffer, targets: Int32Array, maxPixels: number): Promise<{ width: number; height: number; pixels: Buffer[] } | null>;
+}
+
+function load(): { addon?: JpegAddon; problem?: string } {
+  if (process.env.IMGTAG_JPEG === 'sharp') return { problem: 'IMGTAG_JPEG=sharp' };
+  try {
+    return { addon: createRequire(import.meta.url)('../../../build/Release/imgtag_jpeg.node') as JpegAddon };
+  } catch (e) {
+    return { problem: `not built (${errorMessage(e).split(':')[0]}): install Debian's libturbojpeg0-dev and a C compiler, then npm rebuild` };
+  }
+}
+
+const { addon, problem } = load();
+
+/** Why JPEGs go through sharp instead, said once at the start of a run; undefined when the fast path is in use. */
+export const jpegFastPathProblem = problem;
+
+const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+
+/**
+ * A JPEG decoded, resized and centre-cropped for every target from one DCT-scaled decode, off the
+ * main thread; undefined when the fast path is not built or declines the image (CMYK, 12-bit, a
+ * warning such as truncation, over the pixel limit): then sharp decodes it, with its own errors.
+ */
+export async function decodeJpegFast(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage | undefined> {
+  if (!addon || !isJpeg(bytes)) return undefined;
+  const sizes = Int32Array.from(targets.flatMap((t) => [t.width, t.height, t.shortSide]));
+  const got = await addon.decode(bytes, sizes, Math.min(...targets.map((t) => t.maxPixels)));
+  return got ?? undefined;
+}
