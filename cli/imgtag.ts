@@ -77,7 +77,7 @@ const runOptions = (cmd: Command) =>
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
-    .option('--workers <n>', 'worker processes taking shards in parallel', int(1), 1)
+    .option('--workers <n>', 'worker processes taking shards in parallel (default: one per core on CPU, 1 on a GPU)', int(1))
     .option('--batch-size <n>', 'images per model call', int(1), 16)
     .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), 16)
     .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
@@ -158,9 +158,8 @@ runOptions(
     .option('--count <n>', 'how many images to generate', int(1), 200)
     .option('--run <dir>', 'run directory for the results', path.join('runs', `demo-${Date.now()}`)),
 ).action(async (o) => {
-  const workers = o.workers === 1 ? Math.min(2, os.availableParallelism()) : o.workers;
   const { runDemo } = await import('../src/demo/demo.js');
-  const res = await runDemo({ ...o, models: o.model, workers, stop: stopOnSignals(o.stopTimeout) }, logEvent);
+  const res = await runDemo({ ...o, models: o.model, stop: stopOnSignals(o.stopTimeout) }, logEvent);
   console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
   console.log('\ntop tags');
   console.log(table(res.top.map((t) => [t.label, t.count])));

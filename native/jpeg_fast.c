@@ -112,6 +112,23 @@ static int make_kernel(kernel_t *k, int in_size, int out_size, int from, int cou
 
 static void free_kernel(kernel_t *k) { free(k->bounds); free(k->coeffs); }
 
+/**
+ * Scratch memory per thread-pool thread, kept between images: a fresh malloc of a decoded photo (over
+ * glibc's mmap threshold, which imgtag's workers set low) would cost an mmap, page faults and munmap
+ * per image.
+ */
+typedef struct { void *p; size_t cap; } scratch_t;
+static _Thread_local scratch_t scratch_decoded, scratch_rows, scratch_acc, scratch_crop;
+
+static void *scratch(scratch_t *s, size_t n) {
+  if (n > s->cap) {
+    free(s->p);
+    s->p = malloc(n);
+    s->cap = s->p ? n : 0;
+  }
+  return s->p;
+}
+
 static inline uint8_t clip8(int32_t v) {
   v >>= PRECISION_BITS;
   return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
@@ -131,8 +148,9 @@ static int resize_crop(const uint8_t *src, int sw, int sh, int rw, int rh, int c
     if (end > y1) y1 = end;
   }
   int rows = y1 - y0;
-  uint8_t *tmp = malloc((size_t)rows * cw * 3);
-  if (!tmp) { free_kernel(&kx); free_kernel(&ky); return 0; }
+  uint8_t *tmp = scratch(&scratch_rows, (size_t)rows * cw * 3);
+  int32_t *acc = scratch(&scratch_acc, sizeof(int32_t) * cw * 3);
+  if (!tmp || !acc) { free_kernel(&kx); free_kernel(&ky); return 0; }
   for (int y = 0; y < rows; y++) {
     const uint8_t *line = src + (size_t)(y0 + y) * sw * 3;
     uint8_t *out = tmp + (size_t)y * cw * 3;
@@ -151,18 +169,20 @@ static int resize_crop(const uint8_t *src, int sw, int sh, int rw, int rh, int c
       out[o * 3 + 2] = clip8(b);
     }
   }
+  // Vertical pass a row at a time (contiguous, so the compiler vectorises it).
+  const int n = cw * 3;
   for (int o = 0; o < ch; o++) {
     int ymin = ky.bounds[o * 2] - y0, yn = ky.bounds[o * 2 + 1];
     const int32_t *c = ky.coeffs + o * ky.ksize;
-    uint8_t *out = dst + (size_t)o * cw * 3;
-    for (int x = 0; x < cw * 3; x++) {
-      int32_t v = 1 << (PRECISION_BITS - 1);
-      const uint8_t *col = tmp + (size_t)ymin * cw * 3 + x;
-      for (int y = 0; y < yn; y++) v += col[(size_t)y * cw * 3] * c[y];
-      out[x] = clip8(v);
+    for (int x = 0; x < n; x++) acc[x] = 1 << (PRECISION_BITS - 1);
+    for (int y = 0; y < yn; y++) {
+      const uint8_t *row = tmp + (size_t)(ymin + y) * n;
+      const int32_t k = c[y];
+      for (int x = 0; x < n; x++) acc[x] += row[x] * k;
     }
+    uint8_t *out = dst + (size_t)o * n;
+    for (int x = 0; x < n; x++) out[x] = clip8(acc[x]);
   }
-  free(tmp);
   free_kernel(&kx);
   free_kernel(&ky);
   return 1;
@@ -186,7 +206,9 @@ static void execute(napi_env env, void *data) {
   (void)env;
   job_t *job = data;
   job->declined = 1;
-  tjhandle tj = tjInitDecompress();
+  // One decompressor per thread, reused: creating one allocates libjpeg's state every time.
+  static _Thread_local tjhandle tj;
+  if (!tj) tj = tjInitDecompress();
   if (!tj) return;
   int w, h, subsamp, colorspace;
   uint8_t *decoded = NULL;
@@ -216,7 +238,7 @@ static void execute(napi_env env, void *data) {
   while (denom > 1 && (TJSCALED(w, ((tjscalingfactor){1, denom})) < MARGIN * need_w || TJSCALED(h, ((tjscalingfactor){1, denom})) < MARGIN * need_h)) denom /= 2;
   tjscalingfactor sf = {1, denom};
   int dw = TJSCALED(w, sf), dh = TJSCALED(h, sf);
-  decoded = malloc((size_t)dw * dh * 3);
+  decoded = scratch(&scratch_decoded, (size_t)dw * dh * 3);
   if (!decoded) goto done;
   if (tjDecompress2(tj, job->jpeg, (unsigned long)job->jpeg_size, decoded, dw, 0, dh, TJPF_RGB, TJFLAG_STOPONWARNING) != 0) goto done;
   for (int t = 0; t < job->n_targets; t++) {
@@ -229,10 +251,9 @@ static void execute(napi_env env, void *data) {
     stored_xy(orient, left + tg->width - 1, top + tg->height - 1, srw, srh, &bx, &by);
     int cx = ax < bx ? ax : bx, cy = ay < by ? ay : by;
     int cw = transposed ? tg->height : tg->width, ch = transposed ? tg->width : tg->height;
-    uint8_t *crop = malloc((size_t)cw * ch * 3);
+    uint8_t *crop = scratch(&scratch_crop, (size_t)cw * ch * 3);
     uint8_t *out = malloc((size_t)tg->width * tg->height * 3);
     if (!crop || !out || !resize_crop(decoded, dw, dh, srw, srh, cx, cy, cw, ch, crop)) {
-      free(crop);
       free(out);
       goto done;
     }
@@ -246,15 +267,12 @@ static void execute(napi_env env, void *data) {
           memcpy(out + ((size_t)y * tg->width + x) * 3, crop + ((size_t)(sy - cy) * cw + (sx - cx)) * 3, 3);
         }
     }
-    free(crop);
     job->pixels[t] = out;
   }
   job->declined = 0;
 done:
   if (job->declined)
     for (int t = 0; t < job->n_targets; t++) { free(job->pixels[t]); job->pixels[t] = NULL; }
-  free(decoded);
-  tjDestroy(tj);
 }
 
 static void free_pixels(napi_env env, void *data, void *hint) { (void)env; (void)hint; free(data); }

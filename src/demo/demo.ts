@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { manifestSource } from '../manifest/index.js';
 import { createPlan } from '../plan/plan.js';
 import { isImageUri } from '../plan/filter.js';
-import { runPlan, type RunEvent, type RunSummary } from '../pipeline/run-plan.js';
+import { defaultWorkers, runPlan, type RunEvent, type RunSummary } from '../pipeline/run-plan.js';
 import { readResults, topLabels } from '../report/results.js';
 import { resultFiles } from '../compact/result-files.js';
 import { configureS3 } from '../storage/s3-client.js';
@@ -23,7 +23,7 @@ export interface DemoOptions {
   count: number;
   run: string;
   models: string[];
-  workers: number;
+  workers?: number;
   batchSize: number;
   concurrency: number;
   stop?: RunStop;
@@ -79,7 +79,7 @@ export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: st
     log({ event: 'demo-uploaded', images: uris.length });
     const keyList = s3Uri(BUCKET, 'keys.txt');
     await writeBytes(keyList, uris.map((u) => `${u}\n`).join(''));
-    const shardSize = Math.max(1, Math.ceil(uris.length / Math.max(4, opts.workers * 2)));
+    const shardSize = Math.max(1, Math.ceil(uris.length / Math.max(4, (opts.workers ?? defaultWorkers('cpu')) * 2)));
     await createPlan(manifestSource({ manifest: keyList }), opts.run, { shardSize });
     const summary = await runPlan(
       {

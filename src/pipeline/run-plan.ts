@@ -19,7 +19,8 @@ export interface RunOptions extends ShardOptions {
   models?: string[];
   /** Only these shards (one fleet task's share); otherwise every shard not yet committed. */
   shards?: number[];
-  workers: number;
+  /** Worker processes (default: defaultWorkers). */
+  workers?: number;
   threads?: number;
   device?: Device;
   s3: S3Options;
@@ -58,6 +59,15 @@ export type RunEvent =
   | { event: 'notice'; message: string }
   | { event: 'compacted'; files: number; rows: number; bytes: number; seconds: number };
 
+/**
+ * One single-threaded worker process per core on CPU: each decodes and infers on its own core, with
+ * no thread of one stage waiting on another's (1.2x one worker with all the threads, BENCHMARKS.md).
+ * On a GPU the device does the inference: one process feeds it, its threads decoding.
+ */
+export function defaultWorkers(device: Device): number {
+  return device === 'cpu' ? os.availableParallelism() : 1;
+}
+
 /** Which shards this invocation must do: the given ones, or all without a commit marker. */
 async function shardsToDo(opts: RunOptions, total: number): Promise<number[]> {
   if (opts.shards !== undefined) {
@@ -73,7 +83,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   const started = performance.now();
   const plan = await loadPlan(opts.run);
   const todo = await shardsToDo(opts, plan.shards);
-  const workers = Math.max(1, Math.min(opts.workers, todo.length));
+  const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(opts.device ?? 'cpu'), todo.length));
   const cores = os.availableParallelism();
   const init: WorkerInit = {
     run: opts.run,

