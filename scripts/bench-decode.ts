@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { ONE_CORE, ROOT, seconds } from './bench-env.js';
+import { cpuFlags, ONE_CORE, ROOT, seconds } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -50,18 +50,21 @@ for (const set of sets) {
   const pillowFull = rate(seconds([...ONE_CORE, PYTHON, path.join(ROOT, 'scripts/bench/pillow_decode.py'), 'full', ...set.files]));
   const pillowDraft = rate(seconds([...ONE_CORE, PYTHON, path.join(ROOT, 'scripts/bench/pillow_decode.py'), 'draft', ...set.files]));
   const limit = rate(await djpeg(set.files));
-  const imgtag = rate(seconds([...ONE_CORE, process.execPath, path.join(ROOT, 'dist/scripts/bench/imgtag-decode.js'), ...set.files], { ...process.env, UV_THREADPOOL_SIZE: '1' }));
+  const stage = (env: NodeJS.ProcessEnv) => rate(seconds([...ONE_CORE, process.execPath, path.join(ROOT, 'dist/scripts/bench/imgtag-decode.js'), ...set.files], { ...process.env, UV_THREADPOOL_SIZE: '1', ...env }));
+  const fast = stage({});
+  const viaSharp = stage({ IMGTAG_JPEG: 'sharp' });
   for (const [name, r] of [
     ['djpeg, DCT-scaled to >= 224 (the limit)', limit],
     ['Pillow full decode + resize + float (pandas_udf)', pillowFull],
     ['Pillow with draft()', pillowDraft],
-    ['imgtag decode stage', imgtag],
+    ['imgtag decode stage: JPEG fast path (libjpeg-turbo addon)', fast],
+    ['imgtag decode stage: sharp (the fallback)', viaSharp],
   ] as const) {
     rows.push(`| ${set.name} (${n}) | ${name} | ${r.toFixed(0)} | ${(r / pillowFull).toFixed(2)}x | ${(r / limit).toFixed(2)}x |`);
   }
 }
 const table = [
-  `One core (\`taskset -c 0\`), ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores. Images from ${path.relative(ROOT, images)}.`,
+  `One core (\`taskset -c 0\`), ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, CPU flags: ${cpuFlags()}. Images from ${path.relative(ROOT, images)}.`,
   '',
   '| images | decoder | images/s | vs Pillow full | vs djpeg limit |',
   '| --- | --- | --- | --- | --- |',

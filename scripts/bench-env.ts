@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +17,10 @@ export const ONE_CORE = ['taskset', '-c', '0'];
 export function seconds(cmd: string[], env: NodeJS.ProcessEnv = process.env): number {
   const out = execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', env, maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   return Number(out.trim().split('\n').pop());
+}
+
+/** The SIMD flags that decide which decoder and which int8 kernels win. */
+export function cpuFlags(): string {
+  const flags = new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1]?.trim().split(/\s+/) ?? []);
+  return ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni'].filter((f) => flags.has(f)).join(' ') || 'none of avx2/avx512/vnni';
 }

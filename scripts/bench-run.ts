@@ -116,6 +116,7 @@ try {
     `| the same ${local.images} images from local files, no S3 (baseline for the cost of fetching) | ${local.rate.toFixed(1)} images/s, efficiency **${(local.rate / ideal).toFixed(2)}** |`,
     `| where the CPU went, ${many.images} images: imgtag processes, per image | ${perImage(many, many.cpu)} (decode + inference alone: ${((costs.decode + costs.infer) * 1000).toFixed(1)} ms) |`,
     `| the loopback S3 server (s3rver, same machine), per image | ${perImage(many, many.serverCpu)} |`,
+    `| imgtag's CPU per image over S3 / from local files (target <= 1.10x) | **${(many.cpu / many.images / (local.cpu / local.images)).toFixed(2)}x** (${perImage(many, many.cpu)} / ${perImage(local, local.cpu)}) |`,
     `| cores busy (imgtag + s3rver CPU / wall x cores) | ${busy(many)} |`,
     '',
     'Reproduce: `npm run build && node dist/scripts/bench-run.js`.',

@@ -35,7 +35,7 @@ export interface Progress {
 }
 
 /** Enough decodes in flight to keep a process's cores busy while one waits on its input. */
-export const decodesInFlight = (threads: number) => Number(process.env.IMGTAG_DECODES ?? 0) || Math.max(2, 2 * threads);
+export const decodesInFlight = (threads: number) => Math.max(2, 2 * threads);
 
 /** `at`: the row's place in the shard, so rows can finish out of order and still be written in order. */
 interface Fetched {

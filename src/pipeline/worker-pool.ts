@@ -50,7 +50,9 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
   const startWorker = () =>
     new Promise<void>((resolve) => {
       const env = { ...workerEnvDefaults(init.threads), ...process.env };
-      const child: ChildProcess = fork(WORKER_SCRIPT, [], { execArgv: process.env.IMGTAG_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.IMGTAG_PROFILE] : undefined, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+      // IMGTAG_PROFILE=DIR: each worker writes a V8 CPU profile there (NODE_OPTIONS may not carry --cpu-prof).
+      const execArgv = process.env.IMGTAG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMGTAG_PROFILE}`] : undefined;
+      const child: ChildProcess = fork(WORKER_SCRIPT, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
       children.add(child);
       const dispatch = new ShardDispatch(
         queue,
