@@ -31,7 +31,7 @@ test('a held lease keeps others off the shard; a dead owner on this host or an e
 
 test('two runs racing over the same run directory never tag the same shard twice', async () => {
   const { run } = await plannedLocalRun('race', photoPaths(420, 40), 4);
-  const [a, b] = await Promise.all([imgtag(['run', '--run', run, '--threads', '1']), imgtag(['run', '--run', run, '--threads', '1'])]);
+  const [a, b] = await Promise.all([imgtag(['run', '--run', run, '--workers', '1', '--threads', '1']), imgtag(['run', '--run', run, '--workers', '1', '--threads', '1'])]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
   const tagged = (out: string) => Number(/(\d+) tagged/.exec(out)![1]);

@@ -121,7 +121,9 @@ export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{
     (res.Body as Readable | undefined)?.destroy();
     throw new Error(overLimit(res.ContentLength!, maxBytes));
   }
-  return { body: Buffer.from(await res.Body!.transformToByteArray()), etag: cleanEtag(res.ETag), modified: res.LastModified };
+  const bytes = await res.Body!.transformToByteArray();
+  // A view, not a copy, of the bytes the SDK collected.
+  return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: cleanEtag(res.ETag), modified: res.LastModified };
 }
 
 export const overLimit = (size: number, max: number) => `the object is ${size} bytes, over the ${max}-byte limit (--max-bytes): not read`;
