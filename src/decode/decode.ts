@@ -1,5 +1,6 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { decodeJpegFast } from './jpeg-fast.js';
+import { decodeHeicOffThread, isHeif } from './heic.js';
 
 /** The decode stage's answer: the model-sized RGB pixels and the image's own size, upright. */
 export interface DecodedImage {
@@ -97,23 +98,43 @@ export async function decodeImage(bytes: Buffer, targets: DecodeTarget[]): Promi
   return decodeWithSharp(bytes, targets);
 }
 
-/** Every format sharp reads (and JPEGs the fast path declines or cannot take). */
+/** Every format sharp reads (and JPEGs the fast path declines or cannot take); HEVC-coded HEIF through libheif. */
 export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage> {
   const maxPixels = Math.min(...targets.map((t) => t.maxPixels));
   const options = { failOn: 'truncated' as const, limitInputPixels: maxPixels, sequentialRead: true, ignoreIcc: true };
-  const meta = await sharp(bytes, options).metadata();
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, options).metadata();
+  } catch (e) {
+    if (isHeif(bytes)) return decodeHeic(bytes, targets, maxPixels);
+    throw e;
+  }
   if (!meta.format || !ACCEPTED.has(meta.format)) throw new DecodeError(`unsupported image format ${meta.format ?? 'unknown'}`);
+  // sharp's prebuilt libvips has no HEVC decoder (patents): iPhone photos go to libheif.
+  if (meta.format === 'heif' && meta.compression === 'hevc') return decodeHeic(bytes, targets, maxPixels);
   const { width, height } = meta.autoOrient ?? meta;
   if (!width || !height) throw new DecodeError('image has no size');
   if (width * height > maxPixels) throw new DecodeError(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`);
   const layout: Layout = { hasAlpha: meta.hasAlpha === true, plainRgb: meta.space === 'srgb' && meta.channels === 3 && meta.depth === 'uchar' };
   decodeStats.decodes += 1;
-  if (targets.length === 1) return { pixels: [await cropped(sharp(bytes, options).autoOrient(), width, height, targets[0]!, layout)], width, height };
+  return { pixels: await resizeAll(() => sharp(bytes, options).autoOrient(), width, height, targets, layout), width, height };
+}
+
+/** HEIC on a pool thread (libheif-js), upright; then the same resize and crop as every image. */
+async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: number): Promise<DecodedImage> {
+  const { width, height, rgba } = await decodeHeicOffThread(bytes, maxPixels);
+  decodeStats.decodes += 1;
+  const open = () => sharp(rgba, { raw: { width, height, channels: 4 } });
+  return { pixels: await resizeAll(open, width, height, targets, { hasAlpha: true, plainRgb: true }), width, height };
+}
+
+/** Each target from one decode: directly for one target; for several, one resize to the largest size they need, then each from that. */
+async function resizeAll(open: () => Pipeline, width: number, height: number, targets: DecodeTarget[], layout: Layout): Promise<Buffer[]> {
+  if (targets.length === 1) return [await cropped(open(), width, height, targets[0]!, layout)];
   const sizes = targets.map((t) => resizedSize(width, height, t));
   const big = sizes.reduce((a, b) => (a.w * a.h >= b.w * b.h ? a : b));
-  const { data, info } = await toRgb(sharp(bytes, options).autoOrient().resize(big.w, big.h, RESIZE), layout).toBuffer({ resolveWithObject: true });
+  const { data, info } = await toRgb(open().resize(big.w, big.h, RESIZE), layout).toBuffer({ resolveWithObject: true });
   const raw = { raw: { width: info.width, height: info.height, channels: info.channels as 3 } };
   const rgb: Layout = { hasAlpha: false, plainRgb: true };
-  const pixels = await Promise.all(targets.map((t) => cropped(sharp(data, raw), info.width, info.height, t, rgb)));
-  return { pixels, width, height };
+  return Promise.all(targets.map((t) => cropped(sharp(data, raw), info.width, info.height, t, rgb)));
 }

@@ -1,0 +1,32 @@
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import type { HeicPixels, HeicTask } from './heic-thread.js';
+
+/**
+ * HEIC decodes run on their own threads: libheif-js is WebAssembly, which would otherwise run on
+ * the main thread and stall fetching, batching and inference for the ~100 ms an iPhone photo takes.
+ * Created on the first HEIC, so runs without any pay nothing; idle threads exit after 30 s.
+ */
+let pool: Piscina | undefined;
+
+export function heicThreads(): number {
+  return Math.max(1, Number(process.env.IMGTAG_HEIC_THREADS ?? 0) || Math.min(2, os.availableParallelism()));
+}
+
+/** ISO-BMFF `ftyp` with a HEIF brand: what iPhones and many Android phones write. */
+export function isHeif(bytes: Buffer): boolean {
+  if (bytes.length < 12 || bytes.toString('latin1', 4, 8) !== 'ftyp') return false;
+  return ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1'].includes(bytes.toString('latin1', 8, 12));
+}
+
+export async function decodeHeicOffThread(bytes: Buffer, maxPixels: number): Promise<HeicPixels> {
+  pool ??= new Piscina({ filename: new URL('./heic-thread.js', import.meta.url).href, maxThreads: heicThreads(), minThreads: 0, idleTimeout: 30_000 });
+  const copy = new Uint8Array(bytes);
+  return (await pool.run({ bytes: copy, maxPixels } satisfies HeicTask, { transferList: [copy.buffer] })) as HeicPixels;
+}
+
+/** Let the process exit: the pool's threads would otherwise keep it alive until their idle timeout. */
+export async function closeHeicPool(): Promise<void> {
+  await pool?.destroy();
+  pool = undefined;
+}
