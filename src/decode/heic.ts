@@ -25,6 +25,11 @@ export async function decodeHeicOffThread(bytes: Buffer, maxPixels: number): Pro
   return (await pool.run({ bytes: copy, maxPixels } satisfies HeicTask, { transferList: [copy.buffer] })) as HeicPixels;
 }
 
+/** Pool threads alive now (a test checks HEIC decodes run off the main thread). */
+export function heicPoolThreads(): number {
+  return pool?.threads.length ?? 0;
+}
+
 /** Let the process exit: the pool's threads would otherwise keep it alive until their idle timeout. */
 export async function closeHeicPool(): Promise<void> {
   await pool?.destroy();

@@ -1,0 +1,155 @@
+/**
+ * Minimal HEIF (ISO-BMFF) box surgery for test fixtures that Debian's heif-enc (libheif 1.15) cannot
+ * write itself: an image turned upright by an `irot` transform, and a grid (tiled) image, the way
+ * iPhones store photos. The tiles' coded data comes from single-image files heif-enc wrote.
+ */
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const u16 = (n: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+};
+const box = (type: string, ...body: Buffer[]) => {
+  const content = Buffer.concat(body);
+  return Buffer.concat([u32(8 + content.length), Buffer.from(type, 'latin1'), content]);
+};
+const fullBox = (type: string, version: number, flags: number, ...body: Buffer[]) => box(type, Buffer.from([version, flags >> 16, (flags >> 8) & 255, flags & 255]), ...body);
+
+interface Box {
+  type: string;
+  start: number;
+  end: number;
+  body: number;
+}
+
+function children(buf: Buffer, from: number, to: number): Box[] {
+  const out: Box[] = [];
+  for (let at = from; at + 8 <= to; ) {
+    const size = buf.readUInt32BE(at);
+    out.push({ type: buf.toString('latin1', at + 4, at + 8), start: at, end: at + size, body: at + 8 });
+    at += size;
+  }
+  return out;
+}
+const find = (list: Box[], type: string) => {
+  const b = list.find((x) => x.type === type);
+  if (!b) throw new Error(`no ${type} box`);
+  return b;
+};
+
+/** The primary item's coded data and its hvcC and ispe property boxes, from a file heif-enc wrote. */
+export function primaryImage(file: Buffer): { data: Buffer; hvcC: Buffer; ispe: Buffer } {
+  const meta = find(children(file, 0, file.length), 'meta');
+  const inMeta = children(file, meta.body + 4, meta.end);
+  const pitm = find(inMeta, 'pitm');
+  const primary = file[pitm.body] === 0 ? file.readUInt16BE(pitm.body + 4) : file.readUInt32BE(pitm.body + 4);
+  // iloc: version 0 or 1, offset/length/base-offset sizes in nibbles.
+  const iloc = find(inMeta, 'iloc');
+  const version = file[iloc.body]!;
+  let at = iloc.body + 4;
+  const offsetSize = file[at]! >> 4;
+  const lengthSize = file[at]! & 15;
+  const baseSize = file[at + 1]! >> 4;
+  const indexSize = version >= 1 ? file[at + 1]! & 15 : 0;
+  at += 2;
+  const read = (n: number) => {
+    const v = n === 0 ? 0 : n === 4 ? file.readUInt32BE(at) : n === 8 ? Number(file.readBigUInt64BE(at)) : file.readUInt16BE(at);
+    at += n;
+    return v;
+  };
+  const count = version < 2 ? read(2) : read(4);
+  let data: Buffer | undefined;
+  for (let i = 0; i < count; i++) {
+    const id = version < 2 ? read(2) : read(4);
+    if (version >= 1) read(2);
+    read(2); // data reference index
+    const base = read(baseSize);
+    const extents = read(2);
+    const parts: Buffer[] = [];
+    for (let e = 0; e < extents; e++) {
+      if (indexSize) read(indexSize);
+      const offset = read(offsetSize);
+      const length = read(lengthSize);
+      parts.push(file.subarray(base + offset, base + offset + length));
+    }
+    if (id === primary) data = Buffer.concat(parts);
+  }
+  const iprp = children(file, find(inMeta, 'iprp').body, find(inMeta, 'iprp').end);
+  const props = children(file, find(iprp, 'ipco').body, find(iprp, 'ipco').end);
+  const prop = (type: string) => {
+    const b = find(props, type);
+    return Buffer.from(file.subarray(b.start, b.end));
+  };
+  if (!data) throw new Error('primary item has no data');
+  return { data, hvcC: prop('hvcC'), ispe: prop('ispe') };
+}
+
+const ispe = (w: number, h: number) => fullBox('ispe', 0, 0, u32(w), u32(h));
+const infe = (id: number, type: string) => fullBox('infe', 2, 0, u16(id), u16(0), Buffer.from(type, 'latin1'), Buffer.from([0]));
+
+interface Item {
+  id: number;
+  type: string;
+  data: Buffer;
+  /** Property boxes, and whether each is essential (transforms and decoder configuration are). */
+  props: { box: Buffer; essential: boolean }[];
+}
+
+/** A HEIF file from items: every item's data in mdat, located by a version-0 iloc with 4-byte offsets. */
+function heifFile(items: Item[], primary: number, dimg?: { from: number; to: number[] }): Buffer {
+  const allProps = items.flatMap((i) => i.props.map((p) => p.box));
+  let next = 1;
+  const ipma = fullBox(
+    'ipma', 0, 0, u32(items.length),
+    ...items.map((i) => Buffer.concat([u16(i.id), Buffer.from([i.props.length]), ...i.props.map((p) => Buffer.from([(p.essential ? 0x80 : 0) | next++]))])),
+  );
+  const iref = dimg ? [fullBox('iref', 0, 0, box('dimg', u16(dimg.from), u16(dimg.to.length), ...dimg.to.map(u16)))] : [];
+  const metaFor = (dataStart: number) => {
+    let offset = dataStart;
+    const entries = items.map((i) => {
+      const entry = Buffer.concat([u16(i.id), u16(0), u16(1), u32(offset), u32(i.data.length)]);
+      offset += i.data.length;
+      return entry;
+    });
+    return fullBox(
+      'meta', 0, 0,
+      fullBox('hdlr', 0, 0, u32(0), Buffer.from('pict', 'latin1'), Buffer.alloc(12), Buffer.from([0])),
+      fullBox('pitm', 0, 0, u16(primary)),
+      fullBox('iloc', 0, 0, Buffer.from([0x44, 0x00]), u16(items.length), ...entries),
+      fullBox('iinf', 0, 0, u16(items.length), ...items.map((i) => infe(i.id, i.type))),
+      ...iref,
+      box('iprp', box('ipco', ...allProps), ipma),
+    );
+  };
+  const ftyp = box('ftyp', Buffer.from('heic', 'latin1'), u32(0), Buffer.from('mif1heic', 'latin1'));
+  // The meta box's size does not depend on the offsets it holds: measure it once, then write it for real.
+  const metaSize = metaFor(0).length;
+  const meta = metaFor(ftyp.length + metaSize + 8);
+  return Buffer.concat([ftyp, meta, box('mdat', ...items.map((i) => i.data))]);
+}
+
+/** One image whose stored pixels are turned by `irot` (anticlockwise, in quarter turns) for display. */
+export function rotatedHeif(stored: Buffer, quarterTurns: number): Buffer {
+  const img = primaryImage(stored);
+  const irot = box('irot', Buffer.from([quarterTurns & 3]));
+  return heifFile([{ id: 1, type: 'hvc1', data: img.data, props: [{ box: img.hvcC, essential: true }, { box: img.ispe, essential: false }, { box: irot, essential: true }] }], 1);
+}
+
+/** A 2x1 grid of two tiles, each a single-image HEIF of tileWidth x height: width 2 x tileWidth. */
+export function gridHeif(left: Buffer, right: Buffer, tileWidth: number, height: number): Buffer {
+  const [a, b] = [primaryImage(left), primaryImage(right)];
+  const grid = Buffer.concat([Buffer.from([0, 0, 0, 1]), u16(2 * tileWidth), u16(height)]);
+  return heifFile(
+    [
+      { id: 1, type: 'hvc1', data: a.data, props: [{ box: a.hvcC, essential: true }, { box: a.ispe, essential: false }] },
+      { id: 2, type: 'hvc1', data: b.data, props: [{ box: b.hvcC, essential: true }, { box: b.ispe, essential: false }] },
+      { id: 3, type: 'grid', data: grid, props: [{ box: ispe(2 * tileWidth, height), essential: false }] },
+    ],
+    3,
+    { from: 3, to: [1, 2] },
+  );
+}
