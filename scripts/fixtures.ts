@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { crc32, createDeflate } from 'node:zlib';
 import sharp from 'sharp';
 import { rng, syntheticImage } from '../src/demo/synthetic.js';
@@ -8,6 +9,8 @@ import { rng, syntheticImage } from '../src/demo/synthetic.js';
 export interface Fixture {
   name: string;
   bytes: Buffer;
+  /** For a broken file: how its error row's message must begin (what is wrong, in plain words). */
+  problem?: RegExp;
   expect: 'ok' | 'decode-error';
   /** Upright size the result row must report, where it matters. */
   size?: [number, number];
@@ -49,6 +52,9 @@ export async function fixtures(): Promise<Fixture[]> {
   const rgb = sharp(await syntheticImage(8, 300, 180, 'png'));
   const frames = [await rgb.clone().png().toBuffer(), await sharp(await syntheticImage(9, 300, 180, 'png')).png().toBuffer()];
   const rotated = (orientation: number) => sharp(jpeg).withMetadata({ orientation }).jpeg().toBuffer();
+  const png = await rgb.clone().png().toBuffer();
+  // A real HEVC-coded HEIC (libheif's sample, beside the photos), cut in half.
+  const heic = fs.readFileSync(path.join(process.env.IMGTAG_IMAGE_DIR ?? path.resolve(fileURLToPath(new URL('../../', import.meta.url)), '../shared/images'), 'heic', 'libheif-rainbow-451x461.heic'));
   return [
     { name: 'plain.jpg', bytes: jpeg, expect: 'ok', size: [320, 200] },
     { name: 'exif-rotated-3.jpg', bytes: await rotated(3), expect: 'ok', size: [320, 200] },
@@ -66,13 +72,17 @@ export async function fixtures(): Promise<Fixture[]> {
     { name: 'palette.png', bytes: await rgb.clone().png({ palette: true, colours: 16 }).toBuffer(), expect: 'ok' },
     { name: 'image.webp', bytes: await rgb.clone().webp().toBuffer(), expect: 'ok' },
     { name: 'tiny-1x1.png', bytes: await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer(), expect: 'ok' },
-    { name: 'truncated.jpg', bytes: jpeg.subarray(0, Math.floor(jpeg.length / 2)), expect: 'decode-error' },
-    { name: 'not-an-image.png', bytes: Buffer.from('<html><body>503 Service Unavailable</body></html>'), expect: 'decode-error' },
-    { name: 'html-error-page.jpg', bytes: Buffer.from('<!DOCTYPE html><html><head><title>404</title></head></html>'), expect: 'decode-error' },
-    { name: 'random-bytes.jpg', bytes: randomBytes(4096, 3), expect: 'decode-error' },
-    { name: 'empty.jpg', bytes: Buffer.alloc(0), expect: 'decode-error' },
-    { name: 'svg-named.jpg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><image href="file:///etc/passwd"/></svg>'), expect: 'decode-error' },
-    { name: 'bomb-30000x30000.png', bytes: await decompressionBomb(30000, 30000), expect: 'decode-error' },
+    { name: 'truncated.jpg', bytes: jpeg.subarray(0, Math.floor(jpeg.length / 2)), expect: 'decode-error', problem: /^truncated JPEG: / },
+    { name: 'not-an-image.png', bytes: Buffer.from('<html><body>503 Service Unavailable</body></html>'), expect: 'decode-error', problem: /^not an image: it looks like HTML/ },
+    { name: 'html-error-page.jpg', bytes: Buffer.from('<!DOCTYPE html><html><head><title>404</title></head></html>'), expect: 'decode-error', problem: /^not an image: it looks like HTML/ },
+    { name: 'random-bytes.jpg', bytes: randomBytes(4096, 3), expect: 'decode-error', problem: /^not an image: no known image format/ },
+    { name: 'empty.jpg', bytes: Buffer.alloc(0), expect: 'decode-error', problem: /^empty file/ },
+    { name: 'svg-named.jpg', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><image href="file:///etc/passwd"/></svg>'), expect: 'decode-error', problem: /^SVG is not decoded/ },
+    { name: 'bomb-30000x30000.png', bytes: await decompressionBomb(30000, 30000), expect: 'decode-error', problem: /^too many pixels: 30000x30000 is over the --max-pixels limit/ },
+    { name: 'truncated.png', bytes: png.subarray(0, Math.floor(png.length / 2)), expect: 'decode-error', problem: /^truncated PNG: / },
+    { name: 'corrupt-header.jpg', bytes: Buffer.concat([jpeg.subarray(0, 4), randomBytes(2000, 4)]), expect: 'decode-error', problem: /^damaged JPEG: / },
+    { name: 'pdf-named.jpg', bytes: Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n'), expect: 'decode-error', problem: /^not an image: it looks like PDF/ },
+    { name: 'truncated.heic', bytes: heic.subarray(0, Math.floor(heic.length / 2)), expect: 'decode-error', problem: /^truncated HEIC\/HEIF: / },
   ];
 }
 

@@ -21,6 +21,14 @@ function assertTags(tags: Tag[] | undefined, key: unknown) {
   assert.ok(tags[0]!.score > 0 && tags[0]!.score <= 1);
 }
 
+/** One line, the problem named first in plain words, never "Unknown error", nothing said twice. */
+function assertClearMessage(message: string, problem: RegExp, name: string): void {
+  assert.match(message, problem, name);
+  assert.doesNotMatch(message, /\n/, `${name}: one line`);
+  assert.doesNotMatch(message, /unknown error/i, name);
+  for (let i = 0; i + 16 <= message.length; i++) assert.equal(message.indexOf(message.slice(i, i + 16), i + 1), -1, `${name} repeats "${message.slice(i, i + 16)}": ${message}`);
+}
+
 test('run over S3 with 2 workers: one row per planned image, odd images tagged, broken ones error rows, then nothing redone', async () => {
   const s3 = await testS3();
   const bucket = await newBucket('run');
@@ -60,7 +68,7 @@ test('run over S3 with 2 workers: one row per planned image, odd images tagged, 
       if (f.size) assert.deepEqual([r.width, r.height], f.size, `${f.name} must be reported upright`);
     } else {
       assert.equal((r.error as { stage: string }).stage, 'decode', f.name);
-      assert.ok((r.error as { message: string }).message.length > 0);
+      assertClearMessage((r.error as { message: string }).message, f.problem!, f.name);
       assert.equal(r[MOBILENET_TAGS], undefined);
     }
   }

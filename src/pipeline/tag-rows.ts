@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pMapIterable } from 'p-map';
 import { packBatch, type PackedBatch } from '../batch/pack.js';
 import { decodeImage } from '../decode/decode.js';
+import { describeDecodeError } from '../decode/decode-error.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { ManifestRow } from '../manifest/index.js';
 import type { ModelOutput } from '../infer/postprocess.js';
@@ -134,7 +135,7 @@ export async function tagRows(
       const image = await clock.time('decode', () => decodeImage(body, models.targets));
       return { at, row: { ...row, width: image.width, height: image.height }, pixels: image.pixels };
     } catch (e) {
-      return { at, row: fail(row, 'decode', e) };
+      return { at, row: fail(row, 'decode', new Error(await describeDecodeError(body, e, models.targets[0]?.maxPixels ?? Infinity))) };
     }
   };
   const inferOne = async (batch: Batch): Promise<Batch> => {
