@@ -17,6 +17,9 @@ const sets = [
   { name: 'ImageNet-size JPEGs', files: list(path.join(images, 'imagenet-samples')).slice(0, 200) },
   { name: '3000 px phone photos', files: list(path.join(images, 'large')) },
 ];
+/** The 50 photos that heic/ holds as HEIC, and the same photos as JPEG: HEIC decode beside JPEG. */
+const heics = fs.readdirSync(path.join(images, 'heic')).filter((f) => /^n\d+_.*\.heic$/.test(f)).sort();
+const heicPairs = { heic: heics.map((f) => path.join(images, 'heic', f)), jpeg: heics.map((f) => path.join(images, 'imagenet-samples', f.replace(/\.heic$/, '.JPEG'))) };
 /** Debian's python3, which has python3-pil (a pyenv python on PATH may not). */
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 
@@ -62,6 +65,17 @@ for (const set of sets) {
   ] as const) {
     rows.push(`| ${set.name} (${n}) | ${name} | ${r.toFixed(0)} | ${(r / pillowFull).toFixed(2)}x | ${(r / limit).toFixed(2)}x |`);
   }
+}
+{
+  const stage = (files: string[], env: NodeJS.ProcessEnv = {}) =>
+    files.length / seconds([...ONE_CORE, process.execPath, path.join(ROOT, 'dist/scripts/bench/imgtag-decode.js'), ...files], { ...process.env, UV_THREADPOOL_SIZE: '1', IMGTAG_HEIC_THREADS: '1', ...env });
+  const pillow = heicPairs.jpeg.length / seconds([...ONE_CORE, PYTHON, path.join(ROOT, 'scripts/bench/pillow_decode.py'), 'full', ...heicPairs.jpeg]);
+  const jpeg = stage(heicPairs.jpeg);
+  const heic = stage(heicPairs.heic);
+  const name = `the same ${heics.length} photos`;
+  rows.push(`| ${name}, as JPEG | imgtag decode stage: JPEG fast path | ${jpeg.toFixed(0)} | ${(jpeg / pillow).toFixed(2)}x | |`);
+  rows.push(`| ${name}, as HEIC (HEVC) | imgtag decode stage: libheif (WebAssembly) on a pool thread | ${heic.toFixed(0)} | ${(heic / pillow).toFixed(2)}x | |`);
+  rows.push(`| ${name} | HEIC / JPEG | ${(heic / jpeg).toFixed(2)}x | | |`);
 }
 const table = [
   `One core (\`taskset -c 0\`), ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, CPU flags: ${cpuFlags()}. Images from ${path.relative(ROOT, images)}.`,

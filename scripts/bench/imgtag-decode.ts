@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import sharp from 'sharp';
 import { decodeImage } from '../../src/decode/decode.js';
+import { closeHeicPool } from '../../src/decode/heic.js';
 
 /**
  * imgtag's decode stage alone, one image at a time on one thread, to the model's 224x224 tensor slot:
@@ -16,3 +17,4 @@ for (const b of blobs.slice(0, 5)) await once(b);
 const start = performance.now();
 for (const b of blobs) await once(b);
 console.log((performance.now() - start) / 1000);
+await closeHeicPool();
