@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -53,6 +54,8 @@ function finish(summary: RunSummary, maxErrorRate: number | undefined): void {
   logEvent({ event: 'summary', exitCode: process.exitCode, ...counts, ...(compaction ? { compaction: compaction.status } : {}) });
 }
 
+const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 /** A progress bar on a terminal; JSON lines on stderr for cron jobs and fleet logs. */
 const logEvent = progressReporter();
 
@@ -60,7 +63,9 @@ const program = new Command('imgtag')
   .description('Tag images in S3 (or on disk) with an ONNX model, in batch: plan a manifest into shards, run them into Parquet.')
   .option('--endpoint <url>', 'S3-compatible endpoint (default: AWS_ENDPOINT_URL); uses path-style addressing')
   .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
-  .showHelpAfterError();
+  .version(PACKAGE_VERSION, '--version', 'print the version')
+  // A mistyped flag gets one line and where to look, not 30 lines of usage.
+  .showHelpAfterError('(imgtag <command> --help shows the options)');
 
 function s3Options(): S3Options {
   const o = program.opts<{ endpoint?: string; region?: string }>();

@@ -1,10 +1,42 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import { imgtag, type CliResult } from './helpers/cli.js';
 import { ROOT } from './helpers/env.js';
+import { testS3 } from './helpers/s3.js';
 
 test('the README way in works: npx imgtag runs the built bin', () => {
   const out = execFileSync('npx', ['--no', '--', 'imgtag', '--help'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   assert.match(out, /^Usage: imgtag /m);
   for (const command of ['plan', 'run', 'demo', 'nightly', 'tune', 'report', 'submit']) assert.match(out, new RegExp(`^  ${command} `, 'm'));
+});
+
+test('a new user\'s first-hour mistakes each get one line saying what was wrong and what to do', async () => {
+  const s3 = await testS3();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-cli-'));
+  const oneLine = (r: CliResult) => {
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.ok(lines.length <= 2, `a short answer, not the usage:\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /^Options:/m);
+    return lines[0]!;
+  };
+  // A folder as --manifest.
+  assert.match(oneLine(await imgtag(['plan', '--manifest', dir, '--run', path.join(dir, 'run')])), /^imgtag: \S+ is a folder, not a file: name a file here/);
+  // A bucket that does not exist.
+  assert.match(oneLine(await imgtag(['run', '--run', 's3://no-such-bucket-imgtag/runs/x2'], s3.env)), /^imgtag: bucket no-such-bucket-imgtag does not exist \(s3:\/\/no-such-bucket-imgtag\/runs\/x2\/plan\.json\): check the bucket name, or --region/);
+  // No credentials anywhere in the AWS chain.
+  const bare = { PATH: process.env.PATH, HOME: dir, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: s3.endpoint, IMGTAG_MODEL_DIR: process.env.IMGTAG_MODEL_DIR, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  assert.match(oneLine(await imgtag(['plan', '--manifest', 's3://some-bucket/keys.txt', '--run', path.join(dir, 'r2')], bare)), /^imgtag: no AWS credentials for s3:\/\/some-bucket\/keys\.txt: set AWS_PROFILE/);
+  // A bad flag value: the error and where to look, not 30 lines of usage.
+  const zero = await imgtag(['run', '--run', dir, '--batch-size', '0']);
+  assert.match(oneLine(zero), /^error: option '--batch-size <n>' argument '0' is invalid\. must be an integer >= 1$/);
+  assert.match(zero.stderr, /imgtag <command> --help shows the options/);
+  // --version.
+  const version = await imgtag(['--version']);
+  assert.equal(version.code, 0);
+  assert.equal(version.stdout.trim(), JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
 });

@@ -77,7 +77,9 @@ export function validateSpec(raw: unknown, where: string): ModelSpec {
   if (!['logits', 'probabilities', 'multilabel', 'embedding'].includes(o.kind)) {
     fail(where, '"output.kind" must be logits, probabilities, multilabel or embedding');
   }
-  if (!Number.isInteger(o.topK) || o.topK < 1) fail(where, '"output.topK" must be a positive integer');
+  // Tags need a count; a plain embedding writes none, so it needs no topK.
+  const tags = o.kind !== 'embedding' || o.zeroShot !== undefined;
+  if ((tags || o.topK !== undefined) && (!Number.isInteger(o.topK) || o.topK < 1)) fail(where, '"output.topK" must be a positive integer');
   if (o.threshold !== undefined && !isNum(o.threshold)) fail(where, '"output.threshold" must be a number');
   if (o.zeroShot !== undefined && (o.kind !== 'embedding' || typeof o.zeroShot.file !== 'string')) {
     fail(where, '"output.zeroShot" needs kind embedding and a "file" of label vectors');

@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import type { ManifestSource } from '../manifest/index.js';
 import type { PlanCurrent } from './delta.js';
-import { exists, readText } from '../storage/storage.js';
+import { exists, readText, refuseMissingBucket } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { basenameUri, joinUri } from '../storage/uri.js';
 
@@ -42,7 +42,10 @@ export function defaultDataset(run: string): string {
 
 export async function loadPlan(run: string): Promise<Plan> {
   const uri = runLayout.plan(run);
-  if (!(await exists(uri))) throw new UserError(`no plan in ${run}: run "imgtag plan --run ${run} ..." first`);
+  if (!(await exists(uri))) {
+    await refuseMissingBucket(uri);
+    throw new UserError(`no plan in ${run}: run "imgtag plan --run ${run} ..." first`);
+  }
   let plan: Plan;
   try {
     plan = JSON.parse(await readText(uri)) as Plan;

@@ -10,6 +10,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -17,7 +18,7 @@ import {
   type HeadObjectCommandOutput,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
-import { AccessRefused, NotFoundError } from '../errors.js';
+import { AccessRefused, NotFoundError, UserError } from '../errors.js';
 import { countAttempts, s3Client } from './s3-client.js';
 import { parseUri, s3Uri } from './uri.js';
 
@@ -34,8 +35,19 @@ function isMissing(err: unknown): boolean {
 }
 
 function notFound(uri: string, err: unknown): never {
+  const e = err as { name?: string; Code?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  // Every object in a missing bucket is missing: that is the user's bucket name or region, not one object.
+  if (e?.name === 'NoSuchBucket' || e?.Code === 'NoSuchBucket') {
+    const loc = parseUri(uri);
+    throw new UserError(`bucket ${loc.kind === 's3' ? loc.bucket : uri} does not exist (${uri}): check the bucket name, or --region if it is in another region`);
+  }
+  if (e?.code === 'EISDIR') throw new UserError(`${uri} is a folder, not a file: name a file here (a key list or an Inventory manifest.json)`);
+  if (e?.name === 'CredentialsProviderError') {
+    throw new UserError(
+      `no AWS credentials for ${uri}: set AWS_PROFILE (after "aws sso login" or "aws configure"), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run on a machine with an instance role; for an S3-compatible server give --endpoint`,
+    );
+  }
   if (isMissing(err)) throw new NotFoundError(`not found: ${uri}`);
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e?.$metadata?.httpStatusCode;
   if (status === 401 || status === 403) {
     const name = e.name && e.name !== 'UnknownError' ? ` ${e.name}` : '';
@@ -140,7 +152,8 @@ export async function readStream(uri: string): Promise<Readable> {
   const loc = parseUri(uri);
   if (loc.kind === 's3') refuseDotSegments(uri, loc.key);
   if (loc.kind === 'local') {
-    await fsp.access(loc.path).catch((e) => notFound(uri, e));
+    const st = await statFile(loc.path).catch((e) => notFound(uri, e));
+    if (st.isDirectory()) notFound(uri, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
     return fs.createReadStream(loc.path);
   }
   return (await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }))).Body as Readable;
@@ -300,6 +313,21 @@ export async function statObject(uri: string): Promise<ObjectInfo> {
   }
   const res = await send(uri, new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
   return { uri, size: res.ContentLength, etag: cleanEtag(res.ETag) };
+}
+
+/**
+ * Why an object is missing, when the answer is "its bucket is": a HEAD says only 404 either way,
+ * so the bucket is asked. Throws the bucket's UserError; returns when the bucket exists (or is local).
+ */
+export async function refuseMissingBucket(uri: string): Promise<void> {
+  const loc = parseUri(uri);
+  if (loc.kind !== 's3') return;
+  try {
+    await s3Client().send(new HeadBucketCommand({ Bucket: loc.bucket }));
+  } catch (e) {
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) notFound(uri, Object.assign(new Error('no such bucket'), { name: 'NoSuchBucket' }));
+  }
 }
 
 export async function exists(uri: string): Promise<boolean> {
