@@ -153,6 +153,9 @@ test('operators: an init process, read grants for the Inventory and an s3:// mod
   const job = json.data!.aws_iam_policy_document!.job![0] as { dynamic: { statement: Dynamic[] } };
   const dynamic = Object.fromEntries(job.dynamic.statement.map((s) => [s.content[0]!.sid, s]));
   assert.deepEqual(dynamic.ReadInventory!.content[0]!.actions, ['s3:GetObject']);
+  // The schedule may name the Inventory configuration's folder: its dated reports are listed.
+  assert.deepEqual(dynamic.ListInventory!.content[0]!.actions, ['s3:ListBucket']);
+  assert.match(text, /inventory_folder = endswith\(var\.nightly_manifest, "\/"\) \? trimsuffix/);
   assert.deepEqual(dynamic.ReadModel!.content[0]!.resources, ['arn:aws:s3:::${dirname(trimprefix(var.model, "s3://"))}/*']);
   assert.match(dynamic.ReadModel!.for_each, /startswith\(var\.model, "s3:\/\/"\)/);
   assert.deepEqual(dynamic.UseKmsKeys!.content[0]!.actions, ['kms:Decrypt', 'kms:GenerateDataKey']);

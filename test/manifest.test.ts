@@ -8,7 +8,8 @@ import { Table, tableToIPC, vectorFromArray, Utf8, Int64 } from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 import { manifestSource, readManifest, type ManifestRow } from '../src/manifest/index.js';
 import { decodeInventoryKey } from '../src/manifest/inventory.js';
-import { writeBytes } from '../src/storage/storage.js';
+import { readText, writeBytes } from '../src/storage/storage.js';
+import { imgtag } from './helpers/cli.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
 async function collect(pages: AsyncIterable<ManifestRow[]>): Promise<ManifestRow[]> {
@@ -144,4 +145,29 @@ test('--prefix lists every object under the prefix across pages, with size and E
   assert.match(rows[0]!.etag!, /^[0-9a-f]{32}$/);
   assert.throws(() => manifestSource({ prefix: '/local/dir' }), /--prefix must be an s3:\/\/ URI/);
   assert.throws(() => manifestSource({}), /exactly one of --manifest/);
+});
+
+test('--manifest naming an Inventory configuration\'s folder plans its newest dated report (what a nightly schedule names once)', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('inv-dated');
+  const config = `s3://${bucket}/inventory/photos/all/`;
+  const report = async (date: string, keys: string[]) => {
+    const data = `inventory/photos/all/data/${date}.csv.gz`;
+    await writeBytes(`s3://${bucket}/${data}`, gzipSync(keys.map((k, i) => `"photos","${k}","${100 + i}","e${i}"\n`).join('')));
+    const manifest = { destinationBucket: `arn:aws:s3:::${bucket}`, fileFormat: 'CSV', fileSchema: 'Bucket, Key, Size, ETag', files: [{ key: data }] };
+    await writeBytes(`${config}${date}/manifest.json`, JSON.stringify(manifest));
+  };
+  await report('2026-11-21T01-00Z', ['a.jpg']);
+  await report('2026-11-22T01-00Z', ['a.jpg', 'b.jpg', 'c.jpg']);
+  // Athena's hive/ folder sits beside the dated ones and is not a report.
+  await writeBytes(`${config}hive/dt=2026-11-22-01-00/symlink.txt`, 'x');
+  const run = `s3://${bucket}/runs/r1`;
+  const plan = await imgtag(['plan', '--manifest', config, '--run', run], s3.env);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, /^images\s+3$/m);
+  const recorded = JSON.parse(await readText(`${run}/plan.json`)) as { source: { uri: string } };
+  assert.equal(recorded.source.uri, `${config}2026-11-22T01-00Z/manifest.json`, 'plan.json names the report it read');
+  const empty = await imgtag(['plan', '--manifest', `s3://${bucket}/inventory/other/`, '--run', `s3://${bucket}/runs/r2`], s3.env);
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /has no dated Inventory reports \(folders like 2026-11-22T01-00Z\/\)/);
 });

@@ -43,13 +43,27 @@ data "aws_iam_policy_document" "job" {
       values   = ["${var.run_prefix}*"]
     }
   }
-  # The nightly reads the Inventory: manifest.json in a dated folder, data files in data/ beside it.
+  # The nightly reads the Inventory: manifest.json in a dated folder, data files in data/ beside it,
+  # and lists the configuration's folder for the newest dated report.
   dynamic "statement" {
     for_each = var.nightly_manifest == "" ? [] : [1]
     content {
       sid       = "ReadInventory"
       actions   = ["s3:GetObject"]
-      resources = ["arn:aws:s3:::${dirname(dirname(trimprefix(var.nightly_manifest, "s3://")))}/*"]
+      resources = ["arn:aws:s3:::${local.inventory_folder}/*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.nightly_manifest == "" ? [] : [1]
+    content {
+      sid       = "ListInventory"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:aws:s3:::${split("/", local.inventory_folder)[0]}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${join("/", slice(split("/", local.inventory_folder), 1, length(split("/", local.inventory_folder))))}/*"]
+      }
     }
   }
   # A model given as s3://: its folder (the .onnx and the spec .json beside it).
@@ -142,4 +156,9 @@ resource "aws_iam_role_policy" "scheduler" {
   name   = "${var.name}-submit"
   role   = aws_iam_role.scheduler.id
   policy = data.aws_iam_policy_document.scheduler.json
+}
+
+locals {
+  # The Inventory configuration's folder (bucket/prefix/source-bucket/config-id), from either form of nightly_manifest.
+  inventory_folder = endswith(var.nightly_manifest, "/") ? trimsuffix(trimprefix(var.nightly_manifest, "s3://"), "/") : dirname(dirname(trimprefix(var.nightly_manifest, "s3://")))
 }

@@ -142,7 +142,7 @@ variable "device" {
 }
 
 variable "nightly_manifest" {
-  description = "Manifest (S3 Inventory manifest.json or key list) of the nightly run; empty: no schedule."
+  description = "What the nightly reads: the S3 Inventory configuration's folder, ending in / (s3://dest/prefix/source-bucket/config-id/: each night its newest dated manifest.json), or one fixed manifest.json or key list; empty: no schedule."
   type        = string
   default     = ""
 }

@@ -1,5 +1,5 @@
 import { isS3Uri } from '../storage/uri.js';
-import { listObjects } from '../storage/storage.js';
+import { listFolders, listObjects } from '../storage/storage.js';
 import { UserError } from '../errors.js';
 import { readInventory } from './inventory.js';
 import { readKeyList } from './keylist.js';
@@ -17,8 +17,27 @@ export function manifestSource(opts: { manifest?: string; prefix?: string; bucke
     return { kind: 'prefix', uri: opts.prefix };
   }
   const uri = opts.manifest!;
-  const kind = /(^|\/)manifest\.json$/i.test(uri) ? 'inventory' : 'keylist';
+  // A folder: an Inventory configuration's, whose newest dated manifest.json is read (see latestInventory).
+  const kind = /(^|\/)manifest\.json$/i.test(uri) || uri.endsWith('/') ? 'inventory' : 'keylist';
   return { kind, uri, bucket: opts.bucket };
+}
+
+/** Inventory writes each report under a folder named for its time: 2026-11-22T01-00Z/manifest.json. */
+const DATED = /\/(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/$/;
+
+/**
+ * `--manifest s3://dest/prefix/source-bucket/config-id/` (a folder) stands for the newest report
+ * of that Inventory configuration, so a nightly schedule names the configuration once and reads a
+ * new report every night. The folder's sub-folders are listed (one request per 1,000 reports),
+ * never the data files. Any other source is returned as it is.
+ */
+export async function resolveManifest(source: ManifestSource): Promise<ManifestSource> {
+  if (source.kind !== 'inventory' || !source.uri.endsWith('/')) return source;
+  const dated = (await listFolders(source.uri)).filter((f) => DATED.test(f));
+  if (dated.length === 0) {
+    throw new UserError(`${source.uri} has no dated Inventory reports (folders like 2026-11-22T01-00Z/): give the Inventory configuration's folder, or one manifest.json`);
+  }
+  return { ...source, uri: `${dated.at(-1)!}manifest.json` };
 }
 
 /** Stream the rows of any manifest kind; nothing here holds more than one data file's page in memory. */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { basenameUri, isS3Uri } from '../storage/uri.js';
-import type { ManifestSource } from '../manifest/index.js';
+import { resolveManifest, type ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { manifestParts, partChunks } from './manifest-parts.js';
@@ -43,7 +43,9 @@ async function hasCommits(run: string): Promise<boolean> {
 }
 
 /** Stream the manifest once, keep the images, write shard files and then plan.json (last: its presence means "planned"). */
-export async function createPlan(source: ManifestSource, run: string, opts: PlanOptions = {}): Promise<Plan> {
+export async function createPlan(given: ManifestSource, run: string, opts: PlanOptions = {}): Promise<Plan> {
+  // plan.json records the report actually read, not the folder it was picked from.
+  const source = await resolveManifest(given);
   if (opts.shardSize !== undefined && opts.shards !== undefined) throw new UserError('give --shard-size or --shards, not both');
   for (const [name, v] of [['--shard-size', opts.shardSize], ['--shards', opts.shards]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new UserError(`${name} must be a positive integer`);

@@ -360,6 +360,24 @@ export async function* listObjects(prefixUri: string, pageSize = 1000): AsyncGen
   } while (token);
 }
 
+/** The immediate sub-folders of a folder (S3: common prefixes under a delimiter), as URIs ending in "/". */
+export async function listFolders(folderUri: string): Promise<string[]> {
+  const loc = parseUri(folderUri);
+  if (loc.kind === 'local') {
+    const entries = await fsp.readdir(loc.path, { withFileTypes: true }).catch((e) => notFound(folderUri, e));
+    return entries.filter((e) => e.isDirectory()).map((e) => `${path.join(loc.path, e.name)}/`).sort();
+  }
+  const prefix = loc.key === '' || loc.key.endsWith('/') ? loc.key : `${loc.key}/`;
+  const out: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await send(folderUri, new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+    for (const p of page.CommonPrefixes ?? []) if (p.Prefix) out.push(s3Uri(loc.bucket, p.Prefix));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out.sort();
+}
+
 async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
   let entries: fs.Dirent[];
   try {
