@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fixtures } from '../scripts/fixtures.js';
 import { readText, writeBytes } from '../src/storage/storage.js';
+import { photos, plannedS3Run } from './helpers/planned.js';
 import { events, imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { MOBILENET_MODEL, MOBILENET_TAGS, readRunResults } from './helpers/results.js';
@@ -162,4 +163,16 @@ test('error rows are data: one undecodable image among good ones exits 0; --max-
   const zero = await imgtag(['run', '--run', path.join(dir, 'zero'), '--max-error-rate', '0']);
   assert.equal(zero.code, 4, zero.stderr);
   assert.equal(events(zero.stderr).at(-1)!.exitCode, 4);
+});
+
+test('each commit marker counts exactly its own shard\'s S3 requests, though one shard\'s writes overlap the next one\'s reads', async () => {
+  const { run, env } = await plannedS3Run('counts', photos(200, 24), 8);
+  const res = await imgtag(['run', '--run', run, '--workers', '1', '--batch-size', '4', '--no-compact'], { ...env, IMGTAG_HEDGE_MS: '0' });
+  assert.equal(res.code, 0, res.stderr);
+  for (const shard of [0, 1, 2]) {
+    const marker = JSON.parse(await readText(`${run}/commits/part-0000${shard}.json`)) as { rows: number; s3: { requests: number; retries: number; failed: number } };
+    // HEAD commit (404), GET lease (404), PUT lease, HEAD commit again (404), GET shard file,
+    // one GET per image, PUT Parquet, PUT marker.
+    assert.deepEqual(marker.s3, { requests: 7 + marker.rows, retries: 0, failed: 0 }, `shard ${shard}`);
+  }
 });

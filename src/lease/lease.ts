@@ -5,6 +5,7 @@ import { runLayout } from '../run-dir.js';
 import { deleteObject, putIfAbsent, readObject, replaceIfUnchanged, writeBytes } from '../storage/storage.js';
 import { isS3Uri } from '../storage/uri.js';
 import { NotFoundError } from '../errors.js';
+import type { S3Counter } from '../storage/s3-client.js';
 
 /** A lease or lock object: who holds it, since and until when. */
 export interface Holder {
@@ -43,10 +44,10 @@ function ownerIsDeadHere(owner: string): boolean {
  * process's half-written one, an empty one a full disk left) is held by nobody known: it counts as
  * live until its age passes the lease time, then it is taken over like an expired lease.
  */
-async function readHolder(uri: string, ttlMs: number): Promise<{ holder: Holder; etag?: string } | undefined> {
+async function readHolder(uri: string, ttlMs: number, counter?: S3Counter): Promise<{ holder: Holder; etag?: string } | undefined> {
   let seen: Awaited<ReturnType<typeof readObject>>;
   try {
-    seen = await readObject(uri);
+    seen = await readObject(uri, { counter });
   } catch (e) {
     if (e instanceof NotFoundError) return undefined;
     throw e;
@@ -78,26 +79,26 @@ const isLive = (h: Holder) => Date.parse(h.expiresAt) > Date.now() && !ownerIsDe
  * while held. Conditional writes make it safe: create-if-absent, and take-over of an expired or
  * dead holder's lock only if unchanged. Otherwise answers who holds it.
  */
-export async function acquireLock(uri: string, ttlMs: number): Promise<{ lease: Lease } | { holder: Holder }> {
+export async function acquireLock(uri: string, ttlMs: number, counter?: S3Counter): Promise<{ lease: Lease } | { holder: Holder }> {
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const since = new Date().toISOString();
   const body = () => JSON.stringify({ owner, since, expiresAt: new Date(Date.now() + ttlMs).toISOString() } satisfies Holder);
   // Read first: a store without conditional writes then still refuses any overlap that is not simultaneous.
   // Bounded: a lock that keeps changing under us is reported as held, never spun on.
   for (let attempt = 0; ; attempt++) {
-    const seen = await readHolder(uri, ttlMs);
+    const seen = await readHolder(uri, ttlMs, counter);
     if (seen && isLive(seen.holder)) return { holder: seen.holder };
-    const taken = seen ? await replaceIfUnchanged(uri, body(), seen.etag) : await putIfAbsent(uri, body());
+    const taken = seen ? await replaceIfUnchanged(uri, body(), seen.etag, counter) : await putIfAbsent(uri, body(), counter);
     if (taken) break;
-    const now = await readHolder(uri, ttlMs);
+    const now = await readHolder(uri, ttlMs, counter);
     if (now || attempt >= 2) return { holder: now?.holder ?? { owner: 'unknown (the lock changed while it was taken)', since, expiresAt: since } };
   }
   const renew = setInterval(async () => {
-    const current = await readHolder(uri, ttlMs).catch(() => undefined);
+    const current = await readHolder(uri, ttlMs, counter).catch(() => undefined);
     // A failed renewal is retried at the next tick; commit markers still guard exactly-once.
     if (current?.holder.owner !== owner) return;
     // Our own lock: on S3 only if unchanged; locally an atomic replace, never a moment without the file.
-    await (isS3Uri(uri) ? replaceIfUnchanged(uri, body(), current.etag) : writeBytes(uri, body())).catch(() => undefined);
+    await (isS3Uri(uri) ? replaceIfUnchanged(uri, body(), current.etag, counter) : writeBytes(uri, body())).catch(() => undefined);
   }, ttlMs / 3);
   renew.unref();
   const lease: Lease = {
@@ -106,7 +107,7 @@ export async function acquireLock(uri: string, ttlMs: number): Promise<{ lease: 
       // Once only: a second delete could remove the lock another worker has taken since.
       if (!held.delete(lease)) return;
       clearInterval(renew);
-      await deleteObject(uri);
+      await deleteObject(uri, counter);
     },
   };
   held.add(lease);
@@ -114,7 +115,7 @@ export async function acquireLock(uri: string, ttlMs: number): Promise<{ lease: 
 }
 
 /** The lease on one shard of a run; undefined when another live worker holds it. */
-export async function acquireLease(run: string, shard: number): Promise<Lease | undefined> {
-  const got = await acquireLock(runLayout.lease(run, shard), LEASE_TTL_MS);
+export async function acquireLease(run: string, shard: number, counter?: S3Counter): Promise<Lease | undefined> {
+  const got = await acquireLock(runLayout.lease(run, shard), LEASE_TTL_MS, counter);
   return 'lease' in got ? got.lease : undefined;
 }

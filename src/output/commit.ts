@@ -1,3 +1,4 @@
+import type { S3Counter } from '../storage/s3-client.js';
 import type { Machine } from '../report/machine.js';
 import pLimit from 'p-limit';
 import { NotFoundError, UserError } from '../errors.js';
@@ -65,9 +66,9 @@ export function stagedFile(run: string, marker: Pick<CommitMarker, 'shard' | 're
  * HEAD or stat), or the run is compacted (compaction checked every file's rows and footer, then
  * removed them). A truncated or missing file means the shard is redone.
  */
-export async function markerHolds(run: string, marker: CommitMarker): Promise<boolean> {
+export async function markerHolds(run: string, marker: CommitMarker, counter?: S3Counter): Promise<boolean> {
   if (marker.resultBytes === undefined) return true;
-  const size = await statObject(stagedFile(run, marker)).then(
+  const size = await statObject(stagedFile(run, marker), counter).then(
     (o) => o.size,
     (e: unknown) => {
       if (e instanceof NotFoundError) return undefined;
@@ -75,7 +76,7 @@ export async function markerHolds(run: string, marker: CommitMarker): Promise<bo
     },
   );
   if (size === marker.resultBytes) return true;
-  return exists(runLayout.compaction(run, 'done.json'));
+  return exists(runLayout.compaction(run, 'done.json'), counter);
 }
 
 /**
@@ -113,15 +114,15 @@ export function damageError(run: string, d: { marker: CommitMarker; file: string
   return new UserError(`${d.file} ${found} where its commit marker says ${d.marker.resultBytes ?? 'it exists'}: run "imgtag run --run ${run}" to redo shard ${d.marker.shard}`);
 }
 
-export async function writeCommit(run: string, marker: CommitMarker): Promise<void> {
-  await writeBytes(runLayout.commit(run, marker.shard), JSON.stringify(marker, null, 2) + '\n', 'application/json');
+export async function writeCommit(run: string, marker: CommitMarker, counter?: S3Counter): Promise<void> {
+  await writeBytes(runLayout.commit(run, marker.shard), JSON.stringify(marker, null, 2) + '\n', 'application/json', counter);
 }
 
-export async function readCommit(run: string, shard: number): Promise<CommitMarker | undefined> {
+export async function readCommit(run: string, shard: number, counter?: S3Counter): Promise<CommitMarker | undefined> {
   const uri = runLayout.commit(run, shard);
-  if (!(await exists(uri))) return undefined;
+  if (!(await exists(uri, counter))) return undefined;
   try {
-    return JSON.parse(await readText(uri)) as CommitMarker;
+    return JSON.parse(await readText(uri, counter)) as CommitMarker;
   } catch {
     throw new UserError(`${uri} is damaged: delete it (and the shard's Parquet) to redo the shard`);
   }

@@ -5,7 +5,8 @@ import { markerHolds, readCommit, writeCommit, type CommitMarker } from '../outp
 import { resultsParquet } from '../output/parquet.js';
 import { readShardFile } from '../plan/shard-file.js';
 import { runLayout } from '../run-dir.js';
-import { s3Stats } from '../storage/s3-client.js';
+import { newCounter, type S3Counter } from '../storage/s3-client.js';
+import { isS3Uri } from '../storage/uri.js';
 import { writeBytes } from '../storage/storage.js';
 import { acquireLease } from '../lease/lease.js';
 import type { Machine } from '../report/machine.js';
@@ -44,38 +45,39 @@ export interface ShardHooks {
 }
 
 export async function runShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, hooks: ShardHooks = {}): Promise<ShardOutcome> {
-  const before = await readCommit(run.dir, shard);
-  if (before && (await markerHolds(run.dir, before))) return { status: 'committed', marker: before };
-  const lease = await acquireLease(run.dir, shard);
+  // This shard's own S3 requests: its writes overlap the next shard's reads, so a process-wide
+  // counter read before and after would count one shard's requests in another's marker.
+  const s3 = newCounter();
+  const before = await readCommit(run.dir, shard, s3);
+  if (before && (await markerHolds(run.dir, before, s3))) return { status: 'committed', marker: before };
+  const lease = await acquireLease(run.dir, shard, s3);
   if (!lease) return { status: 'leased' };
   try {
     // Checked again under the lease: another worker may have committed it since. A marker whose
     // file is damaged or gone is overwritten by this shard's new one.
-    const committed = await readCommit(run.dir, shard);
-    if (committed && (await markerHolds(run.dir, committed))) return { status: 'committed', marker: committed };
-    return { status: 'tagged', marker: await tagShard(run, shard, models, limits, hooks) };
+    const committed = await readCommit(run.dir, shard, s3);
+    if (committed && (await markerHolds(run.dir, committed, s3))) return { status: 'committed', marker: committed };
+    return { status: 'tagged', marker: await tagShard(run, shard, models, limits, hooks, s3) };
   } finally {
     await lease.release();
   }
 }
 
 /** fetch -> decode (once per image) -> batch -> infer (each model) -> write Parquet -> commit marker. */
-async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, hooks: ShardHooks): Promise<CommitMarker> {
-  const entries = await readShardFile(runLayout.shard(run.dir, shard));
+async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, hooks: ShardHooks, s3: S3Counter): Promise<CommitMarker> {
+  const entries = await readShardFile(runLayout.shard(run.dir, shard), s3);
   const clock = new StageClock();
   const startedAt = new Date();
-  const s3Before = { ...s3Stats };
   const decodesBefore = decodeStats.decodes;
-  const { rows: results, bytes } = await tagRows(entries, models, limits, clock, hooks.progress);
+  const { rows: results, bytes } = await tagRows(entries, models, limits, clock, hooks.progress, s3);
   const taggedAt = new Date();
-  // Counters are read before the write: from here on the next shard's fetches run alongside it.
-  const s3 = { requests: s3Stats.requests - s3Before.requests, retries: s3Stats.retries - s3Before.retries, failed: s3Stats.failed - s3Before.failed };
+  // Read before the next shard starts decoding.
   const decodes = decodeStats.decodes - decodesBefore;
   hooks.computed?.();
 
   const result = runLayout.staged(run.dir, shard);
   const parquet = resultsParquet(results, models.columns, { runId: run.id, taggedAt });
-  await clock.time('write', async () => writeBytes(result, parquet, 'application/vnd.apache.parquet'));
+  await clock.time('write', async () => writeBytes(result, parquet, 'application/vnd.apache.parquet', s3));
   const failuresByStage: CommitMarker['failuresByStage'] = {};
   for (const r of results) if (r.error) failuresByStage[r.error.stage] = (failuresByStage[r.error.stage] ?? 0) + 1;
   const failures = results.filter((r) => r.error).length;
@@ -95,7 +97,9 @@ async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: 
     stageSeconds: clock.busy,
     stageDepth: clock.depth((finishedAt.getTime() - startedAt.getTime()) / 1000),
     stagePeak: clock.peak,
-    s3,
+    // Every request of the shard up to and including the marker's own PUT (counted here, before it
+    // is sent, if it goes to S3); only the lease's DELETE comes after the marker.
+    s3: { ...s3, requests: s3.requests + (isS3Uri(run.dir) ? 1 : 0) },
     model: models.classifiers[0]!.model.id,
     models: models.classifiers.map((c) => c.model.id),
     maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -106,6 +110,6 @@ async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: 
     machine: run.machine,
   };
   // The marker goes last: a shard with Parquet but no marker is redone from scratch.
-  await writeCommit(run.dir, marker);
+  await writeCommit(run.dir, marker, s3);
   return marker;
 }

@@ -13,6 +13,7 @@ import { isS3Uri, parseUri } from '../storage/uri.js';
 import { hedgeAfterMs, hedged } from '../storage/hedged.js';
 import type { ModelSet } from './model-set.js';
 import type { StageClock } from './stage-clock.js';
+import type { S3Counter } from '../storage/s3-client.js';
 
 /** How many items each stage may hold in flight; each stage waits when the next one is full (backpressure). */
 export interface StageLimits {
@@ -110,6 +111,7 @@ export async function tagRows(
   limits: StageLimits,
   clock: StageClock,
   progress: (p: Progress) => void = () => undefined,
+  counter?: S3Counter,
 ): Promise<{ rows: ResultRow[]; bytes: number }> {
   let bytes = 0;
   const hedgeMs = hedgeAfterMs();
@@ -117,7 +119,7 @@ export async function tagRows(
     const row = baseRow(entry, models);
     try {
       if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
-      const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal });
+      const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal, counter });
       const got = await clock.time('fetch', () => (hedgeMs > 0 && isS3Uri(entry.uri) ? hedged(read, hedgeMs) : read()));
       bytes += got.body.length;
       return { at, row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };

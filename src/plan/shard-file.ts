@@ -1,3 +1,4 @@
+import type { S3Counter } from '../storage/s3-client.js';
 import type { ManifestRow } from '../manifest/index.js';
 import { readText } from '../storage/storage.js';
 import { UserError } from '../errors.js';
@@ -18,8 +19,8 @@ export function encodeShardRow(row: ManifestRow): string {
   return encodeShardLine(row.uri, row.size === undefined ? '' : JSON.stringify(row.size), row.etag ?? '');
 }
 
-export async function readShardFile(uri: string): Promise<ManifestRow[]> {
-  const text = await readText(uri);
+export async function readShardFile(uri: string, counter?: S3Counter): Promise<ManifestRow[]> {
+  const text = await readText(uri, counter);
   return text
     .split('\n')
     .filter((line) => line !== '')

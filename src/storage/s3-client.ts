@@ -10,14 +10,29 @@ export interface S3Options {
   requestTimeoutMs?: number;
 }
 
-/** Requests sent and retries the SDK made, for the shard metrics. */
-export const s3Stats = { requests: 0, retries: 0, failed: 0 };
+/** Requests sent, the retries among them, and those that failed for good. */
+export interface S3Counter {
+  requests: number;
+  retries: number;
+  failed: number;
+}
 
-/** Count one finished request from its `$metadata.attempts` (set on answers and on errors alike). */
-export function countAttempts(meta: { attempts?: number } | undefined, ok: boolean): void {
-  s3Stats.requests += 1;
-  s3Stats.retries += Math.max(0, (meta?.attempts ?? 1) - 1);
-  if (!ok) s3Stats.failed += 1;
+export const newCounter = (): S3Counter => ({ requests: 0, retries: 0, failed: 0 });
+
+/** This process's requests, all shards together. */
+export const s3Stats: S3Counter = newCounter();
+
+/**
+ * Count one finished request from its `$metadata.attempts` (set on answers and on errors alike), in
+ * the process's totals and in the counter of whoever sent it (a shard: its writes overlap the next
+ * shard's reads, so only the caller can say whose a request is).
+ */
+export function countAttempts(meta: { attempts?: number } | undefined, ok: boolean, counter?: S3Counter): void {
+  for (const c of counter ? [s3Stats, counter] : [s3Stats]) {
+    c.requests += 1;
+    c.retries += Math.max(0, (meta?.attempts ?? 1) - 1);
+    if (!ok) c.failed += 1;
+  }
 }
 
 let options: S3Options = {};

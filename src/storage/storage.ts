@@ -19,7 +19,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { AccessRefused, NotFoundError, UserError } from '../errors.js';
-import { countAttempts, s3Client } from './s3-client.js';
+import { countAttempts, s3Client, type S3Counter } from './s3-client.js';
 import { parseUri, s3Uri } from './uri.js';
 
 /** One object as a listing or a manifest names it. */
@@ -66,14 +66,14 @@ type Output<C> = C extends GetObjectCommand
       : { $metadata: { attempts?: number } };
 
 /** Every S3 request goes through here: attempts are counted, and a 404 becomes NotFoundError. */
-async function send<C extends Sendable>(uri: string, command: C, abortSignal?: AbortSignal): Promise<Output<C>> {
+async function send<C extends Sendable>(uri: string, command: C, abortSignal?: AbortSignal, counter?: S3Counter): Promise<Output<C>> {
   try {
     const out = (await s3Client().send(command as never, { abortSignal })) as Output<C>;
-    countAttempts(out.$metadata, true);
+    countAttempts(out.$metadata, true, counter);
     return out;
   } catch (e) {
-    // A request abandoned on purpose (the loser of a hedged read) did not fail.
-    countAttempts((e as { $metadata?: { attempts?: number } }).$metadata, abortSignal?.aborted === true);
+    // A request abandoned on purpose (the loser of a hedged read) did not fail, nor did a 404: it is an answer.
+    countAttempts((e as { $metadata?: { attempts?: number } }).$metadata, abortSignal?.aborted === true || isMissing(e), counter);
     return notFound(uri, e);
   }
 }
@@ -110,6 +110,8 @@ export interface ReadOptions {
   range?: { start: number; end: number };
   maxBytes?: number;
   signal?: AbortSignal;
+  /** Counts the requests (see countAttempts). */
+  counter?: S3Counter;
 }
 
 const statFile = promisify(fs.stat);
@@ -127,7 +129,7 @@ export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{
     return { body, modified: stat.mtime };
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
-  const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }), opts.signal);
+  const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }), opts.signal, opts.counter);
   // Refused from the response's headers: the body of an oversized object is never read into memory.
   if ((res.ContentLength ?? 0) > maxBytes) {
     (res.Body as Readable | undefined)?.destroy();
@@ -144,8 +146,8 @@ export async function readBytes(uri: string, range?: { start: number; end: numbe
   return (await readObject(uri, { range })).body;
 }
 
-export async function readText(uri: string): Promise<string> {
-  return (await readBytes(uri)).toString('utf8');
+export async function readText(uri: string, counter?: S3Counter): Promise<string> {
+  return (await readObject(uri, { counter })).body.toString('utf8');
 }
 
 export async function readStream(uri: string): Promise<Readable> {
@@ -187,10 +189,10 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** Whole-object write: one PUT on S3, write-then-rename locally, so readers never see half a file. */
-export async function writeBytes(uri: string, body: Uint8Array | string, contentType?: string): Promise<void> {
+export async function writeBytes(uri: string, body: Uint8Array | string, contentType?: string, counter?: S3Counter): Promise<void> {
   const loc = parseUri(uri);
   if (loc.kind === 'local') return replaceLocal(loc.path, (tmp) => fsp.writeFile(tmp, body));
-  await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType }));
+  await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType }), undefined, counter);
 }
 
 function isPreconditionFailed(e: unknown): boolean {
@@ -202,7 +204,7 @@ function isPreconditionFailed(e: unknown): boolean {
  * Create an object only if it does not exist (S3 conditional write `If-None-Match: *`; locally
  * O_EXCL). Returns false when it already exists. Needs a store that honours conditional writes.
  */
-export async function putIfAbsent(uri: string, body: string): Promise<boolean> {
+export async function putIfAbsent(uri: string, body: string, counter?: S3Counter): Promise<boolean> {
   const loc = parseUri(uri);
   try {
     if (loc.kind === 'local') {
@@ -219,7 +221,7 @@ export async function putIfAbsent(uri: string, body: string): Promise<boolean> {
       }
       await syncDir(path.dirname(loc.path));
     } else {
-      await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, IfNoneMatch: '*' }));
+      await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, IfNoneMatch: '*' }), undefined, counter);
     }
     return true;
   } catch (e) {
@@ -232,16 +234,16 @@ export async function putIfAbsent(uri: string, body: string): Promise<boolean> {
  * Replace an object only if it is still the version we read (S3 `If-Match: etag`; locally, the one
  * process whose rename of the old file succeeds wins). Returns false when someone else got there first.
  */
-export async function replaceIfUnchanged(uri: string, body: string, seenEtag: string | undefined): Promise<boolean> {
+export async function replaceIfUnchanged(uri: string, body: string, seenEtag: string | undefined, counter?: S3Counter): Promise<boolean> {
   const loc = parseUri(uri);
   try {
     if (loc.kind === 'local') {
       const aside = `${loc.path}.old-${process.pid}-${Date.now()}`;
       await fsp.rename(loc.path, aside);
       await fsp.rm(aside, { force: true });
-      return putIfAbsent(uri, body);
+      return putIfAbsent(uri, body, counter);
     }
-    await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, IfMatch: seenEtag }));
+    await send(uri, new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: body, IfMatch: seenEtag }), undefined, counter);
     return true;
   } catch (e) {
     if (isPreconditionFailed(e)) return false;
@@ -299,19 +301,19 @@ export async function deleteObjects(uris: string[]): Promise<void> {
   }
 }
 
-export async function deleteObject(uri: string): Promise<void> {
+export async function deleteObject(uri: string, counter?: S3Counter): Promise<void> {
   const loc = parseUri(uri);
   if (loc.kind === 'local') await fsp.rm(loc.path, { force: true });
-  else await send(uri, new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+  else await send(uri, new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }), undefined, counter);
 }
 
-export async function statObject(uri: string): Promise<ObjectInfo> {
+export async function statObject(uri: string, counter?: S3Counter): Promise<ObjectInfo> {
   const loc = parseUri(uri);
   if (loc.kind === 'local') {
     const st = await fsp.stat(loc.path).catch((e) => notFound(uri, e));
     return { uri, size: st.size };
   }
-  const res = await send(uri, new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+  const res = await send(uri, new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), undefined, counter);
   return { uri, size: res.ContentLength, etag: cleanEtag(res.ETag) };
 }
 
@@ -330,9 +332,9 @@ export async function refuseMissingBucket(uri: string): Promise<void> {
   }
 }
 
-export async function exists(uri: string): Promise<boolean> {
+export async function exists(uri: string, counter?: S3Counter): Promise<boolean> {
   try {
-    await statObject(uri);
+    await statObject(uri, counter);
     return true;
   } catch (e) {
     if (e instanceof NotFoundError) return false;
