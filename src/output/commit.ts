@@ -5,16 +5,11 @@ import { NotFoundError, UserError } from '../errors.js';
 import { exists, listObjects, readText, statObject, writeBytes } from '../storage/storage.js';
 import { runLayout, shardName } from '../run-dir.js';
 import { basenameUri, joinUri } from '../storage/uri.js';
-import type { ErrorStage } from './rows.js';
+import type { ErrorStage, PerStage } from '../pipeline/stages.js';
 
 /** Seconds per stage: busy (wall time with the stage at work), or average tasks in flight (queue depth). */
-export interface StageSeconds {
-  fetch: number;
-  decode: number;
-  batch: number;
-  infer: number;
-  write: number;
-}
+/** Seconds (or tasks in flight) per stage. */
+export type StageSeconds = PerStage;
 
 /** commits/part-NNNNN.json: its existence means the shard's Parquet is complete and final. */
 export interface CommitMarker {

@@ -1,7 +1,9 @@
 import type { Tag } from '../infer/topk.js';
 
 /** Where an image failed: the stage names match the pipeline's. */
-export type ErrorStage = 'fetch' | 'decode' | 'infer';
+import type { ErrorStage } from '../pipeline/stages.js';
+
+export type { ErrorStage };
 
 /** What one model said about one image; `model` is the id of the exact bytes (name@sha256 prefix). */
 export interface ModelResult {

@@ -1,6 +1,4 @@
-import type { StageSeconds } from '../output/commit.js';
-
-type Stage = keyof StageSeconds;
+import { STAGES, zeroStages, type PerStage, type Stage } from './stages.js';
 
 /**
  * Per stage: busy seconds (wall time with at least one task of the stage under way, so
@@ -8,12 +6,12 @@ type Stage = keyof StageSeconds;
  * divided by the wall time is the stage's average queue depth.
  */
 export class StageClock {
-  readonly busy: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
+  readonly busy: PerStage = zeroStages();
   /** Most tasks of each stage in flight at once: what the stage's bound let through. */
-  readonly peak: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
-  private readonly taskSeconds: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
-  private readonly active: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
-  private readonly since: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
+  readonly peak: PerStage = zeroStages();
+  private readonly taskSeconds: PerStage = zeroStages();
+  private readonly active: PerStage = zeroStages();
+  private readonly since: PerStage = zeroStages();
 
   async time<T>(stage: Stage, fn: () => Promise<T> | T): Promise<T> {
     const start = performance.now();
@@ -29,9 +27,9 @@ export class StageClock {
   }
 
   /** Average tasks in flight per stage over `wallSeconds`. */
-  depth(wallSeconds: number): StageSeconds {
-    const out = { ...this.taskSeconds };
-    for (const k of Object.keys(out) as Stage[]) out[k] = wallSeconds > 0 ? out[k] / wallSeconds : 0;
+  depth(wallSeconds: number): PerStage {
+    const out = zeroStages();
+    for (const k of STAGES) out[k] = wallSeconds > 0 ? this.taskSeconds[k] / wallSeconds : 0;
     return out;
   }
 }

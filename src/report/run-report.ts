@@ -5,6 +5,7 @@ import { loadPlan } from '../plan/plan-file.js';
 import { runLayout } from '../run-dir.js';
 import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from './prices.js';
 import { machineLabel, type Machine } from './machine.js';
+import { addStages, STAGES, zeroStages, type Stage } from '../pipeline/stages.js';
 import { html, markdown, type Section } from './render.js';
 import { costTable, priceLine } from './cost-table.js';
 
@@ -34,7 +35,7 @@ export interface RunReport {
   workers: { worker: string; shards: number; images: number; busySeconds: number; imagesPerSecond: number }[];
   stageSeconds: StageSeconds;
   /** The busiest stage; undefined before any shard is committed. */
-  bottleneck?: keyof StageSeconds;
+  bottleneck?: Stage;
   s3: { requests: number; retries: number; failed: number };
   maxRssMb: number;
   pricing: Pricing;
@@ -51,14 +52,12 @@ function modelIds(markers: CommitMarker[]): string[] {
 }
 
 /** The busiest stage: where adding capacity pays first. */
-export function bottleneckOf(s: StageSeconds): keyof StageSeconds {
-  return (Object.keys(s) as (keyof StageSeconds)[]).reduce((a, b) => (s[b] > s[a] ? b : a));
+export function bottleneckOf(s: StageSeconds): Stage {
+  return STAGES.reduce((a, b) => (s[b] > s[a] ? b : a));
 }
 
 export function sumStages(markers: CommitMarker[]): StageSeconds {
-  const total: StageSeconds = { fetch: 0, decode: 0, batch: 0, infer: 0, write: 0 };
-  for (const m of markers) for (const k of Object.keys(total) as (keyof StageSeconds)[]) total[k] += m.stageSeconds[k];
-  return total;
+  return markers.reduce((total, m) => addStages(total, m.stageSeconds), zeroStages());
 }
 
 /** Seconds covered by the union of the markers' [start, finish] intervals: overlaps counted once, gaps not at all. */

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Device } from '../infer/device.js';
 import type { CommitMarker, StageSeconds } from '../output/commit.js';
+import type { Stage } from '../pipeline/stages.js';
 import { manifestSource, type ManifestRow } from '../manifest/index.js';
 import { readShardFile, encodeShardRow } from '../plan/shard-file.js';
 import { createPlan, loadPlan } from '../plan/plan.js';
@@ -37,7 +38,7 @@ export interface Iteration {
   /** (max - min) / median of the repetitions. */
   spread: number;
   stageSeconds: StageSeconds;
-  bottleneck: keyof StageSeconds;
+  bottleneck: Stage;
   maxRssMb: number;
   kept: boolean;
   projection?: Projection;
