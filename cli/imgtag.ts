@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS } from '../src/decode/limits.js';
 import { UserError, errorMessage } from '../src/errors.js';
 import { manifestSource } from '../src/manifest/index.js';
-import { DEFAULT_MODEL } from '../src/model/paths.js';
+import { DEFAULTS } from '../src/defaults.js';
 import type { NightlyResult } from '../src/nightly/nightly.js';
 import { PreviousRunBusy } from '../src/nightly/busy.js';
 import { DEVICES } from '../src/infer/device.js';
@@ -78,19 +78,19 @@ const runOptions = (cmd: Command) =>
   cmd
     .option(
       '--model <path|name>',
-      `model: a built-in name, an .onnx file with its spec .json beside it, or a spec .json; local or s3://. Repeat for several models sharing one decode (default ${DEFAULT_MODEL})`,
+      `model: a built-in name, an .onnx file with its spec .json beside it, or a spec .json; local or s3://. Repeat for several models sharing one decode (default ${DEFAULTS.model})`,
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
     .option('--workers <n>', 'worker processes taking shards in parallel (default: one per core on CPU, 1 on a GPU)', int(1))
-    .option('--batch-size <n>', 'images per model call', int(1), 16)
-    .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), 16)
+    .option('--batch-size <n>', 'images per model call', int(1), DEFAULTS.batchSize)
+    .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), DEFAULTS.concurrency)
     .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS)
     .option('--max-bytes <n>', 'refuse objects larger than this many bytes, before reading them (an error row)', int(1), DEFAULT_MAX_BYTES)
     .option('--max-error-rate <r>', 'exit 4 when more than this share (0 to 1) of the images this invocation tagged are error rows (default: error rows are data, exit 0)', rate)
     .option('--stop-timeout <s>', 'on SIGTERM or Ctrl-C: seconds the shards in hand may take to finish before they are abandoned (leases released, redone by the next run; exit 3). A second signal stops at once', nonNegative, DEFAULT_STOP_SECONDS)
-    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'));
+    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device));
 
 /** Where the images come from and how they are cut into shards: shared by plan and nightly. */
 const sourceOptions = (cmd: Command) =>
@@ -248,10 +248,10 @@ priceOptions(
     .command('tune')
     .description('run the pipeline on the same sample under a sequence of configurations; report time and cost per iteration')
     .requiredOption('--run <dir>', 'a planned run directory')
-    .option('--model <path|name>', 'model', DEFAULT_MODEL)
+    .option('--model <path|name>', 'model', DEFAULTS.model)
     .option('--sample <n>', 'images in the sample', int(1), 200)
     .option('--repeats <n>', 'runs of each setting (median and spread reported)', int(1), 3)
-    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default('cpu'))
+    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS),
 ).action(async (o) => {
   const [{ tune }, { projectionLine }] = await Promise.all([import('../src/tune/tune.js'), import('../src/report/cost-table.js')]);

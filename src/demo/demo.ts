@@ -14,7 +14,7 @@ import { LOCAL_S3_CREDENTIALS, startLocalS3 } from './local-s3.js';
 import { syntheticImage } from './synthetic.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
 import { ensureBuiltinModel } from '../model/fetch.js';
-import { DEFAULT_MODEL } from '../model/paths.js';
+import { modelsOrDefault } from '../defaults.js';
 import type { RunStop } from '../pipeline/stop.js';
 
 export interface DemoOptions {
@@ -69,7 +69,7 @@ async function uploadImages(opts: DemoOptions): Promise<string[]> {
 /** The whole job on one machine with no cloud account: a loopback S3 server, a key list, plan, run, summary. */
 export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: string; [k: string]: unknown }) => void): Promise<DemoResult> {
   // A fresh machine has no model yet: fetch the built-in one (sha256-checked) before anything else.
-  for (const m of opts.models.length > 0 ? opts.models : [DEFAULT_MODEL]) await ensureBuiltinModel(m);
+  for (const m of modelsOrDefault(opts.models)) await ensureBuiltinModel(m);
   Object.assign(process.env, LOCAL_S3_CREDENTIALS);
   const s3 = await startLocalS3({ buckets: [BUCKET] });
   try {

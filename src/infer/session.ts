@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
 import type { ResolvedModel } from '../model/resolve.js';
 import { deviceLoadError, executionProviders, type Device } from './device.js';
@@ -32,7 +33,7 @@ function inputDims(spec: ResolvedModel['spec']): number[] {
 
 export async function loadClassifier(model: ResolvedModel, opts: SessionOptions = {}): Promise<Classifier> {
   const { spec, labels } = model;
-  const device = opts.device ?? 'cpu';
+  const device = opts.device ?? DEFAULTS.device;
   let wrapped: ReturnType<typeof withPixelInput>;
   try {
     wrapped = withPixelInput(model.bytes, spec.input, spec.output.name);

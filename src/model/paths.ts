@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 /** The specs shipped with imgtag (models/*.json in the package). */
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
 
-export const DEFAULT_MODEL = 'mobilenetv2-12-int8';
+export const DEFAULT_MODEL = DEFAULTS.model;
 
 /** Where `npm run fetch-model` puts downloads: $IMGTAG_CACHE_DIR, else the XDG cache. */
 export function modelCacheDir(): string {

@@ -11,7 +11,7 @@ import { createPlan, type PlanOptions } from '../plan/plan.js';
 import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
 import { joinUri } from '../storage/uri.js';
 import { runName } from '../run-dir.js';
-import { DEFAULT_MODEL } from '../model/paths.js';
+import { modelsOrDefault } from '../defaults.js';
 import { resolveModel } from '../model/resolve.js';
 
 /** Tag on AWS Batch instead of here when the delta is this large. */
@@ -127,7 +127,7 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     const latest = await readLatestRun(root);
     const resumedParent = await settlePrevious(root, latest, opts, log);
     // The exact model bytes decide what counts as tagged: their ids are resolved (and verified) first.
-    const models = await Promise.all((opts.run.models?.length ? opts.run.models : [DEFAULT_MODEL]).map(async (m) => (await resolveModel(m)).id));
+    const models = await Promise.all(modelsOrDefault(opts.run.models).map(async (m) => (await resolveModel(m)).id));
     const run = joinUri(root, 'runs', runName(new Date()));
     const plan = await createPlan(opts.source, run, {
       ...opts.plan,

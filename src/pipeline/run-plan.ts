@@ -4,7 +4,7 @@ import { trustedShards, type CommitMarker } from '../output/commit.js';
 import { loadPlan, planIdentity } from '../plan/plan.js';
 import { compactRun, type CompactOptions, type CompactOutcome } from '../compact/compact.js';
 import type { Device } from '../infer/device.js';
-import { DEFAULT_MODEL } from '../model/paths.js';
+import { DEFAULTS, modelsOrDefault } from '../defaults.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
 import { runPool } from './worker-pool.js';
@@ -83,15 +83,16 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   const started = performance.now();
   const plan = await loadPlan(opts.run);
   const todo = await shardsToDo(opts, plan.shards);
-  const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(opts.device ?? 'cpu'), todo.length));
+  const device = opts.device ?? DEFAULTS.device;
+  const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(device), todo.length));
   const cores = os.availableParallelism();
   const init: WorkerInit = {
     run: opts.run,
     runId: planIdentity(opts.run, plan).id,
-    models: opts.models && opts.models.length > 0 ? opts.models : [DEFAULT_MODEL],
+    models: modelsOrDefault(opts.models),
     shard: { batchSize: opts.batchSize, concurrency: opts.concurrency, maxPixels: opts.maxPixels, maxBytes: opts.maxBytes },
     threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
-    device: opts.device ?? 'cpu',
+    device,
     s3: opts.s3,
     stopSeconds: opts.stop?.graceSeconds ?? DEFAULT_STOP_SECONDS,
   };

@@ -1,5 +1,6 @@
-/** Seconds a run's shards in hand get to finish after SIGTERM/SIGINT: well inside AWS Batch's 30 s stop timeout. */
-export const DEFAULT_STOP_SECONDS = 20;
+import { DEFAULTS } from '../defaults.js';
+
+export const DEFAULT_STOP_SECONDS = DEFAULTS.stopSeconds;
 
 /**
  * A request to stop a run, from a signal: the first asks for a graceful stop (finish or abandon the

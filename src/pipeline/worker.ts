@@ -12,7 +12,7 @@ let tagger: Tagger | undefined;
 /** Shards this process is tagging or writing right now. */
 const inHand = new Set<number>();
 let stopping = false;
-let stopSeconds = DEFAULT_STOP_SECONDS;
+let stopSeconds: number = DEFAULT_STOP_SECONDS;
 
 /** Progress is summed here and sent at most every 250 ms: per image, IPC would cost more than it tells. */
 let pending: Progress = { images: 0, errors: 0, bytes: 0 };

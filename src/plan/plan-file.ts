@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
 import type { ManifestSource } from '../manifest/index.js';
 import type { PlanCurrent } from './delta.js';
@@ -5,7 +6,7 @@ import { exists, readText, refuseMissingBucket } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { basenameUri, joinUri } from '../storage/uri.js';
 
-export const DEFAULT_SHARD_SIZE = 1000;
+export const DEFAULT_SHARD_SIZE = DEFAULTS.shardSize;
 
 /** plan.json: what a run directory was planned from, and how many shards it has. */
 export interface Plan {

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import os from 'node:os';
 import type { Device } from '../infer/device.js';
 import type { CommitMarker, StageSeconds } from '../output/commit.js';
@@ -72,7 +73,7 @@ export interface TuneOptions {
   s3: S3Options;
 }
 
-const RUN_DEFAULTS = { batchSize: 16, concurrency: 16 };
+const RUN_DEFAULTS = { batchSize: DEFAULTS.batchSize, concurrency: DEFAULTS.concurrency };
 const FLEET_SIZES = [1, 2, 5, 10, 20, 50, 100, 200, 500];
 
 /** Candidate values per knob, tried in this order from the defaults `imgtag run` uses. */
