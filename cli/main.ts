@@ -1,0 +1,372 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS } from '../src/decode/limits.js';
+import { UserError, errorMessage } from '../src/errors.js';
+import { manifestSource } from '../src/manifest/index.js';
+import { DEFAULTS } from '../src/defaults.js';
+import type { NightlyResult } from '../src/nightly/nightly.js';
+import { PreviousRunBusy } from '../src/nightly/busy.js';
+import { DEVICES } from '../src/infer/device.js';
+import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/task-index.js';
+import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
+import { configureS3, type S3Options } from '../src/storage/s3-client.js';
+import { readText } from '../src/storage/storage.js';
+import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows, table, unfinishedLines } from './format.js';
+import type { RunSummary } from '../src/pipeline/run-plan.js';
+import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
+import { progressReporter } from './progress.js';
+import { DEFAULT_STOP_SECONDS, stopOnSignals } from '../src/pipeline/stop.js';
+import type { TuneConfig } from '../src/tune/tune.js';
+
+const positiveNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+};
+
+const nonNegative = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number >= 0');
+  return n;
+};
+
+const rate = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+};
+
+const int = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}`);
+  return n;
+};
+
+/** The exit code of a run, the line that explains a 4, and the run's last progress line: its summary. */
+function finish(summary: RunSummary, maxErrorRate: number | undefined): void {
+  const line = errorRateLine(summary, maxErrorRate);
+  if (line) console.error(line);
+  exitCode = exitCodeFor(summary, maxErrorRate);
+  const { markers: _, compaction, ...counts } = summary;
+  logEvent({ event: 'summary', exitCode, ...counts, ...(compaction ? { compaction: compaction.status } : {}) });
+}
+
+const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** A progress bar on a terminal; JSON lines on stderr for cron jobs and fleet logs. */
+const logEvent = progressReporter();
+
+/** The exit code the running command sets (see main). */
+let exitCode = 0;
+
+const program = new Command('imgtag')
+  .exitOverride()
+  .description('Tag images in S3 (or on disk) with an ONNX model, in batch: plan a manifest into shards, run them into Parquet.')
+  .option('--endpoint <url>', 'S3-compatible endpoint (default: AWS_ENDPOINT_URL); uses path-style addressing')
+  .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
+  .version(PACKAGE_VERSION, '--version', 'print the version')
+  // A mistyped flag gets one line and where to look, not 30 lines of usage.
+  .showHelpAfterError('(imgtag <command> --help shows the options)');
+
+function s3Options(): S3Options {
+  const o = program.opts<{ endpoint?: string; region?: string }>();
+  const s3 = { endpoint: o.endpoint, region: o.region };
+  configureS3(s3);
+  return s3;
+}
+
+const runOptions = (cmd: Command) =>
+  cmd
+    .option(
+      '--model <path|name>',
+      `model: a built-in name, an .onnx file with its spec .json beside it, or a spec .json; local or s3://. Repeat for several models sharing one decode (default ${DEFAULTS.model})`,
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--workers <n>', 'worker processes taking shards in parallel (default: one per core on CPU, 1 on a GPU)', int(1))
+    .option('--batch-size <n>', 'images per model call', int(1), DEFAULTS.batchSize)
+    .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), DEFAULTS.concurrency)
+    .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS)
+    .option('--max-bytes <n>', 'refuse objects larger than this many bytes, before reading them (an error row)', int(1), DEFAULT_MAX_BYTES)
+    .option('--max-error-rate <r>', 'exit 4 when more than this share (0 to 1) of the images this invocation tagged are error rows (default: error rows are data, exit 0)', rate)
+    .option('--stop-timeout <s>', 'on SIGTERM or Ctrl-C: seconds the shards in hand may take to finish before they are abandoned (leases released, redone by the next run; exit 3). A second signal stops at once', nonNegative, DEFAULT_STOP_SECONDS)
+    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device));
+
+/** Where the images come from and how they are cut into shards: shared by plan and nightly. */
+const sourceOptions = (cmd: Command) =>
+  cmd
+    .option('--manifest <uri>', 'S3 Inventory manifest.json, or a key list (.txt, .csv with header, .jsonl; .gz ok)')
+    .option('--prefix <s3uri>', 'list every object under s3://bucket/prefix instead')
+    .option('--bucket <name>', 'bucket for bare keys in a key list')
+    .addOption(new Option('--shard-size <n>', `images per shard (default 1000)`).argParser(int(1)).conflicts('shards'))
+    .addOption(new Option('--shards <n>', 'number of shards, images spread by hash of their URI').argParser(int(1)));
+
+type SourceFlags = { manifest?: string; prefix?: string; bucket?: string; shardSize?: number; shards?: number };
+
+sourceOptions(
+  program
+    .command('plan')
+    .description('read a manifest as a stream and write shard files and plan.json into a run directory')
+    .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
+    .option('--dataset <dir>', 'where the run\'s rows go when compacted, as <dataset>/run_date=YYYY-MM-DD/*.parquet: give runs the same one to query them as one table (default <run>/tags)')
+    .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag'),
+).action(async (o: SourceFlags & { run: string; since?: string; dataset?: string }) => {
+  s3Options();
+  const { createPlan } = await import('../src/plan/plan.js');
+  const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since, dataset: o.dataset });
+  console.log(
+    table([
+      ['run', o.run],
+      ['dataset', planIdentity(o.run, plan).dataset],
+      ['manifest rows', plan.counts.rows],
+      ['images', plan.counts.images],
+      ['skipped (not images)', plan.counts.skipped],
+      ...(o.since !== undefined ? [['unchanged since parent', plan.counts.unchanged] as [string, number]] : []),
+      ['shards', plan.shards],
+    ]),
+  );
+});
+
+runOptions(
+  program
+    .command('run')
+    .description('tag the shards of a planned run into results/*.parquet, each with a commit marker; committed shards are skipped')
+    .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
+    .addOption(new Option('--shard <i>', 'tag only this shard').argParser(int(0)).conflicts('shardFromEnv'))
+    .option('--shard-from-env', `tag this fleet task's shards: index from ${INDEX_VARIABLES.join(' or ')}`)
+    .option('--shards-per-task <k>', 'with --shard-from-env: task i tags shards i*k .. i*k+k-1', int(1), 1)
+    .option('--config <file>', 'batch size, concurrency, threads and workers from a file (tune writes reports/tuning-config.json); flags win')
+    .option('--no-compact', 'leave the per-shard files staged when every shard is committed (compact later with imgtag compact); --shard and --shard-from-env never compact'),
+).action(async (o, cmd: Command) => {
+  if (o.config) await applyConfig(o, cmd, o.config);
+  let shards: number[] | undefined = o.shard === undefined ? undefined : [o.shard];
+  if (o.shardFromEnv) {
+    const plan = await loadPlan(o.run);
+    shards = shardsForTask(taskIndexFromEnv(), o.shardsPerTask, plan.shards);
+  }
+  // A fleet task's share is one part of a run: the compact job that submit chains merges the whole.
+  const compact = o.compact === false || shards !== undefined ? false : {};
+  const { runPlan } = await import('../src/pipeline/run-plan.js');
+  const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options(), compact, stop: stopOnSignals(o.stopTimeout) }, logEvent);
+  console.log(table(runSummaryRows(summary)));
+  for (const line of unfinishedLines(summary)) console.error(line);
+  if (summary.interrupted) console.error(`imgtag: interrupted by ${summary.interrupted}: ${summary.failedShards.length} shard(s) left unfinished, no lease held: exit 3, run the same command again to finish them`);
+  else if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
+  finish(summary, o.maxErrorRate);
+});
+
+runOptions(
+  program
+    .command('demo')
+    .description('the whole job locally, no cloud account: a loopback S3 server, images, a key list, plan, run, summary')
+    .option('--images <dir>', 'a folder of images to tag (default: generated images)')
+    .option('--count <n>', 'how many images to generate', int(1), 200)
+    .option('--run <dir>', 'run directory for the results', path.join('runs', `demo-${Date.now()}`)),
+).action(async (o) => {
+  const { runDemo } = await import('../src/demo/demo.js');
+  const res = await runDemo({ ...o, models: o.model, stop: stopOnSignals(o.stopTimeout) }, logEvent);
+  console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
+  console.log('\ntop tags');
+  console.log(table(res.top.map((t) => [t.label, t.count])));
+  finish(res.summary, o.maxErrorRate);
+});
+
+runOptions(
+  sourceOptions(
+    program
+      .command('nightly')
+      .description('tag only what is new or changed since the last nightly under --root (for cron), and keep <root>/current/: one row per live object with its newest tags')
+      .requiredOption('--root <dir>', 'folder of the nightly: current/ (the current table), current.json, nightly.json, runs/<time>/, nightly.lock')
+      .option('--dataset <dir>', 'where the runs\' rows go, as <dataset>/run_date=YYYY-MM-DD/*.parquet (default <root>/tags)')
+      .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)')
+      .option('--fleet-threshold <n>', 'submit the run to AWS Batch when it has this many images or more (0: always); needs --job-queue and --job-definition', int(0))
+      .option('--job-queue <arn>', 'fleet: job queue (terraform output job_queue)')
+      .option('--job-definition <arn>', 'fleet: job definition (terraform output job_definition)')
+      .option('--shards-per-task <k>', 'fleet: shards per array child', int(1), 1)
+      .option('--compact-job-queue <arn>', 'fleet: queue of the compact job that then updates the current table (terraform output planning_queue)')
+      .option('--compact-job-definition <arn>', 'fleet: its job definition (terraform output nightly_job_definition)')
+      .option('--dry-run', 'fleet: plan, and print the SubmitJob requests instead of sending them'),
+  ),
+).action(async (o) => {
+  const s3 = s3Options();
+  if (o.fleetThreshold !== undefined && (!o.jobQueue || !o.jobDefinition)) throw new UserError('--fleet-threshold needs --job-queue and --job-definition');
+  const fleet =
+    o.fleetThreshold === undefined
+      ? undefined
+      : { threshold: o.fleetThreshold, jobQueue: o.jobQueue, jobDefinition: o.jobDefinition, shardsPerTask: o.shardsPerTask, dryRun: o.dryRun, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } };
+  let res: NightlyResult;
+  try {
+    const { runNightly } = await import('../src/nightly/nightly.js');
+    res = await runNightly(
+      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, fleet },
+      logEvent,
+    );
+  } catch (e) {
+    if (!(e instanceof PreviousRunBusy)) throw e;
+    console.error(`imgtag: ${e.message}`);
+    exitCode = 3;
+    return;
+  }
+  const changed = res.parentModels !== undefined && res.parentModels.join(',') !== res.models.join(',');
+  const c = res.plan.current?.counts;
+  console.log(
+    table([
+      ['run', res.run],
+      ['parent', res.parent ?? '(none: first run)'],
+      ['models', res.models.join(', ')],
+      ...(changed ? [['model change', `${res.parentModels!.join(', ')} -> ${res.models.join(', ')}`] as [string, string]] : []),
+      ['unchanged since parent', res.plan.counts.unchanged],
+      ['new objects', c?.new ?? 0],
+      ['changed or re-tagged', res.plan.counts.images - (c?.new ?? 0)],
+      ['deleted since parent', c?.deleted ?? 0],
+      ...(res.summary ? runSummaryRows(res.summary) : [['images', res.plan.counts.images] as [string, number]]),
+      ...(res.submitted
+        ? ([
+            ['fleet job', `${res.submitted.tagJob} (array of ${res.submitted.arraySize})`],
+            ['compact job', `${res.submitted.compactJob} (then updates the current table)`],
+          ] as [string, string][])
+        : []),
+    ]),
+  );
+  if (res.submitted?.requests) console.log(JSON.stringify(res.submitted.requests, null, 2));
+  if (res.summary) finish(res.summary, o.maxErrorRate);
+});
+
+const priceOptions = (cmd: Command) =>
+  cmd
+    .option('--instance <type>', 'instance type to price (data/prices.json; default: the measured one if on EC2, else c7i.xlarge for a CPU measurement, g5.xlarge for a GPU one). Another kind of machine than the measured one is refused without --rate')
+    .option('--price <usd>', 'on-demand USD per instance-hour, instead of the price list', positiveNumber)
+    .option('--spot-price <usd>', 'spot USD per instance-hour, instead of the price list', positiveNumber)
+    .option('--rate <images/s>', 'images/s per instance to assume instead of the measured rate (to price a machine you have not measured on)', positiveNumber)
+    .option('--instances <m>', 'instances in the fleet: changes the hours, never the cost per image', int(1), 1);
+
+type PriceFlags = { instance?: string; price?: number; spotPrice?: number; rate?: number; instances: number };
+const priceRequest = (o: PriceFlags) => ({ instance: o.instance, price: o.price, spotPrice: o.spotPrice, rate: o.rate, instances: o.instances });
+
+priceOptions(
+  program
+    .command('tune')
+    .description('run the pipeline on the same sample under a sequence of configurations; report time and cost per iteration')
+    .requiredOption('--run <dir>', 'a planned run directory')
+    .option('--model <path|name>', 'model', DEFAULTS.model)
+    .option('--sample <n>', 'images in the sample', int(1), 200)
+    .option('--repeats <n>', 'runs of each setting (median and spread reported)', int(1), 3)
+    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device))
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS),
+).action(async (o) => {
+  const [{ tune }, { projectionLine }] = await Promise.all([import('../src/tune/tune.js'), import('../src/report/cost-table.js')]);
+  const res = await tune({ ...o, price: priceRequest(o), s3: s3Options() }, logEvent);
+  const w = res.winner;
+  console.log(table([
+    ['iterations', `${res.iterations.length}, ${res.repeats} runs each`],
+    ['winner', `#${w.index}: ${JSON.stringify(w.config)}`],
+    ['images/s', `${w.imagesPerSecond.toFixed(1)} median, spread ${(100 * w.spread).toFixed(1)}% (${w.repetitions.map((x) => x.toFixed(1)).join(', ')})`],
+    ['measured on', res.machine],
+    ['rate used', res.pricing.rateBasis],
+    ['whole plan', projectionLine(w.projection, res.pricing)],
+    ['config', res.configFile],
+    ['reports', res.reports.join('\n              ')],
+  ]));
+});
+
+priceOptions(
+  program
+    .command('report')
+    .description('aggregate a run (finished or in progress) into reports/report.{json,md,html}: images, failures, rate, stages, cost, ETA')
+    .requiredOption('--run <dir>', 'run directory'),
+).action(async (o) => {
+  s3Options();
+  const [{ buildRunReport, runReportSections, writeReports }, { usd }, { projectionLine }] = await Promise.all([
+    import('../src/report/run-report.js'),
+    import('../src/report/render.js'),
+    import('../src/report/cost-table.js'),
+  ]);
+  const r = await buildRunReport(o.run, priceRequest(o));
+  const files = await writeReports(o.run, 'report', `imgtag run report: ${o.run}`, r, runReportSections(r));
+  console.log(table([
+    ['state', r.complete ? 'complete' : `in progress (${r.shards.committed}/${r.shards.planned} shards)`],
+    ['images done', r.images.done],
+    ['error rows', r.images.failed],
+    ['images/s', `${r.imagesPerSecond.toFixed(1)} while tagging, ${r.imagesPerMachineSecond.toFixed(1)} per machine`],
+    ['measured on', r.machines.join('; ') || 'not recorded'],
+    ['rate used', r.pricing.rateBasis],
+    ['bottleneck', r.bottleneck ?? 'n/a (nothing committed yet)'],
+    ['cost so far', r.cost ? `${usd(r.cost.totalUsd)} on demand${r.cost.spot ? `, ${usd(r.cost.spot.totalUsd)} spot` : ''}` : '$0 (nothing committed yet)'],
+    ['whole plan', projectionLine(r.projection, r.pricing)],
+    ...(r.etaSeconds !== undefined ? [['ETA seconds', Math.ceil(r.etaSeconds)] as [string, number]] : []),
+    ['reports', files.join('\n             ')],
+  ]));
+});
+
+/** Values from a tuning config file, for every option not given on the command line. */
+async function applyConfig(o: Record<string, unknown>, cmd: Command, file: string): Promise<void> {
+  let config: Partial<TuneConfig>;
+  try {
+    config = JSON.parse(await readText(file)) as Partial<TuneConfig>;
+  } catch (e) {
+    throw new UserError(`--config ${file}: ${errorMessage(e)}`);
+  }
+  for (const key of ['batchSize', 'concurrency', 'threads', 'workers'] as const) {
+    const v = config[key];
+    if (v === undefined || cmd.getOptionValueSource(key) === 'cli') continue;
+    if (!Number.isInteger(v) || v < 1) throw new UserError(`--config ${file}: ${key} must be a positive integer`);
+    o[key] = v;
+  }
+}
+
+program
+  .command('compact')
+  .description('merge a finished run\'s per-shard Parquet into large sorted files in its dataset, exactly once (run does this by itself when it finishes a run)')
+  .requiredOption('--run <dir>', 'run directory')
+  .option('--target-file-mb <mb>', 'size of each merged file', positiveNumber, COMPACT_DEFAULTS.targetFileMb)
+  .option('--row-group-mb <mb>', 'size of each row group', positiveNumber, COMPACT_DEFAULTS.rowGroupMb)
+  .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, COMPACT_DEFAULTS.memoryMb)
+  .action(async (o) => {
+    s3Options();
+    const { compactRun } = await import('../src/compact/compact.js');
+    const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });
+    console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...currentRows(c), ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
+    if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);
+    if (c.status === 'leased') console.error('imgtag: another process is compacting this run: run the same command again later');
+    exitCode = c.status === 'incomplete' || c.status === 'leased' ? 3 : 0;
+  });
+
+program
+  .command('submit')
+  .description('submit a planned run to AWS Batch as an array job (one child per --shards-per-task shards)')
+  .requiredOption('--run <dir>', 'the planned run directory (s3://...)')
+  .requiredOption('--job-queue <arn>', 'job queue (terraform output job_queue)')
+  .requiredOption('--job-definition <arn>', 'job definition (terraform output job_definition)')
+  .option('--shards-per-task <k>', 'shards per array child', int(1), 1)
+  .option('--job-name <name>', 'job name (default: from the run directory)')
+  .option('--compact-job-queue <arn>', 'queue of the compact job that follows the array (terraform output planning_queue; default: --job-queue)')
+  .option('--compact-job-definition <arn>', 'its job definition (terraform output nightly_job_definition; default: --job-definition)')
+  .option('--dry-run', 'print the SubmitJob requests instead of sending them')
+  .action(async (o) => {
+    s3Options();
+    const { submitRun } = await import('../src/fleet/submit.js');
+    const res = await submitRun({ ...o, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } });
+    if (o.dryRun) return console.log(JSON.stringify(res.requests, null, 2));
+    console.log(table([['job id', res.tagJob], ['array size', res.arraySize], ['compact job id', `${res.compactJob} (starts when every child has finished)`]]));
+  });
+
+/**
+ * Run imgtag with these arguments (process.argv's shape) and answer its exit code; nothing here
+ * calls process.exit. 0: done; 1: could not run (one line on stderr says why); 3: unfinished,
+ * run again; 4: over --max-error-rate. Commander's own (--help, --version, a bad flag) keep theirs.
+ */
+export async function main(argv: string[]): Promise<number> {
+  exitCode = 0;
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e: unknown) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof UserError) console.error(`imgtag: ${e.message}`);
+    else console.error(`imgtag: ${errorMessage(e)}`, process.env.IMGTAG_DEBUG ? e : '');
+    return 1;
+  }
+}
