@@ -17,7 +17,7 @@ import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows
 import type { RunSummary } from '../src/pipeline/run-plan.js';
 import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
 import { progressReporter } from './progress.js';
-import { DEFAULT_STOP_SECONDS, stopOnSignals } from '../src/pipeline/stop.js';
+import { DEFAULT_STOP_SECONDS, stopOnSignals } from '../src/pool/stop.js';
 import type { TuneConfig } from '../src/tune/tune.js';
 
 const positiveNumber = (v: string) => {
@@ -279,7 +279,8 @@ priceOptions(
     .requiredOption('--run <dir>', 'run directory'),
 ).action(async (o) => {
   s3Options();
-  const [{ buildRunReport, runReportSections, writeReports }, { usd }, { projectionLine }] = await Promise.all([
+  const [{ buildRunReport }, { runReportSections, writeReports }, { usd }, { projectionLine }] = await Promise.all([
+    import('../src/report/aggregate.js'),
     import('../src/report/run-report.js'),
     import('../src/report/render.js'),
     import('../src/report/cost-table.js'),

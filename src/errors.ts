@@ -8,6 +8,14 @@ export class AccessRefused extends UserError {
   override name = 'AccessRefused';
 }
 
+/**
+ * A value the user gave that is not what it must be, said one way everywhere (in the manner of
+ * sharp's \`is\` helpers): "--price must be a positive number, not abc".
+ */
+export function invalid(name: string, expected: string, actual: unknown): UserError {
+  return new UserError(`${name} must be ${expected}, not ${typeof actual === 'string' ? actual : JSON.stringify(actual)}`);
+}
+
 /** A missing object or file, from either backend, so callers can tell "absent" from "broken". */
 export class NotFoundError extends Error {
   override name = 'NotFoundError';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CommitMarker } from '../src/output/commit.js';
-import { ShardDispatch } from '../src/pipeline/dispatch.js';
+import { ShardDispatch } from '../src/pool/dispatch.js';
 import { listObjects, readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
 import { imgtag } from './helpers/cli.js';

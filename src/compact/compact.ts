@@ -2,7 +2,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { UserError } from '../errors.js';
+import { invalid, UserError } from '../errors.js';
 import { acquireLock, LEASE_TTL_MS, type Holder } from '../lease/lease.js';
 import { committedShards, readMarkers, stagedFile } from '../output/commit.js';
 import { loadPlan, planIdentity } from '../plan/plan-file.js';
@@ -41,7 +41,7 @@ import { COMPACT_DEFAULTS } from './defaults.js';
 export { COMPACT_DEFAULTS } from './defaults.js';
 
 function positive(name: string, v: number): number {
-  if (!Number.isFinite(v) || v <= 0) throw new UserError(`${name} must be a positive number of MB, not ${v}`);
+  if (!Number.isFinite(v) || v <= 0) throw invalid(name, 'a positive number of MB', v);
   return v;
 }
 

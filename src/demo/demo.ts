@@ -5,7 +5,7 @@ import { manifestSource } from '../manifest/index.js';
 import { createPlan } from '../plan/plan.js';
 import { isImageUri } from '../plan/filter.js';
 import { defaultWorkers, runPlan, type RunEvent, type RunSummary } from '../pipeline/run-plan.js';
-import { readResults, topLabels } from '../report/results.js';
+import { readResults, topLabels } from '../output/read-results.js';
 import { resultFiles } from '../compact/result-files.js';
 import { configureS3 } from '../storage/s3-client.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
@@ -15,7 +15,7 @@ import { syntheticImage } from './synthetic.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
 import { ensureBuiltinModel } from '../model/fetch.js';
 import { modelsOrDefault } from '../defaults.js';
-import type { RunStop } from '../pipeline/stop.js';
+import type { RunStop } from '../pool/stop.js';
 
 export interface DemoOptions {
   /** A folder of images to upload; otherwise `count` generated ones. */

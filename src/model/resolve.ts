@@ -6,6 +6,7 @@ import { UserError } from '../errors.js';
 import { exists, readBytes, readText } from '../storage/storage.js';
 import { dirnameUri, isS3Uri, joinUri, parseUri, s3Uri } from '../storage/uri.js';
 import { parseLabels } from './labels.js';
+import { unit } from '../infer/vectors.js';
 import { BUILTIN_MODEL_DIR, DEFAULT_MODEL, modelCacheDir, modelSearchDirs } from './paths.js';
 import { validateSpec, type ModelSpec } from './spec.js';
 
@@ -142,14 +143,6 @@ async function readZeroShot(where: string, expected: string | undefined): Promis
   return { labels: doc.labels.map(String), vectors };
 }
 
-/** Scale a vector to length 1 (a zero vector stays zero). */
-export function unit(v: Float32Array): Float32Array {
-  let norm = 0;
-  for (const x of v) norm += x * x;
-  norm = Math.sqrt(norm);
-  if (norm > 0) for (let i = 0; i < v.length; i++) v[i]! /= norm;
-  return v;
-}
 
 export async function resolveModel(arg: string = DEFAULT_MODEL): Promise<ResolvedModel> {
   const { spec, specDir, onnx } = await findSpec(arg);

@@ -7,11 +7,11 @@ import type { Device } from '../infer/device.js';
 import { DEFAULTS, modelsOrDefault } from '../defaults.js';
 import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from './run-shard.js';
-import { runPool } from './worker-pool.js';
+import { runPool } from '../pool/worker-pool.js';
 import { jpegFastPathProblem } from '../decode/jpeg-fast.js';
 import type { Progress } from './tag-rows.js';
-import { DEFAULT_STOP_SECONDS, type RunStop } from './stop.js';
-import type { WorkerInit } from './worker-protocol.js';
+import { DEFAULT_STOP_SECONDS, type RunStop } from '../pool/stop.js';
+import type { WorkerInit } from '../pool/worker-protocol.js';
 
 export interface RunOptions extends ShardOptions {
   run: string;

@@ -7,7 +7,7 @@ import { modelSet } from './model-set.js';
 import { runShard, type ShardHooks, type ShardOutcome } from './run-shard.js';
 import { decodesInFlight, type StageLimits } from './tag-rows.js';
 import { DEFAULT_MAX_BYTES } from '../decode/limits.js';
-import type { WorkerInit } from './worker-protocol.js';
+import type { WorkerInit } from '../pool/worker-protocol.js';
 
 /** One process's tagging engine: configured once, then fed shard numbers. */
 export interface Tagger {

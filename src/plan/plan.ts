@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { invalid, UserError } from '../errors.js';
 import { basenameUri, isS3Uri } from '../storage/uri.js';
 import { resolveManifest, type ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
@@ -48,7 +48,7 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
   const source = await resolveManifest(given);
   if (opts.shardSize !== undefined && opts.shards !== undefined) throw new UserError('give --shard-size or --shards, not both');
   for (const [name, v] of [['--shard-size', opts.shardSize], ['--shards', opts.shards]] as const) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new UserError(`${name} must be a positive integer`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw invalid(name, 'a positive integer', v);
   }
   if (await hasCommits(run)) {
     throw new UserError(`${run} already has committed shards: plan into a new run directory`);

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { UserError } from '../errors.js';
+import { invalid, UserError } from '../errors.js';
 import { machineLabel, usesGpu, type Machine } from './machine.js';
 
 interface InstancePrice {
@@ -48,7 +48,7 @@ export interface Pricing {
 }
 
 const positive = (name: string, v: number | undefined) => {
-  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UserError(`${name} must be a positive number, not ${v}`);
+  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw invalid(name, 'a positive number', v);
 };
 
 /** The instance type priced when none is asked for: the measured one if listed, else a common CPU or GPU type. */
@@ -67,7 +67,7 @@ export function resolvePricing(req: PriceRequest, measured: Machine | undefined)
   positive('--spot-price', req.spotPrice);
   positive('--rate', req.rate);
   const instances = req.instances ?? 1;
-  if (!Number.isInteger(instances) || instances < 1) throw new UserError(`--instances must be a whole number >= 1, not ${instances}`);
+  if (!Number.isInteger(instances) || instances < 1) throw invalid('--instances', 'a whole number >= 1', instances);
   const type = req.instance ?? (req.price === undefined ? defaultInstance(measured) : undefined);
   const listed = type === undefined ? undefined : PRICES.instances[type];
   if (type !== undefined && !listed && req.price === undefined) {

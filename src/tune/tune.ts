@@ -9,7 +9,8 @@ import { createPlan, loadPlan } from '../plan/plan.js';
 import { defaultWorkers, runPlan, type RunEvent } from '../pipeline/run-plan.js';
 import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from '../report/prices.js';
 import { describeMachine, machineLabel } from '../report/machine.js';
-import { bottleneckOf, coveredSeconds, sumStages, writeReports } from '../report/run-report.js';
+import { bottleneckOf, coveredSeconds, sumStages } from '../report/aggregate.js';
+import { writeReports } from '../report/run-report.js';
 import { readMarkers } from '../output/commit.js';
 import type { Section } from '../report/render.js';
 import { costTable, priceLine, projectionLine } from '../report/cost-table.js';
@@ -17,7 +18,7 @@ import { runLayout, runName } from '../run-dir.js';
 import type { S3Options } from '../storage/s3-client.js';
 import { writeBytes } from '../storage/storage.js';
 import { isS3Uri, joinUri } from '../storage/uri.js';
-import { UserError } from '../errors.js';
+import { invalid, UserError } from '../errors.js';
 
 /** What tune varies; `run --config` takes the same keys. */
 export interface TuneConfig {
@@ -128,7 +129,7 @@ export function beatsSpread(next: Pick<Iteration, 'imagesPerSecond' | 'repetitio
  * steady-state (see steadyRate).
  */
 export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: string; [k: string]: unknown }) => void): Promise<TuneResult> {
-  if (!Number.isInteger(opts.repeats) || opts.repeats < 1) throw new UserError(`--repeats must be a whole number >= 1, not ${opts.repeats}`);
+  if (!Number.isInteger(opts.repeats) || opts.repeats < 1) throw invalid('--repeats', 'a whole number >= 1', opts.repeats);
   const plan = await loadPlan(opts.run);
   const rows = await sampleRows(opts.run, opts.sample);
   const storage = rows.some((r) => isS3Uri(r.uri)) ? 's3' : 'local';

@@ -1,7 +1,7 @@
 import type { Device } from '../infer/device.js';
 import type { S3Options } from '../storage/s3-client.js';
-import type { ShardOptions, ShardOutcome } from './run-shard.js';
-import type { Progress } from './tag-rows.js';
+import type { ShardOptions, ShardOutcome } from '../pipeline/run-shard.js';
+import type { Progress } from '../pipeline/tag-rows.js';
 
 /** What a worker process needs to tag shards of one run. */
 export interface WorkerInit {

@@ -2,7 +2,7 @@ import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparqu
 import { compressors } from 'hyparquet-compressors';
 import { UserError, errorMessage } from '../errors.js';
 import { rangedBuffer } from '../storage/ranged-buffer.js';
-import type { ModelResult, ResultRow } from '../output/rows.js';
+import type { ModelResult, ResultRow } from './rows.js';
 
 /** The models whose columns a results file has: `model_<name>` (and, in files from before named columns, `model`, `model_<name>`). */
 function modelNames(columns: string[]): string[] {

@@ -1,9 +1,9 @@
 import { errorMessage, UserError } from '../errors.js';
 import { releaseHeldLocks } from '../lease/lease.js';
 import { DEFAULT_STOP_SECONDS } from './stop.js';
-import { createTagger, type Tagger } from './tagger.js';
+import { createTagger, type Tagger } from '../pipeline/tagger.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
-import type { Progress } from './tag-rows.js';
+import type { Progress } from '../pipeline/tag-rows.js';
 
 /** Entry point of a forked worker process: init, then one shard per request, until told to exit. */
 /** Resolves once the message is handed to the parent, so a process about to exit loses none. */
