@@ -5,7 +5,13 @@ import { ShardDispatch } from '../src/pool/dispatch.js';
 import { listObjects, readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
 import { imgtag } from './helpers/cli.js';
-import { plannedS3Run, photos } from './helpers/planned.js';
+import { photoPaths, plannedS3Run, photos } from './helpers/planned.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Classifier } from '../src/infer/session.js';
+import type { ResolvedModel } from '../src/model/resolve.js';
+import { modelSet } from '../src/pipeline/model-set.js';
+import { StageClock } from '../src/pipeline/stage-clock.js';
+import { tagRows } from '../src/pipeline/tag-rows.js';
 import { MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 
 test('each stage holds no more than its bound in flight, and rows come back in manifest order', async () => {
@@ -61,4 +67,40 @@ test('dispatch: stop hands out nothing more, and an engine with nothing to do ex
   const idle = new ShardDispatch([], () => assert.fail('nothing to send'), () => exited++);
   idle.start();
   assert.equal(exited, 2);
+});
+
+test('the stage graph alone, with a fake model as its neighbour: inference never runs more batches than its bound, every image reaches it once, rows in order', async () => {
+  let inFlight = 0;
+  let peak = 0;
+  const seen: number[] = [];
+  // The model handler interface (run a packed batch, release): here a fake that takes its time.
+  const fake: Classifier = {
+    model: {
+      id: 'fake@000000000000',
+      labels: ['a', 'b'],
+      source: 'memory',
+      bytes: new Uint8Array(),
+      sha256: '0'.repeat(64),
+      spec: { name: 'fake', file: 'fake.onnx', input: { name: 'x', layout: 'NHWC', channels: 'RGB', width: 32, height: 32, scale: 1, mean: [0, 0, 0], std: [1, 1, 1] }, output: { name: 'y', kind: 'logits', topK: 1 } },
+    } as unknown as ResolvedModel,
+    async classify(pixels, count) {
+      assert.equal(pixels.length, count * 32 * 32 * 3, 'one packed uint8 tensor per batch');
+      peak = Math.max(peak, ++inFlight);
+      seen.push(count);
+      await sleep(5);
+      inFlight -= 1;
+      return Array.from({ length: count }, () => ({ tags: [{ label: 'a', score: 1 }], embedding: null }));
+    },
+    release: async () => undefined,
+  };
+  const entries = photoPaths(0, 23).map((uri) => ({ uri }));
+  const clock = new StageClock();
+  const limits = { fetch: 4, maxBytes: 1e9, decode: 3, batchSize: 5, infer: 1 };
+  const { rows } = await tagRows(entries, modelSet([fake], 1e8), limits, clock);
+  assert.equal(peak, 1, 'one batch in the model at a time');
+  assert.equal(seen.reduce((a, b) => a + b, 0), 23, 'every image inferred once');
+  assert.ok(seen.every((n) => n <= 5), 'batches never over the batch size');
+  assert.ok(clock.peak.fetch <= 4 && clock.peak.decode <= 3, `fetch ${clock.peak.fetch}, decode ${clock.peak.decode}`);
+  assert.deepEqual(rows.map((r) => r.key), entries.map((e) => e.uri), 'rows in manifest order');
+  assert.ok(rows.every((r) => r.error === null && r.models[0]!.tags?.[0]?.label === 'a'));
 });
