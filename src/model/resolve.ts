@@ -135,7 +135,12 @@ async function readVerified(where: string, expected: string | undefined): Promis
 
 async function readZeroShot(where: string, expected: string | undefined): Promise<ZeroShot> {
   const { bytes } = await readVerified(where, expected);
-  const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { labels?: unknown; vectors?: unknown };
+  let doc: { labels?: unknown; vectors?: unknown };
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
+  } catch {
+    throw new UserError(`${where}: the zero-shot file is not JSON (it needs "labels" and as many "vectors")`);
+  }
   if (!Array.isArray(doc.labels) || !Array.isArray(doc.vectors) || doc.labels.length !== doc.vectors.length || doc.labels.length === 0) {
     throw new UserError(`${where}: zero-shot file needs "labels" and as many "vectors"`);
   }
