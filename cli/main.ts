@@ -68,14 +68,16 @@ const program = new Command('imgtag')
   .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
   .version(PACKAGE_VERSION, '--version', 'print the version')
   // A mistyped flag gets one line and where to look, not 30 lines of usage.
-  .showHelpAfterError('(imgtag <command> --help shows the options)');
+  .showHelpAfterError('(imgtag <command> --help shows the options)')
+  // The one place the S3 client is configured: from the global flags, before the command's action.
+  .hook('preAction', () => {
+    const o = program.opts<{ endpoint?: string; region?: string }>();
+    s3 = { endpoint: o.endpoint, region: o.region };
+    configureS3(s3);
+  });
 
-function s3Options(): S3Options {
-  const o = program.opts<{ endpoint?: string; region?: string }>();
-  const s3 = { endpoint: o.endpoint, region: o.region };
-  configureS3(s3);
-  return s3;
-}
+/** S3 settings from the global flags, set once before any command runs (preAction, below). */
+let s3: S3Options = {};
 
 const runOptions = (cmd: Command) =>
   cmd
@@ -114,7 +116,6 @@ sourceOptions(
     .option('--dataset <dir>', 'where the run\'s rows go when compacted, as <dataset>/run_date=YYYY-MM-DD/*.parquet: give runs the same one to query them as one table (default <run>/tags)')
     .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag'),
 ).action(async (o: SourceFlags & { run: string; since?: string; dataset?: string }) => {
-  s3Options();
   const { createPlan } = await import('../src/plan/plan.js');
   const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since, dataset: o.dataset });
   console.log(
@@ -150,7 +151,7 @@ runOptions(
   // A fleet task's share is one part of a run: the compact job that submit chains merges the whole.
   const compact = o.compact === false || shards !== undefined ? false : {};
   const { runPlan } = await import('../src/pipeline/run-plan.js');
-  const summary = await runPlan({ ...o, models: o.model, shards, s3: s3Options(), compact, stop: stopOnSignals(o.stopTimeout) }, logEvent);
+  const summary = await runPlan({ ...o, models: o.model, shards, s3, compact, stop: stopOnSignals(o.stopTimeout) }, logEvent);
   console.log(table(runSummaryRows(summary)));
   for (const line of unfinishedLines(summary)) console.error(line);
   if (summary.interrupted) console.error(`imgtag: interrupted by ${summary.interrupted}: ${summary.failedShards.length} shard(s) left unfinished, no lease held: exit 3, run the same command again to finish them`);
@@ -191,7 +192,6 @@ runOptions(
       .option('--dry-run', 'fleet: plan, and print the SubmitJob requests instead of sending them'),
   ),
 ).action(async (o) => {
-  const s3 = s3Options();
   if (o.fleetThreshold !== undefined && (!o.jobQueue || !o.jobDefinition)) throw new UserError('--fleet-threshold needs --job-queue and --job-definition');
   const fleet =
     o.fleetThreshold === undefined
@@ -258,7 +258,7 @@ priceOptions(
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS),
 ).action(async (o) => {
   const [{ tune }, { projectionLine }] = await Promise.all([import('../src/tune/tune.js'), import('../src/report/cost-table.js')]);
-  const res = await tune({ ...o, price: priceRequest(o), s3: s3Options() }, logEvent);
+  const res = await tune({ ...o, price: priceRequest(o), s3 }, logEvent);
   const w = res.winner;
   console.log(table([
     ['iterations', `${res.iterations.length}, ${res.repeats} runs each`],
@@ -278,7 +278,6 @@ priceOptions(
     .description('aggregate a run (finished or in progress) into reports/report.{json,md,html}: images, failures, rate, stages, cost, ETA')
     .requiredOption('--run <dir>', 'run directory'),
 ).action(async (o) => {
-  s3Options();
   const [{ buildRunReport }, { runReportSections, writeReports }, { usd }, { projectionLine }] = await Promise.all([
     import('../src/report/aggregate.js'),
     import('../src/report/run-report.js'),
@@ -326,7 +325,6 @@ program
   .option('--row-group-mb <mb>', 'size of each row group', positiveNumber, COMPACT_DEFAULTS.rowGroupMb)
   .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, COMPACT_DEFAULTS.memoryMb)
   .action(async (o) => {
-    s3Options();
     const { compactRun } = await import('../src/compact/compact.js');
     const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });
     console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...currentRows(c), ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
@@ -347,7 +345,6 @@ program
   .option('--compact-job-definition <arn>', 'its job definition (terraform output nightly_job_definition; default: --job-definition)')
   .option('--dry-run', 'print the SubmitJob requests instead of sending them')
   .action(async (o) => {
-    s3Options();
     const { submitRun } = await import('../src/fleet/submit.js');
     const res = await submitRun({ ...o, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } });
     if (o.dryRun) return console.log(JSON.stringify(res.requests, null, 2));

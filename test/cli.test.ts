@@ -27,7 +27,9 @@ test('a new user\'s first-hour mistakes each get one line saying what was wrong 
   // A folder as --manifest.
   assert.match(oneLine(await imgtag(['plan', '--manifest', dir, '--run', path.join(dir, 'run')])), /^imgtag: \S+ is a folder, not a file: name a file here/);
   // A bucket that does not exist.
-  assert.match(oneLine(await imgtag(['run', '--run', 's3://no-such-bucket-imgtag/runs/x2'], s3.env)), /^imgtag: bucket no-such-bucket-imgtag does not exist \(s3:\/\/no-such-bucket-imgtag\/runs\/x2\/plan\.json\): check the bucket name, or --region/);
+  // (the endpoint given as the global flag, not the environment: the CLI configures S3 from its flags)
+  const { AWS_ENDPOINT_URL: _, ...noEndpoint } = s3.env;
+  assert.match(oneLine(await imgtag(['--endpoint', s3.endpoint, 'run', '--run', 's3://no-such-bucket-imgtag/runs/x2'], noEndpoint)), /^imgtag: bucket no-such-bucket-imgtag does not exist \(s3:\/\/no-such-bucket-imgtag\/runs\/x2\/plan\.json\): check the bucket name, or --region/);
   // No credentials anywhere in the AWS chain.
   const bare = { PATH: process.env.PATH, HOME: dir, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: s3.endpoint, IMGTAG_MODEL_DIR: process.env.IMGTAG_MODEL_DIR, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   assert.match(oneLine(await imgtag(['plan', '--manifest', 's3://some-bucket/keys.txt', '--run', path.join(dir, 'r2')], bare)), /^imgtag: no AWS credentials for s3:\/\/some-bucket\/keys\.txt: set AWS_PROFILE/);

@@ -10,9 +10,6 @@ export interface DecodedImage {
   height: number;
 }
 
-/** How many compressed images were decoded (header reads not counted): several models share one decode. */
-export const decodeStats = { decodes: 0 };
-
 export interface DecodeTarget {
   width: number;
   height: number;
@@ -91,10 +88,7 @@ async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget, lay
  */
 export async function decodeImage(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage> {
   const fast = await decodeJpegFast(bytes, targets);
-  if (fast) {
-    decodeStats.decodes += 1;
-    return fast;
-  }
+  if (fast) return fast;
   return decodeWithSharp(bytes, targets);
 }
 
@@ -116,14 +110,12 @@ export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): P
   if (!width || !height) throw new DecodeError('image has no size');
   if (width * height > maxPixels) throw new DecodeError(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`);
   const layout: Layout = { hasAlpha: meta.hasAlpha === true, plainRgb: meta.space === 'srgb' && meta.channels === 3 && meta.depth === 'uchar' };
-  decodeStats.decodes += 1;
   return { pixels: await resizeAll(() => sharp(bytes, options).autoOrient(), width, height, targets, layout), width, height };
 }
 
 /** HEIC on a pool thread (libheif-js), upright; then the same resize and crop as every image. */
 async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: number): Promise<DecodedImage> {
   const { width, height, rgba } = await decodeHeicOffThread(bytes, maxPixels);
-  decodeStats.decodes += 1;
   const open = () => sharp(rgba, { raw: { width, height, channels: 4 } });
   return { pixels: await resizeAll(open, width, height, targets, { hasAlpha: true, plainRgb: true }), width, height };
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { decodeStats } from '../decode/decode.js';
 import { markerHolds, readCommit, writeCommit, type CommitMarker } from '../output/commit.js';
 import { resultsParquet } from '../output/parquet.js';
 import { readShardFile } from '../plan/shard-file.js';
@@ -68,11 +67,8 @@ async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: 
   const entries = await readShardFile(runLayout.shard(run.dir, shard), s3);
   const clock = new StageClock();
   const startedAt = new Date();
-  const decodesBefore = decodeStats.decodes;
-  const { rows: results, bytes } = await tagRows(entries, models, limits, clock, hooks.progress, s3);
+  const { rows: results, bytes, decodes } = await tagRows(entries, models, limits, clock, hooks.progress, s3);
   const taggedAt = new Date();
-  // Read before the next shard starts decoding.
-  const decodes = decodeStats.decodes - decodesBefore;
   hooks.computed?.();
 
   const result = runLayout.staged(run.dir, shard);

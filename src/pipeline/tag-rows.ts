@@ -112,8 +112,10 @@ export async function tagRows(
   clock: StageClock,
   progress: (p: Progress) => void = () => undefined,
   counter?: S3Counter,
-): Promise<{ rows: ResultRow[]; bytes: number }> {
+): Promise<{ rows: ResultRow[]; bytes: number; decodes: number }> {
   let bytes = 0;
+  // Images decoded, once each however many models share the decode: counted here, per shard.
+  let decodes = 0;
   const hedgeMs = hedgeAfterMs();
   const fetchOne = async ({ entry, at }: { entry: ManifestRow; at: number }): Promise<Fetched> => {
     const row = baseRow(entry, models);
@@ -135,6 +137,7 @@ export async function tagRows(
     if (!body) return { at, row };
     try {
       const image = await clock.time('decode', () => decodeImage(body, models.targets));
+      decodes += 1;
       return { at, row: { ...row, width: image.width, height: image.height }, pixels: image.pixels };
     } catch (e) {
       return { at, row: fail(row, 'decode', new Error(await describeDecodeError(body, e, models.targets[0]?.maxPixels ?? Infinity))) };
@@ -173,5 +176,5 @@ export async function tagRows(
     batch.rows.forEach((r, i) => (rows[batch.at[i]!] = r));
     progress({ images: batch.rows.length, errors: batch.rows.filter((r) => r.error).length, bytes: batch.rows.reduce((n, r) => n + (r.error?.stage === 'fetch' ? 0 : (r.size ?? 0)), 0) });
   }
-  return { rows, bytes };
+  return { rows, bytes, decodes };
 }

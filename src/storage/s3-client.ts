@@ -19,20 +19,16 @@ export interface S3Counter {
 
 export const newCounter = (): S3Counter => ({ requests: 0, retries: 0, failed: 0 });
 
-/** This process's requests, all shards together. */
-export const s3Stats: S3Counter = newCounter();
-
 /**
- * Count one finished request from its `$metadata.attempts` (set on answers and on errors alike), in
- * the process's totals and in the counter of whoever sent it (a shard: its writes overlap the next
- * shard's reads, so only the caller can say whose a request is).
+ * Count one finished request from its `$metadata.attempts` (set on answers and on errors alike) in
+ * the counter of whoever sent it: a shard's writes overlap the next shard's reads, so no
+ * process-wide counter can say whose a request is; only the caller can.
  */
 export function countAttempts(meta: { attempts?: number } | undefined, ok: boolean, counter?: S3Counter): void {
-  for (const c of counter ? [s3Stats, counter] : [s3Stats]) {
-    c.requests += 1;
-    c.retries += Math.max(0, (meta?.attempts ?? 1) - 1);
-    if (!ok) c.failed += 1;
-  }
+  if (!counter) return;
+  counter.requests += 1;
+  counter.retries += Math.max(0, (meta?.attempts ?? 1) - 1);
+  if (!ok) counter.failed += 1;
 }
 
 let options: S3Options = {};
