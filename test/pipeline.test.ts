@@ -11,7 +11,9 @@ import type { Classifier } from '../src/infer/session.js';
 import type { ResolvedModel } from '../src/model/resolve.js';
 import { modelSet } from '../src/pipeline/model-set.js';
 import { StageClock } from '../src/pipeline/stage-clock.js';
-import { tagRows } from '../src/pipeline/tag-rows.js';
+import { decodeStage, tagRows, through } from '../src/pipeline/tag-rows.js';
+import type { ModelSet } from '../src/pipeline/model-set.js';
+import fs from 'node:fs';
 import { MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 
 test('each stage holds no more than its bound in flight, and rows come back in manifest order', async () => {
@@ -103,4 +105,18 @@ test('the stage graph alone, with a fake model as its neighbour: inference never
   assert.ok(clock.peak.fetch <= 4 && clock.peak.decode <= 3, `fetch ${clock.peak.fetch}, decode ${clock.peak.decode}`);
   assert.deepEqual(rows.map((r) => r.key), entries.map((e) => e.uri), 'rows in manifest order');
   assert.ok(rows.every((r) => r.error === null && r.models[0]!.tags?.[0]?.label === 'a'));
+});
+
+test('one stage alone: the decode stage turns fetched bytes into pixels, or an error row saying why, fed and drained by the test', async () => {
+  const photo = fs.readFileSync(photoPaths(3, 1)[0]!);
+  const models = { targets: [{ width: 32, height: 32, shortSide: 32, maxPixels: 1e8 }] } as unknown as ModelSet;
+  const row = (key: string) => ({ key, bucket: null, etag: null, size: null, width: null, height: null, models: [], error: null });
+  const tally = { bytes: 0, decodes: 0 };
+  const out = [];
+  for await (const d of through([{ at: 0, row: row('good'), body: photo }, { at: 1, row: row('html'), body: Buffer.from('<html>503</html>') }], decodeStage(models, { fetch: 1, maxBytes: 1e9, decode: 2, batchSize: 1, infer: 1 }, new StageClock(), tally))) out.push(d);
+  const byKey = new Map(out.map((d) => [d.row.key, d]));
+  assert.equal(byKey.get('good')!.pixels![0]!.length, 32 * 32 * 3);
+  assert.equal(byKey.get('good')!.row.error, null);
+  assert.match(byKey.get('html')!.row.error!.message, /^not an image: it looks like HTML/);
+  assert.equal(tally.decodes, 1);
 });

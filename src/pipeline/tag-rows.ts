@@ -13,6 +13,7 @@ import { isS3Uri, parseUri } from '../storage/uri.js';
 import { hedgeAfterMs, hedged } from '../storage/hedged.js';
 import type { ModelSet } from './model-set.js';
 import type { StageClock } from './stage-clock.js';
+import type { Stage } from './stages.js';
 import type { S3Counter } from '../storage/s3-client.js';
 
 /** How many items each stage may hold in flight; each stage waits when the next one is full (backpressure). */
@@ -101,9 +102,108 @@ async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size:
   if (rows.length > 0) yield await pack();
 }
 
+/** One stage of the graph: its name, how many items it may hold at once, whether it keeps their order, and what it does to one. */
+export interface StageStep<I, O> {
+  name: Stage;
+  concurrency: number;
+  ordered: boolean;
+  run(item: I): Promise<O>;
+}
+
 /**
- * fetch -> decode -> batch -> infer as a chain of bounded, ordered stream stages, so all four
- * overlap and memory is bounded by the limits, not by the shard. Rows come back in manifest order.
+ * Items through one stage, at most `concurrency` at once; a full next stage makes this one wait
+ * (backpressure). An ordered stage reads ahead of itself through a stream's buffer (16 items), so
+ * the stage before it keeps working while it does: batches are packed while the model runs.
+ */
+export function through<I, O>(items: AsyncIterable<I> | Iterable<I>, step: StageStep<I, O>): AsyncIterable<O> {
+  if (step.ordered) return Readable.from(items).map((item: I) => step.run(item), { concurrency: step.concurrency }) as AsyncIterable<O>;
+  return pMapIterable(items, (item: I) => step.run(item), { concurrency: step.concurrency, preserveOrder: false });
+}
+
+/** What a shard's stages count as they go. */
+interface Tally {
+  bytes: number;
+  /** Images decoded, once each however many models share the decode. */
+  decodes: number;
+}
+
+/**
+ * GET (or read) each object; only its own failures (not found, too big) become rows: a store that is
+ * down or refuses us is not the image's fault. Unordered: one slow GET holds up only itself.
+ */
+export function fetchStage(models: ModelSet, limits: StageLimits, clock: StageClock, tally: Tally, counter?: S3Counter): StageStep<{ entry: ManifestRow; at: number }, Fetched> {
+  const hedgeMs = hedgeAfterMs();
+  return {
+    name: 'fetch',
+    concurrency: limits.fetch,
+    ordered: false,
+    async run({ entry, at }) {
+      const row = baseRow(entry, models);
+      try {
+        if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
+        const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal, counter });
+        const got = await clock.time('fetch', () => (hedgeMs > 0 && isS3Uri(entry.uri) ? hedged(read, hedgeMs) : read()));
+        tally.bytes += got.body.length;
+        return { at, row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
+      } catch (e) {
+        const kind = classifyFailure(e);
+        if (kind === 'fatal') throw new UserError(`${errorMessage(e)} (every image would fail the same way: nothing more is read)`);
+        if (kind === 'transient') throw new Error(`${entry.uri}: ${errorMessage(e)} (after retries; the shard is left for the next run)`);
+        return { at, row: fail(row, 'fetch', e) };
+      }
+    },
+  };
+}
+
+/** Decode once for every model's size; an undecodable image is an error row that says why in one line. */
+export function decodeStage(models: ModelSet, limits: StageLimits, clock: StageClock, tally: Tally): StageStep<Fetched, Decoded> {
+  return {
+    name: 'decode',
+    concurrency: limits.decode,
+    ordered: false,
+    async run({ at, row, body }) {
+      if (!body) return { at, row };
+      try {
+        const image = await clock.time('decode', () => decodeImage(body, models.targets));
+        tally.decodes += 1;
+        return { at, row: { ...row, width: image.width, height: image.height }, pixels: image.pixels };
+      } catch (e) {
+        return { at, row: fail(row, 'decode', new Error(await describeDecodeError(body, e, models.targets[0]?.maxPixels ?? Infinity))) };
+      }
+    },
+  };
+}
+
+/** Each model on each batch; a model that fails on a batch fails its rows, one set up wrongly fails the run. */
+export function inferStage(models: ModelSet, limits: StageLimits, clock: StageClock): StageStep<Batch, Batch> {
+  return {
+    name: 'infer',
+    concurrency: limits.infer,
+    ordered: true,
+    async run(batch) {
+      const ok = batch.rows.filter((r) => r.error === null);
+      for (const [m, classifier] of models.classifiers.entries()) {
+        const packed = batch.packed[m]!;
+        if (packed.count === 0) continue;
+        let outputs: ModelOutput[];
+        try {
+          outputs = await clock.time('infer', () => classifier.classify(packed.tensor, packed.count));
+        } catch (e) {
+          if (e instanceof UserError) throw e;
+          const err = models.classifiers.length > 1 ? new Error(`model ${classifier.model.spec.name}: ${errorMessage(e)}`) : e;
+          for (const r of ok) Object.assign(r, fail(r, 'infer', err));
+          continue;
+        }
+        ok.forEach((r, i) => (r.models[m] = { model: classifier.model.id, ...outputs[i]! }));
+      }
+      return batch;
+    },
+  };
+}
+
+/**
+ * fetch -> decode -> batch -> infer as a chain of bounded stages, so all four overlap and memory is
+ * bounded by the limits, not by the shard. Rows go back to their manifest places at the end.
  */
 export async function tagRows(
   entries: ManifestRow[],
@@ -113,68 +213,14 @@ export async function tagRows(
   progress: (p: Progress) => void = () => undefined,
   counter?: S3Counter,
 ): Promise<{ rows: ResultRow[]; bytes: number; decodes: number }> {
-  let bytes = 0;
-  // Images decoded, once each however many models share the decode: counted here, per shard.
-  let decodes = 0;
-  const hedgeMs = hedgeAfterMs();
-  const fetchOne = async ({ entry, at }: { entry: ManifestRow; at: number }): Promise<Fetched> => {
-    const row = baseRow(entry, models);
-    try {
-      if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
-      const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal, counter });
-      const got = await clock.time('fetch', () => (hedgeMs > 0 && isS3Uri(entry.uri) ? hedged(read, hedgeMs) : read()));
-      bytes += got.body.length;
-      return { at, row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
-    } catch (e) {
-      // Only the object's own failures are rows: a store that is down or refuses us is not the image's fault.
-      const kind = classifyFailure(e);
-      if (kind === 'fatal') throw new UserError(`${errorMessage(e)} (every image would fail the same way: nothing more is read)`);
-      if (kind === 'transient') throw new Error(`${entry.uri}: ${errorMessage(e)} (after retries; the shard is left for the next run)`);
-      return { at, row: fail(row, 'fetch', e) };
-    }
-  };
-  const decodeOne = async ({ at, row, body }: Fetched): Promise<Decoded> => {
-    if (!body) return { at, row };
-    try {
-      const image = await clock.time('decode', () => decodeImage(body, models.targets));
-      decodes += 1;
-      return { at, row: { ...row, width: image.width, height: image.height }, pixels: image.pixels };
-    } catch (e) {
-      return { at, row: fail(row, 'decode', new Error(await describeDecodeError(body, e, models.targets[0]?.maxPixels ?? Infinity))) };
-    }
-  };
-  const inferOne = async (batch: Batch): Promise<Batch> => {
-    const ok = batch.rows.filter((r) => r.error === null);
-    for (const [m, classifier] of models.classifiers.entries()) {
-      const packed = batch.packed[m]!;
-      if (packed.count === 0) continue;
-      let outputs: ModelOutput[];
-      try {
-        outputs = await clock.time('infer', () => classifier.classify(packed.tensor, packed.count));
-      } catch (e) {
-        if (e instanceof UserError) throw e; // a model set up wrongly fails the run, not every row
-        const err = models.classifiers.length > 1 ? new Error(`model ${classifier.model.spec.name}: ${errorMessage(e)}`) : e;
-        for (const r of ok) Object.assign(r, fail(r, 'infer', err));
-        continue;
-      }
-      ok.forEach((r, i) => (r.models[m] = { model: classifier.model.id, ...outputs[i]! }));
-    }
-    return batch;
-  };
-
-  // Fetch and decode hand on each image as soon as it is ready, not in manifest order: one slow GET
-  // holds up only itself, never the images behind it. Rows go back to their places at the end.
-  const fetched = pMapIterable(
-    entries.map((entry, at) => ({ entry, at })),
-    fetchOne,
-    { concurrency: limits.fetch, preserveOrder: false },
-  );
-  const decoded = pMapIterable(fetched, decodeOne, { concurrency: limits.decode, preserveOrder: false });
-  const inferred = Readable.from(batches(decoded, models, limits.batchSize, clock)).map(inferOne, { concurrency: limits.infer });
+  const tally: Tally = { bytes: 0, decodes: 0 };
+  const fetched = through(entries.map((entry, at) => ({ entry, at })), fetchStage(models, limits, clock, tally, counter));
+  const decoded = through(fetched, decodeStage(models, limits, clock, tally));
+  const inferred = through(batches(decoded, models, limits.batchSize, clock), inferStage(models, limits, clock));
   const rows: ResultRow[] = new Array<ResultRow>(entries.length);
-  for await (const batch of inferred as AsyncIterable<Batch>) {
+  for await (const batch of inferred) {
     batch.rows.forEach((r, i) => (rows[batch.at[i]!] = r));
     progress({ images: batch.rows.length, errors: batch.rows.filter((r) => r.error).length, bytes: batch.rows.reduce((n, r) => n + (r.error?.stage === 'fetch' ? 0 : (r.size ?? 0)), 0) });
   }
-  return { rows, bytes, decodes };
+  return { rows, bytes: tally.bytes, decodes: tally.decodes };
 }
