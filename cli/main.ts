@@ -1,48 +1,21 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS } from '../src/decode/limits.js';
+import { Command, CommanderError, Option } from 'commander';
 import { UserError, errorMessage } from '../src/errors.js';
 import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULTS } from '../src/defaults.js';
 import type { NightlyResult } from '../src/nightly/nightly.js';
 import { PreviousRunBusy } from '../src/nightly/busy.js';
 import { DEVICES } from '../src/infer/device.js';
-import { INDEX_VARIABLES, shardsForTask, taskIndexFromEnv } from '../src/fleet/task-index.js';
-import { loadPlan, planIdentity } from '../src/plan/plan-file.js';
+import { fleetTaskShards, INDEX_VARIABLES } from '../src/fleet/task-index.js';
+import { planIdentity } from '../src/plan/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
-import { readText } from '../src/storage/storage.js';
 import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows, table, unfinishedLines } from './format.js';
 import type { RunSummary } from '../src/pipeline/run-plan.js';
-import { COMPACT_DEFAULTS } from '../src/compact/defaults.js';
 import { progressReporter } from './progress.js';
-import { DEFAULT_STOP_SECONDS, stopOnSignals } from '../src/pool/stop.js';
-import type { TuneConfig } from '../src/tune/tune.js';
-
-const positiveNumber = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
-};
-
-const nonNegative = (v: string) => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number >= 0');
-  return n;
-};
-
-const rate = (v: string) => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
-  return n;
-};
-
-const int = (min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}`);
-  return n;
-};
+import { stopOnSignals } from '../src/pool/stop.js';
+import { readTuningConfig } from '../src/tune/config-file.js';
+import { int, positiveNumber, priceOptions, priceRequest, runOptions, sourceOptions, type RunFlags, type SourceFlags } from './options.js';
 
 /** The exit code of a run, the line that explains a 4, and the run's last progress line: its summary. */
 function finish(summary: RunSummary, maxErrorRate: number | undefined): void {
@@ -79,35 +52,6 @@ const program = new Command('imgtag')
 /** S3 settings from the global flags, set once before any command runs (preAction, below). */
 let s3: S3Options = {};
 
-const runOptions = (cmd: Command) =>
-  cmd
-    .option(
-      '--model <path|name>',
-      `model: a built-in name, an .onnx file with its spec .json beside it, or a spec .json; local or s3://. Repeat for several models sharing one decode (default ${DEFAULTS.model})`,
-      (v: string, all: string[]) => [...all, v],
-      [] as string[],
-    )
-    .option('--workers <n>', 'worker processes taking shards in parallel (default: one per core on CPU, 1 on a GPU)', int(1))
-    .option('--batch-size <n>', 'images per model call', int(1), DEFAULTS.batchSize)
-    .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), DEFAULTS.concurrency)
-    .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS)
-    .option('--max-bytes <n>', 'refuse objects larger than this many bytes, before reading them (an error row)', int(1), DEFAULT_MAX_BYTES)
-    .option('--max-error-rate <r>', 'exit 4 when more than this share (0 to 1) of the images this invocation tagged are error rows (default: error rows are data, exit 0)', rate)
-    .option('--stop-timeout <s>', 'on SIGTERM or Ctrl-C: seconds the shards in hand may take to finish before they are abandoned (leases released, redone by the next run; exit 3). A second signal stops at once', nonNegative, DEFAULT_STOP_SECONDS)
-    .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device));
-
-/** Where the images come from and how they are cut into shards: shared by plan and nightly. */
-const sourceOptions = (cmd: Command) =>
-  cmd
-    .option('--manifest <uri>', 'S3 Inventory manifest.json, or a key list (.txt, .csv with header, .jsonl; .gz ok)')
-    .option('--prefix <s3uri>', 'list every object under s3://bucket/prefix instead')
-    .option('--bucket <name>', 'bucket for bare keys in a key list')
-    .addOption(new Option('--shard-size <n>', `images per shard (default 1000)`).argParser(int(1)).conflicts('shards'))
-    .addOption(new Option('--shards <n>', 'number of shards, images spread by hash of their URI').argParser(int(1)));
-
-type SourceFlags = { manifest?: string; prefix?: string; bucket?: string; shardSize?: number; shards?: number };
-
 sourceOptions(
   program
     .command('plan')
@@ -141,13 +85,13 @@ runOptions(
     .option('--shards-per-task <k>', 'with --shard-from-env: task i tags shards i*k .. i*k+k-1', int(1), 1)
     .option('--config <file>', 'batch size, concurrency, threads and workers from a file (tune writes reports/tuning-config.json); flags win')
     .option('--no-compact', 'leave the per-shard files staged when every shard is committed (compact later with imgtag compact); --shard and --shard-from-env never compact'),
-).action(async (o, cmd: Command) => {
-  if (o.config) await applyConfig(o, cmd, o.config);
-  let shards: number[] | undefined = o.shard === undefined ? undefined : [o.shard];
-  if (o.shardFromEnv) {
-    const plan = await loadPlan(o.run);
-    shards = shardsForTask(taskIndexFromEnv(), o.shardsPerTask, plan.shards);
+).action(async (o: RunFlags & { run: string; shard?: number; shardFromEnv?: boolean; shardsPerTask: number; config?: string; compact: boolean }, cmd: Command) => {
+  if (o.config) {
+    // The file's values for every flag not given on the command line.
+    const config = await readTuningConfig(o.config);
+    for (const [key, v] of Object.entries(config)) if (cmd.getOptionValueSource(key) !== 'cli') (o as unknown as Record<string, unknown>)[key] = v;
   }
+  const shards = o.shardFromEnv ? await fleetTaskShards(o.run, o.shardsPerTask) : o.shard === undefined ? undefined : [o.shard];
   // A fleet task's share is one part of a run: the compact job that submit chains merges the whole.
   const compact = o.compact === false || shards !== undefined ? false : {};
   const { runPlan } = await import('../src/pipeline/run-plan.js');
@@ -235,17 +179,6 @@ runOptions(
   if (res.summary) finish(res.summary, o.maxErrorRate);
 });
 
-const priceOptions = (cmd: Command) =>
-  cmd
-    .option('--instance <type>', 'instance type to price (data/prices.json; default: the measured one if on EC2, else c7i.xlarge for a CPU measurement, g5.xlarge for a GPU one). Another kind of machine than the measured one is refused without --rate')
-    .option('--price <usd>', 'on-demand USD per instance-hour, instead of the price list', positiveNumber)
-    .option('--spot-price <usd>', 'spot USD per instance-hour, instead of the price list', positiveNumber)
-    .option('--rate <images/s>', 'images/s per instance to assume instead of the measured rate (to price a machine you have not measured on)', positiveNumber)
-    .option('--instances <m>', 'instances in the fleet: changes the hours, never the cost per image', int(1), 1);
-
-type PriceFlags = { instance?: string; price?: number; spotPrice?: number; rate?: number; instances: number };
-const priceRequest = (o: PriceFlags) => ({ instance: o.instance, price: o.price, spotPrice: o.spotPrice, rate: o.rate, instances: o.instances });
-
 priceOptions(
   program
     .command('tune')
@@ -255,7 +188,7 @@ priceOptions(
     .option('--sample <n>', 'images in the sample', int(1), 200)
     .option('--repeats <n>', 'runs of each setting (median and spread reported)', int(1), 3)
     .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device))
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULT_MAX_PIXELS),
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULTS.maxPixels),
 ).action(async (o) => {
   const [{ tune }, { projectionLine }] = await Promise.all([import('../src/tune/tune.js'), import('../src/report/cost-table.js')]);
   const res = await tune({ ...o, price: priceRequest(o), s3 }, logEvent);
@@ -301,29 +234,13 @@ priceOptions(
   ]));
 });
 
-/** Values from a tuning config file, for every option not given on the command line. */
-async function applyConfig(o: Record<string, unknown>, cmd: Command, file: string): Promise<void> {
-  let config: Partial<TuneConfig>;
-  try {
-    config = JSON.parse(await readText(file)) as Partial<TuneConfig>;
-  } catch (e) {
-    throw new UserError(`--config ${file}: ${errorMessage(e)}`);
-  }
-  for (const key of ['batchSize', 'concurrency', 'threads', 'workers'] as const) {
-    const v = config[key];
-    if (v === undefined || cmd.getOptionValueSource(key) === 'cli') continue;
-    if (!Number.isInteger(v) || v < 1) throw new UserError(`--config ${file}: ${key} must be a positive integer`);
-    o[key] = v;
-  }
-}
-
 program
   .command('compact')
   .description('merge a finished run\'s per-shard Parquet into large sorted files in its dataset, exactly once (run does this by itself when it finishes a run)')
   .requiredOption('--run <dir>', 'run directory')
-  .option('--target-file-mb <mb>', 'size of each merged file', positiveNumber, COMPACT_DEFAULTS.targetFileMb)
-  .option('--row-group-mb <mb>', 'size of each row group', positiveNumber, COMPACT_DEFAULTS.rowGroupMb)
-  .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, COMPACT_DEFAULTS.memoryMb)
+  .option('--target-file-mb <mb>', 'size of each merged file', positiveNumber, DEFAULTS.compact.targetFileMb)
+  .option('--row-group-mb <mb>', 'size of each row group', positiveNumber, DEFAULTS.compact.rowGroupMb)
+  .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, DEFAULTS.compact.memoryMb)
   .action(async (o) => {
     const { compactRun } = await import('../src/compact/compact.js');
     const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });

@@ -21,3 +21,9 @@ export function shardsForTask(index: number, perTask: number, total: number): nu
   const first = index * perTask;
   return Array.from({ length: Math.max(0, Math.min(perTask, total - first)) }, (_, i) => first + i);
 }
+
+/** This fleet task's shards of a run: its index from the environment, its share of the plan's shards. */
+export async function fleetTaskShards(run: string, perTask: number): Promise<number[]> {
+  const { loadPlan } = await import('../plan/plan-file.js');
+  return shardsForTask(taskIndexFromEnv(), perTask, (await loadPlan(run)).shards);
+}
