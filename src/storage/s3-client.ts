@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { resetLeanGet } from './lean-get.js';
 
 export interface S3Options {
   /** An S3-compatible endpoint (MinIO, s3rver, Ceph...); path-style addressing is used with it. */
@@ -38,6 +39,7 @@ let client: S3Client | undefined;
 export function configureS3(next: S3Options): void {
   options = { ...next };
   client = undefined;
+  resetLeanGet();
 }
 
 /** What configureS3 was given, to hand to worker threads (each has its own client). */
@@ -47,6 +49,11 @@ export function s3Settings(): S3Options {
 
 export function s3Endpoint(): string | undefined {
   return options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+}
+
+/** A request that sends or receives nothing for this long is abandoned (and retried). */
+export function requestTimeoutMs(): number {
+  return options.requestTimeoutMs ?? Number(process.env.IMGTAG_S3_REQUEST_TIMEOUT_MS ?? 60000);
 }
 
 /** One client per process: it pools connections, and credentials resolve once from the AWS chain. */
@@ -63,7 +70,7 @@ export function s3Client(): S3Client {
     requestHandler: {
       connectionTimeout: 5000,
       throwOnRequestTimeout: true,
-      requestTimeout: options.requestTimeoutMs ?? Number(process.env.IMGTAG_S3_REQUEST_TIMEOUT_MS ?? 60000),
+      requestTimeout: requestTimeoutMs(),
     },
     // Responses are not checksummed in JavaScript: a CRC over every image costs more CPU than its GET,
     // TLS already guards the bytes, a damaged image fails its decode, and imgtag's own files are

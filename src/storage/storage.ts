@@ -19,7 +19,8 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { AccessRefused, NotFoundError, UserError } from '../errors.js';
-import { countAttempts, s3Client, type S3Counter } from './s3-client.js';
+import { countAttempts, requestTimeoutMs, s3Client, type S3Counter } from './s3-client.js';
+import { leanGet } from './lean-get.js';
 import { parseUri, s3Uri } from './uri.js';
 
 /** One object as a listing or a manifest names it. */
@@ -127,6 +128,17 @@ export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{
     if (!range && stat.size > maxBytes) throw new Error(overLimit(stat.size, maxBytes));
     const body = range ? await readLocalRange(loc.path, range.start, range.end) : await readWholeFile(loc.path).catch((e) => notFound(uri, e));
     return { body, modified: stat.mtime };
+  }
+  if (!range) {
+    const lean = await leanGet(loc.bucket, loc.key, { maxBytes, signal: opts.signal, timeoutMs: requestTimeoutMs() });
+    if (lean) {
+      countAttempts({ attempts: 1 }, true, opts.counter);
+      if (lean.status === 'missing') throw new NotFoundError(`not found: ${uri}`);
+      if (lean.status === 'too-big') throw new Error(overLimit(lean.length, maxBytes));
+      return { body: lean.body, etag: lean.etag, modified: lean.modified };
+    }
+    // The lean attempt did not answer: it counts as the first attempt of the SDK's GET below.
+    if (opts.counter) opts.counter.retries += 1;
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
   const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }), opts.signal, opts.counter);

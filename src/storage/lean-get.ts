@@ -1,0 +1,112 @@
+import { createHash, createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { Checksum, SourceData } from '@smithy/types';
+import { s3Client, s3Endpoint } from './s3-client.js';
+
+/**
+ * Image GETs without the AWS SDK's middleware chain: the SDK spends ~1.5 ms of CPU per request
+ * (about 20 middlewares, serde, endpoint rules), as much as decoding a small JPEG. This path signs
+ * with the SDK's own SigV4 signer and credentials and sends one request over a keep-alive agent.
+ * It only ever answers success or "not found": any other status, a network error or a time-out
+ * returns undefined, and the caller sends the same GET through the SDK, whose retries, back-off
+ * and error mapping then apply unchanged. IMGTAG_LEAN_GET=0 turns it off.
+ */
+export type LeanAnswer = { status: 'ok'; body: Buffer; etag?: string; modified?: Date } | { status: 'missing' } | { status: 'too-big'; length: number };
+
+interface Target {
+  signer: SignatureV4;
+  base: URL;
+  pathStyle: boolean;
+  agent: http.Agent;
+}
+
+/** node:crypto behind the signer's hash interface (faster than the pure-JS one). */
+class NodeSha256 implements Checksum {
+  private h;
+  constructor(private readonly secret?: SourceData) {
+    this.h = this.fresh();
+  }
+  private fresh() {
+    return this.secret ? createHmac('sha256', this.secret as Uint8Array | string) : createHash('sha256');
+  }
+  update(d: SourceData): void {
+    this.h.update(d as Uint8Array | string);
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.h.digest());
+  }
+  reset(): void {
+    this.h = this.fresh();
+  }
+}
+
+let target: Promise<Target | undefined> | undefined;
+
+async function setUp(): Promise<Target | undefined> {
+  if (process.env.IMGTAG_LEAN_GET === '0' || process.env.AWS_USE_FIPS_ENDPOINT === 'true' || process.env.AWS_USE_DUALSTACK_ENDPOINT === 'true') return undefined;
+  const config = s3Client().config;
+  const region = await config.region();
+  const endpoint = s3Endpoint();
+  const base = new URL(endpoint ?? `https://s3.${region}.amazonaws.com`);
+  const agent = base.protocol === 'http:' ? new http.Agent({ keepAlive: true, maxSockets: 256 }) : new https.Agent({ keepAlive: true, maxSockets: 256 });
+  const signer = new SignatureV4({ credentials: config.credentials, region, service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+  return { signer, base, pathStyle: endpoint !== undefined, agent };
+}
+
+/** Forget the set-up (the S3 client was configured anew). */
+export function resetLeanGet(): void {
+  target = undefined;
+}
+
+/** RFC 3986 encoding of each key segment, as S3's SigV4 wants it ([!'()*] too). */
+const encodeKey = (key: string) => key.split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+
+/** Virtual-hosted addressing needs a DNS-safe bucket name without dots (TLS); others go through the SDK. */
+const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
+
+export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; signal?: AbortSignal; timeoutMs: number }): Promise<LeanAnswer | undefined> {
+  const t = await (target ??= setUp().catch(() => undefined));
+  if (!t || (!t.pathStyle && !virtualHostable(bucket))) return undefined;
+  const host = t.pathStyle ? t.base.host : `${bucket}.${t.base.host}`;
+  const basePath = t.base.pathname.replace(/\/$/, '');
+  const path = t.pathStyle ? `${basePath}/${bucket}/${encodeKey(key)}` : `${basePath}/${encodeKey(key)}`;
+  let signed;
+  try {
+    signed = await t.signer.sign({ method: 'GET', protocol: t.base.protocol, hostname: host.split(':')[0]!, port: t.base.port ? Number(t.base.port) : undefined, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+  } catch {
+    return undefined; // no credentials: the SDK says so in its words
+  }
+  const client = t.base.protocol === 'http:' ? http : https;
+  return new Promise<LeanAnswer | undefined>((resolve, reject) => {
+    const req = client.request(
+      { host: host.split(':')[0], port: t.base.port || undefined, path, method: 'GET', headers: signed.headers as http.OutgoingHttpHeaders, agent: t.agent, signal: opts.signal },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const length = Number(res.headers['content-length'] ?? NaN);
+        if (status === 200 && length > opts.maxBytes) {
+          res.destroy();
+          return resolve({ status: 'too-big', length });
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', () => resolve(undefined));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          if (status === 200 && (Number.isNaN(length) || body.length === length)) {
+            const etag = res.headers.etag?.replace(/^"|"$/g, '');
+            const modified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
+            return resolve({ status: 'ok', body, etag, modified });
+          }
+          // NoSuchKey is the object's own answer; anything else (a missing bucket, throttling, a
+          // redirect to another region, a cut body) goes to the SDK.
+          resolve(status === 404 && body.includes('<Code>NoSuchKey</Code>') ? { status: 'missing' } : undefined);
+        });
+      },
+    );
+    req.setTimeout(opts.timeoutMs, () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => (opts.signal?.aborted ? reject(opts.signal.reason ?? e) : resolve(undefined)));
+    req.end();
+  });
+}
