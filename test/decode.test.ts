@@ -87,3 +87,13 @@ test('the JPEG fast path (libjpeg-turbo) is built, and matches the sharp path wi
   assert.equal(await decodeJpegFast(photo, [{ ...target, maxPixels: 1000 }]), undefined);
   await assert.rejects(decodeImage(photo, [{ ...target, maxPixels: 1000 }]), /pixel limit/);
 });
+
+test('a decode error says what is wrong even when the decoder says nothing useful ("Unknown error"), and never repeats itself', async () => {
+  const { describeDecodeError, decoderWords } = await import('../src/decode/decode-error.js');
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#345' } }).png().toBuffer();
+  const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#345' } }).jpeg().toBuffer();
+  // libvips's text varies, and can be empty, when decodes run on several threads: the end marker tells.
+  assert.equal(await describeDecodeError(png.subarray(0, png.length >> 1), new Error('Unknown error'), 1e8), 'truncated PNG: the file ends before the image does');
+  assert.equal(await describeDecodeError(jpeg.subarray(0, jpeg.length >> 1), new Error(''), 1e8), 'truncated JPEG: the file ends before the image does');
+  assert.equal(decoderWords(new Error('x.jpg: bad seek to 718130\nx.jpg: bad seek to 718130\nheif: Unknown error\nheif: plugin missing (11.6003)')), 'x.jpg: bad seek to 718130; heif: plugin missing (11.6003)');
+});

@@ -35,7 +35,8 @@ export function decoderWords(err: unknown): string {
   const parts: string[] = [];
   for (const line of raw.split(/\n|(?<=\))\s+(?=[a-z]+:)/)) {
     const clean = line.replace(/\bunknown error\b/gi, '').replace(/\s+/g, ' ').replace(/^[\s:;,.-]+|[\s:;,-]+$/g, '').trim();
-    if (!clean || seen.has(clean.toLowerCase())) continue;
+    // Empty, or only a loader's name left once "Unknown error" is gone ("heif:"): nothing to say.
+    if (!/\s/.test(clean) || seen.has(clean.toLowerCase())) continue;
     // A later line that only restates an earlier one (libvips prefixes the file name) adds nothing.
     if ([...seen].some((s) => s.includes(clean.toLowerCase()) || clean.toLowerCase().includes(s))) continue;
     seen.add(clean.toLowerCase());
@@ -75,6 +76,12 @@ export async function describeDecodeError(bytes: Buffer, err: unknown, maxPixels
     return kind === 'BMP' || kind === 'ICO' || kind === 'Photoshop (PSD)' ? said(`unsupported image format: ${kind}`) : `not an image: it looks like ${kind}${where}`;
   }
   if (!kind) return said(`not an image: no known image format starts with bytes ${bytes.subarray(0, 4).toString('hex').replace(/(..)/g, '$1 ').trim()}`);
-  if (/premature end|truncat|unexpected end|end of (file|data|stream)|not enough data|no more data|read error/.test(lower)) return said(`truncated ${kind}: the file ends before the image does`);
+  // By the decoder's words, or by the file's own end marker: libvips's text for the same fault
+  // varies (and can be empty) when decodes run on several threads.
+  const endsEarly = (kind === 'PNG' && !bytes.includes('IEND')) || (kind === 'JPEG' && !(bytes.at(-2) === 0xff && bytes.at(-1) === 0xd9)) || (kind === 'GIF' && bytes.at(-1) !== 0x3b);
+  const truncated = said(`truncated ${kind}: the file ends before the image does`);
+  if (/premature end|truncat|unexpected end|end of (file|data|stream)|not enough data|no more data|read error/.test(lower)) return truncated;
+  if (/corrupt|bogus|invalid|bad (huffman|marker)/.test(lower)) return said(`damaged ${kind}: its data could not be decoded`);
+  if (endsEarly) return truncated;
   return said(`damaged ${kind}: its data could not be decoded`);
 }
