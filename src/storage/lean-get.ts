@@ -63,8 +63,8 @@ export function resetLeanGet(): void {
 /** RFC 3986 encoding of each key segment, as S3's SigV4 wants it ([!'()*] too). */
 const encodeKey = (key: string) => key.split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
 
-/** Virtual-hosted addressing needs a DNS-safe bucket name without dots (TLS); others go through the SDK. */
-const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
+/** Virtual-hosted addressing needs a DNS-safe bucket name without dots (TLS); others (and S3 Express directory buckets, with their own endpoints) go through the SDK. */
+const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket) && !bucket.endsWith('--x-s3');
 
 export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; signal?: AbortSignal; timeoutMs: number }): Promise<LeanAnswer | undefined> {
   const t = await (target ??= setUp().catch(() => undefined));
@@ -91,7 +91,7 @@ export async function leanGet(bucket: string, key: string, opts: { maxBytes: num
         }
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', () => resolve(undefined));
+        res.on('error', (e) => (opts.signal?.aborted ? reject(opts.signal.reason ?? e) : resolve(undefined)));
         res.on('end', () => {
           const body = Buffer.concat(chunks);
           if (status === 200 && (Number.isNaN(length) || body.length === length)) {
