@@ -22,7 +22,8 @@ test('keys with spaces, unicode, %, + and a leading / are kept verbatim, one row
   await writeBytes(`s3://${bucket}/keys.csv`, csv);
   const run = `s3://${bucket}/run`;
   assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys.csv`, '--run', run], s3.env)).code, 0);
-  const res = await imgtag(['run', '--run', run], s3.env);
+  // With the opt-in lean GET path, whose key encoding this checks.
+  const res = await imgtag(['run', '--run', run], { ...s3.env, IMGTAG_LEAN_GET: '1' });
   assert.equal(res.code, 0, res.stderr);
   const { rows } = await readRunResults(run);
   assert.deepEqual(rows.map((r) => r.key).sort(), [...KEYS].sort());

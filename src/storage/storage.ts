@@ -131,14 +131,14 @@ export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{
   }
   if (!range) {
     const lean = await leanGet(loc.bucket, loc.key, { maxBytes, signal: opts.signal, timeoutMs: requestTimeoutMs() });
-    if (lean) {
+    if (lean && lean.status !== 'skipped') {
       countAttempts({ attempts: 1 }, true, opts.counter);
       if (lean.status === 'missing') throw new NotFoundError(`not found: ${uri}`);
       if (lean.status === 'too-big') throw new Error(overLimit(lean.length, maxBytes));
       return { body: lean.body, etag: lean.etag, modified: lean.modified };
     }
-    // The lean attempt did not answer: it counts as the first attempt of the SDK's GET below.
-    if (opts.counter) opts.counter.retries += 1;
+    // A lean attempt that did not answer counts as the first attempt of the SDK's GET below.
+    if (!lean && opts.counter) opts.counter.retries += 1;
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
   const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }), opts.signal, opts.counter);
