@@ -21,6 +21,17 @@ const { addon, problem } = load();
 /** Why JPEGs go through sharp instead, said once at the start of a run; undefined when the fast path is in use. */
 export const jpegFastPathProblem = problem;
 
+/** The targets as the addon takes them, packed once per target list (a run's is fixed), not per image. */
+const packed = new WeakMap<DecodeTarget[], { sizes: Int32Array; maxPixels: number }>();
+function packedTargets(targets: DecodeTarget[]): { sizes: Int32Array; maxPixels: number } {
+  let p = packed.get(targets);
+  if (!p) {
+    p = { sizes: Int32Array.from(targets.flatMap((t) => [t.width, t.height, t.shortSide])), maxPixels: Math.min(...targets.map((t) => t.maxPixels)) };
+    packed.set(targets, p);
+  }
+  return p;
+}
+
 const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
 /**
@@ -30,7 +41,7 @@ const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && 
  */
 export async function decodeJpegFast(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage | undefined> {
   if (!addon || !isJpeg(bytes)) return undefined;
-  const sizes = Int32Array.from(targets.flatMap((t) => [t.width, t.height, t.shortSide]));
-  const got = await addon.decode(bytes, sizes, Math.min(...targets.map((t) => t.maxPixels)));
+  const { sizes, maxPixels } = packedTargets(targets);
+  const got = await addon.decode(bytes, sizes, maxPixels);
   return got ?? undefined;
 }
