@@ -12,7 +12,8 @@ function load(): { addon?: JpegAddon; problem?: string } {
   try {
     return { addon: createRequire(import.meta.url)('../../../build/Release/imgtag_jpeg.node') as JpegAddon };
   } catch (e) {
-    return { problem: `not built (${errorMessage(e).split(':')[0]}): install Debian's libturbojpeg0-dev and a C compiler, then npm rebuild` };
+    const why = (e as { code?: string }).code === 'MODULE_NOT_FOUND' ? 'build/Release/imgtag_jpeg.node is missing' : errorMessage(e).split('\n')[0];
+    return { problem: `not built (${why}): install Debian's libturbojpeg0-dev and a C compiler, then npm rebuild` };
   }
 }
 
