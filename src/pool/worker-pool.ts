@@ -37,6 +37,13 @@ export interface PoolCallbacks {
  * the shards it holds (the one computing and the one being written), which stay uncommitted and are
  * redone by the next run.
  */
+/**
+ * A worker's heap is small (about 17 MB live) but its garbage is mostly large buffers (image bodies,
+ * pixels), and V8 sized the old generation to that: it ran 80 full collections per 2,000 images over
+ * S3, 0.5 ms of CPU an image. Starting the old generation at 128 MB leaves 3 (bench-run, BENCHMARKS.md).
+ */
+const WORKER_V8_FLAGS = ['--initial-old-space-size=128'];
+
 export async function runPool(init: WorkerInit, shards: number[], workers: number, cb: PoolCallbacks, stop?: RunStop): Promise<void> {
   const queue = [...shards];
   const children = new Set<ChildProcess>();
@@ -51,7 +58,8 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
     new Promise<void>((resolve) => {
       const env = { ...workerEnvDefaults(init.threads), ...process.env };
       // IMGTAG_PROFILE=DIR: each worker writes a V8 CPU profile there (NODE_OPTIONS may not carry --cpu-prof).
-      const execArgv = process.env.IMGTAG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMGTAG_PROFILE}`] : undefined;
+      const profile = process.env.IMGTAG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMGTAG_PROFILE}`] : [];
+      const execArgv = [...WORKER_V8_FLAGS, ...profile];
       const child: ChildProcess = fork(WORKER_SCRIPT, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
       children.add(child);
       const dispatch = new ShardDispatch(
