@@ -1,5 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
-
 type Outcome<T> = { value: T } | { error: unknown };
 
 const outcome = <T>(p: Promise<T>): Promise<Outcome<T>> =>
@@ -8,14 +6,18 @@ const outcome = <T>(p: Promise<T>): Promise<Outcome<T>> =>
     (error: unknown) => ({ error }),
   );
 
-/** The outcome if it comes within ms, else undefined. */
-async function within<T>(p: Promise<Outcome<T>>, ms: number): Promise<Outcome<T> | undefined> {
-  const timer = new AbortController();
-  try {
-    return await Promise.race([p, delay(ms, undefined, { signal: timer.signal }).catch(() => undefined)]);
-  } finally {
-    timer.abort();
-  }
+/**
+ * The outcome if it comes within ms, else undefined. A plain timer, not an aborted timers/promises
+ * delay: most reads answer in time, and each abort builds an AbortError with its stack.
+ */
+function within<T>(p: Promise<Outcome<T>>, ms: number): Promise<Outcome<T> | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms, undefined);
+    void p.then((o) => {
+      clearTimeout(timer);
+      resolve(o);
+    });
+  });
 }
 
 /**
@@ -26,12 +28,16 @@ async function within<T>(p: Promise<Outcome<T>>, ms: number): Promise<Outcome<T>
  * slow read three times in four, and a shard waited the whole 5 s on it.
  */
 export async function hedged<T>(read: (signal: AbortSignal) => Promise<T>, afterMs: number, maxReads = hedgeReads()): Promise<T> {
-  const controllers: AbortController[] = [];
+  // Only reads still in flight at the end are aborted (an abort costs a DOMException and its stack).
+  const pending = new Set<AbortController>();
   const reads: Promise<T>[] = [];
   const start = () => {
     const c = new AbortController();
-    controllers.push(c);
-    reads.push(read(c.signal));
+    pending.add(c);
+    const r = read(c.signal);
+    const done = () => pending.delete(c);
+    r.then(done, done);
+    reads.push(r);
   };
   // Every read's rejection is handled here; the first read's error is the one to report.
   const anyOf = () => outcome(Promise.any(reads)).then((o) => ('error' in o ? { error: (o.error as AggregateError).errors[0] } : o));
@@ -46,7 +52,7 @@ export async function hedged<T>(read: (signal: AbortSignal) => Promise<T>, after
       start();
     }
   } finally {
-    for (const c of controllers) c.abort();
+    for (const c of pending) c.abort();
   }
 }
 
