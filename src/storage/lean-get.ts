@@ -15,17 +15,26 @@ import { s3Client, s3Endpoint } from './s3-client.js';
  * the SDK.
  */
 export type LeanAnswer =
+  /** etag as the server sent it, quotes and all. */
   | { status: 'ok'; body: Buffer; etag?: string; modified?: Date }
   | { status: 'missing' }
   | { status: 'too-big'; length: number }
   /** Nothing was sent (off, or a bucket it cannot address): not an attempt. */
   | { status: 'skipped' };
 
+/** Where and how to send, worked out once per process rather than per GET. */
 interface Target {
   signer: SignatureV4;
-  base: URL;
-  pathStyle: boolean;
+  client: typeof http | typeof https;
   agent: http.Agent;
+  protocol: string;
+  /** Host and port as the Host header has them; the hostname and port apart. */
+  host: string;
+  hostname: string;
+  port?: number;
+  /** The endpoint's own path, without a trailing slash. */
+  basePath: string;
+  pathStyle: boolean;
 }
 
 /** node:crypto behind the signer's hash interface (faster than the pure-JS one). */
@@ -56,9 +65,19 @@ async function setUp(): Promise<Target | undefined> {
   const region = await config.region();
   const endpoint = s3Endpoint();
   const base = new URL(endpoint ?? `https://s3.${region}.amazonaws.com`);
-  const agent = base.protocol === 'http:' ? new http.Agent({ keepAlive: true, maxSockets: 256 }) : new https.Agent({ keepAlive: true, maxSockets: 256 });
+  const client = base.protocol === 'http:' ? http : https;
   const signer = new SignatureV4({ credentials: config.credentials, region, service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
-  return { signer, base, pathStyle: endpoint !== undefined, agent };
+  return {
+    signer,
+    client,
+    agent: new client.Agent({ keepAlive: true, maxSockets: 256 }),
+    protocol: base.protocol,
+    host: base.host,
+    hostname: base.hostname,
+    port: base.port ? Number(base.port) : undefined,
+    basePath: base.pathname.replace(/\/$/, ''),
+    pathStyle: endpoint !== undefined,
+  };
 }
 
 /** Forget the set-up (the S3 client was configured anew). */
@@ -74,46 +93,41 @@ const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.
 
 /**
  * A response body gathered into one buffer of its announced length as it arrives, rather than
- * kept as chunks and concatenated: one body-sized allocation fewer per image.
+ * kept as chunks and concatenated: one body-sized allocation fewer per image. Without a length
+ * (chunked), the chunks are concatenated; `received` says whether what came matches what was announced.
  */
 class BodyBytes {
   private readonly whole?: Buffer;
-  private filled = 0;
   private readonly chunks: Buffer[] = [];
+  received = 0;
   constructor(length: number) {
     if (Number.isSafeInteger(length) && length > 0) this.whole = Buffer.allocUnsafeSlow(length);
   }
   add(chunk: Buffer): void {
-    if (this.whole && this.chunks.length === 0 && this.filled + chunk.length <= this.whole.length) {
-      this.filled += chunk.copy(this.whole, this.filled);
-    } else {
-      // No length, or more bytes than announced: keep everything, as it came.
-      if (this.whole && this.chunks.length === 0) this.chunks.push(this.whole.subarray(0, this.filled));
-      this.chunks.push(chunk);
-    }
+    // Bytes past the announced length are counted, not kept: the caller refuses such a body.
+    if (!this.whole) this.chunks.push(chunk);
+    else if (this.received + chunk.length <= this.whole.length) chunk.copy(this.whole, this.received);
+    this.received += chunk.length;
   }
   bytes(): Buffer {
-    if (this.chunks.length > 0) return Buffer.concat(this.chunks);
-    return this.whole ? this.whole.subarray(0, this.filled) : Buffer.alloc(0);
+    return this.whole ? this.whole.subarray(0, Math.min(this.received, this.whole.length)) : Buffer.concat(this.chunks);
   }
 }
 
 export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; signal?: AbortSignal; timeoutMs: number }): Promise<LeanAnswer | undefined> {
   const t = await (target ??= setUp().catch(() => undefined));
   if (!t || (!t.pathStyle && !virtualHostable(bucket))) return { status: 'skipped' };
-  const host = t.pathStyle ? t.base.host : `${bucket}.${t.base.host}`;
-  const basePath = t.base.pathname.replace(/\/$/, '');
-  const path = t.pathStyle ? `${basePath}/${bucket}/${encodeKey(key)}` : `${basePath}/${encodeKey(key)}`;
+  const [host, hostname] = t.pathStyle ? [t.host, t.hostname] : [`${bucket}.${t.host}`, `${bucket}.${t.hostname}`];
+  const path = t.pathStyle ? `${t.basePath}/${bucket}/${encodeKey(key)}` : `${t.basePath}/${encodeKey(key)}`;
   let signed;
   try {
-    signed = await t.signer.sign({ method: 'GET', protocol: t.base.protocol, hostname: host.split(':')[0]!, port: t.base.port ? Number(t.base.port) : undefined, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    signed = await t.signer.sign({ method: 'GET', protocol: t.protocol, hostname, port: t.port, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
   } catch {
     return { status: 'skipped' }; // no credentials: the SDK says so in its words
   }
-  const client = t.base.protocol === 'http:' ? http : https;
   return new Promise<LeanAnswer | undefined>((resolve, reject) => {
-    const req = client.request(
-      { host: host.split(':')[0], port: t.base.port || undefined, path, method: 'GET', headers: signed.headers as http.OutgoingHttpHeaders, agent: t.agent, signal: opts.signal },
+    const req = t.client.request(
+      { host: hostname, port: t.port, path, method: 'GET', headers: signed.headers as http.OutgoingHttpHeaders, agent: t.agent, signal: opts.signal },
       (res) => {
         const status = res.statusCode ?? 0;
         const length = Number(res.headers['content-length'] ?? NaN);
@@ -125,15 +139,13 @@ export async function leanGet(bucket: string, key: string, opts: { maxBytes: num
         res.on('data', (c: Buffer) => body.add(c));
         res.on('error', (e) => (opts.signal?.aborted ? reject(opts.signal.reason ?? e) : resolve(undefined)));
         res.on('end', () => {
-          const bytes = body.bytes();
-          if (status === 200 && (Number.isNaN(length) || bytes.length === length)) {
-            const etag = res.headers.etag?.replace(/^"|"$/g, '');
+          if (status === 200 && (Number.isNaN(length) || body.received === length)) {
             const modified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
-            return resolve({ status: 'ok', body: bytes, etag, modified });
+            return resolve({ status: 'ok', body: body.bytes(), etag: res.headers.etag, modified });
           }
           // NoSuchKey is the object's own answer; anything else (a missing bucket, throttling, a
           // redirect to another region, a cut body) goes to the SDK.
-          resolve(status === 404 && bytes.includes('<Code>NoSuchKey</Code>') ? { status: 'missing' } : undefined);
+          resolve(status === 404 && body.bytes().includes('<Code>NoSuchKey</Code>') ? { status: 'missing' } : undefined);
         });
       },
     );

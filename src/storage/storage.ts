@@ -135,7 +135,7 @@ export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{
       countAttempts({ attempts: 1 }, true, opts.counter);
       if (lean.status === 'missing') throw new NotFoundError(`not found: ${uri}`);
       if (lean.status === 'too-big') throw new Error(overLimit(lean.length, maxBytes));
-      return { body: lean.body, etag: lean.etag, modified: lean.modified };
+      return { body: lean.body, etag: cleanEtag(lean.etag), modified: lean.modified };
     }
     // A lean attempt that did not answer counts as the first attempt of the SDK's GET below.
     if (!lean && opts.counter) opts.counter.retries += 1;
