@@ -5,7 +5,7 @@ import { UserError, errorMessage } from '../src/errors.js';
 import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULTS } from '../src/defaults.js';
 import type { NightlyResult } from '../src/nightly/nightly.js';
-import { PreviousRunBusy } from '../src/nightly/busy.js';
+import { NightlyInterrupted, PreviousRunBusy } from '../src/nightly/busy.js';
 import { DEVICES } from '../src/infer/device.js';
 import { fleetTaskShards, INDEX_VARIABLES } from '../src/fleet/task-index.js';
 import { planIdentity } from '../src/plan/plan-file.js';
@@ -130,9 +130,9 @@ runOptions(
       .option('--fleet-threshold <n>', 'submit the run to AWS Batch when it has this many images or more (0: always); needs --job-queue and --job-definition', int(0))
       .option('--job-queue <arn>', 'fleet: job queue (terraform output job_queue)')
       .option('--job-definition <arn>', 'fleet: job definition (terraform output job_definition)')
-      .option('--shards-per-task <k>', 'fleet: shards per array child', int(1), 1)
+      .option('--shards-per-task <k>', 'fleet: shards per array child (default: the fewest that fit the delta in 10,000 children)', int(1))
       .option('--compact-job-queue <arn>', 'fleet: queue of the compact job that then updates the current table (terraform output planning_queue)')
-      .option('--compact-job-definition <arn>', 'fleet: its job definition (terraform output nightly_job_definition)')
+      .option('--compact-job-definition <arn>', 'fleet: its job definition (terraform output compact_job_definition)')
       .option('--dry-run', 'fleet: plan, and print the SubmitJob requests instead of sending them'),
   ),
 ).action(async (o) => {
@@ -149,9 +149,15 @@ runOptions(
       logEvent,
     );
   } catch (e) {
+    if (e instanceof NightlyInterrupted) {
+      console.error(`imgtag: ${e.message}: exit 3`);
+      exitCode = 3;
+      return;
+    }
     if (!(e instanceof PreviousRunBusy)) throw e;
-    console.error(`imgtag: ${e.message}`);
-    exitCode = 3;
+    // An overlap is normal: the scheduled job succeeds (no alarm) and says so, for people and for logs.
+    logEvent({ event: 'nightly-busy', reason: e.message });
+    console.error(`imgtag: nothing started tonight, the previous nightly is still going: ${e.message}`);
     return;
   }
   const changed = res.parentModels !== undefined && res.parentModels.join(',') !== res.models.join(',');
@@ -256,10 +262,10 @@ program
   .requiredOption('--run <dir>', 'the planned run directory (s3://...)')
   .requiredOption('--job-queue <arn>', 'job queue (terraform output job_queue)')
   .requiredOption('--job-definition <arn>', 'job definition (terraform output job_definition)')
-  .option('--shards-per-task <k>', 'shards per array child', int(1), 1)
+  .option('--shards-per-task <k>', 'shards per array child (default: the fewest that fit the run in AWS Batch\'s 10,000 children)', int(1))
   .option('--job-name <name>', 'job name (default: from the run directory)')
   .option('--compact-job-queue <arn>', 'queue of the compact job that follows the array (terraform output planning_queue; default: --job-queue)')
-  .option('--compact-job-definition <arn>', 'its job definition (terraform output nightly_job_definition; default: --job-definition)')
+  .option('--compact-job-definition <arn>', 'its job definition (terraform output compact_job_definition; default: --job-definition)')
   .option('--dry-run', 'print the SubmitJob requests instead of sending them')
   .action(async (o) => {
     const { submitRun } = await import('../src/fleet/submit.js');

@@ -55,14 +55,19 @@ test('a simulated fleet: array children with their own index complete the plan t
   assert.match((await resultFiles(run))[0]!, new RegExp(`^${run}/tags/run_date=\\d{4}-\\d{2}-\\d{2}/run-[0-9a-f]{8}-00000\\.parquet$`));
 });
 
-test('submit refuses an array over 10,000 children and says which --shards-per-task fits', async () => {
+test('submit fits any run in 10,000 children by itself, and refuses a --shards-per-task that does not fit', async () => {
   const s3 = await testS3();
   const run = `s3://${await newBucket('submit')}/run`;
   const plan = { version: 1, createdAt: '', source: { kind: 'keylist', uri: 'x' }, options: {}, counts: {}, shards: 300_000 };
   await writeBytes(`${run}/plan.json`, JSON.stringify(plan));
-  const big = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--dry-run'], s3.env);
+  // No flag: the fewest shards per child that fit (a nightly's delta can be a whole bucket).
+  const auto = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--dry-run'], s3.env);
+  assert.equal(auto.code, 0, auto.stderr);
+  const request = JSON.parse(auto.stdout).tag as { arrayProperties: unknown; parameters: Record<string, string> };
+  assert.deepEqual([request.arrayProperties, request.parameters.shards_per_task], [{ size: 10_000 }, '30']);
+  const big = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '1', '--dry-run'], s3.env);
   assert.equal(big.code, 1);
-  assert.match(big.stderr, /300000 shards at 1 per task need 300000 array children, over AWS Batch's 10000: use --shards-per-task 30 or more/);
+  assert.match(big.stderr, /300000 shards at 1 per task need 300000 array children, over AWS Batch's 10000: use --shards-per-task 30 or more, or leave it out/);
   const fits = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '30', '--dry-run'], s3.env);
   assert.deepEqual(JSON.parse(fits.stdout).tag.arrayProperties, { size: 10_000 });
 });

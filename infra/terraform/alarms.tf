@@ -6,21 +6,17 @@ resource "aws_sns_topic" "alarm" {
   name = "${var.name}-failed-jobs"
 }
 
-data "aws_iam_policy_document" "alarm" {
-  statement {
-    sid       = "EventBridgePublishes"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarm.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_sns_topic_policy" "alarm" {
-  arn    = aws_sns_topic.alarm.arn
-  policy = data.aws_iam_policy_document.alarm.json
+  arn = aws_sns_topic.alarm.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EventBridgePublishes", Effect = "Allow", Action = "sns:Publish", Resource = aws_sns_topic.alarm.arn
+      Principal = { Service = "events.amazonaws.com" }
+      # Only this account's failed-job rule.
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.failed_jobs.arn } }
+    }]
+  })
 }
 
 resource "aws_cloudwatch_event_rule" "failed_jobs" {
@@ -31,7 +27,7 @@ resource "aws_cloudwatch_event_rule" "failed_jobs" {
     "detail-type" = ["Batch Job State Change"]
     detail = {
       status          = ["FAILED"]
-      jobQueue        = [aws_batch_job_queue.imgtag.arn, aws_batch_job_queue.planning.arn]
+      jobQueue        = [aws_batch_job_queue.tag.arn, aws_batch_job_queue.planning.arn]
       arrayProperties = { index = [{ exists = false }] }
     }
   })

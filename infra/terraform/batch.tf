@@ -1,32 +1,63 @@
 # Spot instances scaled from zero by AWS Batch; the allocation strategy picks the pools least likely
-# to be reclaimed at a low price, across every listed instance type. GPU ones tag; small CPU ones run
-# the nightly's planning step and the compact jobs.
+# to be reclaimed at a low price, across every listed instance type. The tagging fleet is CPU or GPU
+# (var.tagging_fleet); small CPU instances run the nightly's planning step and the compact jobs.
 locals {
-  compute_environments = {
-    gpu_spot = { max_vcpus = var.max_vcpus, instance_types = var.instance_types, image_type = "ECS_AL2023_NVIDIA" }
-    cpu_spot = { max_vcpus = var.planning_max_vcpus, instance_types = var.planning_instance_types, image_type = "ECS_AL2023" }
+  gpu = var.tagging_fleet == "gpu"
+  # What follows from the fleet: instances, AMI, the child's resources and --device, the image target.
+  fleet = {
+    instance_types = local.gpu ? var.instance_types : var.cpu_instance_types
+    image_type     = local.gpu ? "ECS_AL2023_NVIDIA" : "ECS_AL2023"
+    memory_mib     = var.job_memory_mib > 0 ? var.job_memory_mib : (local.gpu ? 14000 : 7168)
+    device         = var.device != "" ? var.device : (local.gpu ? "cuda" : "cpu")
+    image_target   = local.gpu ? "gpu" : "cpu"
   }
+  compute_environments = {
+    tag      = { max_vcpus = var.max_vcpus, instance_types = local.fleet.instance_types, image_type = local.fleet.image_type, volume_gib = 0 }
+    planning = { max_vcpus = var.planning_max_vcpus, instance_types = var.planning_instance_types, image_type = "ECS_AL2023", volume_gib = var.planning_volume_gib }
+  }
+  # Batch takes launch template user data only as MIME multipart. ECS spot draining: when EC2 gives
+  # its 2-minute reclaim notice the agent drains the instance, so the job's container gets SIGTERM
+  # (imgtag stops gracefully, exit 3, retried) instead of dying with the host. It is off by default.
+  user_data = <<-MIME
+    MIME-Version: 1.0
+    Content-Type: multipart/mixed; boundary="==IMGTAG=="
+
+    --==IMGTAG==
+    Content-Type: text/x-shellscript; charset="us-ascii"
+
+    #!/bin/bash
+    echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config
+
+    --==IMGTAG==--
+  MIME
 }
 
-# The planning job joins the Inventory against the current table on local disk (DuckDB spills
-# there): at 300 M objects that is ~50 GB, more than the AMI's default volume.
-resource "aws_launch_template" "planning" {
-  name = "${var.name}-planning"
-  block_device_mappings {
-    device_name = "/dev/xvda"
-    ebs {
-      volume_size           = var.planning_volume_gib
-      volume_type           = "gp3"
-      encrypted             = true
-      delete_on_termination = true
+resource "aws_launch_template" "fleet" {
+  for_each  = local.compute_environments
+  name      = "${var.name}-${each.key}"
+  user_data = base64encode(local.user_data)
+  # The planning job joins the Inventory against the current table on local disk (DuckDB spills
+  # there): at 300 M objects that is ~50 GB, more than the AMI's default volume.
+  dynamic "block_device_mappings" {
+    for_each = each.value.volume_gib > 0 ? [each.value.volume_gib] : []
+    content {
+      device_name = "/dev/xvda"
+      ebs {
+        volume_size           = block_device_mappings.value
+        volume_type           = "gp3"
+        encrypted             = true
+        delete_on_termination = true
+      }
     }
   }
 }
 
 resource "aws_batch_compute_environment" "spot" {
-  for_each                 = local.compute_environments
-  compute_environment_name = "${var.name}-${replace(each.key, "_", "-")}"
-  type                     = "MANAGED"
+  for_each = local.compute_environments
+  # A changed compute environment is replaced: the new one first, under a fresh name, so the queue
+  # always has one.
+  compute_environment_name_prefix = "${var.name}-${each.key}-"
+  type                            = "MANAGED"
   compute_resources {
     type                = "SPOT"
     allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
@@ -41,31 +72,44 @@ resource "aws_batch_compute_environment" "spot" {
     ec2_configuration {
       image_type = each.value.image_type
     }
-    dynamic "launch_template" {
-      for_each = each.key == "cpu_spot" ? [aws_launch_template.planning.id] : []
-      content {
-        launch_template_id = launch_template.value
-        version            = "$Latest"
-      }
+    launch_template {
+      launch_template_id = aws_launch_template.fleet[each.key].id
+      version            = aws_launch_template.fleet[each.key].latest_version
     }
+  }
+  lifecycle {
+    create_before_destroy = true
   }
 }
 
-resource "aws_batch_job_queue" "imgtag" {
+# Array children only.
+resource "aws_batch_job_queue" "tag" {
   name     = var.name
   state    = "ENABLED"
   priority = 1
   compute_environment_order {
     order               = 1
-    compute_environment = aws_batch_compute_environment.spot["gpu_spot"].arn
+    compute_environment = aws_batch_compute_environment.spot["tag"].arn
   }
 }
 
-# What every job's container shares: the image, the roles, the region, the logs.
+# CPU work: the nightly's planning step (read the Inventory, join it against the current table,
+# submit the delta) and the compact jobs, never on the tagging fleet.
+resource "aws_batch_job_queue" "planning" {
+  name     = "${var.name}-planning"
+  state    = "ENABLED"
+  priority = 1
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.spot["planning"].arn
+  }
+}
+
+# What every job's container shares: the image, the region, the logs.
 locals {
+  image = var.image_digest != "" ? "${aws_ecr_repository.imgtag.repository_url}@${var.image_digest}" : "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
   container_common = {
-    image            = var.image_digest != "" ? "${aws_ecr_repository.imgtag.repository_url}@${var.image_digest}" : "${aws_ecr_repository.imgtag.repository_url}:${var.image_tag}"
-    jobRoleArn       = aws_iam_role.job.arn
+    image            = local.image
     executionRoleArn = aws_iam_role.execution.arn
     environment      = [{ name = "AWS_REGION", value = var.region }]
     # An init process as PID 1: it forwards SIGTERM (spot reclaim, job stop) to imgtag, which stops
@@ -80,40 +124,94 @@ locals {
       }
     }
   }
+  cpu_job_resources = [
+    { type = "VCPU", value = tostring(var.planning_vcpus) },
+    { type = "MEMORY", value = tostring(var.planning_memory_mib) },
+  ]
+  image_precondition = "set image_digest (best: every retry runs the same image) or image_tag to the image you pushed; on a new account first create the repository alone: terraform apply -target=aws_ecr_repository.imgtag (README, step 2)."
 }
 
-# One definition for every array child: `imgtag run --shard-from-env` takes its shards from
-# AWS_BATCH_JOB_ARRAY_INDEX. Parameters (Ref::...) are set per submission by `imgtag submit`.
-resource "aws_batch_job_definition" "imgtag" {
+# Three job definitions, one role each (iam.tf):
+# - tag: every array child; `imgtag run --shard-from-env` takes its shards from
+#   AWS_BATCH_JOB_ARRAY_INDEX; parameters (Ref::...) are set per submission by `imgtag submit`.
+#   Retried on a spot reclaim, an image pull failure, or unfinished shards (exit 3).
+# - nightly: CPU; the schedule gives its command. Safe to retry (a lock, and a run it planned but
+#   could not submit is submitted by the next try); a busy previous run exits 0.
+# - compact: after an array job (submit and the nightly chain it), CPU; exit 3 (another process
+#   holds the compaction lease, or shards are unfinished) is retried.
+# Anything else (a bad plan, a bad model, refused credentials) fails fast and pages.
+locals {
+  jobs = {
+    tag = {
+      name       = var.name
+      parameters = { run = "${local.runs_root}unset", shards_per_task = "1" }
+      command = [
+        "run", "--run", "Ref::run", "--shard-from-env", "--shards-per-task", "Ref::shards_per_task",
+        "--workers", tostring(var.job_workers), "--model", var.model, "--device", local.fleet.device,
+      ]
+      resources = concat(
+        [
+          { type = "VCPU", value = tostring(var.job_vcpus) },
+          { type = "MEMORY", value = tostring(local.fleet.memory_mib) },
+        ],
+        local.gpu ? [{ type = "GPU", value = "1" }] : [],
+      )
+      retry_reasons    = ["CannotPullContainerError*"]
+      retry_exit_codes = ["3"]
+    }
+    nightly = {
+      name             = "${var.name}-nightly"
+      parameters       = {}
+      command          = ["nightly", "--help"]
+      resources        = local.cpu_job_resources
+      retry_reasons    = []
+      retry_exit_codes = []
+    }
+    compact = {
+      name             = "${var.name}-compact"
+      parameters       = { run = "${local.runs_root}unset" }
+      command          = ["compact", "--run", "Ref::run"]
+      resources        = local.cpu_job_resources
+      retry_reasons    = []
+      retry_exit_codes = ["3"]
+    }
+  }
+}
+
+resource "aws_batch_job_definition" "job" {
+  for_each = local.jobs
   lifecycle {
     precondition {
       condition     = var.image_tag != "" || var.image_digest != ""
-      error_message = "set image_digest (best: every retry runs the same image) or image_tag to the image you pushed."
+      error_message = local.image_precondition
     }
   }
-  name                  = var.name
+  name                  = each.value.name
   type                  = "container"
   platform_capabilities = ["EC2"]
   # The ECS tasks carry the job definition's tags (the provider's default_tags): cost per task.
   propagate_tags = true
-  parameters = {
-    run             = "${local.runs_root}unset"
-    shards_per_task = "1"
-  }
+  parameters     = each.value.parameters
   retry_strategy {
     attempts = var.job_attempts
-    # A spot reclaim terminates the host: retry. Anything else (a bad plan, a bad model) fails fast.
+    # A spot reclaim terminates the host: retry.
     evaluate_on_exit {
       on_status_reason = "Host EC2*"
       action           = "RETRY"
     }
-    evaluate_on_exit {
-      on_reason = "CannotPullContainerError*"
-      action    = "RETRY"
+    dynamic "evaluate_on_exit" {
+      for_each = each.value.retry_reasons
+      content {
+        on_reason = evaluate_on_exit.value
+        action    = "RETRY"
+      }
     }
-    evaluate_on_exit {
-      on_exit_code = "3"
-      action       = "RETRY"
+    dynamic "evaluate_on_exit" {
+      for_each = each.value.retry_exit_codes
+      content {
+        on_exit_code = evaluate_on_exit.value
+        action       = "RETRY"
+      }
     }
     evaluate_on_exit {
       on_reason = "*"
@@ -124,57 +222,8 @@ resource "aws_batch_job_definition" "imgtag" {
     attempt_duration_seconds = var.job_timeout_seconds
   }
   container_properties = jsonencode(merge(local.container_common, {
-    command = [
-      "run", "--run", "Ref::run", "--shard-from-env", "--shards-per-task", "Ref::shards_per_task",
-      "--workers", tostring(var.job_workers), "--model", var.model, "--device", var.device,
-    ]
-    resourceRequirements = [
-      { type = "VCPU", value = tostring(var.job_vcpus) },
-      { type = "MEMORY", value = tostring(var.job_memory_mib) },
-      { type = "GPU", value = "1" },
-    ]
-  }))
-}
-
-# CPU work: the nightly's planning step (read the Inventory, join it against the current table,
-# submit the delta) and the compact jobs, never on the GPU queue.
-resource "aws_batch_job_queue" "planning" {
-  name     = "${var.name}-planning"
-  state    = "ENABLED"
-  priority = 1
-  compute_environment_order {
-    order               = 1
-    compute_environment = aws_batch_compute_environment.spot["cpu_spot"].arn
-  }
-}
-
-# The nightly (and compact, by command override): CPU only. A spot reclaim retries it; the nightly
-# is safe to retry (a lock, and a run it planned but could not submit is submitted by the next try).
-resource "aws_batch_job_definition" "nightly" {
-  name                  = "${var.name}-nightly"
-  type                  = "container"
-  platform_capabilities = ["EC2"]
-  # The ECS tasks carry the job definition's tags (the provider's default_tags): cost per task.
-  propagate_tags = true
-  retry_strategy {
-    attempts = var.job_attempts
-    evaluate_on_exit {
-      on_status_reason = "Host EC2*"
-      action           = "RETRY"
-    }
-    evaluate_on_exit {
-      on_reason = "*"
-      action    = "EXIT"
-    }
-  }
-  timeout {
-    attempt_duration_seconds = var.job_timeout_seconds
-  }
-  container_properties = jsonencode(merge(local.container_common, {
-    command = ["--help"]
-    resourceRequirements = [
-      { type = "VCPU", value = tostring(var.planning_vcpus) },
-      { type = "MEMORY", value = tostring(var.planning_memory_mib) },
-    ]
+    jobRoleArn           = aws_iam_role.job[each.key].arn
+    command              = each.value.command
+    resourceRequirements = each.value.resources
   }))
 }

@@ -10,56 +10,73 @@ locals {
     flatten([for m in var.table_models : [{ name = "model_${m}", type = "string" }, { name = "tags_${m}", type = local.tag_struct }]]),
     flatten([for m in var.table_embedding_models : [{ name = "model_${m}", type = "string" }, { name = "embedding_${m}", type = "array<float>" }]]),
   )
+  # The columns imgtag writes, in its order: object, per model (by name), error, provenance.
+  table_columns = concat(
+    [
+      { name = "key", type = "string" },
+      { name = "bucket", type = "string" },
+      { name = "etag", type = "string" },
+      { name = "size", type = "bigint" },
+      { name = "width", type = "int" },
+      { name = "height", type = "int" },
+    ],
+    local.model_columns,
+    [
+      { name = "error", type = "struct<stage:string,message:string>" },
+      { name = "run_id", type = "string" },
+      { name = "tagged_at", type = "timestamp" },
+    ],
+  )
 }
 
 resource "aws_glue_catalog_database" "imgtag" {
   name = replace(var.name, "-", "_")
 }
 
-resource "aws_glue_catalog_table" "tags" {
-  name          = "tags"
+# Two tables with the columns imgtag writes: `tags`, every run of the dataset, partitioned by run_date
+# (projected: a run is queryable once compacted, no crawler); `current`, the table the nightly keeps
+# (one row per live object with its newest tags, replaced whole each night).
+locals {
+  tables = {
+    tags = {
+      location   = local.dataset
+      partitions = [{ name = "run_date", type = "string" }]
+      parameters = {
+        "projection.enabled"                = "true"
+        "projection.run_date.type"          = "date"
+        "projection.run_date.format"        = "yyyy-MM-dd"
+        "projection.run_date.range"         = "${var.table_first_date},NOW"
+        "projection.run_date.interval"      = "1"
+        "projection.run_date.interval.unit" = "DAYS"
+        "storage.location.template"         = "${local.dataset}run_date=$${run_date}/"
+      }
+    }
+    current = { location = "${local.nightly_root}/current/", partitions = [], parameters = {} }
+  }
+}
+
+resource "aws_glue_catalog_table" "table" {
+  for_each      = local.tables
+  name          = each.key
   database_name = aws_glue_catalog_database.imgtag.name
   table_type    = "EXTERNAL_TABLE"
-  parameters = {
-    EXTERNAL                            = "TRUE"
-    classification                      = "parquet"
-    "projection.enabled"                = "true"
-    "projection.run_date.type"          = "date"
-    "projection.run_date.format"        = "yyyy-MM-dd"
-    "projection.run_date.range"         = "${var.table_first_date},NOW"
-    "projection.run_date.interval"      = "1"
-    "projection.run_date.interval.unit" = "DAYS"
-    "storage.location.template"         = "${local.dataset}run_date=$${run_date}/"
-  }
-  partition_keys {
-    name = "run_date"
-    type = "string"
+  parameters    = merge({ EXTERNAL = "TRUE", classification = "parquet" }, each.value.parameters)
+  dynamic "partition_keys" {
+    for_each = each.value.partitions
+    content {
+      name = partition_keys.value.name
+      type = partition_keys.value.type
+    }
   }
   storage_descriptor {
-    location      = local.dataset
+    location      = each.value.location
     input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
     ser_de_info {
       serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
     }
-    # The columns imgtag writes, in its order: object, per model (by name), error, provenance.
     dynamic "columns" {
-      for_each = concat(
-        [
-          { name = "key", type = "string" },
-          { name = "bucket", type = "string" },
-          { name = "etag", type = "string" },
-          { name = "size", type = "bigint" },
-          { name = "width", type = "int" },
-          { name = "height", type = "int" },
-        ],
-        local.model_columns,
-        [
-          { name = "error", type = "struct<stage:string,message:string>" },
-          { name = "run_id", type = "string" },
-          { name = "tagged_at", type = "timestamp" },
-        ],
-      )
+      for_each = local.table_columns
       content {
         name = columns.value.name
         type = columns.value.type
@@ -80,48 +97,46 @@ resource "aws_athena_workgroup" "imgtag" {
   }
 }
 
-# Attach to the people and services that query the tags: read the dataset and the catalog, run
-# queries in the workgroup, write their results. Nothing else.
-data "aws_iam_policy_document" "query" {
-  statement {
-    sid       = "RunQueries"
-    actions   = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"]
-    resources = [aws_athena_workgroup.imgtag.arn]
-  }
-  statement {
-    sid     = "ReadCatalog"
-    actions = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"]
-    resources = [
-      "arn:aws:glue:${var.region}:${data.aws_caller_identity.current.account_id}:catalog",
-      "arn:aws:glue:${var.region}:${data.aws_caller_identity.current.account_id}:database/${aws_glue_catalog_database.imgtag.name}",
-      "arn:aws:glue:${var.region}:${data.aws_caller_identity.current.account_id}:table/${aws_glue_catalog_database.imgtag.name}/*",
-    ]
-  }
-  statement {
-    sid       = "ReadDataset"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.results_bucket_arn}/${var.run_prefix}tags/*"]
-  }
-  statement {
-    sid       = "WriteQueryResults"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = ["${local.results_bucket_arn}/${var.run_prefix}athena-results/*"]
-  }
-  statement {
-    sid       = "ListDataset"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [local.results_bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.run_prefix}tags/*", "${var.run_prefix}athena-results/*"]
-    }
-  }
+# Attach to the people and services that query the tags: read the dataset, the current table and
+# the catalog, run queries in the workgroup, write their results. Nothing else.
+locals {
+  query_statements = concat(
+    [
+      {
+        Sid      = "RunQueries", Effect = "Allow"
+        Action   = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"]
+        Resource = [aws_athena_workgroup.imgtag.arn]
+      },
+      {
+        Sid    = "ReadCatalog", Effect = "Allow"
+        Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"]
+        Resource = [
+          "arn:${local.partition}:glue:${var.region}:${local.account}:catalog",
+          "arn:${local.partition}:glue:${var.region}:${local.account}:database/${aws_glue_catalog_database.imgtag.name}",
+          "arn:${local.partition}:glue:${var.region}:${local.account}:table/${aws_glue_catalog_database.imgtag.name}/*",
+        ]
+      },
+      {
+        Sid      = "ReadTables", Effect = "Allow", Action = ["s3:GetObject"]
+        Resource = ["${local.results_bucket_arn}/${var.run_prefix}tags/*", "${local.results_bucket_arn}/${var.run_prefix}nightly/current/*"]
+      },
+      {
+        Sid      = "WriteQueryResults", Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Resource = ["${local.results_bucket_arn}/${var.run_prefix}athena-results/*"]
+      },
+      {
+        Sid       = "ListTables", Effect = "Allow", Action = ["s3:ListBucket"], Resource = [local.results_bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = ["${var.run_prefix}tags/*", "${var.run_prefix}nightly/current/*", "${var.run_prefix}athena-results/*"] } }
+      },
+      # A GetBucketLocation request carries no s3:prefix: a statement conditioned on one never allows it.
+      { Sid = "BucketLocation", Effect = "Allow", Action = ["s3:GetBucketLocation"], Resource = [local.results_bucket_arn] },
+    ],
+    # SSE-KMS results bucket: reading the tables and writing query results need the key.
+    var.kms_key_arn == "" ? [] : [{ Sid = "ResultsKey", Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = [var.kms_key_arn] }],
+  )
 }
-
-data "aws_caller_identity" "current" {}
 
 resource "aws_iam_policy" "query" {
   name   = "${var.name}-query"
-  policy = data.aws_iam_policy_document.query.json
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.query_statements })
 }

@@ -1,134 +1,140 @@
-# Least privilege: jobs read only the input prefix and write only under the run prefix.
+# Least privilege, one role per job kind. Policies are built as JSON here (not aws_iam_policy_document)
+# so that `terraform test` renders them with a mocked provider and asserts what they say.
 
-# Who may assume each role: one trust policy per AWS service.
-data "aws_iam_policy_document" "assume" {
-  for_each = toset(["ecs-tasks.amazonaws.com", "ec2.amazonaws.com", "scheduler.amazonaws.com"])
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = [each.key]
-    }
-  }
-}
+locals {
+  arn_s3             = "arn:${local.partition}:s3:::"
+  results_bucket_arn = "${local.arn_s3}${var.results_bucket}"
+  input_bucket_arn   = "${local.arn_s3}${var.input_bucket}"
+  runs_root          = "s3://${var.results_bucket}/${var.run_prefix}"
+  nightly_root       = "${local.runs_root}nightly"
 
-data "aws_iam_policy_document" "job" {
-  statement {
-    sid       = "ReadImages"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.input_bucket_arn}/${var.input_prefix}*"]
-  }
-  statement {
-    sid       = "ListImages"
-    actions   = ["s3:ListBucket"]
-    resources = [local.input_bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.input_prefix}*"]
-    }
-  }
-  statement {
-    sid       = "ReadWriteRuns"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = ["${local.results_bucket_arn}/${var.run_prefix}*"]
-  }
-  statement {
-    sid       = "ListRuns"
-    actions   = ["s3:ListBucket"]
-    resources = [local.results_bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.run_prefix}*"]
-    }
-  }
-  # The nightly reads the Inventory: manifest.json in a dated folder, data files in data/ beside it,
-  # and lists the configuration's folder for the newest dated report.
-  dynamic "statement" {
-    for_each = var.nightly_manifest == "" ? [] : [1]
-    content {
-      sid       = "ReadInventory"
-      actions   = ["s3:GetObject"]
-      resources = ["arn:aws:s3:::${local.inventory_folder}/*"]
-    }
-  }
-  dynamic "statement" {
-    for_each = var.nightly_manifest == "" ? [] : [1]
-    content {
-      sid       = "ListInventory"
-      actions   = ["s3:ListBucket"]
-      resources = ["arn:aws:s3:::${split("/", local.inventory_folder)[0]}"]
-      condition {
-        test     = "StringLike"
-        variable = "s3:prefix"
-        values   = ["${join("/", slice(split("/", local.inventory_folder), 1, length(split("/", local.inventory_folder))))}/*"]
-      }
-    }
-  }
+  # What the nightly reads (var.nightly_manifest): an Inventory configuration's folder (listed for
+  # its newest dated manifest.json, which names data files under the same folder), one dated
+  # manifest.json (the same folder: two levels up), or a key list (that one object and nothing else).
+  manifest_path = trimprefix(var.nightly_manifest, "s3://")
+  manifest_kind = var.nightly_manifest == "" ? "none" : endswith(var.nightly_manifest, "/") ? "folder" : endswith(var.nightly_manifest, "manifest.json") ? "manifest" : "keys"
+  inventory_folder = (
+    local.manifest_kind == "folder" ? trimsuffix(local.manifest_path, "/") :
+    local.manifest_kind == "manifest" ? dirname(dirname(local.manifest_path)) : ""
+  )
+  inventory_bucket = split("/", local.manifest_path)[0]
+  inventory_statements = concat(
+    [for object in(local.manifest_kind == "keys" ? [local.manifest_path] : []) :
+      { Sid = "ReadKeyList", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.arn_s3}${object}"] }
+    ],
+    [for folder in(contains(["folder", "manifest"], local.manifest_kind) ? [local.inventory_folder] : []) :
+      { Sid = "ReadInventory", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.arn_s3}${folder}/*"] }
+    ],
+    [for folder in(local.manifest_kind == "folder" ? [local.inventory_folder] : []) : {
+      Sid       = "ListInventory", Effect = "Allow", Action = ["s3:ListBucket"], Resource = ["${local.arn_s3}${local.inventory_bucket}"]
+      Condition = { StringLike = { "s3:prefix" = ["${trimprefix(folder, "${local.inventory_bucket}/")}/*"] } }
+    }],
+  )
+
+  read_images = [
+    { Sid = "ReadImages", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.input_bucket_arn}/${var.input_prefix}*"] },
+    {
+      Sid       = "ListImages", Effect = "Allow", Action = ["s3:ListBucket"], Resource = [local.input_bucket_arn]
+      Condition = { StringLike = { "s3:prefix" = ["${var.input_prefix}*"] } }
+    },
+  ]
   # A model given as s3://: its folder (the .onnx and the spec .json beside it).
-  dynamic "statement" {
-    for_each = startswith(var.model, "s3://") ? [1] : []
-    content {
-      sid       = "ReadModel"
-      actions   = ["s3:GetObject"]
-      resources = ["arn:aws:s3:::${dirname(trimprefix(var.model, "s3://"))}/*"]
-    }
-  }
+  read_model = startswith(var.model, "s3://") ? [
+    { Sid = "ReadModel", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.arn_s3}${dirname(trimprefix(var.model, "s3://"))}/*"] },
+  ] : []
+  read_write_runs = [
+    {
+      Sid      = "ReadWriteRuns", Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+      Resource = ["${local.results_bucket_arn}/${var.run_prefix}*"]
+    },
+    {
+      Sid       = "ListRuns", Effect = "Allow", Action = ["s3:ListBucket"], Resource = [local.results_bucket_arn]
+      Condition = { StringLike = { "s3:prefix" = ["${var.run_prefix}*"] } }
+    },
+  ]
+  # Array children write their run directory only: never the dataset, the current table or the
+  # nightly's own state, which compaction and the nightly keep.
+  table_objects = [
+    "${local.results_bucket_arn}/${var.run_prefix}tags/*",
+    "${local.results_bucket_arn}/${var.run_prefix}nightly/current/*",
+    "${local.results_bucket_arn}/${var.run_prefix}nightly/current.json",
+    "${local.results_bucket_arn}/${var.run_prefix}nightly/current.lock",
+    "${local.results_bucket_arn}/${var.run_prefix}nightly/nightly.json",
+    "${local.results_bucket_arn}/${var.run_prefix}nightly/nightly.lock",
+  ]
+  deny_tables = [{ Sid = "NoTableWrites", Effect = "Deny", Action = ["s3:PutObject", "s3:DeleteObject"], Resource = local.table_objects }]
   # SSE-KMS: the results bucket's key (read and write) and the inputs' keys (read).
-  dynamic "statement" {
-    for_each = var.kms_key_arn == "" && length(var.input_kms_key_arns) == 0 ? [] : [1]
-    content {
-      sid       = "UseKmsKeys"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = compact(concat([var.kms_key_arn], var.input_kms_key_arns))
-    }
-  }
-  # The nightly submits its delta to the GPU queue, and the compact job to the CPU queue.
-  statement {
-    sid     = "SubmitJobs"
-    actions = ["batch:SubmitJob"]
-    resources = [
-      aws_batch_job_queue.imgtag.arn,
+  kms_results = var.kms_key_arn == "" ? [] : [
+    { Sid = "ResultsKey", Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = [var.kms_key_arn] },
+  ]
+  kms_inputs = length(var.input_kms_key_arns) == 0 ? [] : [
+    { Sid = "InputKeys", Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.input_kms_key_arns },
+  ]
+  # The nightly submits its delta to the tagging queue and the compact job to the CPU queue.
+  submit_jobs = [{
+    Sid = "SubmitJobs", Effect = "Allow", Action = ["batch:SubmitJob"]
+    Resource = [
+      aws_batch_job_queue.tag.arn,
       aws_batch_job_queue.planning.arn,
-      "${aws_batch_job_definition.imgtag.arn_prefix}:*",
-      "${aws_batch_job_definition.nightly.arn_prefix}:*",
+      aws_batch_job_definition.job["tag"].arn_prefix,
+      "${aws_batch_job_definition.job["tag"].arn_prefix}:*",
+      aws_batch_job_definition.job["compact"].arn_prefix,
+      "${aws_batch_job_definition.job["compact"].arn_prefix}:*",
     ]
+  }]
+
+  job_statements = {
+    tag     = concat(local.read_images, local.read_model, local.read_write_runs, local.deny_tables, local.kms_results, local.kms_inputs)
+    nightly = concat(local.read_images, local.read_model, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs)
+    compact = concat(local.read_write_runs, local.kms_results)
   }
+
+  # Trust: the service, for this account only (confused deputy). EC2 does not send aws:SourceAccount
+  # when an instance takes its profile's role, so the instance role trusts ec2.amazonaws.com alone.
+  trust = { for service in ["ecs-tasks", "ec2", "scheduler"] : service => service == "ec2" ?
+    jsonencode({ Version = "2012-10-17", Statement = [local.assume[service]] }) :
+    jsonencode({ Version = "2012-10-17", Statement = [merge(local.assume[service], {
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+    })] })
+  }
+  assume = { for service in ["ecs-tasks", "ec2", "scheduler"] : service => { Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "${service}.amazonaws.com" } } }
 }
 
-# The role imgtag itself runs as, inside the container (the standard AWS credential chain finds it).
+# The roles imgtag itself runs as, inside the container (the standard AWS credential chain finds them).
 resource "aws_iam_role" "job" {
-  name               = "${var.name}-job"
-  assume_role_policy = data.aws_iam_policy_document.assume["ecs-tasks.amazonaws.com"].json
+  # Static keys: the policies name the job definitions, which name these roles.
+  for_each           = toset(["tag", "nightly", "compact"])
+  name               = "${var.name}-${each.key}-job"
+  assume_role_policy = local.trust["ecs-tasks"]
 }
 
 resource "aws_iam_role_policy" "job" {
-  name   = "${var.name}-s3"
-  role   = aws_iam_role.job.id
-  policy = data.aws_iam_policy_document.job.json
+  for_each = local.job_statements
+  name     = "${var.name}-${each.key}"
+  role     = aws_iam_role.job[each.key].id
+  policy   = jsonencode({ Version = "2012-10-17", Statement = each.value })
 }
 
 # Pulls the image from ECR and writes the logs (AWS managed policy for exactly that).
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-execution"
-  assume_role_policy = data.aws_iam_policy_document.assume["ecs-tasks.amazonaws.com"].json
+  assume_role_policy = local.trust["ecs-tasks"]
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
-# The GPU instances join the Batch-managed ECS cluster.
+# The instances join the Batch-managed ECS cluster.
 resource "aws_iam_role" "instance" {
   name               = "${var.name}-instance"
-  assume_role_policy = data.aws_iam_policy_document.assume["ec2.amazonaws.com"].json
+  assume_role_policy = local.trust["ec2"]
 }
 
 resource "aws_iam_role_policy_attachment" "instance" {
   role       = aws_iam_role.instance.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
 }
 
 resource "aws_iam_instance_profile" "instance" {
@@ -137,28 +143,38 @@ resource "aws_iam_instance_profile" "instance" {
 }
 
 # EventBridge Scheduler submits the nightly job, and nothing else.
-data "aws_iam_policy_document" "scheduler" {
-  statement {
-    actions = ["batch:SubmitJob"]
-    resources = [
-      aws_batch_job_queue.planning.arn,
-      "${aws_batch_job_definition.nightly.arn_prefix}:*",
-    ]
-  }
-}
-
 resource "aws_iam_role" "scheduler" {
   name               = "${var.name}-scheduler"
-  assume_role_policy = data.aws_iam_policy_document.assume["scheduler.amazonaws.com"].json
+  assume_role_policy = local.trust["scheduler"]
 }
 
 resource "aws_iam_role_policy" "scheduler" {
-  name   = "${var.name}-submit"
-  role   = aws_iam_role.scheduler.id
-  policy = data.aws_iam_policy_document.scheduler.json
+  name = "${var.name}-submit"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid = "SubmitNightly", Effect = "Allow", Action = ["batch:SubmitJob"]
+      Resource = [
+        aws_batch_job_queue.planning.arn,
+        aws_batch_job_definition.job["nightly"].arn_prefix,
+        "${aws_batch_job_definition.job["nightly"].arn_prefix}:*",
+      ]
+    }]
+  })
 }
 
-locals {
-  # The Inventory configuration's folder (bucket/prefix/source-bucket/config-id), from either form of nightly_manifest.
-  inventory_folder = endswith(var.nightly_manifest, "/") ? trimsuffix(trimprefix(var.nightly_manifest, "s3://"), "/") : dirname(dirname(trimprefix(var.nightly_manifest, "s3://")))
+# Attach to the people (or CI) who plan, submit and watch runs from their own machine: read the
+# images and the Inventory (plan), write run directories (plan), submit the array and compact jobs,
+# follow them (DescribeJobs and ListJobs take no resource-level permission) and query their logs.
+resource "aws_iam_policy" "operator" {
+  name = "${var.name}-operator"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(local.read_images, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs, [
+      { Sid = "WatchJobs", Effect = "Allow", Action = ["batch:DescribeJobs", "batch:ListJobs"], Resource = ["*"] },
+      { Sid = "QueryLogs", Effect = "Allow", Action = ["logs:StartQuery", "logs:FilterLogEvents", "logs:GetLogEvents"], Resource = ["${aws_cloudwatch_log_group.imgtag.arn}:*"] },
+      { Sid = "QueryResults", Effect = "Allow", Action = ["logs:GetQueryResults", "logs:StopQuery"], Resource = ["*"] },
+    ])
+  })
 }

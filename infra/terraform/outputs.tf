@@ -1,16 +1,26 @@
 output "ecr_repository_url" {
-  description = "Push the imgtag image here (see infra/docker)."
+  description = "Push the imgtag image here (docker build --target given by image_target)."
   value       = aws_ecr_repository.imgtag.repository_url
+}
+
+output "image_target" {
+  description = "The Dockerfile target to build for this fleet: cpu or gpu."
+  value       = local.fleet.image_target
+}
+
+output "tagging_fleet" {
+  description = "What the array children run on, and with which --device."
+  value       = "${var.tagging_fleet} (${join(", ", local.fleet.instance_types)}), --device ${local.fleet.device}"
 }
 
 output "job_queue" {
   description = "Give to imgtag submit --job-queue."
-  value       = aws_batch_job_queue.imgtag.arn
+  value       = aws_batch_job_queue.tag.arn
 }
 
 output "job_definition" {
-  description = "Give to imgtag submit --job-definition."
-  value       = aws_batch_job_definition.imgtag.arn
+  description = "Give to imgtag submit --job-definition (no revision: the latest active one)."
+  value       = aws_batch_job_definition.job["tag"].arn_prefix
 }
 
 output "planning_queue" {
@@ -18,14 +28,24 @@ output "planning_queue" {
   value       = aws_batch_job_queue.planning.arn
 }
 
+output "compact_job_definition" {
+  description = "Give to imgtag submit/nightly --compact-job-definition: the compact job (CPU, its own role)."
+  value       = aws_batch_job_definition.job["compact"].arn_prefix
+}
+
 output "nightly_job_definition" {
-  description = "Give to imgtag submit/nightly --compact-job-definition: the CPU job definition."
-  value       = aws_batch_job_definition.nightly.arn
+  description = "The nightly's job definition (the schedule submits it; submit it by hand to run a nightly now)."
+  value       = aws_batch_job_definition.job["nightly"].arn_prefix
 }
 
 output "runs_root" {
   description = "Where run directories go (the jobs may write nowhere else)."
   value       = local.runs_root
+}
+
+output "nightly_root" {
+  description = "The nightly's --root: current table, current.json, its runs."
+  value       = local.nightly_root
 }
 
 output "log_group" {
@@ -40,7 +60,12 @@ output "dataset" {
 
 output "athena_table" {
   description = "The tags table to query in Athena (workgroup athena_workgroup)."
-  value       = "${aws_glue_catalog_database.imgtag.name}.${aws_glue_catalog_table.tags.name}"
+  value       = "${aws_glue_catalog_database.imgtag.name}.${aws_glue_catalog_table.table["tags"].name}"
+}
+
+output "athena_current_table" {
+  description = "The current table (one row per live object, newest tags) to query in Athena."
+  value       = "${aws_glue_catalog_database.imgtag.name}.${aws_glue_catalog_table.table["current"].name}"
 }
 
 output "athena_workgroup" {
@@ -56,4 +81,9 @@ output "query_policy_arn" {
 output "alarm_topic" {
   description = "SNS topic told of every failed job (subscribe a pager or chat hook to it)."
   value       = aws_sns_topic.alarm.arn
+}
+
+output "operator_policy_arn" {
+  description = "Attach to whoever runs imgtag plan, submit and report from their own machine."
+  value       = aws_iam_policy.operator.arn
 }

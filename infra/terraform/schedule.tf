@@ -1,6 +1,7 @@
 # The nightly: a small CPU job that locks, joins the Inventory against the current table, and tags a
-# small delta itself (on CPU) or submits a large one to the GPU queue, with a compact job on the CPU
-# queue that then updates the current table.
+# small delta itself (on CPU) or submits a large one to the tagging queue (shards per child chosen
+# so the array fits in 10,000 children), with a compact job on the CPU queue that then updates the
+# current table. Job definitions are named without a revision: Batch takes the latest active one.
 resource "aws_scheduler_schedule" "nightly" {
   count               = var.nightly_manifest == "" ? 0 : 1
   name                = "${var.name}-nightly"
@@ -9,18 +10,18 @@ resource "aws_scheduler_schedule" "nightly" {
     mode = "OFF"
   }
   target {
-    arn      = "arn:aws:scheduler:::aws-sdk:batch:submitJob"
+    arn      = "arn:${local.partition}:scheduler:::aws-sdk:batch:submitJob"
     role_arn = aws_iam_role.scheduler.arn
     input = jsonencode({
       JobName       = "${var.name}-nightly"
       JobQueue      = aws_batch_job_queue.planning.arn
-      JobDefinition = aws_batch_job_definition.nightly.arn
+      JobDefinition = aws_batch_job_definition.job["nightly"].arn_prefix
       ContainerOverrides = {
         Command = [
-          "nightly", "--root", "${local.runs_root}nightly", "--dataset", local.dataset, "--manifest", var.nightly_manifest,
+          "nightly", "--root", local.nightly_root, "--dataset", local.dataset, "--manifest", var.nightly_manifest,
           "--model", var.model, "--device", "cpu", "--fleet-threshold", tostring(var.nightly_fleet_threshold),
-          "--job-queue", aws_batch_job_queue.imgtag.arn, "--job-definition", aws_batch_job_definition.imgtag.arn,
-          "--compact-job-queue", aws_batch_job_queue.planning.arn, "--compact-job-definition", aws_batch_job_definition.nightly.arn,
+          "--job-queue", aws_batch_job_queue.tag.arn, "--job-definition", aws_batch_job_definition.job["tag"].arn_prefix,
+          "--compact-job-queue", aws_batch_job_queue.planning.arn, "--compact-job-definition", aws_batch_job_definition.job["compact"].arn_prefix,
         ]
       }
     })

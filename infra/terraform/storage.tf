@@ -79,8 +79,3 @@ resource "aws_cloudwatch_log_group" "imgtag" {
   retention_in_days = var.log_retention_days
 }
 
-locals {
-  results_bucket_arn = "arn:aws:s3:::${var.results_bucket}"
-  input_bucket_arn   = "arn:aws:s3:::${var.input_bucket}"
-  runs_root          = "s3://${var.results_bucket}/${var.run_prefix}"
-}

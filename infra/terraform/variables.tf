@@ -47,28 +47,44 @@ variable "security_group_ids" {
   type        = list(string)
 }
 
+variable "tagging_fleet" {
+  description = "What tags: \"cpu\" (spot c7i/c6i with AVX-512 VNNI: cheapest per image for MobileNet-class int8 models, see README) or \"gpu\" (spot g5/g6/g4dn: for heavy fp32/fp16 models). The instance types, AMI, job resources, --device and the image target follow."
+  type        = string
+  default     = "cpu"
+  validation {
+    condition     = contains(["cpu", "gpu"], var.tagging_fleet)
+    error_message = "tagging_fleet must be \"cpu\" or \"gpu\"."
+  }
+}
+
 variable "instance_types" {
-  description = "GPU instance types the spot fleet may use; more types, more spot capacity."
+  description = "GPU instance types the spot fleet may use when tagging_fleet = \"gpu\"; more types, more spot capacity."
   type        = list(string)
   default     = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge", "g5.2xlarge", "g6.2xlarge"]
 }
 
+variable "cpu_instance_types" {
+  description = "CPU instance types the spot fleet may use when tagging_fleet = \"cpu\": ones with AVX-512 VNNI (int8 inference is several times faster with it)."
+  type        = list(string)
+  default     = ["c7i.xlarge", "c7i.2xlarge", "c6i.xlarge", "c6i.2xlarge", "m7i.xlarge"]
+}
+
 variable "max_vcpus" {
-  description = "Upper bound of the compute environment: how big the fleet may grow."
+  description = "Upper bound of the tagging compute environment: how big the fleet may grow (400 = 100 xlarge instances)."
   type        = number
   default     = 256
 }
 
 variable "job_vcpus" {
-  description = "vCPUs per array child (decode runs on them)."
+  description = "vCPUs per array child (decode, and on the CPU fleet inference, runs on them)."
   type        = number
   default     = 4
 }
 
 variable "job_memory_mib" {
-  description = "Memory per array child."
+  description = "Memory per array child; 0: 14000 on the GPU fleet, 7168 on the CPU fleet (an xlarge's 8 GiB less what ECS keeps)."
   type        = number
-  default     = 14000
+  default     = 0
 }
 
 variable "job_workers" {
@@ -136,15 +152,26 @@ variable "model" {
 }
 
 variable "device" {
-  description = "onnxruntime execution provider: cuda, tensorrt or cpu."
+  description = "onnxruntime execution provider of the array children: cuda or tensorrt on the GPU fleet, cpu on the CPU fleet; empty: cuda on GPU, cpu on CPU."
   type        = string
-  default     = "cuda"
+  default     = ""
+  validation {
+    condition     = contains(["", "cpu", "cuda", "tensorrt"], var.device)
+    error_message = "device must be cpu, cuda, tensorrt or empty."
+  }
 }
 
 variable "nightly_manifest" {
-  description = "What the nightly reads: the S3 Inventory configuration's folder, ending in / (s3://dest/prefix/source-bucket/config-id/: each night its newest dated manifest.json), or one fixed manifest.json or key list; empty: no schedule."
+  description = "What the nightly reads: the S3 Inventory configuration's folder, ending in / (s3://dest/prefix/source-bucket/config-id/: each night its newest dated manifest.json), or one fixed Inventory manifest.json (.../source-bucket/config-id/<date>/manifest.json), or a key list (s3://bucket/any/keys.txt); empty: no schedule."
   type        = string
   default     = ""
+  validation {
+    condition = var.nightly_manifest == "" || (
+      can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", var.nightly_manifest)) &&
+      (!endswith(var.nightly_manifest, "manifest.json") || length(split("/", trimprefix(var.nightly_manifest, "s3://"))) >= 5)
+    )
+    error_message = "nightly_manifest must be s3://bucket/key: an Inventory folder ending in /, an Inventory manifest.json as S3 writes it (.../source-bucket/config-id/<date>/manifest.json), or a key list."
+  }
 }
 
 variable "nightly_schedule" {
@@ -154,7 +181,7 @@ variable "nightly_schedule" {
 }
 
 variable "nightly_fleet_threshold" {
-  description = "The nightly tags a delta of fewer images on its own CPU job; from this many on, it submits an array job to the GPU queue."
+  description = "The nightly tags a delta of fewer images on its own CPU job; from this many on, it submits an array job to the tagging queue (imgtag submit picks shards per child so the array fits in 10,000 children)."
   type        = number
   default     = 20000
 }
@@ -166,7 +193,7 @@ variable "nightly_runs_expire_days" {
 }
 
 variable "planning_instance_types" {
-  description = "CPU instances for the nightly's planning step and the compact jobs (spot)."
+  description = "CPU instances for the nightly's planning step and the compact jobs (spot, never the tagging fleet)."
   type        = list(string)
   default     = ["c7i.xlarge", "c6i.xlarge", "m7i.xlarge", "m6i.xlarge"]
 }

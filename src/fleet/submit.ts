@@ -11,8 +11,18 @@ export interface SubmitOptions {
   run: string;
   jobQueue: string;
   jobDefinition: string;
-  shardsPerTask: number;
+  /** Shards per array child; by default the fewest that fit the run in MAX_ARRAY_SIZE children. */
+  shardsPerTask?: number;
   jobName?: string;
+}
+
+/**
+ * The fewest shards per child that fit `shards` in AWS Batch's 10,000 children: a nightly's delta
+ * varies from a few shards to a whole bucket (a model change), and one fixed value fails the
+ * large nights (over 10,000 children) or wastes the small ones (one child doing everything).
+ */
+export function fittingShardsPerTask(shards: number): number {
+  return Math.max(1, Math.ceil(shards / MAX_ARRAY_SIZE));
 }
 
 /** The SubmitJob call for a planned run: one array child per `shardsPerTask` shards. */
@@ -20,10 +30,11 @@ export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobComm
   // Array children on other machines must all reach the run directory.
   if (!isS3Uri(opts.run)) throw new UserError(`--run ${opts.run} is not on S3: the fleet's jobs can only reach a run directory at s3://bucket/prefix`);
   const plan = await loadPlan(opts.run);
-  const tasks = Math.ceil(plan.shards / opts.shardsPerTask);
+  const shardsPerTask = opts.shardsPerTask ?? fittingShardsPerTask(plan.shards);
+  const tasks = Math.ceil(plan.shards / shardsPerTask);
   if (tasks > MAX_ARRAY_SIZE) {
     throw new UserError(
-      `${plan.shards} shards at ${opts.shardsPerTask} per task need ${tasks} array children, over AWS Batch's ${MAX_ARRAY_SIZE}: use --shards-per-task ${Math.ceil(plan.shards / MAX_ARRAY_SIZE)} or more`,
+      `${plan.shards} shards at ${shardsPerTask} per task need ${tasks} array children, over AWS Batch's ${MAX_ARRAY_SIZE}: use --shards-per-task ${fittingShardsPerTask(plan.shards)} or more, or leave it out`,
     );
   }
   const name = opts.jobName ?? `imgtag-${opts.run.replace(/^s3:\/\//, '').replace(/[^A-Za-z0-9_-]+/g, '-')}`.slice(0, 128);
@@ -33,7 +44,7 @@ export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobComm
     jobDefinition: opts.jobDefinition,
     // A one-task "array" is not allowed: a single job then runs as index 0 (see taskIndexFromEnv).
     ...(tasks >= 2 ? { arrayProperties: { size: tasks } } : {}),
-    parameters: { run: opts.run, shards_per_task: String(opts.shardsPerTask) },
+    parameters: { run: opts.run, shards_per_task: String(shardsPerTask) },
   };
 }
 

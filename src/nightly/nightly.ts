@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { PreviousRunBusy } from './busy.js';
+import { NightlyInterrupted, PreviousRunBusy } from './busy.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../current/state.js';
 import { submitRun, type CompactTarget } from '../fleet/submit.js';
@@ -20,7 +20,8 @@ export interface NightlyFleet {
   threshold: number;
   jobQueue: string;
   jobDefinition: string;
-  shardsPerTask: number;
+  /** Shards per array child (default: the fewest that fit the delta in AWS Batch's 10,000 children). */
+  shardsPerTask?: number;
   /** Where the compact job (which then updates the current table) runs: a CPU queue. */
   compact?: CompactTarget;
   /** Print the SubmitJob requests instead of sending them. */
@@ -103,7 +104,7 @@ async function settlePrevious(root: string, latest: LatestRun | undefined, opts:
     return undefined;
   }
   const resumed = await runPlan(localRun(opts, latest.run), log);
-  if (resumed.interrupted) throw new PreviousRunBusy(`interrupted (${resumed.interrupted}) while finishing the previous nightly run ${latest.run}: run the nightly again`);
+  if (resumed.interrupted) throw new NightlyInterrupted(`interrupted (${resumed.interrupted}) while finishing the previous nightly run ${latest.run}: run the nightly again`);
   if (resumed.failedShards.length > 0 || (await readCurrent(root))?.run !== latest.run) {
     throw new UserError(`the previous nightly run ${latest.run} still has unfinished shards: fix that first`);
   }
@@ -121,7 +122,7 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
   const lockUri = joinUri(root, 'nightly.lock');
   const got = await acquireLock(lockUri, 10 * 60_000);
   if ('holder' in got) {
-    throw new UserError(`another nightly run holds ${lockUri} (owner ${got.holder.owner}, since ${got.holder.since}): not starting`);
+    throw new PreviousRunBusy(`another nightly run holds ${lockUri} (owner ${got.holder.owner}, since ${got.holder.since}): not starting`);
   }
   try {
     const latest = await readLatestRun(root);

@@ -1,0 +1,349 @@
+# The module planned and applied against a mocked AWS provider: no account, no network. Each run
+# asserts what is rendered (policies, job definitions, schedule input, user data, event patterns).
+
+mock_provider "aws" {
+  mock_data "aws_partition" { defaults = { partition = "aws" } }
+  mock_data "aws_caller_identity" { defaults = { account_id = "123456789012" } }
+  # Where the provider checks that a value is an ARN, the mocked one must look like one.
+  mock_resource "aws_iam_role" { defaults = { arn = "arn:aws:iam::123456789012:role/mocked" } }
+  mock_resource "aws_iam_instance_profile" { defaults = { arn = "arn:aws:iam::123456789012:instance-profile/mocked" } }
+  mock_resource "aws_batch_compute_environment" { defaults = { arn = "arn:aws:batch:us-east-1:123456789012:compute-environment/mocked" } }
+  mock_resource "aws_sns_topic" { defaults = { arn = "arn:aws:sns:us-east-1:123456789012:imgtag-failed-jobs" } }
+  mock_resource "aws_cloudwatch_event_rule" { defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/imgtag-failed-jobs" } }
+  mock_resource "aws_athena_workgroup" { defaults = { arn = "arn:aws:athena:us-east-1:123456789012:workgroup/imgtag" } }
+  mock_resource "aws_ecr_repository" { defaults = { repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/imgtag" } }
+}
+
+# Distinct ARNs per queue and job definition, so that an assertion can tell them apart.
+override_resource {
+  target = aws_batch_job_queue.tag
+  values = { arn = "arn:aws:batch:us-east-1:123456789012:job-queue/imgtag" }
+}
+override_resource {
+  target = aws_batch_job_queue.planning
+  values = { arn = "arn:aws:batch:us-east-1:123456789012:job-queue/imgtag-planning" }
+}
+override_resource {
+  target = aws_batch_job_definition.job["tag"]
+  values = { arn = "arn:aws:batch:us-east-1:123456789012:job-definition/imgtag:1", arn_prefix = "arn:aws:batch:us-east-1:123456789012:job-definition/imgtag" }
+}
+override_resource {
+  target = aws_batch_job_definition.job["nightly"]
+  values = { arn = "arn:aws:batch:us-east-1:123456789012:job-definition/imgtag-nightly:1", arn_prefix = "arn:aws:batch:us-east-1:123456789012:job-definition/imgtag-nightly" }
+}
+override_resource {
+  target = aws_batch_job_definition.job["compact"]
+  values = { arn = "arn:aws:batch:us-east-1:123456789012:job-definition/imgtag-compact:1", arn_prefix = "arn:aws:batch:us-east-1:123456789012:job-definition/imgtag-compact" }
+}
+
+# The README's example variables ("3. The variables").
+variables {
+  region             = "us-east-1"
+  input_bucket       = "my-photos"
+  results_bucket     = "my-imgtag"
+  subnet_ids         = ["subnet-0123456789abcdef0"]
+  security_group_ids = ["sg-0123456789abcdef0"]
+  nightly_manifest   = "s3://my-inventory/my-photos/all/"
+}
+
+# README step 2: the repository alone, before any image exists.
+run "step_2_repository_first" {
+  plan_options {
+    target = [aws_ecr_repository.imgtag, aws_ecr_lifecycle_policy.imgtag]
+  }
+  assert {
+    condition     = aws_ecr_repository.imgtag.image_tag_mutability == "IMMUTABLE"
+    error_message = "the repository is created on its own, immutable"
+  }
+}
+
+# Without the targeted step, the job definitions say what to do.
+run "no_image_says_what_to_do" {
+  command         = plan
+  expect_failures = [aws_batch_job_definition.job["tag"], aws_batch_job_definition.job["nightly"], aws_batch_job_definition.job["compact"]]
+}
+
+# README step 4: everything, pinned to the pushed digest. The default fleet is CPU.
+run "step_4_cpu_fleet" {
+  variables {
+    image_digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+
+  assert {
+    condition     = aws_batch_compute_environment.spot["tag"].compute_resources[0].instance_type == toset(var.cpu_instance_types)
+    error_message = "the CPU fleet runs on the VNNI CPU types"
+  }
+  assert {
+    condition     = aws_batch_compute_environment.spot["tag"].compute_resources[0].ec2_configuration[0].image_type == "ECS_AL2023"
+    error_message = "the CPU fleet uses the plain ECS AMI"
+  }
+  assert {
+    condition     = !contains([for r in jsondecode(aws_batch_job_definition.job["tag"].container_properties).resourceRequirements : r.type], "GPU")
+    error_message = "a CPU child asks for no GPU"
+  }
+  assert {
+    condition     = strcontains(join(" ", jsondecode(aws_batch_job_definition.job["tag"].container_properties).command), "--device cpu")
+    error_message = "a CPU child runs --device cpu"
+  }
+  assert {
+    condition     = jsondecode(aws_batch_job_definition.job["tag"].container_properties).image == "${aws_ecr_repository.imgtag.repository_url}@${var.image_digest}"
+    error_message = "children run the pinned digest"
+  }
+  assert {
+    condition     = output.image_target == "cpu"
+    error_message = "the CPU fleet builds the cpu image target"
+  }
+
+  # Spot draining on every instance Batch launches, in the MIME multipart form Batch requires.
+  assert {
+    condition = alltrue([for k in ["tag", "planning"] :
+      aws_batch_compute_environment.spot[k].compute_resources[0].launch_template[0].launch_template_id == aws_launch_template.fleet[k].id
+    ])
+    error_message = "both compute environments launch from the template with the user data"
+  }
+  assert {
+    condition = alltrue([for k in ["tag", "planning"] : (
+      startswith(base64decode(aws_launch_template.fleet[k].user_data), "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"==IMGTAG==\"\n") &&
+      strcontains(base64decode(aws_launch_template.fleet[k].user_data), "\n--==IMGTAG==\nContent-Type: text/x-shellscript") &&
+      strcontains(base64decode(aws_launch_template.fleet[k].user_data), "echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config") &&
+      endswith(base64decode(aws_launch_template.fleet[k].user_data), "--==IMGTAG==--\n")
+    )])
+    error_message = "the user data turns ECS spot draining on, as MIME multipart"
+  }
+  assert {
+    condition     = aws_launch_template.fleet["planning"].block_device_mappings[0].ebs[0].volume_size == 200 && length(aws_launch_template.fleet["tag"].block_device_mappings) == 0
+    error_message = "the planning instances get the large volume, the taggers the AMI's own"
+  }
+
+  # The schedule: latest job definition revisions, compaction on the CPU queue, no fixed shards per child.
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobDefinition == aws_batch_job_definition.job["nightly"].arn_prefix
+    error_message = "the schedule names the nightly job definition without a revision"
+  }
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobQueue == aws_batch_job_queue.planning.arn
+    error_message = "the nightly runs on the CPU planning queue"
+  }
+  assert {
+    condition     = !contains(jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).ContainerOverrides.Command, "--shards-per-task")
+    error_message = "the nightly leaves shards per child to submit, which makes the array fit"
+  }
+  assert {
+    condition = join(" ", jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).ContainerOverrides.Command) == join(" ", [
+      "nightly", "--root", "s3://my-imgtag/imgtag/nightly", "--dataset", "s3://my-imgtag/imgtag/tags/", "--manifest", "s3://my-inventory/my-photos/all/",
+      "--model", "mobilenetv2-12-int8", "--device", "cpu", "--fleet-threshold", "20000",
+      "--job-queue", aws_batch_job_queue.tag.arn, "--job-definition", aws_batch_job_definition.job["tag"].arn_prefix,
+      "--compact-job-queue", aws_batch_job_queue.planning.arn, "--compact-job-definition", aws_batch_job_definition.job["compact"].arn_prefix,
+    ])
+    error_message = "the nightly's command"
+  }
+  assert {
+    condition     = output.job_definition == aws_batch_job_definition.job["tag"].arn_prefix && output.compact_job_definition == aws_batch_job_definition.job["compact"].arn_prefix
+    error_message = "outputs name the latest revisions"
+  }
+
+  # Retries: children and compaction on exit 3 (unfinished, retry later); the nightly never (busy is exit 0).
+  assert {
+    condition = (
+      compact([for r in aws_batch_job_definition.job["tag"].retry_strategy[0].evaluate_on_exit : r.on_exit_code]) == tolist(["3"]) &&
+      compact([for r in aws_batch_job_definition.job["compact"].retry_strategy[0].evaluate_on_exit : r.on_exit_code]) == tolist(["3"]) &&
+      length(compact([for r in aws_batch_job_definition.job["nightly"].retry_strategy[0].evaluate_on_exit : r.on_exit_code])) == 0 &&
+      [for r in aws_batch_job_definition.job["nightly"].retry_strategy[0].evaluate_on_exit : r.action] == ["RETRY", "EXIT"]
+    )
+    error_message = "retry rules per job kind"
+  }
+
+  # A role per job kind.
+  assert {
+    condition     = jsondecode(aws_batch_job_definition.job["tag"].container_properties).jobRoleArn == aws_iam_role.job["tag"].arn && jsondecode(aws_batch_job_definition.job["compact"].container_properties).jobRoleArn == aws_iam_role.job["compact"].arn && jsondecode(aws_batch_job_definition.job["nightly"].container_properties).jobRoleArn == aws_iam_role.job["nightly"].arn
+    error_message = "each job definition runs as its own role"
+  }
+  assert {
+    condition     = alltrue([for k in ["tag", "compact"] : !contains(flatten([for s in jsondecode(aws_iam_role_policy.job[k].policy).Statement : s.Action]), "batch:SubmitJob")])
+    error_message = "array children and compaction submit nothing"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_iam_role_policy.job["tag"].policy).Statement :
+    s.Effect == "Deny" && contains(s.Action, "s3:DeleteObject") && contains(s.Resource, "arn:aws:s3:::my-imgtag/imgtag/nightly/current/*") && contains(s.Resource, "arn:aws:s3:::my-imgtag/imgtag/tags/*")])
+    error_message = "array children may not write or delete the current table or the dataset"
+  }
+  assert {
+    condition     = !contains(flatten([for s in jsondecode(aws_iam_role_policy.job["compact"].policy).Statement : s.Resource]), "arn:aws:s3:::my-photos/*")
+    error_message = "compaction reads no image"
+  }
+  assert {
+    condition     = contains(flatten([for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s.Resource if contains(s.Action, "batch:SubmitJob")]), aws_batch_job_queue.tag.arn)
+    error_message = "the nightly may submit to the tagging queue"
+  }
+  assert {
+    condition = alltrue([for r in [aws_iam_role.job["tag"], aws_iam_role.job["nightly"], aws_iam_role.job["compact"], aws_iam_role.execution, aws_iam_role.scheduler] :
+    jsondecode(r.assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"])
+    error_message = "trust policies name this account"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [aws_batch_job_queue.planning.arn, aws_batch_job_definition.job["nightly"].arn_prefix, "${aws_batch_job_definition.job["nightly"].arn_prefix}:*"]
+    error_message = "the scheduler submits the nightly and nothing else"
+  }
+
+  # The operator's laptop: plan, submit and watch, write only runs.
+  assert {
+    condition     = contains(flatten([for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Action if s.Sid == "SubmitJobs"]), "batch:SubmitJob") && contains(flatten([for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Action]), "batch:DescribeJobs")
+    error_message = "operators may submit and watch"
+  }
+  assert {
+    condition     = flatten([for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Resource if contains(s.Action, "s3:PutObject")]) == ["arn:aws:s3:::my-imgtag/imgtag/*"]
+    error_message = "operators write only under the run prefix"
+  }
+
+  # The Inventory folder: read under it, list only it.
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s if startswith(s.Sid, "ReadInventory") || startswith(s.Sid, "ListInventory") || startswith(s.Sid, "ReadKeyList")] == [
+      { Sid = "ReadInventory", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-inventory/my-photos/all/*"] },
+      { Sid = "ListInventory", Effect = "Allow", Action = ["s3:ListBucket"], Resource = ["arn:aws:s3:::my-inventory"], Condition = { StringLike = { "s3:prefix" = ["my-photos/all/*"] } } },
+    ]
+    error_message = "the Inventory grants"
+  }
+
+  # Athena users: GetBucketLocation without a prefix condition; both tables readable.
+  assert {
+    condition = [for s in jsondecode(aws_iam_policy.query.policy).Statement : s if contains(s.Action, "s3:GetBucketLocation")] == [
+      { Sid = "BucketLocation", Effect = "Allow", Action = ["s3:GetBucketLocation"], Resource = ["arn:aws:s3:::my-imgtag"] },
+    ]
+    error_message = "GetBucketLocation is allowed on its own, with no s3:prefix condition"
+  }
+  assert {
+    condition     = aws_glue_catalog_table.table["tags"].parameters["storage.location.template"] == "s3://my-imgtag/imgtag/tags/run_date=$${run_date}/" && aws_glue_catalog_table.table["tags"].partition_keys[0].name == "run_date"
+    error_message = "the dataset table projects run_date partitions where compaction writes them"
+  }
+  assert {
+    condition     = aws_glue_catalog_table.table["current"].storage_descriptor[0].location == "s3://my-imgtag/imgtag/nightly/current/"
+    error_message = "the current table is in the catalog too"
+  }
+  assert {
+    condition     = !anytrue([for s in jsondecode(aws_iam_policy.query.policy).Statement : startswith(s.Sid, "ResultsKey")])
+    error_message = "no KMS grant without a key"
+  }
+
+  # Failed jobs of both queues page; array children do not page one by one.
+  assert {
+    condition     = toset(jsondecode(aws_cloudwatch_event_rule.failed_jobs.event_pattern).detail.jobQueue) == toset([aws_batch_job_queue.tag.arn, aws_batch_job_queue.planning.arn])
+    error_message = "the alarm watches both queues"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.failed_jobs.event_pattern).detail.arrayProperties.index == [{ exists = false }]
+    error_message = "array children are left out of the alarm"
+  }
+}
+
+run "gpu_fleet" {
+  variables {
+    image_digest  = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    tagging_fleet = "gpu"
+  }
+  assert {
+    condition     = aws_batch_compute_environment.spot["tag"].compute_resources[0].ec2_configuration[0].image_type == "ECS_AL2023_NVIDIA"
+    error_message = "the GPU fleet uses the NVIDIA ECS AMI"
+  }
+  assert {
+    condition     = contains([for r in jsondecode(aws_batch_job_definition.job["tag"].container_properties).resourceRequirements : "${r.type}=${r.value}"], "GPU=1")
+    error_message = "a GPU child asks for one GPU"
+  }
+  assert {
+    condition     = strcontains(join(" ", jsondecode(aws_batch_job_definition.job["tag"].container_properties).command), "--device cuda")
+    error_message = "a GPU child runs --device cuda"
+  }
+  assert {
+    condition     = aws_batch_compute_environment.spot["planning"].compute_resources[0].ec2_configuration[0].image_type == "ECS_AL2023"
+    error_message = "planning and compaction stay on CPU"
+  }
+  assert {
+    condition     = output.image_target == "gpu"
+    error_message = "the GPU fleet builds the gpu image target"
+  }
+}
+
+run "kms_everywhere" {
+  variables {
+    image_digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    kms_key_arn  = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_policy.query.policy).Statement : s if startswith(s.Sid, "ResultsKey")] == [
+      { Sid = "ResultsKey", Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = [var.kms_key_arn] },
+    ]
+    error_message = "Athena users may read and write under the results key"
+  }
+  assert {
+    condition     = alltrue([for k in ["tag", "nightly", "compact"] : contains(flatten([for s in jsondecode(aws_iam_role_policy.job[k].policy).Statement : s.Resource if s.Effect == "Allow"]), var.kms_key_arn)])
+    error_message = "every job may use the results key"
+  }
+}
+
+run "key_list_at_bucket_root" {
+  variables {
+    image_digest     = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    nightly_manifest = "s3://lists/keys.txt"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s if startswith(s.Sid, "ReadInventory") || startswith(s.Sid, "ListInventory") || startswith(s.Sid, "ReadKeyList")] == [
+      { Sid = "ReadKeyList", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::lists/keys.txt"] },
+    ]
+    error_message = "a key list grants that one object"
+  }
+}
+
+run "key_list_in_a_folder" {
+  variables {
+    image_digest     = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    nightly_manifest = "s3://lists/daily/keys.txt"
+  }
+  assert {
+    condition     = !contains(flatten([for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s.Resource]), "arn:aws:s3:::lists/*")
+    error_message = "a key list in a folder does not open its bucket"
+  }
+  assert {
+    condition     = contains(flatten([for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s.Resource]), "arn:aws:s3:::lists/daily/keys.txt")
+    error_message = "a key list in a folder grants that one object"
+  }
+}
+
+run "dated_inventory_manifest" {
+  variables {
+    image_digest     = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    nightly_manifest = "s3://my-inventory/my-photos/all/2026-11-22T01-00Z/manifest.json"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s if startswith(s.Sid, "ReadInventory") || startswith(s.Sid, "ListInventory") || startswith(s.Sid, "ReadKeyList")] == [
+      { Sid = "ReadInventory", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::my-inventory/my-photos/all/*"] },
+    ]
+    error_message = "a dated manifest.json grants its configuration's folder (data/ is there), no listing"
+  }
+}
+
+run "manifest_not_where_inventory_writes_it" {
+  command = plan
+  variables {
+    image_digest     = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    nightly_manifest = "s3://lists/manifest.json"
+  }
+  expect_failures = [var.nightly_manifest]
+}
+
+run "other_partition" {
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws-us-gov" }
+  }
+  variables {
+    region       = "us-gov-west-1"
+    image_digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+  assert {
+    condition = alltrue([for arn in flatten(concat(
+      [for k in ["tag", "nightly", "compact"] : [for s in jsondecode(aws_iam_role_policy.job[k].policy).Statement : s.Resource if startswith(s.Sid, "Read") || startswith(s.Sid, "List")]],
+      [aws_iam_role_policy_attachment.execution.policy_arn, aws_iam_role_policy_attachment.instance.policy_arn, aws_scheduler_schedule.nightly[0].target[0].arn],
+      [for s in jsondecode(aws_iam_policy.query.policy).Statement : s.Resource if startswith(s.Sid, "Read")],
+    )) : startswith(arn, "arn:aws-us-gov:")])
+    error_message = "every ARN the module builds is in the partition it runs in"
+  }
+}
