@@ -11,7 +11,7 @@ export function table(rows: [string, string | number][]): string {
 export function runSummaryRows(s: RunSummary): [string, string | number][] {
   const rate = s.seconds > 0 ? s.images / s.seconds : 0;
   return [
-    ['shards', `${s.tagged} tagged, ${s.skipped} already done, ${s.leased} held by other workers, ${s.failedShards.length} unfinished (of ${s.shards})`],
+    ['shards', `${s.tagged} tagged, ${s.skipped} already done, ${s.leased} held by other workers, ${s.failedShards.length - s.leased} unfinished (of ${s.shards})`],
     ['images', s.images],
     ['tagged ok', s.ok],
     ['error rows', s.failures],

@@ -5,7 +5,7 @@ import { UserError, errorMessage } from '../src/errors.js';
 import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULTS } from '../src/defaults.js';
 import type { NightlyResult } from '../src/nightly/nightly.js';
-import { NightlyInterrupted, PreviousRunBusy } from '../src/nightly/busy.js';
+import { NightlyRetryLater, PreviousRunBusy } from '../src/nightly/busy.js';
 import { DEVICES } from '../src/infer/device.js';
 import { fleetTaskShards, INDEX_VARIABLES } from '../src/fleet/task-index.js';
 import { planIdentity } from '../src/plan/plan-file.js';
@@ -13,9 +13,9 @@ import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows, table, unfinishedLines } from './format.js';
 import type { RunSummary } from '../src/pipeline/run-plan.js';
 import { progressReporter } from './progress.js';
-import { stopOnSignals } from '../src/pool/stop.js';
+import { exitOnSignal, stopOnSignals } from '../src/pool/stop.js';
 import { readTuningConfig } from '../src/tune/config-file.js';
-import { int, positiveNumber, priceOptions, priceRequest, runOptions, sourceOptions, type RunFlags, type SourceFlags } from './options.js';
+import { int, positiveNumber, rate, priceOptions, priceRequest, runOptions, sourceOptions, type RunFlags, type SourceFlags } from './options.js';
 
 /** The exit code of a run, the line that explains a 4, and the run's last progress line: its summary. */
 function finish(summary: RunSummary, maxErrorRate: number | undefined): void {
@@ -61,6 +61,7 @@ sourceOptions(
     .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag'),
 ).action(async (o: SourceFlags & { run: string; since?: string; dataset?: string }) => {
   const { createPlan } = await import('../src/plan/plan.js');
+  exitOnSignal('planning');
   const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since, dataset: o.dataset });
   console.log(
     table([
@@ -126,6 +127,7 @@ runOptions(
       .description('tag only what is new or changed since the last nightly under --root (for cron), and keep <root>/current/: one row per live object with its newest tags')
       .requiredOption('--root <dir>', 'folder of the nightly: current/ (the current table), current.json, nightly.json, runs/<time>/, nightly.lock')
       .option('--dataset <dir>', 'where the runs\' rows go, as <dataset>/run_date=YYYY-MM-DD/*.parquet (default <root>/tags)')
+      .option('--max-deletions <share>', 'refuse a manifest that would delete more than this share (0 to 1) of the current table\'s objects: an empty or misread manifest never empties the table', rate, 0.1)
       .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)')
       .option('--fleet-threshold <n>', 'submit the run to AWS Batch when it has this many images or more (0: always); needs --job-queue and --job-definition', int(0))
       .option('--job-queue <arn>', 'fleet: job queue (terraform output job_queue)')
@@ -145,11 +147,11 @@ runOptions(
   try {
     const { runNightly } = await import('../src/nightly/nightly.js');
     res = await runNightly(
-      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, fleet },
+      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, maxDeletions: o.maxDeletions, fleet },
       logEvent,
     );
   } catch (e) {
-    if (e instanceof NightlyInterrupted) {
+    if (e instanceof NightlyRetryLater) {
       console.error(`imgtag: ${e.message}: exit 3`);
       exitCode = 3;
       return;
@@ -249,6 +251,8 @@ program
   .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, DEFAULTS.compact.memoryMb)
   .action(async (o) => {
     const { compactRun } = await import('../src/compact/compact.js');
+    // The lease is renewed while held; a killed compaction is taken over once it expires.
+    exitOnSignal('compacting');
     const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });
     console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...currentRows(c), ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
     if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);

@@ -16,6 +16,17 @@ export const nonNegative = (v: string) => {
   return n;
 };
 
+/** The longest grace a stop may give: a timer cannot wait longer than 24.8 days, and no scheduler waits an hour. */
+export const MAX_STOP_SECONDS = 3600;
+
+/** --stop-timeout: seconds, clamped to MAX_STOP_SECONDS with a line that says so. */
+export const stopSeconds = (v: string) => {
+  const n = nonNegative(v);
+  if (n <= MAX_STOP_SECONDS) return n;
+  console.error(`imgtag: --stop-timeout ${v} is more than ${MAX_STOP_SECONDS} s: using ${MAX_STOP_SECONDS}`);
+  return MAX_STOP_SECONDS;
+};
+
 export const rate = (v: string) => {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
@@ -57,7 +68,7 @@ export const runOptions = (cmd: Command) =>
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULTS.maxPixels)
     .option('--max-bytes <n>', 'refuse objects larger than this many bytes, before reading them (an error row)', int(1), DEFAULTS.maxBytes)
     .option('--max-error-rate <r>', 'exit 4 when more than this share (0 to 1) of the images this invocation tagged are error rows (default: error rows are data, exit 0)', rate)
-    .option('--stop-timeout <s>', 'on SIGTERM or Ctrl-C: seconds the shards in hand may take to finish before they are abandoned (leases released, redone by the next run; exit 3). A second signal stops at once', nonNegative, DEFAULTS.stopSeconds)
+    .option('--stop-timeout <s>', 'on SIGTERM or Ctrl-C: seconds the shards in hand may take to finish before they are abandoned (leases released, redone by the next run; exit 3). A second signal stops at once', stopSeconds, DEFAULTS.stopSeconds)
     .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device));
 
 /** Where the images come from and how they are cut into shards: shared by plan and nightly. */

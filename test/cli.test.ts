@@ -37,6 +37,26 @@ test('a new user\'s first-hour mistakes each get one line saying what was wrong 
   const zero = await imgtag(['run', '--run', dir, '--batch-size', '0']);
   assert.match(oneLine(zero), /^error: option '--batch-size <n>' argument '0' is invalid\. must be an integer >= 1$/);
   assert.match(zero.stderr, /imgtag <command> --help shows the options/);
+  // --run naming a file.
+  const file = path.join(dir, 'notes.txt');
+  fs.writeFileSync(file, 'x');
+  assert.match(oneLine(await imgtag(['run', '--run', file])), /^imgtag: --run \S+notes\.txt is a file, not a run directory/);
+  // A plan.json from a newer imgtag.
+  fs.mkdirSync(path.join(dir, 'newer'));
+  fs.writeFileSync(path.join(dir, 'newer', 'plan.json'), JSON.stringify({ version: 2, shards: 1 }));
+  assert.match(oneLine(await imgtag(['run', '--run', path.join(dir, 'newer')])), /was written by a newer imgtag \(plan version 2, this one reads 1\): upgrade imgtag/);
+  // A CSV key list that is not CSV: the file is named.
+  fs.writeFileSync(path.join(dir, 'keys.csv'), 'uri,size\n"a.jpg,1\n');
+  assert.match(oneLine(await imgtag(['plan', '--manifest', path.join(dir, 'keys.csv'), '--run', path.join(dir, 'r3')])), /^imgtag: \S+keys\.csv: .*nothing was planned from it/);
+  // --shards far beyond the images, and beyond any fleet.
+  fs.writeFileSync(path.join(dir, 'two.txt'), 'a.jpg\nb.jpg\n');
+  assert.match(oneLine(await imgtag(['plan', '--manifest', path.join(dir, 'two.txt'), '--run', path.join(dir, 'r4'), '--shards', '10000000'])), /--shards must be at most 1,000,000, not 10000000/);
+  assert.match(oneLine(await imgtag(['plan', '--manifest', path.join(dir, 'two.txt'), '--run', path.join(dir, 'r5'), '--shards', '50'])), /--shards 50 is more than the 2 images the manifest lists: give --shards 2 or fewer/);
+  assert.equal(fs.existsSync(path.join(dir, 'r5', 'plan.json')), false);
+  // --stop-timeout larger than any timer: clamped, and said so.
+  const clamped = await imgtag(['run', '--run', path.join(dir, 'r5'), '--stop-timeout', '3000000']);
+  assert.match(clamped.stderr, /--stop-timeout 3000000 is more than 3600 s: using 3600/);
+  assert.doesNotMatch(clamped.stderr, /TimeoutOverflowWarning/);
   // --version.
   const version = await imgtag(['--version']);
   assert.equal(version.code, 0);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { deleteObjects, downloadFile, listObjects, readText, writeBytes } from '../src/storage/storage.js';
+import { deleteObjects, downloadFile, listObjects, readBytes, readText, writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { duckdb } from './helpers/duckdb.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
@@ -167,4 +167,56 @@ test('the nightly on the fleet: a large delta is planned and submitted; the arra
   assert.equal(field(small.stdout, 'images'), '2');
   assert.equal(field(small.stdout, 'fleet job'), undefined);
   await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
+});
+
+test('bad input never empties the table: an empty key list, or one deleting more than --max-deletions, is refused (exit 1, table unchanged)', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('current-guard');
+  const root = `s3://${bucket}/nightly`;
+  for (let i = 0; i < 20; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  await nightly(s3, root, bucket);
+  const before = await readText(`${root}/current.json`);
+  assert.equal((await currentTable(root)).length, 20);
+
+  // What a crash between replacing current.json and deleting the old table leaves: a second table.
+  const named = (JSON.parse(before) as { files: { uri: string }[] }).files.map((f) => f.uri);
+  await writeBytes(`${root}/current/old-table-00000.parquet`, await readBytes(named[0]!));
+  const list = (keys: string[]) => writeBytes(`s3://${bucket}/keys.txt`, keys.map((k) => `s3://${bucket}/img/${k}\n`).join(''));
+  const fromList = (...args: string[]) => imgtag(['nightly', '--root', root, '--manifest', `s3://${bucket}/keys.txt`, '--shard-size', '50', ...args], s3.env);
+  await list([]);
+  const empty = await fromList();
+  assert.equal(empty.code, 1, empty.stderr);
+  assert.match(empty.stderr, /would delete 20 of the current table's 20 objects \(100\.0%\), over --max-deletions 0\.1: refused, the table is unchanged/);
+  // The crash's leftover went first thing, even on a night that changed nothing else.
+  const files: string[] = [];
+  for await (const o of listObjects(`${root}/current/`)) files.push(o.uri);
+  assert.deepEqual(files.sort(), [...named].sort());
+  // 3 of 20 gone (15%): over the default 10%, let through when the user says so.
+  await list(Array.from({ length: 17 }, (_, i) => `${i}.jpg`));
+  const three = await fromList();
+  assert.equal(three.code, 1, three.stderr);
+  assert.equal(await readText(`${root}/current.json`), before, 'the table is untouched');
+  assert.equal((await currentTable(root)).length, 20);
+  const allowed = await fromList('--max-deletions', '0.2');
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.equal((await currentTable(root)).length, 17);
+});
+
+test('plan --since: content that reverts (A -> B -> A) is tagged again, judged by each object\'s newest row', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('revert');
+  for (let i = 0; i < 3; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  const runs = [1, 2, 3].map((n) => `s3://${bucket}/runs/r${n}`);
+  const planAndRun = async (run: string, since?: string) => {
+    const plan = await imgtag(['plan', '--prefix', `s3://${bucket}/img/`, '--run', run, ...(since ? ['--since', since] : [])], s3.env);
+    assert.equal(plan.code, 0, plan.stderr);
+    const res = await imgtag(['run', '--run', run], s3.env);
+    assert.equal(res.code, 0, res.stderr);
+    return Number(/^images\s+(\d+)$/m.exec(res.stdout)?.[1]);
+  };
+  assert.equal(await planAndRun(runs[0]!), 3);
+  await writeBytes(`s3://${bucket}/img/0.jpg`, photo(10)); // A -> B
+  assert.equal(await planAndRun(runs[1]!, runs[0]), 1);
+  await writeBytes(`s3://${bucket}/img/0.jpg`, photo(0)); // B -> A: r1 tagged A, but the newest row (r2) is B's
+  assert.equal(await planAndRun(runs[2]!, runs[1]), 1, 'A is tagged again');
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { listObjects, readText, writeBytes } from '../src/storage/storage.js';
@@ -79,4 +80,17 @@ test('--max-bytes refuses an oversized object before reading it: from the listin
     assert.deepEqual([big.stage, big.message], ['fetch', 'the object is 3000000 bytes, over the 1000000-byte limit (--max-bytes): not read']);
     assert.ok(Array.isArray(byKey.get('img/small.jpg')![MOBILENET_TAGS]));
   }
+});
+
+test('a .txt key list line is the key as written: a trailing space is part of it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-space-'));
+  const file = path.join(dir, 'photo.jpg ');
+  fs.copyFileSync(path.join(IMAGENET_DIR, imagenetFiles()[7]!), file);
+  fs.writeFileSync(path.join(dir, 'keys.txt'), `${file}\n`);
+  const run = path.join(dir, 'run');
+  assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run])).code, 0);
+  const res = await imgtag(['run', '--run', run]);
+  assert.equal(res.code, 0, res.stderr);
+  const { rows } = await readRunResults(run);
+  assert.deepEqual(rows.map((r) => [r.key, r.error ?? null]), [[file, null]]);
 });

@@ -70,7 +70,25 @@ test('Inventory CSV: lines of another shape (unquoted, CRLF, escaped quotes) are
   ]);
   await writeBytes(`s3://${bucket}/short/data.csv.gz`, gzipSync(`"${bucket}"\n`));
   await writeBytes(`s3://${bucket}/short/manifest.json`, JSON.stringify(manifest('short/data.csv.gz')));
-  await assert.rejects(collect(readManifest(manifestSource({ manifest: `s3://${bucket}/short/manifest.json` }))), /a line has 1 fields, too few for fileSchema/);
+  await assert.rejects(collect(readManifest(manifestSource({ manifest: `s3://${bucket}/short/manifest.json` }))), /lines have 1 fields, the fileSchema names 4: the manifest's fileSchema "Bucket, Key, Size, ETag" does not describe this data/);
+});
+
+test('a fileSchema that does not describe the data (too short, columns in another order) is refused, naming the file', async () => {
+  const bucket = await newBucket('inv-schema');
+  const data = `"${bucket}","a.jpg","12","e1"\n"${bucket}","b.jpg","13","e2"\n`;
+  await writeBytes(`s3://${bucket}/s/data.csv.gz`, gzipSync(data));
+  let n = 0;
+  const read = async (fileSchema: string) => {
+    const manifest = `s3://${bucket}/s/${++n}/manifest.json`;
+    await writeBytes(manifest, JSON.stringify({ destinationBucket: bucket, fileFormat: 'CSV', fileSchema, files: [{ key: 's/data.csv.gz' }] }));
+    return collect(readManifest(manifestSource({ manifest })));
+  };
+  // "Bucket, Key" over 4 columns would drop ETag and size: everything re-tagged every night.
+  await assert.rejects(read('Bucket, Key'), /s\/data\.csv\.gz.*lines have 4 fields, the fileSchema names 2/);
+  // Key and Bucket swapped: every key a bucket name, every object "deleted".
+  await assert.rejects(read('Key, Bucket, Size, ETag'), /the Bucket column holds "a\.jpg", not a bucket name/);
+  await assert.rejects(read('Bucket, Key, ETag, Size'), /the Size column holds "e1", not a number/);
+  assert.equal((await read('Bucket, Key, Size, ETag')).length, 2);
 });
 
 test('S3 Inventory with Parquet data files is read row group by row group', async () => {

@@ -48,13 +48,14 @@ test('nightly tags only new and changed objects; the union of latest rows covers
   assert.equal(field(third.stdout, 'unchanged since parent'), '30');
 });
 
-test('a second nightly is refused while one holds the lock', async () => {
+test('a second nightly is refused while one holds the lock: a normal overlap, exit 0 with an event saying so', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-nightly-'));
   fs.writeFileSync(path.join(root, 'keys.txt'), path.join(IMAGENET_DIR, imagenetFiles()[0]!));
   const holder = { owner: 'cron-host:4242:abcd', since: '2026-11-23T01:00:00.000Z', expiresAt: new Date(Date.now() + 600_000).toISOString() };
   fs.writeFileSync(path.join(root, 'nightly.lock'), JSON.stringify(holder));
   const res = await imgtag(['nightly', '--root', root, '--manifest', path.join(root, 'keys.txt')]);
-  assert.equal(res.code, 1);
-  assert.match(res.stderr, /another nightly run holds .*nightly\.lock \(owner cron-host:4242:abcd, since 2026-11-23T01:00:00.000Z\)/);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stderr, /"event":"nightly-busy"/);
+  assert.match(res.stderr, /nothing started tonight, the previous nightly is still going: another nightly run holds .*nightly\.lock \(owner cron-host:4242:abcd, since 2026-11-23T01:00:00.000Z\)/);
   assert.equal(fs.existsSync(path.join(root, 'runs')), false, 'nothing was planned');
 });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { readText, writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
+import { CLI } from './helpers/env.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-plan-'));
@@ -76,4 +79,29 @@ test('plan refuses bad options and a run directory that already has results', as
   const again = await imgtag(['plan', '--manifest', list, '--run', path.join(dir, 'r')]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /already has committed shards/);
+});
+
+test('SIGTERM during a long plan: stopped within seconds, exit 3, nothing planned, its scratch folder gone; a killed plan\'s scratch is removed by the next', async () => {
+  const dir = tmp();
+  // A scratch folder of a process that no longer exists (kill -9 leaves it).
+  const stale = path.join(os.tmpdir(), 'imgtag-plan-999999999-stale');
+  fs.mkdirSync(stale, { recursive: true });
+  const keys = path.join(dir, 'keys.txt');
+  fs.writeFileSync(keys, keyList('big-bucket', 3_000_000));
+  const run = path.join(dir, 'run');
+  const child = spawn(process.execPath, [CLI, 'plan', '--manifest', keys, '--run', run], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await sleep(1500);
+  assert.equal(fs.existsSync(stale), false, 'the next plan removed the killed one\'s scratch');
+  const mine = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`imgtag-plan-${child.pid}-`));
+  assert.equal(mine().length, 1, 'planning, with its scratch folder');
+  const signalled = Date.now();
+  child.kill('SIGTERM');
+  assert.equal(await exited, 3, stderr);
+  assert.ok(Date.now() - signalled < 5000, `stopped after ${Date.now() - signalled} ms`);
+  assert.match(stderr, /SIGTERM while planning: stopped, nothing of it was published; exit 3/);
+  assert.deepEqual(mine(), []);
+  assert.equal(fs.existsSync(path.join(run, 'plan.json')), false);
 });

@@ -164,3 +164,16 @@ test('SIGTERM mid-shard (a spot reclaim, docker stop): the run stops within its 
   assert.match(again.stdout, new RegExp(`${6 - before.size} tagged, ${before.size} already done`));
   await assertExactlyOnce(run, files.map((f) => `img/${f}`));
 });
+
+test('SIGTERM to one worker alone: it takes no more shards, the other worker finishes them all, exit 0', async () => {
+  const files = photoPaths(100, 80);
+  const { run } = await plannedLocalRun('lone-stop', files, 4);
+  const { child, exited } = startRun(['--run', run, '--workers', '2', '--batch-size', '2', '--threads', '1'], process.env);
+  await waitForCommits(run, 2);
+  const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  assert.equal(workers.length, 2);
+  process.kill(workers[0]!, 'SIGTERM');
+  assert.equal(await exited, 0, 'the run is not stopping: the healthy worker takes the stopped one\'s shards');
+  assert.equal((await commits(run)).size, 20, 'every shard committed');
+  await assertExactlyOnce(run, files);
+});

@@ -1,3 +1,4 @@
+import { dropScratch, scratchDir } from '../scratch/scratch.js';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -145,7 +146,7 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
 
   const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
   if ('holder' in got) return { status: 'leased', holder: got.holder };
-  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-compact-'));
+  const tmp = await scratchDir('compact');
   let merger: ParquetMerger | undefined;
   try {
     // Under the lock, the state may have moved on since the first look.
@@ -179,7 +180,7 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
     return await settled('compacted', done);
   } finally {
     merger?.close();
-    await fsp.rm(tmp, { recursive: true, force: true });
+    await dropScratch(tmp);
     await got.lease.release();
   }
 }

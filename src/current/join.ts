@@ -106,9 +106,16 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
       const schema = (await duck.conn.runAndReadAll('DESCRIBE tagged_files')).getRows().map((r) => String(r[0]));
       const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, schema.includes('error'));
       await q(duck, `CREATE VIEW tf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_ FROM tagged_files`);
-      // The current table has one row per object: no DISTINCT, which would hash every row in memory.
-      await q(duck, `CREATE TABLE c AS SELECT uri_ AS uri, etag, tagged_ AS tagged FROM tf`);
-      await q(duck, tagged.current ? 'CREATE VIEW t AS SELECT uri, etag FROM c WHERE tagged' : 'CREATE TABLE t AS SELECT DISTINCT uri, etag FROM c WHERE tagged');
+      // The current table has one row per object: no grouping, which would hash every row in memory.
+      // A lineage of runs has many: each object's newest row decides, so content that went A -> B -> A
+      // is tagged again (the newest row carries B's tags), never counted as tagged by an older run.
+      await q(
+        duck,
+        tagged.current
+          ? 'CREATE TABLE c AS SELECT uri_ AS uri, etag, tagged_ AS tagged FROM tf'
+          : `CREATE TABLE c AS SELECT uri_ AS uri, n.etag AS etag, n.tagged AS tagged FROM (SELECT uri_, arg_max({'etag': etag, 'tagged': tagged_}, tagged_at) AS n FROM tf GROUP BY uri_)`,
+      );
+      await q(duck, 'CREATE VIEW t AS SELECT uri, etag FROM c WHERE tagged');
     } else {
       await q(duck, 'CREATE TABLE c (uri VARCHAR, etag VARCHAR, tagged BOOLEAN)');
       await q(duck, 'CREATE VIEW t AS SELECT uri, etag FROM c');

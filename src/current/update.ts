@@ -22,6 +22,23 @@ async function removeOthers(table: CurrentTable, staged: { uri: string }[]): Pro
 }
 
 /**
+ * Remove what a crash left in current/ beside the table current.json names (a previous table whose
+ * delete never ran): readers of current/ would count every object twice until the next update.
+ * Under the table's lock, so it never races an update copying in the next table's files; when the
+ * lock is held, the update that holds it tidies up itself.
+ */
+export async function tidyCurrent(root: string): Promise<number> {
+  const got = await acquireLock(currentLayout.lock(root), LEASE_TTL_MS);
+  if ('holder' in got) return 0;
+  try {
+    const table = await readCurrent(root);
+    return table === undefined ? 0 : await removeOthers(table, []);
+  } finally {
+    await got.lease.release();
+  }
+}
+
+/**
  * Make a finished nightly run the root's current table: the rows its plan kept from the previous
  * table, plus the rows the run tagged, which is every object its manifest listed, once. Nothing is
  * merged: the files are copied (server-side on S3) under names of this run, current.json is

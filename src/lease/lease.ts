@@ -44,7 +44,7 @@ function ownerIsDeadHere(owner: string): boolean {
  * process's half-written one, an empty one a full disk left) is held by nobody known: it counts as
  * live until its age passes the lease time, then it is taken over like an expired lease.
  */
-async function readHolder(uri: string, ttlMs: number, counter?: S3Counter): Promise<{ holder: Holder; etag?: string } | undefined> {
+async function readHolder(uri: string, ttlMs: number, counter?: S3Counter): Promise<{ holder: Holder; etag?: string; written?: Date } | undefined> {
   let seen: Awaited<ReturnType<typeof readObject>>;
   try {
     seen = await readObject(uri, { counter });
@@ -54,12 +54,12 @@ async function readHolder(uri: string, ttlMs: number, counter?: S3Counter): Prom
   }
   try {
     const holder = JSON.parse(seen.body.toString('utf8')) as Holder;
-    if (typeof holder.owner === 'string' && typeof holder.expiresAt === 'string') return { holder, etag: seen.etag };
+    if (typeof holder.owner === 'string' && typeof holder.expiresAt === 'string') return { holder, etag: seen.etag, written: seen.modified };
   } catch {
     // not JSON: below
   }
   const written = seen.modified ?? new Date(0);
-  return { holder: { owner: `unreadable lease file ${uri}`, since: written.toISOString(), expiresAt: new Date(written.getTime() + ttlMs).toISOString() }, etag: seen.etag };
+  return { holder: { owner: `unreadable lease file ${uri}`, since: written.toISOString(), expiresAt: new Date(written.getTime() + ttlMs).toISOString() }, etag: seen.etag, written };
 }
 
 /** Locks this process holds now, so a process told to stop can give them all back at once. */
@@ -72,7 +72,30 @@ export async function releaseHeldLocks(): Promise<number> {
   return all.length;
 }
 
-const isLive = (h: Holder) => Date.parse(h.expiresAt) > Date.now() && !ownerIsDeadHere(h.owner);
+/** How far another host's clock may run ahead before its lock's times are not believed. */
+const SKEW_SLACK_MS = 60_000;
+
+/**
+ * Why a holder's times cannot be true (a clock running ahead: the lock would hold until then), or
+ * undefined. A lease never expires more than its TTL after it was renewed, so an expiry beyond
+ * now + TTL, or a file written in the future, is another host's wrong clock.
+ */
+function skewed(h: Holder, ttlMs: number, written?: Date): string | undefined {
+  const now = Date.now();
+  if (written && written.getTime() > now + SKEW_SLACK_MS) return `written ${written.toISOString()}, in the future`;
+  if (Date.parse(h.expiresAt) > now + ttlMs + SKEW_SLACK_MS) return `expires ${h.expiresAt}, more than its ${Math.round(ttlMs / 1000)} s lease time from now`;
+  return undefined;
+}
+
+function isLive(uri: string, seen: { holder: Holder; written?: Date }, ttlMs: number): boolean {
+  const skew = skewed(seen.holder, ttlMs, seen.written);
+  if (skew) {
+    // Taken over, and said so: the other host's clock needs fixing.
+    process.emitWarning(`${uri} (owner ${seen.holder.owner}) ${skew} (clock skew?): taken over as stale`, 'ImgtagClockSkew');
+    return false;
+  }
+  return Date.parse(seen.holder.expiresAt) > Date.now() && !ownerIsDeadHere(seen.holder.owner);
+}
 
 /**
  * Take a lock object, so no two workers (processes or machines) hold it at once, and renew it
@@ -87,7 +110,7 @@ export async function acquireLock(uri: string, ttlMs: number, counter?: S3Counte
   // Bounded: a lock that keeps changing under us is reported as held, never spun on.
   for (let attempt = 0; ; attempt++) {
     const seen = await readHolder(uri, ttlMs, counter);
-    if (seen && isLive(seen.holder)) return { holder: seen.holder };
+    if (seen && isLive(uri, seen, ttlMs)) return { holder: seen.holder };
     const taken = seen ? await replaceIfUnchanged(uri, body(), seen.etag, counter) : await putIfAbsent(uri, body(), counter);
     if (taken) break;
     const now = await readHolder(uri, ttlMs, counter);

@@ -12,6 +12,8 @@ export interface InventoryColumns {
   deleteMarker: number;
   /** The highest of those indexes: a line needs at least this many fields plus one. */
   last: number;
+  /** How many columns the fileSchema names: every line has exactly this many. */
+  count: number;
 }
 
 export function inventoryColumns(fileSchema: string): InventoryColumns {
@@ -19,7 +21,22 @@ export function inventoryColumns(fileSchema: string): InventoryColumns {
   const at = (name: string) => names.indexOf(name);
   const cols = { schema: fileSchema, bucket: at('bucket'), key: at('key'), size: at('size'), etag: at('etag'), latest: at('islatest'), deleteMarker: at('isdeletemarker') };
   if (cols.bucket < 0 || cols.key < 0) throw new UserError(`inventory fileSchema "${fileSchema}" has no Bucket and Key columns`);
-  return { ...cols, last: Math.max(cols.bucket, cols.key, cols.size, cols.etag, cols.latest, cols.deleteMarker) };
+  return { ...cols, last: Math.max(cols.bucket, cols.key, cols.size, cols.etag, cols.latest, cols.deleteMarker), count: names.length };
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * The first line of each chunk, read whole, against the fileSchema: the same number of fields, a
+ * bucket name where Bucket is, a number where Size is. A schema that does not describe the data (a
+ * short one, columns in another order) would otherwise misread every line: keys that are bucket
+ * names (every object "deleted"), or ETags and sizes silently dropped (everything re-tagged).
+ */
+function checkSchema(rec: string[], cols: InventoryColumns, where: string): void {
+  const wrong = (what: string) => new UserError(`${where}: ${what}: the manifest's fileSchema "${cols.schema}" does not describe this data (check its column order and count)`);
+  if (rec.length !== cols.count) throw wrong(`lines have ${rec.length} fields, the fileSchema names ${cols.count}`);
+  if (!BUCKET_NAME.test(rec[cols.bucket] ?? '')) throw wrong(`the Bucket column holds "${(rec[cols.bucket] ?? '').slice(0, 80)}", not a bucket name`);
+  if (cols.size >= 0 && !/^\d*$/.test(rec[cols.size] ?? '')) throw wrong(`the Size column holds "${(rec[cols.size] ?? '').slice(0, 80)}", not a number`);
 }
 
 /**
@@ -113,6 +130,7 @@ export function parseInventoryLines(buf: Buffer, cols: InventoryColumns, where: 
     if (nl < 0) nl = buf.length;
     const end = nl > pos && buf[nl - 1] === CR ? nl - 1 : nl;
     if (end > pos) {
+      if (lines === 0) checkSchema((parse(buf.toString('utf8', pos, end), { relax_column_count: true }) as string[][])[0] ?? [], cols, where);
       lines++;
       fields.buf = buf;
       if (!fieldBounds(buf, pos, end, cols.last, fields.bounds)) {

@@ -42,7 +42,8 @@ async function* keyListRows(uri: string, bucket?: string): AsyncGenerator<Manife
     const text = format === 'txt' ? raw.replace(/\r$/, '') : raw.trim();
     if (text.trim() === '' || text.startsWith('#')) continue;
     if (format === 'txt') {
-      yield { uri: resolveEntry(text.trim(), resolver) };
+      // The line is the key: S3 keys may begin or end with spaces.
+      yield { uri: resolveEntry(text, resolver) };
       continue;
     }
     let rec: unknown;

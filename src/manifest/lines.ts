@@ -22,6 +22,8 @@ export function readError(uri: string, e: unknown): unknown {
   if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end of file|incorrect header check|invalid/.test(errorMessage(e))) {
     return new UserError(`${uri} is truncated or is not valid gzip (${errorMessage(e)}): nothing was planned from it`);
   }
+  // csv-parse's errors (CSV_*) say where in the file, not which file.
+  if (typeof code === 'string' && code.startsWith('CSV_')) return new UserError(`${uri}: ${errorMessage(e)}: nothing was planned from it`);
   return e;
 }
 

@@ -9,7 +9,10 @@ export class PreviousRunBusy extends UserError {
   override name = 'PreviousRunBusy';
 }
 
-/** A signal stopped the nightly while it finished the previous run: exit 3, run it again. */
-export class NightlyInterrupted extends UserError {
-  override name = 'NightlyInterrupted';
+/**
+ * The nightly could not finish the previous run now, but running it again later will: a signal
+ * stopped it, or another worker's lease holds a shard. Exit 3.
+ */
+export class NightlyRetryLater extends UserError {
+  override name = 'NightlyRetryLater';
 }

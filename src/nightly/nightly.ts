@@ -1,7 +1,8 @@
 import { UserError } from '../errors.js';
-import { NightlyInterrupted, PreviousRunBusy } from './busy.js';
+import { NightlyRetryLater, PreviousRunBusy } from './busy.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../current/state.js';
+import { tidyCurrent } from '../current/update.js';
 import { submitRun, type CompactTarget } from '../fleet/submit.js';
 import { acquireLock } from '../lease/lease.js';
 import type { ManifestSource } from '../manifest/index.js';
@@ -10,6 +11,7 @@ import { loadPlan, type Plan } from '../plan/plan-file.js';
 import { createPlan, type PlanOptions } from '../plan/plan.js';
 import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
 import { joinUri } from '../storage/uri.js';
+import { exitOnSignal } from '../pool/stop.js';
 import { runName } from '../run-dir.js';
 import { modelsOrDefault } from '../defaults.js';
 import { resolveModel } from '../model/resolve.js';
@@ -38,6 +40,8 @@ export interface NightlyOptions {
   newObjectsOnly?: boolean;
   /** Where every nightly run's rows go (default `<root>/tags`). */
   dataset?: string;
+  /** The share of the current table's objects one night may delete (default 0.1): more is refused as bad input. */
+  maxDeletions?: number;
   fleet?: NightlyFleet;
 }
 
@@ -104,7 +108,10 @@ async function settlePrevious(root: string, latest: LatestRun | undefined, opts:
     return undefined;
   }
   const resumed = await runPlan(localRun(opts, latest.run), log);
-  if (resumed.interrupted) throw new NightlyInterrupted(`interrupted (${resumed.interrupted}) while finishing the previous nightly run ${latest.run}: run the nightly again`);
+  if (resumed.interrupted) throw new NightlyRetryLater(`interrupted (${resumed.interrupted}) while finishing the previous nightly run ${latest.run}: run the nightly again`);
+  if (resumed.leased > 0) {
+    throw new NightlyRetryLater(`the previous nightly run ${latest.run} has ${resumed.leased} shard(s) held by another worker's lease: run the nightly again later`);
+  }
   if (resumed.failedShards.length > 0 || (await readCurrent(root))?.run !== latest.run) {
     throw new UserError(`the previous nightly run ${latest.run} still has unfinished shards: fix that first`);
   }
@@ -125,17 +132,21 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     throw new PreviousRunBusy(`another nightly run holds ${lockUri} (owner ${got.holder.owner}, since ${got.holder.since}): not starting`);
   }
   try {
+    // First, what a crash between tables left: from now on readers see one table again.
+    await tidyCurrent(root);
     const latest = await readLatestRun(root);
     const resumedParent = await settlePrevious(root, latest, opts, log);
     // The exact model bytes decide what counts as tagged: their ids are resolved (and verified) first.
     const models = await Promise.all(modelsOrDefault(opts.run.models).map(async (m) => (await resolveModel(m)).id));
     const run = joinUri(root, 'runs', runName(new Date()));
+    // Planning has no graceful stop: a signal ends it at once, the lock given back.
+    const planning = exitOnSignal('planning the nightly', opts.run.stop, () => got.lease.release());
     const plan = await createPlan(opts.source, run, {
       ...opts.plan,
-      current: { root, baseModels: latest?.models },
+      current: { root, baseModels: latest?.models, maxDeletions: opts.maxDeletions },
       sinceModels: opts.newObjectsOnly ? undefined : models,
       dataset: opts.dataset ?? joinUri(root, 'tags'),
-    });
+    }).finally(planning);
     // The plan read the current table it joined against: its run is the parent.
     const result: NightlyResult = { run, parent: plan.current?.base, resumedParent, plan, models, parentModels: latest?.models };
     const fleet = opts.fleet;

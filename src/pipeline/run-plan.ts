@@ -11,6 +11,7 @@ import { runPool } from '../pool/worker-pool.js';
 import { jpegFastPathProblem } from '../decode/jpeg-fast.js';
 import type { Progress } from './tag-rows.js';
 import { DEFAULT_STOP_SECONDS, type RunStop } from '../pool/stop.js';
+import { LEASE_TTL_MS } from '../lease/lease.js';
 import type { WorkerInit } from '../pool/worker-protocol.js';
 
 export interface RunOptions extends ShardOptions {
@@ -34,7 +35,7 @@ export interface RunSummary {
   shards: number;
   tagged: number;
   skipped: number;
-  /** Shards another worker held a lease on: left to it. */
+  /** Shards another worker held a lease on: left to it, and counted unfinished (exit 3) too. */
   leased: number;
   failedShards: { shard: number; message: string }[];
   images: number;
@@ -79,6 +80,9 @@ async function shardsToDo(opts: RunOptions, total: number): Promise<number[]> {
   return Array.from({ length: total }, (_, i) => i).filter((i) => !done.has(i));
 }
 
+/** Why a shard held by another lease is left unfinished, and when running again will finish it. */
+export const HELD_MESSAGE = `held by another worker's lease (a live worker, or a dead one's until its ${Math.round(LEASE_TTL_MS / 1000)} s lease expires): run the same command again later`;
+
 export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () => undefined): Promise<RunSummary> {
   const started = performance.now();
   const plan = await loadPlan(opts.run);
@@ -99,7 +103,8 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   const summary: RunSummary = {
     shards: plan.shards,
     tagged: 0,
-    skipped: plan.shards - todo.length,
+    // Shards asked for by number are counted as they answer; the others are not this invocation's.
+    skipped: opts.shards === undefined ? plan.shards - todo.length : 0,
     leased: 0,
     failedShards: [],
     images: 0,
@@ -111,7 +116,10 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   };
   const onDone = (shard: number, outcome: ShardOutcome) => {
     if (outcome.status === 'leased') {
+      // Not done by this invocation, nor known to be done by anyone: the holder may be a dead
+      // worker whose lease has not yet expired. Exit 0 must mean every asked shard has its rows.
       summary.leased += 1;
+      summary.failedShards.push({ shard, message: HELD_MESSAGE });
       return log({ event: 'shard', shard, status: outcome.status });
     }
     const { marker } = outcome;
@@ -153,7 +161,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   // Workers that all died before taking these shards: say so, never report them as done.
   const notStarted = summary.interrupted ? `not started: the run was interrupted (${summary.interrupted})` : 'not started: every worker process exited';
   for (const shard of todo) if (!answered.has(shard)) onFailed(shard, notStarted);
-  if (opts.compact !== false && summary.failedShards.length === 0 && summary.leased === 0) {
+  if (opts.compact !== false && summary.failedShards.length === 0) {
     summary.compaction = await compactRun(opts.run, opts.compact);
     const c = summary.compaction;
     if (c.status === 'compacted') log({ event: 'compacted', files: c.done.files.length, rows: c.done.rows, bytes: c.done.bytes, seconds: c.seconds });

@@ -7,10 +7,11 @@ import { errorMessage, UserError } from '../errors.js';
 import type { ManifestRow } from '../manifest/index.js';
 import type { ModelOutput } from '../infer/postprocess.js';
 import type { ErrorStage, ResultRow } from '../output/rows.js';
-import { classifyFailure } from '../storage/failure.js';
+import { classifyFailure, isPermanentRedirect } from '../storage/failure.js';
 import { overLimit, readObject } from '../storage/storage.js';
 import { isS3Uri, parseUri } from '../storage/uri.js';
 import { hedgeAfterMs, hedged } from '../storage/hedged.js';
+import { readDeadlineMs, withReadDeadline } from '../storage/deadline.js';
 import type { ModelSet } from './model-set.js';
 import type { StageClock } from './stage-clock.js';
 import type { Stage } from './stages.js';
@@ -142,12 +143,20 @@ export function fetchStage(models: ModelSet, limits: StageLimits, clock: StageCl
       try {
         if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
         const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal, counter });
-        const got = await clock.time('fetch', () => (hedgeMs > 0 && isS3Uri(entry.uri) ? hedged(read, hedgeMs) : read()));
+        // Over S3: hedged against slow answers, and every read of the object under one deadline.
+        const remote = (deadline: AbortSignal) =>
+          hedgeMs > 0 ? hedged((signal) => read(AbortSignal.any([signal, deadline])), hedgeMs) : read(deadline);
+        const got = await clock.time('fetch', () => (isS3Uri(entry.uri) ? withReadDeadline(readDeadlineMs(entry.size), remote) : read()));
         tally.bytes += got.body.length;
-        return { at, row: { ...row, etag: row.etag ?? got.etag ?? null, size: row.size ?? got.body.length }, body: got.body };
+        // The row describes the bytes it tags: an object replaced since it was planned gets the ETag
+        // and size of what was read, so the next nightly sees it as tagged at its new version.
+        return { at, row: { ...row, etag: got.etag ?? row.etag ?? null, size: got.body.length }, body: got.body };
       } catch (e) {
         const kind = classifyFailure(e);
-        if (kind === 'fatal') throw new UserError(`${errorMessage(e)} (every image would fail the same way: nothing more is read)`);
+        if (kind === 'fatal') {
+          const where = isPermanentRedirect(e) ? ': the bucket is in another region, or the endpoint is not its own (set --region or AWS_REGION to the bucket\'s, or fix --endpoint)' : '';
+          throw new UserError(`${errorMessage(e) || 'moved permanently (301)'}${where} (every image would fail the same way: nothing more is read)`);
+        }
         if (kind === 'transient') throw new Error(`${entry.uri}: ${errorMessage(e)} (after retries; the shard is left for the next run)`);
         return { at, row: fail(row, 'fetch', e) };
       }

@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -12,8 +13,8 @@ import { loadPlan } from './plan-file.js';
 /** What a plan leaves out: objects tagged before, by a run's lineage (`--since`) or in a nightly root's current table. */
 export interface DeltaSource {
   since?: string;
-  /** Nightly: the root whose current table to join against. */
-  current?: { root: string; baseModels?: string[] };
+  /** Nightly: the root whose current table to join against, and the share of its rows a manifest may delete (default DEFAULT_MAX_DELETIONS). */
+  current?: { root: string; baseModels?: string[]; maxDeletions?: number };
   /** Only rows tagged by exactly these model ids count as tagged. */
   models?: string[];
 }
@@ -57,6 +58,22 @@ async function localCopies(uris: string[], dir: string): Promise<LocalCopy[]> {
   );
 }
 
+/** The share of the current table one nightly may delete unless told otherwise (--max-deletions). */
+export const DEFAULT_MAX_DELETIONS = 0.1;
+
+/**
+ * An empty or misread manifest (an empty key list, an Inventory with no files, columns in another
+ * order) looks like every object was deleted: refused before anything is written, so bad input
+ * never empties the table. A real mass deletion is let through with a larger --max-deletions.
+ */
+export function refuseMassDeletion(tableRows: number, deleted: number, maxShare: number): void {
+  if (tableRows === 0 || deleted <= maxShare * tableRows) return;
+  throw new UserError(
+    `the manifest would delete ${deleted} of the current table's ${tableRows} objects (${((100 * deleted) / tableRows).toFixed(1)}%), over --max-deletions ${maxShare}: ` +
+      'refused, the table is unchanged. Check the manifest (empty? columns in the order its fileSchema says?); if the objects really are gone, run again with a larger --max-deletions',
+  );
+}
+
 /**
  * Join the manifest's part files against what was tagged before: the delta to plan, and for a
  * nightly, the current table's rows that stay, uploaded into the run directory until the run is done.
@@ -70,6 +87,7 @@ export async function planDelta(parts: string[], src: DeltaSource, run: string, 
     threads: os.availableParallelism(),
   });
   if (src.current === undefined) return { join };
+  refuseMassDeletion(table?.rows ?? 0, join.counts.deleted, src.current.maxDeletions ?? DEFAULT_MAX_DELETIONS);
   const limit = pLimit(8);
   const kept = await Promise.all(
     join.kept.map(({ file, rows }, i) =>

@@ -1,10 +1,11 @@
+import fs from 'node:fs';
 import { DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
 import type { ManifestSource } from '../manifest/index.js';
 import type { PlanCurrent } from './delta.js';
 import { exists, readText, refuseMissingBucket } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
-import { basenameUri, joinUri } from '../storage/uri.js';
+import { basenameUri, isS3Uri, joinUri } from '../storage/uri.js';
 
 export const DEFAULT_SHARD_SIZE = DEFAULTS.shardSize;
 
@@ -41,8 +42,16 @@ export function defaultDataset(run: string): string {
   return joinUri(run, 'tags');
 }
 
+/** A local --run that names a file: said plainly, not as the ENOTDIR of a path below it. */
+export function refuseFileAsRun(run: string): void {
+  if (isS3Uri(run)) return;
+  const stat = fs.statSync(run, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) throw new UserError(`--run ${run} is a file, not a run directory: give a folder (it is created if missing)`);
+}
+
 export async function loadPlan(run: string): Promise<Plan> {
   const uri = runLayout.plan(run);
+  refuseFileAsRun(run);
   if (!(await exists(uri))) {
     await refuseMissingBucket(uri);
     throw new UserError(`no plan in ${run}: run "imgtag plan --run ${run} ..." first`);
@@ -53,6 +62,9 @@ export async function loadPlan(run: string): Promise<Plan> {
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
     throw new UserError(`${uri} is damaged (not JSON): restore it, or plan the run again into a new directory`);
+  }
+  if (typeof plan.version === 'number' && plan.version > 1) {
+    throw new UserError(`${uri} was written by a newer imgtag (plan version ${plan.version}, this one reads 1): upgrade imgtag to run it`);
   }
   if (plan.version !== 1 || !Number.isInteger(plan.shards)) throw new UserError(`${uri} is not an imgtag plan`);
   return plan;

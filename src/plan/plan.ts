@@ -7,8 +7,9 @@ import { basenameUri, isS3Uri } from '../storage/uri.js';
 import { resolveManifest, type ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
+import { dropScratch, scratchDir } from '../scratch/scratch.js';
 import { manifestParts, partChunks } from './manifest-parts.js';
-import { DEFAULT_SHARD_SIZE, type Plan } from './plan-file.js';
+import { DEFAULT_SHARD_SIZE, refuseFileAsRun, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
 import { planDelta, type PlanCurrent } from './delta.js';
 
@@ -24,7 +25,7 @@ export interface PlanOptions {
   /** A previous run: objects it (or its ancestors) tagged with the same ETag are left out. */
   since?: string;
   /** Nightly: a root whose current table's objects, tagged with the same ETag, are left out; and the models that table was tagged with. */
-  current?: { root: string; baseModels?: string[] };
+  current?: { root: string; baseModels?: string[]; maxDeletions?: number };
   /** With since or current: only rows tagged by exactly these model ids count as tagged. */
   sinceModels?: string[];
   /** Where the run's rows go once compacted: a dataset shared by many runs (default `<run>/tags`). */
@@ -42,6 +43,8 @@ async function hasCommits(run: string): Promise<boolean> {
   return false;
 }
 
+export const MAX_SHARDS = 1_000_000;
+
 /** Stream the manifest once, keep the images, write shard files and then plan.json (last: its presence means "planned"). */
 export async function createPlan(given: ManifestSource, run: string, opts: PlanOptions = {}): Promise<Plan> {
   // plan.json records the report actually read, not the folder it was picked from.
@@ -50,13 +53,16 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
   for (const [name, v] of [['--shard-size', opts.shardSize], ['--shards', opts.shards]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw invalid(name, 'a positive integer', v);
   }
+  refuseFileAsRun(run);
+  // A shard is a file, a commit marker and a lease: a million is 10,000 array children of 100.
+  if (opts.shards !== undefined && opts.shards > MAX_SHARDS) throw invalid('--shards', `at most ${MAX_SHARDS.toLocaleString('en-US')}`, opts.shards);
   if (await hasCommits(run)) {
     throw new UserError(`${run} already has committed shards: plan into a new run directory`);
   }
   const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE };
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
   const counts = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imgtag-plan-'));
+  const dir = await scratchDir('plan');
   let current: PlanCurrent | undefined;
   try {
     const join = opts.since !== undefined || opts.current !== undefined;
@@ -80,7 +86,7 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
       for await (const chunk of partChunks(delta.join.delta)) await sink.add(chunk);
     }
   } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
+    await dropScratch(dir);
   }
   const shards = await sink.finish();
   const createdAt = new Date().toISOString();

@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { writeBytes } from '../storage/storage.js';
@@ -74,10 +75,12 @@ export function shardOf(uri: string, n: number): number {
 /** --shards N: lines spread by hash of their URI; spilled to local temp files, then uploaded. */
 export async function hashedSink(run: string, n: number): Promise<ShardSink> {
   const spill = await PartitionedSpill.create(n);
+  let images = 0;
   return {
     async add(bytes) {
       let pos = 0;
       while (pos < bytes.length) {
+        images += 1;
         const nl = bytes.indexOf(10, pos);
         const line = bytes.toString('utf8', pos, nl + 1);
         await spill.add(shardOf((JSON.parse(line) as { uri: string }).uri, n), line);
@@ -86,6 +89,11 @@ export async function hashedSink(run: string, n: number): Promise<ShardSink> {
     },
     async finish() {
       await spill.flush();
+      // Empty shards are files, commits and array children for nothing.
+      if (images < n) {
+        await spill.remove();
+        throw new UserError(`--shards ${n} is more than the ${images} images the manifest lists: give --shards ${Math.max(1, images)} or fewer (or --shard-size)`);
+      }
       const limit = pLimit(UPLOADS);
       try {
         await Promise.all(

@@ -8,6 +8,7 @@ export class ShardDispatch {
   private computing: number | undefined;
   private readonly held = new Set<number>();
   private exited = false;
+  private retired = false;
 
   constructor(
     private readonly queue: number[],
@@ -29,6 +30,16 @@ export class ShardDispatch {
     this.next();
   }
 
+  /** The engine is leaving on its own (a signal to it alone): hand it nothing more. */
+  retire(): void {
+    this.retired = true;
+  }
+
+  /** Shards were put back in the queue: take one if free. */
+  nudge(): void {
+    this.next();
+  }
+
   /** The shard's fetch..infer is over: the engine can take the next one. */
   computed(shard: number): void {
     if (this.computing === shard) this.computing = undefined;
@@ -42,7 +53,7 @@ export class ShardDispatch {
   }
 
   private next(): void {
-    if (this.computing !== undefined || this.exited) return;
+    if (this.computing !== undefined || this.exited || this.retired) return;
     const shard = this.queue.shift();
     if (shard === undefined) {
       if (this.held.size === 0) {

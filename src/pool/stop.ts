@@ -41,3 +41,21 @@ export function stopOnSignals(graceSeconds: number = DEFAULT_STOP_SECONDS): RunS
     });
   return stop;
 }
+
+/**
+ * For a phase with no graceful stop (planning, the nightly's join, compaction): a signal ends the
+ * process within a moment rather than after minutes of work nobody will use. `cleanup` (give back
+ * a lock) gets two seconds; scratch folders go with the process (scratch.ts). Exit 3: nothing was
+ * published, run the same command again. Returns the unsubscribe, for when the phase is over.
+ */
+export function exitOnSignal(what: string, stop?: RunStop, cleanup?: () => Promise<unknown>): () => void {
+  const leave = (reason: string) => {
+    console.error(`imgtag: ${reason} while ${what}: stopped, nothing of it was published; exit 3, run the same command again`);
+    const done = () => process.exit(3);
+    void Promise.race([cleanup?.().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]).then(done, done);
+  };
+  if (stop) return stop.onRequest(() => leave(stop.reason ?? 'a signal'));
+  const handlers = (['SIGTERM', 'SIGINT'] as const).map((sig) => [sig, () => leave(sig)] as const);
+  for (const [sig, h] of handlers) process.once(sig, h);
+  return () => handlers.forEach(([sig, h]) => process.removeListener(sig, h));
+}

@@ -47,6 +47,15 @@ const WORKER_V8_FLAGS = ['--initial-old-space-size=128'];
 export async function runPool(init: WorkerInit, shards: number[], workers: number, cb: PoolCallbacks, stop?: RunStop): Promise<void> {
   const queue = [...shards];
   const children = new Set<ChildProcess>();
+  const dispatches = new Set<ShardDispatch>();
+  /**
+   * A worker that stops while the run does not (a signal to it alone) gives back the shards it did
+   * not finish: the others take them. Only when no worker is left are they reported unfinished.
+   */
+  const giveBack = (from: ShardDispatch, shard: number) => {
+    queue.unshift(shard);
+    for (const d of dispatches) if (d !== from) d.nudge();
+  };
   // Asked to stop: hand out nothing more; each worker finishes or abandons its shards within the
   // grace time and releases their leases; one that does not exit by then (plus a margin) is killed.
   const unsubscribe = stop?.onRequest((seconds) => {
@@ -67,8 +76,11 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
         (shard) => child.send({ type: 'shard', shard }),
         () => child.send({ type: 'exit' }),
       );
+      dispatches.add(dispatch);
+      let leaving = false;
       child.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') return dispatch.start();
+        if (msg.type === 'stopping') return (leaving = true, dispatch.retire());
         if (msg.type === 'computed') return dispatch.computed(msg.shard);
         if (msg.type === 'progress') return cb.onProgress?.(msg.progress);
         if (msg.type === 'failed' && msg.shard === undefined) {
@@ -79,7 +91,10 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
         }
         const shard = msg.shard!;
         if (msg.type === 'done') cb.onDone(shard, msg.outcome);
-        else {
+        else if (msg.interrupted && !stop?.reason) {
+          dispatch.finished(shard);
+          return giveBack(dispatch, shard);
+        } else {
           // A failure every shard would meet: hand out nothing more, to any worker.
           if (msg.fatal) queue.length = 0;
           cb.onFailed(shard, msg.message, msg.fatal);
@@ -89,6 +104,12 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
       child.on('error', (e) => dispatch.outstanding.forEach((s) => cb.onFailed(s, errorMessage(e))));
       child.on('exit', (code, signal) => {
         children.delete(child);
+        dispatches.delete(dispatch);
+        if (leaving && !stop?.reason) {
+          // Its abandoned shards' leases were released as it left: another worker can take them now.
+          for (const s of dispatch.outstanding) giveBack(dispatch, s);
+          return resolve();
+        }
         const why = stop?.reason
           ? `interrupted (${stop.reason}): abandoned with its lease released; the next run redoes it`
           : `worker exited (${signal ?? `code ${code}`}) during the shard`;

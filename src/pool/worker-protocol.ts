@@ -27,6 +27,8 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { type: 'ready' }
+  /** A signal reached this worker alone (or first): it takes no more shards and leaves. */
+  | { type: 'stopping' }
   /** The shard's fetch..infer is over; its write and commit go on while the next shard starts. */
   | { type: 'computed'; shard: number }
   | { type: 'done'; shard: number; outcome: ShardOutcome }

@@ -43,6 +43,8 @@ async function leave(code: number): Promise<never> {
 function stop(seconds: number): void {
   if (stopping) return;
   stopping = true;
+  // The run may not be stopping (a signal to this process alone): it gives our shards to others.
+  if (process.connected) void reply({ type: 'stopping' });
   if (inHand.size === 0) void leave(0);
   else setTimeout(() => void leave(0), Math.max(0, seconds) * 1000);
 }

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isTemporaryRedirect } from './failure.js';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -141,15 +143,43 @@ export async function readObject(uri: string, opts: ReadOptions = {}): Promise<{
     if (!lean && opts.counter) opts.counter.retries += 1;
   }
   const Range = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
-  const res = await send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }), opts.signal, opts.counter);
-  // Refused from the response's headers: the body of an oversized object is never read into memory.
-  if ((res.ContentLength ?? 0) > maxBytes) {
-    (res.Body as Readable | undefined)?.destroy();
-    throw new Error(overLimit(res.ContentLength!, maxBytes));
+  // The SDK retries a request that fails, not a body cut once its headers came: that is retried
+  // here, so one cut connection costs a GET, not the whole shard.
+  for (let attempt = 1; ; attempt++) {
+    const res = await sendFollowingTemporaryRedirects(() => send(uri, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range }), opts.signal, opts.counter), opts.counter);
+    // Refused from the response's headers: the body of an oversized object is never read into memory.
+    if ((res.ContentLength ?? 0) > maxBytes) {
+      (res.Body as Readable | undefined)?.destroy();
+      throw new Error(overLimit(res.ContentLength!, maxBytes));
+    }
+    try {
+      const bytes = await res.Body!.transformToByteArray();
+      if (res.ContentLength !== undefined && bytes.byteLength !== res.ContentLength) throw new Error(`body cut at ${bytes.byteLength} of ${res.ContentLength} bytes`);
+      // A view, not a copy, of the bytes the SDK collected.
+      return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: cleanEtag(res.ETag), modified: res.LastModified };
+    } catch (e) {
+      if (opts.signal?.aborted || attempt >= BODY_ATTEMPTS) throw e;
+      if (opts.counter) opts.counter.retries += 1;
+    }
   }
-  const bytes = await res.Body!.transformToByteArray();
-  // A view, not a copy, of the bytes the SDK collected.
-  return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: cleanEtag(res.ETag), modified: res.LastModified };
+}
+
+/** Reads of one object whose body was cut, the first included. */
+const BODY_ATTEMPTS = 3;
+
+/** Sends a 307 (TemporaryRedirect) asks to repeat, which the SDK's retries do not: a few times, backing off. */
+const REDIRECT_ATTEMPTS = 5;
+
+async function sendFollowingTemporaryRedirects<T>(request: () => Promise<T>, counter?: S3Counter): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (e) {
+      if (!isTemporaryRedirect(e) || attempt >= REDIRECT_ATTEMPTS) throw e;
+      if (counter) counter.retries += 1;
+      await sleep(50 * 2 ** attempt * (0.5 + Math.random()));
+    }
+  }
 }
 
 export const overLimit = (size: number, max: number) => `the object is ${size} bytes, over the ${max}-byte limit (--max-bytes): not read`;

@@ -1,0 +1,51 @@
+/**
+ * A whole-object read deadline. Socket idle time-outs never fire on a body that trickles (10 B/s
+ * keeps the socket busy), and hedges of that object trickle too: without a deadline one such object
+ * holds its shard and its worker until the job is killed. The budget is a first-byte allowance plus
+ * the expected size at a floor rate; past it every read of the object is aborted and, after a
+ * second try, the failure is transient: the shard is left for the next run (exit 3).
+ */
+
+/** Until the first byte, in ms (IMGTAG_READ_FIRST_BYTE_MS). */
+function firstByteMs(): number {
+  const v = Number(process.env.IMGTAG_READ_FIRST_BYTE_MS ?? 10_000);
+  return Number.isFinite(v) && v > 0 ? v : 10_000;
+}
+
+/** The slowest body accepted, bytes per second (IMGTAG_READ_MIN_BYTES_PER_S): 256 KiB/s, far under S3's per-connection rate. */
+function minBytesPerSecond(): number {
+  const v = Number(process.env.IMGTAG_READ_MIN_BYTES_PER_S ?? 262_144);
+  return Number.isFinite(v) && v > 0 ? v : 262_144;
+}
+
+/** An object of unknown size is budgeted as this large. */
+const UNKNOWN_SIZE = 16 << 20;
+
+/** The deadline for reading an object of `size` bytes (undefined: not known before the read). */
+export function readDeadlineMs(size: number | undefined): number {
+  return firstByteMs() + ((size ?? UNKNOWN_SIZE) / minBytesPerSecond()) * 1000;
+}
+
+/** The error a read past its deadline ends with: transient (TimeoutError), naming the budget. */
+export class ReadDeadlineError extends Error {
+  override name = 'TimeoutError';
+}
+
+/** Tries of a read that passed its deadline, the first included. */
+const TRIES = 2;
+
+/** Run `read` under the deadline, once more if it passes it; the signal it gets aborts at the deadline. */
+export async function withReadDeadline<T>(deadlineMs: number, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const c = new AbortController();
+    const timer = setTimeout(() => c.abort(), deadlineMs);
+    try {
+      return await read(c.signal);
+    } catch (e) {
+      if (!c.signal.aborted) throw e;
+      if (attempt >= TRIES) throw new ReadDeadlineError(`not read within its deadline of ${(deadlineMs / 1000).toFixed(1)} s (first byte, then ${minBytesPerSecond()} bytes/s at least), ${TRIES} tries`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
