@@ -44,6 +44,8 @@ export function compactionLine(c: CompactOutcome): string {
       return `not compacted: ${c.committed} of ${c.planned} shards committed`;
     case 'leased':
       return `being compacted by ${c.holder.owner} since ${c.holder.since}`;
+    case 'merged':
+      return `${c.groups} of its files merged here; the last step is the compact job's without --merge-only`;
   }
 }
 

@@ -58,11 +58,12 @@ sourceOptions(
     .description('read a manifest as a stream and write shard files and plan.json into a run directory')
     .requiredOption('--run <dir>', 'run directory: local path or s3://bucket/prefix')
     .option('--dataset <dir>', 'where the run\'s rows go when compacted, as <dataset>/run_date=YYYY-MM-DD/*.parquet: give runs the same one to query them as one table (default <run>/tags)')
-    .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag'),
-).action(async (o: SourceFlags & { run: string; since?: string; dataset?: string }) => {
+    .option('--since <run>', 'leave out objects this earlier run (or its ancestors) tagged with the same ETag')
+    .option('--retry-errors', 'with --since: tag again objects whose newest row is an error that would repeat (not an image, too large)'),
+).action(async (o: SourceFlags & { run: string; since?: string; dataset?: string; retryErrors?: boolean }) => {
   const { createPlan } = await import('../src/plan/plan.js');
   exitOnSignal('planning');
-  const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since, dataset: o.dataset });
+  const plan = await createPlan(manifestSource(o), o.run, { shardSize: o.shardSize, shards: o.shards, since: o.since, dataset: o.dataset, retryErrors: o.retryErrors });
   console.log(
     table([
       ['run', o.run],
@@ -128,6 +129,7 @@ runOptions(
       .requiredOption('--root <dir>', 'folder of the nightly: current/ (the current table), current.json, nightly.json, runs/<time>/, nightly.lock')
       .option('--dataset <dir>', 'where the runs\' rows go, as <dataset>/run_date=YYYY-MM-DD/*.parquet (default <root>/tags)')
       .option('--max-deletions <share>', 'refuse a manifest that would delete more than this share (0 to 1) of the current table\'s objects: an empty or misread manifest never empties the table', rate, 0.1)
+      .option('--retry-errors', 'tag again objects whose row is an error that would repeat (not an image, empty, truncated, too large); by default they wait for a new ETag or model')
       .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)')
       .option('--fleet-threshold <n>', 'submit the run to AWS Batch when it has this many images or more (0: always); needs --job-queue and --job-definition', int(0))
       .option('--job-queue <arn>', 'fleet: job queue (terraform output job_queue)')
@@ -135,19 +137,19 @@ runOptions(
       .option('--shards-per-task <k>', 'fleet: shards per array child (default: the fewest that fit the delta in 10,000 children)', int(1))
       .option('--compact-job-queue <arn>', 'fleet: queue of the compact job that then updates the current table (terraform output planning_queue)')
       .option('--compact-job-definition <arn>', 'fleet: its job definition (terraform output compact_job_definition)')
-      .option('--dry-run', 'fleet: plan, and print the SubmitJob requests instead of sending them'),
+      .option('--dry-run', 'plan in a scratch folder and say what would be done (for a fleet delta, the SubmitJob requests): nothing under --root changes, nothing is tagged or submitted'),
   ),
 ).action(async (o) => {
   if (o.fleetThreshold !== undefined && (!o.jobQueue || !o.jobDefinition)) throw new UserError('--fleet-threshold needs --job-queue and --job-definition');
   const fleet =
     o.fleetThreshold === undefined
       ? undefined
-      : { threshold: o.fleetThreshold, jobQueue: o.jobQueue, jobDefinition: o.jobDefinition, shardsPerTask: o.shardsPerTask, dryRun: o.dryRun, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } };
+      : { threshold: o.fleetThreshold, jobQueue: o.jobQueue, jobDefinition: o.jobDefinition, shardsPerTask: o.shardsPerTask, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } };
   let res: NightlyResult;
   try {
     const { runNightly } = await import('../src/nightly/nightly.js');
     res = await runNightly(
-      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, dataset: o.dataset, maxDeletions: o.maxDeletions, fleet },
+      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, retryErrors: o.retryErrors, dataset: o.dataset, maxDeletions: o.maxDeletions, dryRun: o.dryRun, fleet },
       logEvent,
     );
   } catch (e) {
@@ -166,11 +168,12 @@ runOptions(
   const c = res.plan.current?.counts;
   console.log(
     table([
-      ['run', res.run],
+      ['run', res.dryRun ? `${res.run} (dry run: nothing was written)` : res.run],
+      ...(res.dryRun?.unfinished ? [['previous run', `${res.dryRun.unfinished} is not in the current table yet: a real nightly finishes it first`] as [string, string]] : []),
       ['parent', res.parent ?? '(none: first run)'],
       ['models', res.models.join(', ')],
       ...(changed ? [['model change', `${res.parentModels!.join(', ')} -> ${res.models.join(', ')}`] as [string, string]] : []),
-      ['unchanged since parent', res.plan.counts.unchanged],
+      ['unchanged since parent', `${res.plan.counts.unchanged}${res.plan.counts.untaggable ? ` (${res.plan.counts.untaggable} of them untaggable, left as error rows: --retry-errors tags them again)` : ''}`],
       ['new objects', c?.new ?? 0],
       ['changed or re-tagged', res.plan.counts.images - (c?.new ?? 0)],
       ['deleted since parent', c?.deleted ?? 0],
@@ -178,6 +181,7 @@ runOptions(
       ...(res.submitted
         ? ([
             ['fleet job', `${res.submitted.tagJob} (array of ${res.submitted.arraySize})`],
+            ...(res.submitted.mergeJob ? [['merge job', `${res.submitted.mergeJob} (merges the dataset's files in parallel)`] as [string, string]] : []),
             ['compact job', `${res.submitted.compactJob} (then updates the current table)`],
           ] as [string, string][])
         : []),
@@ -248,16 +252,43 @@ program
   .requiredOption('--run <dir>', 'run directory')
   .option('--target-file-mb <mb>', 'size of each merged file', positiveNumber, DEFAULTS.compact.targetFileMb)
   .option('--row-group-mb <mb>', 'size of each row group', positiveNumber, DEFAULTS.compact.rowGroupMb)
-  .option('--memory-mb <mb>', 'memory for the merge sort; beyond it, it spills to local disk', positiveNumber, DEFAULTS.compact.memoryMb)
+  .option('--memory-mb <mb>', 'memory for the merge sorts together; beyond it, they spill to local disk', positiveNumber, DEFAULTS.compact.memoryMb)
+  .option('--workers <n>', 'files merged at once, each under its own lease (they share --memory-mb and the cores)', int(1), 1)
+  .option('--merge-only', 'merge files only (a fleet array child; any number may run at once): done.json, the current table and removing staged files are left to one compact without it')
   .action(async (o) => {
     const { compactRun } = await import('../src/compact/compact.js');
-    // The lease is renewed while held; a killed compaction is taken over once it expires.
-    exitOnSignal('compacting');
-    const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb });
+    const { releaseHeldLocks } = await import('../src/lease/lease.js');
+    // Leases given back at once: a stopped merge's group is taken by another process, not after 2 minutes.
+    exitOnSignal('compacting', undefined, releaseHeldLocks);
+    const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb, workers: o.workers, mergeOnly: o.mergeOnly });
     console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...currentRows(c), ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
     if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);
     if (c.status === 'leased') console.error('imgtag: another process is compacting this run: run the same command again later');
     exitCode = c.status === 'incomplete' || c.status === 'leased' ? 3 : 0;
+  });
+
+program
+  .command('verify')
+  .description('check a compacted run\'s dataset files against compaction/done.json: size, footer row count, sha256; --repair makes damaged ones again from their shards')
+  .requiredOption('--run <dir>', 'run directory')
+  .option('--repair', 'forget the damaged files\' shards (their commit markers), so that "imgtag run" re-tags them and compacts just those files')
+  .action(async (o: { run: string; repair?: boolean }) => {
+    const { loadPlan } = await import('../src/plan/plan-file.js');
+    const { checkDataset, repairDataset } = await import('../src/compact/verify.js');
+    const { readState } = await import('../src/compact/state.js');
+    await loadPlan(o.run);
+    const done = await readState<import('../src/compact/state.js').CompactionDone>(o.run, 'done.json');
+    if (done === undefined) throw new UserError(`${o.run} is not compacted yet: nothing to verify (its shards are checked by run and report)`);
+    const damage = await checkDataset(done, true);
+    for (const d of damage) console.error(`imgtag: ${d.uri} ${d.why}`);
+    if (damage.length === 0) return console.log(table([['run', o.run], ['dataset', `${done.files.length} file(s), ${done.rows} rows: sizes, row counts and checksums as done.json records`]]));
+    if (!o.repair) {
+      console.error(`imgtag: ${damage.length} of ${done.files.length} file(s) damaged: "imgtag verify --run ${o.run} --repair", then "imgtag run --run ${o.run}", re-tags their shards`);
+      exitCode = 1;
+      return;
+    }
+    const r = await repairDataset(o.run, damage);
+    console.log(table([['run', o.run], ['repair', `${r.groups.length} file(s) to make again from ${r.shards.length} shard(s): now run "imgtag run --run ${o.run}"`]]));
   });
 
 program
@@ -270,12 +301,13 @@ program
   .option('--job-name <name>', 'job name (default: from the run directory)')
   .option('--compact-job-queue <arn>', 'queue of the compact job that follows the array (terraform output planning_queue; default: --job-queue)')
   .option('--compact-job-definition <arn>', 'its job definition (terraform output compact_job_definition; default: --job-definition)')
+  .option('--compact-children <n>', 'array children that merge the dataset\'s files in parallel before the last compact step (default: one per 10 M images, at most 32)', int(1))
   .option('--dry-run', 'print the SubmitJob requests instead of sending them')
   .action(async (o) => {
     const { submitRun } = await import('../src/fleet/submit.js');
-    const res = await submitRun({ ...o, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition } });
+    const res = await submitRun({ ...o, compact: { jobQueue: o.compactJobQueue, jobDefinition: o.compactJobDefinition, children: o.compactChildren } });
     if (o.dryRun) return console.log(JSON.stringify(res.requests, null, 2));
-    console.log(table([['job id', res.tagJob], ['array size', res.arraySize], ['compact job id', `${res.compactJob} (starts when every child has finished)`]]));
+    console.log(table([['job id', res.tagJob], ['array size', res.arraySize], ...(res.mergeJob ? [['merge job id', `${res.mergeJob} (array of ${res.requests.merge!.arrayProperties!.size}: the dataset's files, merged in parallel)`] as [string, string]] : []), ['compact job id', `${res.compactJob} (the last step: starts when every child has finished)`]]));
   });
 
 /**

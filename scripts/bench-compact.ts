@@ -15,10 +15,13 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * Compaction of N result rows (generated: realistic keys, ETags, sizes and five ImageNet tags each) in
  * shard files of 1,000 rows, as `imgtag run` stages them, on local disk: rows/s, peak RSS, files and
  * sizes out. Beside it, in the same invocation, a baseline: the same bytes copied file by file (cp),
- * the least any merge must do. Two sizes show that memory does not grow with the run.
- * Usage: node dist/scripts/bench-compact.js [rows,rows...]
+ * the least any merge must do. Two sizes show that memory does not grow with the run; each size is
+ * compacted with 1, 2 and 4 merge workers (`--workers`, in one process: on a fleet they are array
+ * children, `compact --merge-only`, one process each, merging under the same group leases).
+ * Usage: node dist/scripts/bench-compact.js [rows,rows...] [workers,workers...]
  */
-const sizes = (process.argv[2] ?? '1000000,3000000').split(',').map(Number);
+const sizes = (process.argv[2] ?? '1000000,10000000').split(',').map(Number);
+const workerCounts = (process.argv[3] ?? '1,2,4').split(',').map(Number);
 const SHARD = 1000;
 const modelDir = process.env.IMGTAG_MODEL_DIR ?? path.join(ROOT, '..', 'shared', 'models');
 const labels = parseLabels(fs.readFileSync(path.join(modelDir, 'synset.txt'), 'utf8'), 'synset');
@@ -70,32 +73,39 @@ async function measure(rows: number): Promise<{ lines: string[]; note: string }>
     await writeCommit(run, { shard: s, result: runLayout.staged(run, s), rows: r.length } as CommitMarker);
   }
   const baseline = timed(['cp', '-r', path.join(run, 'staging'), path.join(work, 'copy')]);
-  const compact = timed([process.execPath, path.join(ROOT, 'dist/cli/imgtag.js'), 'compact', '--run', run, ...(process.env.BENCH_COMPACT_ARGS?.split(' ').filter(Boolean) ?? [])]);
-  const done = JSON.parse(fs.readFileSync(runLayout.compaction(run, 'done.json'), 'utf8')) as { files: { rows: number; bytes: number }[] };
-  const outBytes = done.files.reduce((n, f) => n + f.bytes, 0);
-  fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(path.join(work, 'copy'), { recursive: true, force: true });
   const n = rows.toLocaleString('en');
-  return {
-    lines: [
-      `| ${n} | baseline: cp of the staged files | ${baseline.seconds.toFixed(2)} | ${(rows / baseline.seconds).toFixed(0)} | ${baseline.rssMb.toFixed(0)} | ${shards.toLocaleString('en')} | ${mb(stagedBytes)} |`,
-      `| ${n} | imgtag compact (read, check, sort by key, zstd, publish, remove staged) | ${compact.seconds.toFixed(2)} | ${(rows / compact.seconds).toFixed(0)} | ${compact.rssMb.toFixed(0)} | ${done.files.length} | ${mb(outBytes)} |`,
-    ],
-    note: `${n} rows: compaction takes ${(compact.seconds / baseline.seconds).toFixed(0)}x the time of copying the same bytes; files per million images ${Math.round((shards * 1e6) / rows).toLocaleString('en')} before, ${((done.files.length * 1e6) / rows).toFixed(2)} after (${(stagedBytes / rows).toFixed(1)} bytes per row staged, ${(outBytes / rows).toFixed(1)} compacted).`,
-  };
+  const lines = [`| ${n} | baseline: cp of the staged files | 1 | ${baseline.seconds.toFixed(2)} | ${(rows / baseline.seconds).toFixed(0)} | | ${baseline.rssMb.toFixed(0)} | ${shards.toLocaleString('en')} | ${mb(stagedBytes)} |`];
+  const notes: string[] = [];
+  for (const workers of workerCounts) {
+    // Compaction removes the staged files: each setting gets its own copy of the run.
+    const copy = path.join(work, `run-${workers}`);
+    fs.cpSync(run, copy, { recursive: true });
+    const args = ['compact', '--run', copy, '--workers', String(workers), ...(process.env.BENCH_COMPACT_ARGS ?? '--target-file-mb 32').split(' ').filter(Boolean)];
+    const compact = timed([process.execPath, path.join(ROOT, 'dist/cli/imgtag.js'), ...args]);
+    const done = JSON.parse(fs.readFileSync(runLayout.compaction(copy, 'done.json'), 'utf8')) as { files: { rows: number; bytes: number }[] };
+    const outBytes = done.files.reduce((s, f) => s + f.bytes, 0);
+    fs.rmSync(copy, { recursive: true, force: true });
+    const rate = rows / compact.seconds;
+    lines.push(`| ${n} | imgtag compact --workers ${workers} (read, check, sort by key, zstd, publish, remove staged) | ${workers} | ${compact.seconds.toFixed(2)} | ${rate.toFixed(0)} | ${(rate / workers).toFixed(0)} | ${compact.rssMb.toFixed(0)} (${(compact.rssMb / workers).toFixed(0)} a worker) | ${done.files.length} | ${mb(outBytes)} |`);
+    if (workers === workerCounts[0]) notes.push(`${n} rows: compaction takes ${(compact.seconds / baseline.seconds).toFixed(0)}x the time of copying the same bytes; files per million images ${Math.round((shards * 1e6) / rows).toLocaleString('en')} before, ${((done.files.length * 1e6) / rows).toFixed(2)} after (${(stagedBytes / rows).toFixed(1)} bytes per row staged, ${(outBytes / rows).toFixed(1)} compacted).`);
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+  return { lines, note: notes.join(' ') };
 }
 
 const results = [];
 for (const rows of sizes) results.push(await measure(rows));
 const table = [
-  `Result rows (one model, five tags each, 0.2% error rows) staged as shard files of ${SHARD.toLocaleString('en')} rows on local disk, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}); \`imgtag compact\` with its defaults (256 MB files, 128 MB row groups, 256 MB for DuckDB's sort, which spills beyond it).`,
+  `Result rows (one model, five tags each, 0.2% error rows) staged as shard files of ${SHARD.toLocaleString('en')} rows on local disk, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}); \`imgtag compact --target-file-mb 32\` (so that 10 M rows make several files, as 300 M make about 20 at the default 256 MB), 128 MB row groups, 256 MB for DuckDB's sorts together (each worker a share; they spill beyond it).`,
   '',
-  '| rows | step | seconds | rows/s | peak RSS MB | files out | MB out |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
+  '| rows | step | workers | seconds | rows/s | rows/s a worker | peak RSS MB | files out | MB out |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...results.flatMap((r) => r.lines),
   '',
   ...results.map((r) => r.note),
   '',
-  `Reproduce: \`npm run build && node dist/scripts/bench-compact.js ${sizes.join(',')}\`.`,
+  `Reproduce: \`npm run build && node dist/scripts/bench-compact.js ${sizes.join(',')} ${workerCounts.join(',')}\`.`,
 ].join('\n');
 console.log(table);
 writeBenchmarkSection(path.join(ROOT, 'BENCHMARKS.md'), 'Compaction: shard files to a dataset', table);

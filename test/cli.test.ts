@@ -45,6 +45,9 @@ test('a new user\'s first-hour mistakes each get one line saying what was wrong 
   fs.mkdirSync(path.join(dir, 'newer'));
   fs.writeFileSync(path.join(dir, 'newer', 'plan.json'), JSON.stringify({ version: 2, shards: 1 }));
   assert.match(oneLine(await imgtag(['run', '--run', path.join(dir, 'newer')])), /was written by a newer imgtag \(plan version 2, this one reads 1\): upgrade imgtag/);
+  // A plan.json claiming more shards than any plan has (it would list 1e8 shards to do).
+  fs.writeFileSync(path.join(dir, 'newer', 'plan.json'), JSON.stringify({ version: 1, shards: 1e8 }));
+  assert.match(oneLine(await imgtag(['run', '--run', path.join(dir, 'newer')])), /claims 100000000 shards, outside 0\.\.1000000: it is damaged/);
   // A CSV key list that is not CSV: the file is named.
   fs.writeFileSync(path.join(dir, 'keys.csv'), 'uri,size\n"a.jpg,1\n');
   assert.match(oneLine(await imgtag(['plan', '--manifest', path.join(dir, 'keys.csv'), '--run', path.join(dir, 'r3')])), /^imgtag: \S+keys\.csv: .*nothing was planned from it/);

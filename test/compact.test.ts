@@ -129,6 +129,40 @@ test('kill -9 during compaction at several points, then compact again: exactly o
   }
 });
 
+test('compaction on the fleet: merge-only children in parallel, one killed with -9, then the last step: exactly one row per image', async () => {
+  const { run, keys } = await stagedRun();
+  const dir = copyRun(run);
+  const merge = () => {
+    const child = spawn(process.execPath, [CLI, 'compact', '--run', dir, '--target-file-mb', '0.001', '--merge-only'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    return { child, exited: new Promise<{ code: number | null; out: string }>((r) => child.on('exit', (code) => r({ code, out }))) };
+  };
+  const [a, b] = [merge(), merge()];
+  const marked = () => (fs.existsSync(path.join(dir, 'compaction')) ? fs.readdirSync(path.join(dir, 'compaction')).filter((f) => /^group-\d+\.json$/.test(f)).length : 0);
+  for (let i = 0; i < 4000 && marked() < 6 && a.child.exitCode === null; i++) await sleep(2);
+  a.child.kill('SIGKILL');
+  await a.exited;
+  const survivor = await b.exited;
+  assert.equal(survivor.code, 0, survivor.out);
+  assert.match(survivor.out, /of its files merged here; the last step is the compact job's/);
+  assert.equal(fs.existsSync(path.join(dir, 'compaction', 'done.json')), false, 'merge-only children never write done.json');
+  await assertNeverDoubled(dir, keys, 'after the merge children');
+  // The last step (the job that depends on the merge array): merges what the killed child left, then done.json.
+  const last = await imgtag(['compact', '--run', dir, '--target-file-mb', '0.001']);
+  assert.equal(last.code, 0, last.stderr);
+  await assertNeverDoubled(dir, keys, 'after the last step');
+  assert.equal(parquetIn(path.join(dir, 'tags')).length, 40);
+  assert.deepEqual(parquetIn(path.join(dir, 'staging')), []);
+
+  // Locally, --workers merges several files at once, to the same result.
+  const local = copyRun(run);
+  const workers = await imgtag(['compact', '--run', local, '--target-file-mb', '0.001', '--workers', '3']);
+  assert.equal(workers.code, 0, workers.stderr);
+  await assertNeverDoubled(local, keys, 'with --workers 3');
+  assert.equal(parquetIn(path.join(local, 'tags')).length, 40);
+});
+
 test('compaction refuses an unfinished run, and stops at a damaged shard file naming it, losing nothing', async () => {
   const { run, keys } = await stagedRun();
   const dir = copyRun(run);
@@ -153,4 +187,38 @@ test('compaction refuses an unfinished run, and stops at a damaged shard file na
   const fixed = await imgtag(['compact', '--run', damaged, '--target-file-mb', '0.02']);
   assert.equal(fixed.code, 0, fixed.stderr);
   await assertNeverDoubled(damaged, keys, 'after the repair');
+});
+
+test('a damaged compacted file is named by run, report and verify, never trusted; verify --repair and run make it again with every row', async () => {
+  const keys = photoPaths(0, 60);
+  const { run } = await plannedLocalRun('damaged', keys, 10);
+  assert.equal((await imgtag(['run', '--run', run, '--no-compact'])).code, 0);
+  const first = await imgtag(['compact', '--run', run, '--target-file-mb', '0.001']);
+  assert.equal(first.code, 0, first.stderr);
+  const files = parquetIn(path.join(run, 'tags')).sort();
+  assert.ok(files.length >= 2, `${files.length} compacted files: one is damaged, the others stay`);
+  assert.equal((await imgtag(['verify', '--run', run])).code, 0);
+  // Truncated, as a bad copy or a partial restore leaves it.
+  fs.truncateSync(files[0]!, Math.floor(fs.statSync(files[0]!).size / 2));
+
+  const again = await imgtag(['run', '--run', run]);
+  assert.equal(again.code, 1, again.stdout);
+  assert.match(again.stderr, new RegExp(`${path.basename(files[0]!)} is \\d+ bytes where done.json records \\d+: the run's dataset is damaged`));
+  assert.doesNotMatch(again.stdout, /already compacted/);
+  const report = await imgtag(['report', '--run', run]);
+  assert.notEqual(report.code, 0);
+  assert.match(report.stderr, /the run's dataset is damaged/);
+  const verify = await imgtag(['verify', '--run', run]);
+  assert.equal(verify.code, 1);
+  assert.match(verify.stderr, new RegExp(`${path.basename(files[0]!)} is \\d+ bytes where done.json records`));
+
+  const repair = await imgtag(['verify', '--run', run, '--repair']);
+  assert.equal(repair.code, 0, repair.stderr);
+  assert.match(repair.stdout, /1 file\(s\) to make again from \d+ shard\(s\)/);
+  const fixed = await imgtag(['run', '--run', run]);
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.match(fixed.stdout, /^shards\s+[1-5] tagged/m);
+  assert.equal((await imgtag(['verify', '--run', run])).code, 0);
+  const { rows } = await readRunResults(run);
+  assert.deepEqual(rows.map((r) => String(r.key)).sort(), [...keys].sort(), 'every row once');
 });

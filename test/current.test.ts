@@ -9,6 +9,7 @@ import { imgtag } from './helpers/cli.js';
 import { duckdb } from './helpers/duckdb.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { newBucket, testS3, type TestS3 } from './helpers/s3.js';
+import { startBatchServer } from './helpers/batch-server.js';
 
 const photo = (i: number) => fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i % imagenetFiles().length]!));
 const field = (out: string, name: string) => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(out)?.[1];
@@ -126,47 +127,66 @@ test('bad input leaves the current table as it was: a key listed twice, a trunca
   assert.equal((await currentTable(root)).length, 4);
 });
 
-test('the nightly on the fleet: a large delta is planned and submitted; the array and compact jobs (run here) update the current table', async () => {
+test('the nightly on the fleet: a large delta is planned and submitted; the array and compact jobs (run here) update the current table; --dry-run changes nothing', async () => {
   const s3 = await testS3();
   const bucket = await newBucket('current-fleet');
   const root = `s3://${bucket}/nightly`;
   for (let i = 0; i < 12; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
   const fleet = ['--fleet-threshold', '10', '--job-queue', 'gpu-q', '--job-definition', 'gpu-d', '--compact-job-queue', 'cpu-q', '--compact-job-definition', 'cpu-d'];
-  const planned = await nightly(s3, root, bucket, '--shard-size', '4', ...fleet, '--dry-run');
-  const run = field(planned.stdout, 'run')!;
-  assert.equal(field(planned.stdout, 'images'), '12');
-  const requests = JSON.parse(planned.stdout.slice(planned.stdout.indexOf('{'))) as { tag: Record<string, unknown>; compact: Record<string, unknown> };
-  assert.deepEqual([requests.tag.jobQueue, requests.tag.arrayProperties], ['gpu-q', { size: 3 }]);
-  assert.deepEqual([requests.compact.jobQueue, requests.compact.jobDefinition], ['cpu-q', 'cpu-d']);
-  assert.deepEqual((requests.compact.containerOverrides as { command: string[] }).command, ['compact', '--run', run]);
+  const batch = await startBatchServer();
+  const env = { ...s3.env, AWS_ENDPOINT_URL_BATCH: batch.endpoint, AWS_REGION: s3.env.AWS_REGION ?? 'us-east-1' };
+  try {
+    // A dry run says what would be submitted, and writes nothing under the root.
+    const dry = await nightly(s3, root, bucket, '--shard-size', '4', ...fleet, '--dry-run');
+    assert.match(field(dry.stdout, 'run')!, /\(dry run: nothing was written\)$/);
+    const requests = JSON.parse(dry.stdout.slice(dry.stdout.indexOf('{'))) as { tag: Record<string, unknown>; compact: Record<string, unknown> };
+    assert.deepEqual([requests.tag.jobQueue, requests.tag.arrayProperties], ['gpu-q', { size: 3 }]);
+    assert.deepEqual([requests.compact.jobQueue, requests.compact.jobDefinition], ['cpu-q', 'cpu-d']);
+    const written: string[] = [];
+    for await (const o of listObjects(`${root}/`)) written.push(o.uri);
+    assert.deepEqual(written, [], 'nothing under the root: no plan, no nightly.json, no lock');
+    assert.equal(batch.submitted.length, 0);
 
-  // Until the fleet is done, the next nightly plans nothing and says why: a normal overlap, exit 0
-  // (a scheduled job that succeeds pages no one), with a JSON event for the logs.
-  const early = await imgtag(['nightly', '--root', root, '--prefix', `s3://${bucket}/img/`, ...fleet], s3.env);
-  assert.equal(early.code, 0);
-  assert.match(early.stderr, /nothing started tonight, the previous nightly is still going: .*has 0 of 3 shards committed: nothing new is planned until it is done/);
-  assert.match(early.stderr, /"event":"nightly-busy"/);
+    // The real one plans as if the dry run never happened, and submits the array and its compact job.
+    const real = await imgtag(['nightly', '--root', root, '--prefix', `s3://${bucket}/img/`, '--shard-size', '4', ...fleet], env);
+    assert.equal(real.code, 0, real.stderr);
+    assert.equal(field(real.stdout, 'images'), '12');
+    const run = field(real.stdout, 'run')!;
+    assert.deepEqual(batch.submitted.map((r) => [r.jobQueue, r.jobDefinition, r.arrayProperties]), [['gpu-q', 'gpu-d', { size: 3 }], ['cpu-q', 'cpu-d', undefined]]);
+    assert.deepEqual(batch.submitted[1]!.dependsOn, [{ jobId: 'job-1' }]);
+    assert.deepEqual((batch.submitted[1]!.containerOverrides as { command: string[] }).command, ['compact', '--run', run]);
 
-  // The array children and the compact job, as AWS Batch would start them.
-  for (let i = 0; i < 3; i++) {
-    const child = await imgtag(['run', '--run', run, '--shard-from-env'], { ...s3.env, AWS_BATCH_JOB_ARRAY_INDEX: String(i) });
-    assert.equal(child.code, 0, child.stderr);
+    // Until the fleet is done, the next nightly plans nothing and says why: a normal overlap, exit 0
+    // (a scheduled job that succeeds pages no one), with a JSON event for the logs.
+    const early = await imgtag(['nightly', '--root', root, '--prefix', `s3://${bucket}/img/`, ...fleet], env);
+    assert.equal(early.code, 0);
+    assert.match(early.stderr, /nothing started tonight, the previous nightly is still going: .*has 0 of 3 shards committed: nothing new is planned until it is done/);
+    assert.match(early.stderr, /"event":"nightly-busy"/);
+    assert.equal(batch.submitted.length, 2, 'nothing more submitted');
+
+    // The array children and the compact job, as AWS Batch would start them.
+    for (let i = 0; i < 3; i++) {
+      const child = await imgtag(['run', '--run', run, '--shard-from-env'], { ...s3.env, AWS_BATCH_JOB_ARRAY_INDEX: String(i) });
+      assert.equal(child.code, 0, child.stderr);
+    }
+    await assertCurrent(root, bucket, 'mobilenetv2_12_int8').then(
+      () => assert.fail('no current table before the compact job'),
+      () => undefined,
+    );
+    const compact = await imgtag(['compact', '--run', run], s3.env);
+    assert.equal(compact.code, 0, compact.stderr);
+    assert.match(field(compact.stdout, 'current table')!, /^now 12 rows/);
+    await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
+
+    // A small delta is tagged by the planning job itself.
+    for (let i = 12; i < 14; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+    const small = await nightly(s3, root, bucket, ...fleet);
+    assert.equal(field(small.stdout, 'images'), '2');
+    assert.equal(field(small.stdout, 'fleet job'), undefined);
+    await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
+  } finally {
+    await batch.close();
   }
-  await assertCurrent(root, bucket, 'mobilenetv2_12_int8').then(
-    () => assert.fail('no current table before the compact job'),
-    () => undefined,
-  );
-  const compact = await imgtag(['compact', '--run', run], s3.env);
-  assert.equal(compact.code, 0, compact.stderr);
-  assert.match(field(compact.stdout, 'current table')!, /^now 12 rows/);
-  await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
-
-  // A small delta is tagged by the planning job itself.
-  for (let i = 12; i < 14; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
-  const small = await nightly(s3, root, bucket, ...fleet);
-  assert.equal(field(small.stdout, 'images'), '2');
-  assert.equal(field(small.stdout, 'fleet job'), undefined);
-  await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
 });
 
 test('bad input never empties the table: an empty key list, or one deleting more than --max-deletions, is refused (exit 1, table unchanged)', async () => {
@@ -219,4 +239,32 @@ test('plan --since: content that reverts (A -> B -> A) is tagged again, judged b
   assert.equal(await planAndRun(runs[1]!, runs[0]), 1);
   await writeBytes(`s3://${bucket}/img/0.jpg`, photo(0)); // B -> A: r1 tagged A, but the newest row (r2) is B's
   assert.equal(await planAndRun(runs[2]!, runs[1]), 1, 'A is tagged again');
+});
+
+test('the untaggable are not fetched again: three nightlies with an empty file, an HTML page and a truncated JPEG unchanged; --retry-errors tags them again', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('untaggable');
+  const root = `s3://${bucket}/nightly`;
+  for (let i = 0; i < 5; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  await writeBytes(`s3://${bucket}/img/empty.jpg`, Buffer.alloc(0));
+  await writeBytes(`s3://${bucket}/img/page.jpg`, '<!doctype html><html><body>Not Found</body></html>');
+  await writeBytes(`s3://${bucket}/img/cut.jpg`, photo(6).subarray(0, 3000));
+  const first = await nightly(s3, root, bucket);
+  assert.equal(field(first.stdout, 'images'), '8');
+  assert.equal(field(first.stdout, 'error rows'), '3');
+  for (const night of [2, 3]) {
+    const again = await nightly(s3, root, bucket);
+    assert.equal(field(again.stdout, 'images'), '0', `night ${night} fetches none of them`);
+    assert.match(field(again.stdout, 'unchanged since parent')!, /^8 \(3 of them untaggable, left as error rows/);
+  }
+  // The current table keeps their error rows: one row per live object.
+  const rows = await currentTable(root);
+  assert.equal(rows.length, 8);
+  assert.equal(rows.filter((r) => r.error !== null).length, 3);
+  // A new ETag is a new object: the repaired file is tagged.
+  await writeBytes(`s3://${bucket}/img/cut.jpg`, photo(6));
+  const fixed = await nightly(s3, root, bucket);
+  assert.equal(field(fixed.stdout, 'images'), '1');
+  const retried = await nightly(s3, root, bucket, '--retry-errors');
+  assert.equal(field(retried.stdout, 'images'), '2');
 });

@@ -65,6 +65,11 @@ test('submit fits any run in 10,000 children by itself, and refuses a --shards-p
   assert.equal(auto.code, 0, auto.stderr);
   const request = JSON.parse(auto.stdout).tag as { arrayProperties: unknown; parameters: Record<string, string> };
   assert.deepEqual([request.arrayProperties, request.parameters.shards_per_task], [{ size: 10_000 }, '30']);
+  // 300 M images: the dataset's files are merged by 30 children, then the last step.
+  await writeBytes(`${run}/plan.json`, JSON.stringify({ ...plan, counts: { images: 300_000_000 } }));
+  const large = JSON.parse((await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--compact-job-queue', 'cpu', '--dry-run'], s3.env)).stdout) as Record<string, Record<string, unknown>>;
+  assert.deepEqual([large.merge!.arrayProperties, large.merge!.jobQueue, (large.merge!.containerOverrides as { command: string[] }).command], [{ size: 30 }, 'cpu', ['compact', '--run', run, '--merge-only']]);
+  assert.deepEqual([large.merge!.dependsOn, large.compact!.dependsOn], [[{ jobId: '<tag job id>' }], [{ jobId: '<merge job id>' }]]);
   const big = await imgtag(['submit', '--run', run, '--job-queue', 'q', '--job-definition', 'd', '--shards-per-task', '1', '--dry-run'], s3.env);
   assert.equal(big.code, 1);
   assert.match(big.stderr, /300000 shards at 1 per task need 300000 array children, over AWS Batch's 10000: use --shards-per-task 30 or more, or leave it out/);

@@ -82,15 +82,15 @@ test('--max-bytes refuses an oversized object before reading it: from the listin
   }
 });
 
-test('a .txt key list line is the key as written: a trailing space is part of it', async () => {
+test('a .txt key list line is the key as written: spaces at its ends are part of it', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-space-'));
-  const file = path.join(dir, 'photo.jpg ');
-  fs.copyFileSync(path.join(IMAGENET_DIR, imagenetFiles()[7]!), file);
-  fs.writeFileSync(path.join(dir, 'keys.txt'), `${file}\n`);
+  // A relative key that begins with a space, beside the list.
+  fs.copyFileSync(path.join(IMAGENET_DIR, imagenetFiles()[7]!), path.join(dir, ' photo.jpg'));
+  fs.writeFileSync(path.join(dir, 'keys.txt'), ' photo.jpg\n');
   const run = path.join(dir, 'run');
   assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run])).code, 0);
   const res = await imgtag(['run', '--run', run]);
   assert.equal(res.code, 0, res.stderr);
   const { rows } = await readRunResults(run);
-  assert.deepEqual(rows.map((r) => [r.key, r.error ?? null]), [[file, null]]);
+  assert.deepEqual(rows.map((r) => [r.key, r.error ?? null]), [[path.join(dir, ' photo.jpg'), null]]);
 });

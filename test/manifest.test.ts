@@ -80,13 +80,13 @@ test('a fileSchema that does not describe the data (too short, columns in anothe
   let n = 0;
   const read = async (fileSchema: string) => {
     const manifest = `s3://${bucket}/s/${++n}/manifest.json`;
-    await writeBytes(manifest, JSON.stringify({ destinationBucket: bucket, fileFormat: 'CSV', fileSchema, files: [{ key: 's/data.csv.gz' }] }));
+    await writeBytes(manifest, JSON.stringify({ sourceBucket: bucket, destinationBucket: bucket, fileFormat: 'CSV', fileSchema, files: [{ key: 's/data.csv.gz' }] }));
     return collect(readManifest(manifestSource({ manifest })));
   };
   // "Bucket, Key" over 4 columns would drop ETag and size: everything re-tagged every night.
   await assert.rejects(read('Bucket, Key'), /s\/data\.csv\.gz.*lines have 4 fields, the fileSchema names 2/);
   // Key and Bucket swapped: every key a bucket name, every object "deleted".
-  await assert.rejects(read('Key, Bucket, Size, ETag'), /the Bucket column holds "a\.jpg", not a bucket name/);
+  await assert.rejects(read('Key, Bucket, Size, ETag'), /the Bucket column holds "a\.jpg", not the inventoried bucket inv-schema/);
   await assert.rejects(read('Bucket, Key, ETag, Size'), /the Size column holds "e1", not a number/);
   assert.equal((await read('Bucket, Key, Size, ETag')).length, 2);
 });

@@ -199,9 +199,9 @@ variable "planning_instance_types" {
 }
 
 variable "planning_max_vcpus" {
-  description = "Upper bound of the CPU compute environment."
+  description = "Upper bound of the CPU compute environment (planning, and compaction: up to 32 merge children of planning_vcpus each at 300 M images)."
   type        = number
-  default     = 16
+  default     = 128
 }
 
 variable "planning_vcpus" {

@@ -1,4 +1,4 @@
-import { dropScratch, scratchDir } from '../scratch/scratch.js';
+import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,8 @@ import { datasetLayout, runLayout } from '../run-dir.js';
 import { deleteObjects, downloadFile, listObjects, statObject, uploadFile } from '../storage/storage.js';
 import { groupShards, type StagedShard } from './groups.js';
 import { ParquetMerger } from './merge.js';
+import { finishedCompaction, refuseDamagedDataset } from './verify.js';
+import { dropScratch, scratchDir } from '../scratch/scratch.js';
 import { updateCurrent, type CurrentUpdate } from '../current/update.js';
 import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from './state.js';
 
@@ -22,14 +24,20 @@ export interface CompactOptions {
   /** DuckDB's memory limit; beyond it the sort spills to local disk (default 256 MB). */
   memoryMb?: number;
   threads?: number;
+  /** Groups merged at once by this process, each with its own DuckDB (default 1). */
+  workers?: number;
+  /** Merge groups only (a fleet child): done.json and the current table are left to a `compact` without it. */
+  mergeOnly?: boolean;
 }
 
 export type CompactOutcome =
   | { status: 'compacted' | 'already'; done: CompactionDone; seconds: number; current?: CurrentUpdate }
   /** Not every planned shard is committed: nothing was merged. */
   | { status: 'incomplete'; committed: number; planned: number }
-  /** Another process is compacting this run right now. */
-  | { status: 'leased'; holder: Holder };
+  /** Another process is compacting this run (or one of its groups) right now. */
+  | { status: 'leased'; holder: Holder }
+  /** mergeOnly: this process merged `groups` groups (or found them merged); the last step is another's. */
+  | { status: 'merged'; groups: number; seconds: number };
 
 /**
  * Staged bytes per merged byte: a shard's 1,000 rows compress far worse than millions sorted by key
@@ -97,8 +105,9 @@ async function mergeGroup(run: string, plan: CompactionPlan, index: number, merg
     const rows = await merger.merge(parts, out, Math.min(plan.rowGroupBytes / Math.max(1, bytesPerRow), memoryRows));
     if (rows !== group.rows) throw new Error(`merging ${group.shards.length} shards gave ${rows} rows where their markers say ${group.rows}: nothing was published`);
     const { size } = await fsp.stat(out);
+    const sha256 = createHash('sha256').update(await fsp.readFile(out)).digest('hex');
     await uploadFile(out, group.uri, 'application/vnd.apache.parquet');
-    const file: CompactedFile = { uri: group.uri, rows, bytes: size, shards: group.shards.map((s) => s.shard) };
+    const file: CompactedFile = { uri: group.uri, rows, bytes: size, shards: group.shards.map((s) => s.shard), sha256 };
     await writeState(run, groupMarker(index), file);
     return file;
   } finally {
@@ -115,13 +124,77 @@ async function removeStaged(run: string): Promise<void> {
   await deleteObjects([...staged]);
 }
 
+/** The compaction plan: made once, under the run's compaction lock, by whichever process comes first. */
+async function ensurePlan(run: string, o: Required<CompactOptions>): Promise<CompactionPlan | { leased: Holder }> {
+  const existing = await readState<CompactionPlan>(run, 'plan.json');
+  if (existing) return existing;
+  const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
+  if ('holder' in got) return { leased: got.holder };
+  try {
+    const again = await readState<CompactionPlan>(run, 'plan.json');
+    if (again) return again;
+    const made = await makePlan(run, o);
+    await writeState(run, 'plan.json', made);
+    return made;
+  } finally {
+    await got.lease.release();
+  }
+}
+
+/**
+ * Merge every group of the plan that has no marker yet, each under its own lease, `workers` at a
+ * time; groups another process holds are left to it. Answers the groups still unmarked at the end.
+ */
+async function mergeGroups(run: string, plan: CompactionPlan, o: Required<CompactOptions>, workers: number): Promise<number[]> {
+  const tmp = await scratchDir('compact');
+  const mergers: ParquetMerger[] = [];
+  const left: number[] = [];
+  try {
+    // Each merge loop its own DuckDB, with its share of the memory: the total stays within --memory-mb.
+    const memoryMb = Math.max(64, Math.floor(o.memoryMb / workers));
+    const threads = Math.max(1, Math.floor(o.threads / workers));
+    const limit = pLimit(workers);
+    const free: ParquetMerger[] = [];
+    await Promise.all(
+      plan.groups.map((_, i) =>
+        limit(async () => {
+          if (await readState<CompactedFile>(run, groupMarker(i))) return;
+          const got = await acquireLock(runLayout.compaction(run, `leases/group-${String(i).padStart(5, '0')}.json`), LEASE_TTL_MS);
+          if ('holder' in got) return void left.push(i);
+          try {
+            // Marked while we waited for the lease: done once, by the other.
+            if (await readState<CompactedFile>(run, groupMarker(i))) return;
+            const merger = free.pop() ?? (await ParquetMerger.open({ memoryLimitMb: memoryMb, threads, tempDir: tmp }));
+            if (!mergers.includes(merger)) mergers.push(merger);
+            try {
+              await mergeGroup(run, plan, i, merger, tmp, memoryMb);
+            } finally {
+              free.push(merger);
+            }
+          } finally {
+            await got.lease.release();
+          }
+        }),
+      ),
+    );
+  } finally {
+    for (const m of mergers) m.close();
+    await dropScratch(tmp);
+  }
+  return left.sort((a, b) => a - b);
+}
+
 /**
  * Merge a finished run's per-shard Parquet into files of about 256 MB in the dataset, sorted by key,
  * exactly once. Every step is redone or skipped by the next attempt after a crash at any moment:
  * plan.json fixes the files before any is written; each merged file is written whole (one PUT, or
- * write-then-rename) under a fixed name and then marked; done.json comes after the last file; the
- * staged files go after done.json. Readers see staged files until done.json and merged files after
- * (resultFiles), and the dataset never holds a row twice.
+ * write-then-rename) under a fixed name, under its group's lease, and then marked; done.json comes
+ * after the last file; the staged files go after done.json. Readers see staged files until
+ * done.json and merged files after (resultFiles), and the dataset never holds a row twice.
+ *
+ * The groups are independent: `workers` merge at once here, and with `mergeOnly` as many processes
+ * or fleet children as there are merge their share (each group under a lease) and leave the last
+ * step (done.json, the current table, removing staged files) to one `compact` without it.
  */
 export async function compactRun(run: string, opts: CompactOptions = {}): Promise<CompactOutcome> {
   const started = performance.now();
@@ -130,42 +203,45 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
     rowGroupMb: positive('--row-group-mb', opts.rowGroupMb ?? COMPACT_DEFAULTS.rowGroupMb),
     memoryMb: positive('--memory-mb', opts.memoryMb ?? COMPACT_DEFAULTS.memoryMb),
     threads: opts.threads ?? os.availableParallelism(),
+    workers: opts.workers ?? 1,
+    mergeOnly: opts.mergeOnly ?? false,
   };
   const seconds = () => (performance.now() - started) / 1000;
   const plan = await loadPlan(run);
-  const finished = await readState<CompactionDone>(run, 'done.json');
+  const finished = await finishedCompaction(run);
   // A nightly's run then becomes the current table (a no-op when it already is).
   const settled = async (status: 'compacted' | 'already', done: CompactionDone): Promise<CompactOutcome> => {
     await removeStaged(run);
     const current = await updateCurrent(run, plan, done);
     return { status, done, seconds: seconds(), current };
   };
-  if (finished) return settled('already', finished);
+  if (finished) {
+    // Trusted only as it is: a file of another size than done.json records is named, not counted.
+    await refuseDamagedDataset(run, finished);
+    return o.mergeOnly ? { status: 'merged', groups: 0, seconds: seconds() } : settled('already', finished);
+  }
   const committed = (await committedShards(run)).size;
   if (committed < plan.shards) return { status: 'incomplete', committed, planned: plan.shards };
 
+  const cplan = await ensurePlan(run, o);
+  if ('leased' in cplan) return { status: 'leased', holder: cplan.leased };
+  const left = await mergeGroups(run, cplan, o, o.workers);
+  if (o.mergeOnly) return { status: 'merged', groups: cplan.groups.length - left.length, seconds: seconds() };
+  if (left.length > 0) {
+    const holder = await readHolderOf(run, left[0]!);
+    return { status: 'leased', holder };
+  }
+  // The last step, once: under the run's lock, every group marked.
   const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
   if ('holder' in got) return { status: 'leased', holder: got.holder };
-  const tmp = await scratchDir('compact');
-  let merger: ParquetMerger | undefined;
   try {
-    // Under the lock, the state may have moved on since the first look.
-    const again = await readState<CompactionDone>(run, 'done.json');
+    const again = await finishedCompaction(run);
     if (again) return await settled('already', again);
-    let cplan = await readState<CompactionPlan>(run, 'plan.json');
-    if (!cplan) {
-      cplan = await makePlan(run, o);
-      await writeState(run, 'plan.json', cplan);
-    }
     const files: CompactedFile[] = [];
     for (let i = 0; i < cplan.groups.length; i++) {
       const marked = await readState<CompactedFile>(run, groupMarker(i));
-      if (marked) {
-        files.push(marked);
-        continue;
-      }
-      merger ??= await ParquetMerger.open({ memoryLimitMb: o.memoryMb, threads: o.threads, tempDir: tmp });
-      files.push(await mergeGroup(run, cplan, i, merger, tmp, o.memoryMb));
+      if (!marked) throw new UserError(`${runLayout.compaction(run, groupMarker(i))} vanished while compacting: run "imgtag compact --run ${run}" again`);
+      files.push(marked);
     }
     const done: CompactionDone = {
       version: 1,
@@ -177,10 +253,17 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
       files,
     };
     await writeState(run, 'done.json', done);
+    await deleteObjects([runLayout.compaction(run, 'repair.json')]);
     return await settled('compacted', done);
   } finally {
-    merger?.close();
-    await dropScratch(tmp);
     await got.lease.release();
   }
+}
+
+/** Who holds a group's lease, for the line that says compaction goes on elsewhere. */
+async function readHolderOf(run: string, group: number): Promise<Holder> {
+  const got = await acquireLock(runLayout.compaction(run, `leases/group-${String(group).padStart(5, '0')}.json`), LEASE_TTL_MS);
+  if ('holder' in got) return got.holder;
+  await got.lease.release();
+  return { owner: `another process (group ${group} was just given back: run again)`, since: new Date().toISOString(), expiresAt: new Date().toISOString() };
 }

@@ -9,6 +9,8 @@ export interface CompactedFile {
   bytes: number;
   /** The shards whose rows it holds. */
   shards: number[];
+  /** Of its bytes (from this version on): imgtag verify checks it. */
+  sha256?: string;
 }
 
 /** compaction/plan.json: fixed before the first file is written, so a re-run makes the same files. */

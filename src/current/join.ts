@@ -11,6 +11,8 @@ export interface TaggedRows {
   models?: string[];
   /** The current table: one row per object. Its tagged rows that are still live are kept (`keptDir`). */
   current: boolean;
+  /** Tag again objects whose row is a permanent error (default: such an object waits for a new ETag or model). */
+  retryErrors?: boolean;
 }
 
 export interface JoinCounts {
@@ -18,6 +20,8 @@ export interface JoinCounts {
   images: number;
   /** Left out: tagged before with the same ETag (and models). */
   unchanged: number;
+  /** Of those, objects whose row is a permanent error (not an image, empty, truncated, too large): not fetched again. */
+  untaggable: number;
   /** To tag, and of those, objects never seen before. */
   delta: number;
   new: number;
@@ -60,11 +64,21 @@ async function count(duck: Duck, copy: string): Promise<number> {
   return Number((await one(duck, copy))[0]);
 }
 
-/** SQL that is true for a row tagged without error by the wanted models. */
-function taggedCondition(columns: string[], models: string[] | undefined, hasError: boolean): string {
+/**
+ * SQL true for an error row that tagging the same bytes again would only repeat: the object is not
+ * a decodable image (empty, truncated, HTML named .jpg), is over --max-bytes, or has a key HTTP
+ * would rewrite. A store's failure is never such a row (the shard is left unfinished instead), and
+ * "not found" is not one either: the same bytes may be uploaded again.
+ */
+export const PERMANENT_ERROR =
+  "(error.stage = 'decode' OR (error.stage = 'fetch' AND (error.message LIKE 'the object is % bytes, over the %' OR error.message LIKE '%path segment%')))";
+
+/** SQL that is true for a row the wanted models tagged, or found untaggable (unless retryErrors). */
+function taggedCondition(columns: string[], models: string[] | undefined, hasError: boolean, retryErrors: boolean): string {
   const ids = `list_sort(list_filter([${columns.map(sqlName).join(', ')}]::VARCHAR[], x -> x IS NOT NULL))`;
   const byModels = models === undefined ? `len(${ids}) > 0` : `${ids} = [${[...models].sort().map(sqlString).join(', ')}]::VARCHAR[]`;
-  return `${hasError ? 'error IS NULL AND ' : ''}etag IS NOT NULL AND ${columns.length === 0 ? 'false' : byModels}`;
+  const ok = !hasError ? '' : retryErrors ? 'error IS NULL AND ' : `(error IS NULL OR ${PERMANENT_ERROR}) AND `;
+  return `${ok}etag IS NOT NULL AND ${columns.length === 0 ? 'false' : byModels}`;
 }
 
 /** Each file's row count, from its footer. */
@@ -104,26 +118,27 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
     if (tagged.files.length > 0) {
       await q(duck, `CREATE VIEW tagged_files AS SELECT * FROM read_parquet(${sqlFiles(tagged.files)}, union_by_name = true)`);
       const schema = (await duck.conn.runAndReadAll('DESCRIBE tagged_files')).getRows().map((r) => String(r[0]));
-      const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, schema.includes('error'));
-      await q(duck, `CREATE VIEW tf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_ FROM tagged_files`);
+      const hasError = schema.includes('error');
+      const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, hasError, tagged.retryErrors === true);
+      await q(duck, `CREATE VIEW tf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_, ${hasError ? 'error IS NOT NULL' : 'false'} AS failed_ FROM tagged_files`);
       // The current table has one row per object: no grouping, which would hash every row in memory.
       // A lineage of runs has many: each object's newest row decides, so content that went A -> B -> A
       // is tagged again (the newest row carries B's tags), never counted as tagged by an older run.
       await q(
         duck,
         tagged.current
-          ? 'CREATE TABLE c AS SELECT uri_ AS uri, etag, tagged_ AS tagged FROM tf'
-          : `CREATE TABLE c AS SELECT uri_ AS uri, n.etag AS etag, n.tagged AS tagged FROM (SELECT uri_, arg_max({'etag': etag, 'tagged': tagged_}, tagged_at) AS n FROM tf GROUP BY uri_)`,
+          ? 'CREATE TABLE c AS SELECT uri_ AS uri, etag, tagged_ AS tagged, failed_ AS failed FROM tf'
+          : `CREATE TABLE c AS SELECT uri_ AS uri, n.etag AS etag, n.tagged AS tagged, n.failed AS failed FROM (SELECT uri_, arg_max({'etag': etag, 'tagged': tagged_, 'failed': failed_}, tagged_at) AS n FROM tf GROUP BY uri_)`,
       );
-      await q(duck, 'CREATE VIEW t AS SELECT uri, etag FROM c WHERE tagged');
+      await q(duck, 'CREATE VIEW t AS SELECT uri, etag, failed FROM c WHERE tagged');
     } else {
-      await q(duck, 'CREATE TABLE c (uri VARCHAR, etag VARCHAR, tagged BOOLEAN)');
-      await q(duck, 'CREATE VIEW t AS SELECT uri, etag FROM c');
+      await q(duck, 'CREATE TABLE c (uri VARCHAR, etag VARCHAR, tagged BOOLEAN, failed BOOLEAN)');
+      await q(duck, 'CREATE VIEW t AS SELECT uri, etag, failed FROM c');
     }
-    // Each manifest row once, with whether it was tagged as it is now.
-    await q(duck, 'CREATE TABLE j AS SELECT m.*, t.uri IS NOT NULL AS unchanged FROM m LEFT JOIN t ON m.uri = t.uri AND m.etag = t.etag');
+    // Each manifest row once, with whether it was tagged (or found untaggable) as it is now.
+    await q(duck, 'CREATE TABLE j AS SELECT m.*, t.uri IS NOT NULL AS unchanged, coalesce(t.failed, false) AS untaggable FROM m LEFT JOIN t ON m.uri = t.uri AND m.etag = t.etag');
     const deltaRows = await count(duck, `COPY (SELECT uri, size, etag FROM j WHERE NOT unchanged ORDER BY uri) TO ${sqlString(delta)} (FORMAT json)`);
-    const [images] = await one(duck, 'SELECT count(*) FROM j');
+    const [images, untaggable] = await one(duck, 'SELECT count(*), count(*) FILTER (WHERE unchanged AND untaggable) FROM j');
     const [known] = await one(duck, 'SELECT count(*) FROM (SELECT uri FROM j WHERE NOT unchanged) d SEMI JOIN c ON d.uri = c.uri');
     let keptRows = 0;
     let deleted = 0;
@@ -145,6 +160,7 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
     const counts: JoinCounts = {
       images: Number(images),
       unchanged: Number(images) - deltaRows,
+      untaggable: Number(untaggable),
       delta: deltaRows,
       new: deltaRows - Number(known),
       deleted,

@@ -64,7 +64,10 @@ export async function updateCurrent(run: string, plan: Plan, done: CompactionDon
       );
     }
     const id = planIdentity(run, plan).id;
-    const sources = [...staged.kept, ...done.files].filter((f) => f.rows > 0);
+    const all = [...staged.kept, ...done.files];
+    // An empty table keeps one empty file: readers of current/*.parquet then get no rows, not an error.
+    const nonEmpty = all.filter((f) => f.rows > 0);
+    const sources = nonEmpty.length > 0 ? nonEmpty : all.slice(0, 1);
     const limit = pLimit(16);
     const files = await Promise.all(
       sources.map((f, i) =>

@@ -1,6 +1,6 @@
 import { BatchClient, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import { UserError } from '../errors.js';
-import { loadPlan } from '../plan/plan-file.js';
+import { loadPlan, type Plan } from '../plan/plan-file.js';
 import { s3Settings } from '../storage/s3-client.js';
 import { isS3Uri } from '../storage/uri.js';
 
@@ -14,6 +14,8 @@ export interface SubmitOptions {
   /** Shards per array child; by default the fewest that fit the run in MAX_ARRAY_SIZE children. */
   shardsPerTask?: number;
   jobName?: string;
+  /** The run's plan when it is not (yet) in the run directory: a dry run's, planned elsewhere. */
+  plan?: Pick<Plan, 'shards'> & Partial<Pick<Plan, 'counts'>>;
 }
 
 /**
@@ -29,7 +31,7 @@ export function fittingShardsPerTask(shards: number): number {
 export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobCommandInput> {
   // Array children on other machines must all reach the run directory.
   if (!isS3Uri(opts.run)) throw new UserError(`--run ${opts.run} is not on S3: the fleet's jobs can only reach a run directory at s3://bucket/prefix`);
-  const plan = await loadPlan(opts.run);
+  const plan = opts.plan ?? (await loadPlan(opts.run));
   const shardsPerTask = opts.shardsPerTask ?? fittingShardsPerTask(plan.shards);
   const tasks = Math.ceil(plan.shards / shardsPerTask);
   if (tasks > MAX_ARRAY_SIZE) {
@@ -48,38 +50,71 @@ export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobComm
   };
 }
 
-/** Where the compact job runs: a CPU queue and job definition (default: the array's own). */
+/** Where the compact jobs run: a CPU queue and job definition (default: the array's own). */
 export interface CompactTarget {
   jobQueue?: string;
   jobDefinition?: string;
+  /** Array children that merge the run's files in parallel before the last step (default: by the run's size). */
+  children?: number;
+}
+
+/** Images one compaction child merges, about (85 k rows/s: ~2 minutes). */
+const IMAGES_PER_COMPACT_CHILD = 10_000_000;
+/** At most this many compaction children: past it, S3 request rates and the last step dominate. */
+export const MAX_COMPACT_CHILDREN = 32;
+
+/** Children for the merge: one per ~10 M images, at most 32; 1 means no separate merge array. */
+export function compactChildren(images: number): number {
+  return Math.min(MAX_COMPACT_CHILDREN, Math.max(1, Math.ceil(images / IMAGES_PER_COMPACT_CHILD)));
 }
 
 /**
- * The job that merges the run into its dataset once every array child has finished (AWS Batch starts
- * a job that depends on an array job after all its children), and for a nightly's run, updates the
- * current table. The command is overridden, so any job definition with the image will do: a CPU one
- * keeps this off the GPU queue.
+ * The jobs that merge the run into its dataset once every array child has finished (AWS Batch starts
+ * a job that depends on an array job after all its children), and for a nightly's run, update the
+ * current table. A large run is merged by an array of `compact --merge-only` children, each file
+ * under its own lease, then one short `compact` writes done.json, updates the current table and
+ * removes the staged files. The commands are overridden, so any job definition with the image will
+ * do: a CPU one keeps this off the GPU queue.
  */
-export function compactJobInput(tag: SubmitJobCommandInput, run: string, tagJobId: string, target: CompactTarget = {}): SubmitJobCommandInput {
-  return {
-    jobName: `${tag.jobName!.slice(0, 120)}-compact`,
+export function compactJobInputs(tag: SubmitJobCommandInput, run: string, tagJobId: string, target: CompactTarget = {}, children = 1): { merge?: SubmitJobCommandInput; finish: (dependsOn: string) => SubmitJobCommandInput } {
+  const base = (suffix: string, command: string[], dependsOn: string): SubmitJobCommandInput => ({
+    jobName: `${tag.jobName!.slice(0, 120)}-${suffix}`,
     jobQueue: target.jobQueue ?? tag.jobQueue,
     jobDefinition: target.jobDefinition ?? tag.jobDefinition,
-    dependsOn: [{ jobId: tagJobId }],
-    containerOverrides: { command: ['compact', '--run', run] },
-  };
+    dependsOn: [{ jobId: dependsOn }],
+    containerOverrides: { command },
+  });
+  const merge = children >= 2 ? { ...base('merge', ['compact', '--run', run, '--merge-only'], tagJobId), arrayProperties: { size: children } } : undefined;
+  return { merge, finish: (dependsOn) => base('compact', ['compact', '--run', run], dependsOn) };
 }
 
-/** The array job and its compact job, or with dryRun, their requests only. */
-export async function submitRun(
-  opts: SubmitOptions & { compact?: CompactTarget; dryRun?: boolean },
-): Promise<{ tagJob: string; compactJob: string; arraySize: number; requests: { tag: SubmitJobCommandInput; compact: SubmitJobCommandInput } }> {
-  const tag = await submitJobInput(opts);
-  const arraySize = tag.arrayProperties?.size ?? 1;
-  if (opts.dryRun) return { tagJob: '<dry run>', compactJob: '<dry run>', arraySize, requests: { tag, compact: compactJobInput(tag, opts.run, '<tag job id>', opts.compact) } };
-  const tagJob = await submitJob(tag);
-  const compact = compactJobInput(tag, opts.run, tagJob, opts.compact);
-  return { tagJob, compactJob: await submitJob(compact), arraySize, requests: { tag, compact } };
+export interface Submitted {
+  tagJob: string;
+  /** The array of merge-only compaction children, when the run is large enough for one. */
+  mergeJob?: string;
+  compactJob: string;
+  arraySize: number;
+  requests: { tag: SubmitJobCommandInput; merge?: SubmitJobCommandInput; compact: SubmitJobCommandInput };
+}
+
+/** The array job and its compaction, or with dryRun, their requests only (job ids then say so). */
+export async function submitRun(opts: SubmitOptions & { compact?: CompactTarget; dryRun?: boolean }): Promise<Submitted> {
+  const plan = opts.plan ?? (await loadPlan(opts.run));
+  const tag = await submitJobInput({ ...opts, plan });
+  const children = opts.compact?.children ?? compactChildren(plan.counts?.images ?? 0);
+  const send = (input: SubmitJobCommandInput, placeholder: string) => (opts.dryRun ? Promise.resolve(placeholder) : submitJob(input));
+  const tagJob = await send(tag, '<tag job id>');
+  const jobs = compactJobInputs(tag, opts.run, tagJob, opts.compact, children);
+  const mergeJob = jobs.merge ? await send(jobs.merge, '<merge job id>') : undefined;
+  const compact = jobs.finish(mergeJob ?? tagJob);
+  const compactJob = await send(compact, '<compact job id>');
+  return {
+    tagJob,
+    ...(mergeJob ? { mergeJob } : {}),
+    compactJob,
+    arraySize: tag.arrayProperties?.size ?? 1,
+    requests: { tag, ...(jobs.merge ? { merge: jobs.merge } : {}), compact },
+  };
 }
 
 export async function submitJob(input: SubmitJobCommandInput): Promise<string> {

@@ -14,14 +14,16 @@ export interface InventoryColumns {
   last: number;
   /** How many columns the fileSchema names: every line has exactly this many. */
   count: number;
+  /** manifest.json's sourceBucket, when it names one: the Bucket column holds it. */
+  sourceBucket?: string;
 }
 
-export function inventoryColumns(fileSchema: string): InventoryColumns {
+export function inventoryColumns(fileSchema: string, sourceBucket?: string): InventoryColumns {
   const names = fileSchema.split(',').map((c) => c.trim().toLowerCase());
   const at = (name: string) => names.indexOf(name);
   const cols = { schema: fileSchema, bucket: at('bucket'), key: at('key'), size: at('size'), etag: at('etag'), latest: at('islatest'), deleteMarker: at('isdeletemarker') };
   if (cols.bucket < 0 || cols.key < 0) throw new UserError(`inventory fileSchema "${fileSchema}" has no Bucket and Key columns`);
-  return { ...cols, last: Math.max(cols.bucket, cols.key, cols.size, cols.etag, cols.latest, cols.deleteMarker), count: names.length };
+  return { ...cols, last: Math.max(cols.bucket, cols.key, cols.size, cols.etag, cols.latest, cols.deleteMarker), count: names.length, sourceBucket };
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -35,7 +37,10 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 function checkSchema(rec: string[], cols: InventoryColumns, where: string): void {
   const wrong = (what: string) => new UserError(`${where}: ${what}: the manifest's fileSchema "${cols.schema}" does not describe this data (check its column order and count)`);
   if (rec.length !== cols.count) throw wrong(`lines have ${rec.length} fields, the fileSchema names ${cols.count}`);
-  if (!BUCKET_NAME.test(rec[cols.bucket] ?? '')) throw wrong(`the Bucket column holds "${(rec[cols.bucket] ?? '').slice(0, 80)}", not a bucket name`);
+  const bucket = rec[cols.bucket] ?? '';
+  if (cols.sourceBucket ? bucket !== cols.sourceBucket : !BUCKET_NAME.test(bucket)) {
+    throw wrong(`the Bucket column holds "${bucket.slice(0, 80)}", not ${cols.sourceBucket ? `the inventoried bucket ${cols.sourceBucket}` : 'a bucket name'}`);
+  }
   if (cols.size >= 0 && !/^\d*$/.test(rec[cols.size] ?? '')) throw wrong(`the Size column holds "${(rec[cols.size] ?? '').slice(0, 80)}", not a number`);
 }
 

@@ -15,6 +15,7 @@ interface InventoryManifest {
   destinationBucket: string;
   fileFormat: string;
   fileSchema: string;
+  sourceBucket?: string;
   files: { key: string }[];
 }
 
@@ -47,6 +48,8 @@ function isCurrent(isLatest: unknown, isDeleteMarker: unknown): boolean {
 export interface InventoryFiles {
   format: 'csv' | 'parquet';
   schema: string;
+  /** The inventoried bucket (manifest.json's sourceBucket): every line's Bucket field is it. */
+  sourceBucket?: string;
   files: string[];
 }
 
@@ -58,20 +61,20 @@ export async function inventoryFiles(manifestUri: string): Promise<InventoryFile
     throw new UserError(`S3 Inventory format ${manifest.fileFormat} is not supported: configure the inventory as CSV or Parquet`);
   }
   const dest = bucketOf(manifest.destinationBucket);
-  return { format, schema: manifest.fileSchema, files: manifest.files.map((f) => s3Uri(dest, f.key)) };
+  return { format, schema: manifest.fileSchema, sourceBucket: manifest.sourceBucket, files: manifest.files.map((f) => s3Uri(dest, f.key)) };
 }
 
 /** Stream the rows of an S3 Inventory report: manifest.json, then each CSV.gz or Parquet data file in order. */
 export async function* readInventory(manifestUri: string): AsyncGenerator<ManifestRow[]> {
   const inv = await inventoryFiles(manifestUri);
   for (const dataUri of inv.files) {
-    if (inv.format === 'csv') yield* readInventoryCsv(dataUri, inv.schema);
+    if (inv.format === 'csv') yield* readInventoryCsv(dataUri, inv.schema, inv.sourceBucket);
     else yield* readInventoryParquet(dataUri);
   }
 }
 
-async function* readInventoryCsv(dataUri: string, fileSchema: string): AsyncGenerator<ManifestRow[]> {
-  const cols = inventoryColumns(fileSchema);
+async function* readInventoryCsv(dataUri: string, fileSchema: string, sourceBucket?: string): AsyncGenerator<ManifestRow[]> {
+  const cols = inventoryColumns(fileSchema, sourceBucket);
   for await (const chunk of manifestChunks(dataUri)) {
     const rows: ManifestRow[] = [];
     parseInventoryLines(chunk, cols, dataUri, (f) => {

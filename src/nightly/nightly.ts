@@ -1,14 +1,17 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { UserError } from '../errors.js';
 import { NightlyRetryLater, PreviousRunBusy } from './busy.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../current/state.js';
 import { tidyCurrent } from '../current/update.js';
-import { submitRun, type CompactTarget } from '../fleet/submit.js';
+import { submitRun, type CompactTarget, type Submitted } from '../fleet/submit.js';
 import { acquireLock } from '../lease/lease.js';
 import type { ManifestSource } from '../manifest/index.js';
 import { committedShards } from '../output/commit.js';
 import { loadPlan, type Plan } from '../plan/plan-file.js';
 import { createPlan, type PlanOptions } from '../plan/plan.js';
+import { dropScratch, scratchDir } from '../scratch/scratch.js';
 import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
 import { joinUri } from '../storage/uri.js';
 import { exitOnSignal } from '../pool/stop.js';
@@ -26,8 +29,6 @@ export interface NightlyFleet {
   shardsPerTask?: number;
   /** Where the compact job (which then updates the current table) runs: a CPU queue. */
   compact?: CompactTarget;
-  /** Print the SubmitJob requests instead of sending them. */
-  dryRun?: boolean;
 }
 
 export interface NightlyOptions {
@@ -38,10 +39,17 @@ export interface NightlyOptions {
   run: Omit<RunOptions, 'run' | 'shards'>;
   /** Tag only new or changed objects even when the models changed (default: a new model version re-tags everything). */
   newObjectsOnly?: boolean;
+  /** Tag again objects whose row is a permanent error (default: they wait for a new ETag or model). */
+  retryErrors?: boolean;
   /** Where every nightly run's rows go (default `<root>/tags`). */
   dataset?: string;
   /** The share of the current table's objects one night may delete (default 0.1): more is refused as bad input. */
   maxDeletions?: number;
+  /**
+   * Plan in a scratch folder and say what would be done (the SubmitJob requests of a fleet delta):
+   * nothing under the root changes (no plan, no nightly.json, no current table), nothing is tagged.
+   */
+  dryRun?: boolean;
   fleet?: NightlyFleet;
 }
 
@@ -57,8 +65,10 @@ export interface NightlyResult {
   parentModels?: string[];
   /** Tagged here... */
   summary?: RunSummary;
+  /** A dry run: nothing was written; the previous run a real nightly would finish first, if any. */
+  dryRun?: { unfinished?: string };
   /** ...or submitted to the fleet: the array job and the job that compacts it and updates the current table. */
-  submitted?: { tagJob: string; compactJob: string; arraySize: number; requests?: unknown };
+  submitted?: Omit<Submitted, 'requests'> & { requests?: Submitted['requests'] };
 }
 
 
@@ -67,10 +77,6 @@ const SUBMITTING = 'submitting to ';
 /** Submit a nightly's run; nightly.json says so first, so a run whose submission fails is not lost. */
 async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<NonNullable<NightlyResult['submitted']>> {
   const opts = { run: latest.run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact };
-  if (fleet.dryRun) {
-    await writeLatestRun(root, { ...latest, fleet: 'dry-run' });
-    return submitRun({ ...opts, dryRun: true });
-  }
   await writeLatestRun(root, { ...latest, fleet: `${SUBMITTING}${fleet.jobQueue}` });
   const submitted = await submitRun(opts);
   await writeLatestRun(root, { ...latest, fleet: submitted.tagJob });
@@ -90,7 +96,7 @@ async function settlePrevious(root: string, latest: LatestRun | undefined, opts:
   if (latest === undefined || (await readCurrent(root))?.run === latest.run) return undefined;
   const plan = await loadPlan(latest.run);
   if (latest.fleet !== undefined) {
-    if (latest.fleet.startsWith(SUBMITTING) && opts.fleet !== undefined && !opts.fleet.dryRun) {
+    if (latest.fleet.startsWith(SUBMITTING) && opts.fleet !== undefined) {
       // The submission was never confirmed (the planning job was stopped): submit it again. Should
       // both jobs run, each shard is still done once (leases, commit markers).
       const again = await submitNightly(root, latest, opts.fleet);
@@ -126,6 +132,7 @@ async function settlePrevious(root: string, latest: LatestRun | undefined, opts:
  */
 export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => void): Promise<NightlyResult> {
   const root = rootId(opts.root);
+  if (opts.dryRun) return dryRun(root, opts);
   const lockUri = joinUri(root, 'nightly.lock');
   const got = await acquireLock(lockUri, 10 * 60_000);
   if ('holder' in got) {
@@ -136,17 +143,11 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     await tidyCurrent(root);
     const latest = await readLatestRun(root);
     const resumedParent = await settlePrevious(root, latest, opts, log);
-    // The exact model bytes decide what counts as tagged: their ids are resolved (and verified) first.
-    const models = await Promise.all(modelsOrDefault(opts.run.models).map(async (m) => (await resolveModel(m)).id));
-    const run = joinUri(root, 'runs', runName(new Date()));
+    const models = await modelIds(opts);
+    const run = nightlyRunUri(root);
     // Planning has no graceful stop: a signal ends it at once, the lock given back.
     const planning = exitOnSignal('planning the nightly', opts.run.stop, () => got.lease.release());
-    const plan = await createPlan(opts.source, run, {
-      ...opts.plan,
-      current: { root, baseModels: latest?.models, maxDeletions: opts.maxDeletions },
-      sinceModels: opts.newObjectsOnly ? undefined : models,
-      dataset: opts.dataset ?? joinUri(root, 'tags'),
-    }).finally(planning);
+    const plan = await createPlan(opts.source, run, planOptions(root, latest, models, opts)).finally(planning);
     // The plan read the current table it joined against: its run is the parent.
     const result: NightlyResult = { run, parent: plan.current?.base, resumedParent, plan, models, parentModels: latest?.models };
     const fleet = opts.fleet;
@@ -156,5 +157,54 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     return { ...result, summary };
   } finally {
     await got.lease.release();
+  }
+}
+
+/**
+ * A new run folder: its time, and a random tail so that two nightlies started in the same second on
+ * a store without conditional writes (where both may take the lock) never plan into one folder.
+ */
+const nightlyRunUri = (root: string) => joinUri(root, 'runs', `${runName(new Date())}-${randomUUID().slice(0, 6)}`);
+
+/** The exact model bytes decide what counts as tagged: their ids are resolved (and verified) first. */
+const modelIds = (opts: NightlyOptions) => Promise.all(modelsOrDefault(opts.run.models).map(async (m) => (await resolveModel(m)).id));
+
+function planOptions(root: string, latest: LatestRun | undefined, models: string[], opts: NightlyOptions): PlanOptions {
+  return {
+    ...opts.plan,
+    current: { root, baseModels: latest?.models, maxDeletions: opts.maxDeletions },
+    sinceModels: opts.newObjectsOnly ? undefined : models,
+    retryErrors: opts.retryErrors,
+    dataset: opts.dataset ?? joinUri(root, 'tags'),
+  };
+}
+
+/**
+ * --dry-run: the same join, planned into a scratch folder, and what a real nightly would do with
+ * it. No lock, no plan under the root, no nightly.json, no tidying: the next real nightly runs as
+ * if this never happened. A previous run not yet in the current table is named, not finished.
+ */
+async function dryRun(root: string, opts: NightlyOptions): Promise<NightlyResult> {
+  const latest = await readLatestRun(root);
+  const current = await readCurrent(root);
+  const models = await modelIds(opts);
+  const run = nightlyRunUri(root);
+  const scratch = await scratchDir('plan');
+  try {
+    const plan = await createPlan(opts.source, path.join(scratch, 'run'), planOptions(root, latest, models, opts));
+    const result: NightlyResult = {
+      run,
+      parent: plan.current?.base,
+      plan,
+      models,
+      parentModels: latest?.models,
+      dryRun: latest !== undefined && current?.run !== latest.run ? { unfinished: latest.run } : {},
+    };
+    const fleet = opts.fleet;
+    if (fleet === undefined || plan.counts.images < fleet.threshold) return result;
+    const r = await submitRun({ run, plan, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact, dryRun: true });
+    return { ...result, submitted: r };
+  } finally {
+    await dropScratch(scratch);
   }
 }

@@ -17,6 +17,8 @@ export interface DeltaSource {
   current?: { root: string; baseModels?: string[]; maxDeletions?: number };
   /** Only rows tagged by exactly these model ids count as tagged. */
   models?: string[];
+  /** Permanent error rows do not count as tagged: their objects are tagged again. */
+  retryErrors?: boolean;
 }
 
 /** plan.json's record of a nightly plan: what to put in the current table once the run is done. */
@@ -82,7 +84,7 @@ export async function planDelta(parts: string[], src: DeltaSource, run: string, 
   const table = src.current === undefined ? undefined : await readCurrent(src.current.root);
   const uris = table ? table.files.map((f) => f.uri) : src.since ? (await Promise.all((await lineage(src.since)).map(resultFiles))).flat() : [];
   const files = await localCopies(uris, dir);
-  const join = await joinManifest(parts, { files, models: src.models, current: src.current !== undefined }, dir, {
+  const join = await joinManifest(parts, { files, models: src.models, current: src.current !== undefined, retryErrors: src.retryErrors }, dir, {
     ...JOIN_SETTINGS,
     threads: os.availableParallelism(),
   });

@@ -51,7 +51,7 @@ function deferred(): Deferred {
  * thread finishes first.
  */
 export async function* inventoryParts(inv: InventoryFiles, dir: string): AsyncGenerator<ManifestPart> {
-  const tasks: PartTask[] = inv.files.map((uri, i) => ({ uri, format: inv.format, schema: inv.schema, out: path.join(dir, `part-${i}.ndjson`) }));
+  const tasks: PartTask[] = inv.files.map((uri, i) => ({ uri, format: inv.format, schema: inv.schema, sourceBucket: inv.sourceBucket, out: path.join(dir, `part-${i}.ndjson`) }));
   const results = tasks.map(deferred);
   let next = 0;
   const workers: Worker[] = [];

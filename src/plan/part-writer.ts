@@ -14,6 +14,7 @@ export interface PartTask {
   format: 'csv' | 'parquet';
   /** The manifest's fileSchema (CSV only). */
   schema: string;
+  sourceBucket?: string;
   /** Local file the image rows go to, as shard lines in the data file's order. */
   out: string;
 }
@@ -104,7 +105,7 @@ class PartLines {
 }
 
 async function csvPart(task: PartTask, lines: PartLines): Promise<void> {
-  const cols = inventoryColumns(task.schema);
+  const cols = inventoryColumns(task.schema, task.sourceBucket);
   const row = (f: InventoryFields) => lines.addCsv(f, cols);
   for await (const chunk of manifestChunks(task.uri)) parseInventoryLines(chunk, cols, task.uri, row);
 }

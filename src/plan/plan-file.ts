@@ -15,8 +15,11 @@ export interface Plan {
   createdAt: string;
   source: ManifestSource;
   options: { shardSize?: number; shards?: number };
-  /** rows read; images planned; skipped: not images; unchanged: already tagged by the parent run or its ancestors. */
-  counts: { rows: number; images: number; skipped: number; unchanged: number };
+  /**
+   * rows read; images planned; skipped: not images; unchanged: already tagged by the parent run or
+   * its ancestors (or the current table); untaggable: of those, objects whose row is a permanent error.
+   */
+  counts: { rows: number; images: number; skipped: number; unchanged: number; untaggable?: number };
   shards: number;
   /** The run this one continues (`plan --since`): objects tagged there with the same ETag were left out. */
   parent?: string;
@@ -41,6 +44,9 @@ export function planIdentity(run: string, plan: Plan): { id: string; dataset: st
 export function defaultDataset(run: string): string {
   return joinUri(run, 'tags');
 }
+
+/** A shard is a file, a commit marker and a lease: a million is 10,000 array children of 100. */
+export const MAX_SHARDS = 1_000_000;
 
 /** A local --run that names a file: said plainly, not as the ENOTDIR of a path below it. */
 export function refuseFileAsRun(run: string): void {
@@ -67,6 +73,8 @@ export async function loadPlan(run: string): Promise<Plan> {
     throw new UserError(`${uri} was written by a newer imgtag (plan version ${plan.version}, this one reads 1): upgrade imgtag to run it`);
   }
   if (plan.version !== 1 || !Number.isInteger(plan.shards)) throw new UserError(`${uri} is not an imgtag plan`);
+  // No plan imgtag writes has more: a damaged or hand-made one would have a run list 1e8 shards.
+  if (plan.shards < 0 || plan.shards > MAX_SHARDS) throw new UserError(`${uri} claims ${plan.shards} shards, outside 0..${MAX_SHARDS}: it is damaged, plan the run again`);
   return plan;
 }
 

@@ -9,7 +9,7 @@ import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
 import { dropScratch, scratchDir } from '../scratch/scratch.js';
 import { manifestParts, partChunks } from './manifest-parts.js';
-import { DEFAULT_SHARD_SIZE, refuseFileAsRun, type Plan } from './plan-file.js';
+import { DEFAULT_SHARD_SIZE, MAX_SHARDS, refuseFileAsRun, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
 import { planDelta, type PlanCurrent } from './delta.js';
 
@@ -28,6 +28,8 @@ export interface PlanOptions {
   current?: { root: string; baseModels?: string[]; maxDeletions?: number };
   /** With since or current: only rows tagged by exactly these model ids count as tagged. */
   sinceModels?: string[];
+  /** With since or current: tag again objects whose row is a permanent error (not an image, too large). */
+  retryErrors?: boolean;
   /** Where the run's rows go once compacted: a dataset shared by many runs (default `<run>/tags`). */
   dataset?: string;
 }
@@ -42,8 +44,6 @@ async function hasCommits(run: string): Promise<boolean> {
   for await (const _ of listObjects(runLayout.commits(run), 1)) return true;
   return false;
 }
-
-export const MAX_SHARDS = 1_000_000;
 
 /** Stream the manifest once, keep the images, write shard files and then plan.json (last: its presence means "planned"). */
 export async function createPlan(given: ManifestSource, run: string, opts: PlanOptions = {}): Promise<Plan> {
@@ -61,7 +61,7 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
   }
   const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE };
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
-  const counts = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
+  const counts: Plan['counts'] = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
   const dir = await scratchDir('plan');
   let current: PlanCurrent | undefined;
   try {
@@ -79,9 +79,10 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
       await fsp.rm(part.file);
     }
     if (join) {
-      const delta = await planDelta(files, { since: opts.since, current: opts.current, models: opts.sinceModels }, run, dir);
+      const delta = await planDelta(files, { since: opts.since, current: opts.current, models: opts.sinceModels, retryErrors: opts.retryErrors }, run, dir);
       counts.images = delta.join.counts.delta;
       counts.unchanged = delta.join.counts.unchanged;
+      counts.untaggable = delta.join.counts.untaggable;
       current = delta.current;
       for await (const chunk of partChunks(delta.join.delta)) await sink.add(chunk);
     }

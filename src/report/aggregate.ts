@@ -1,3 +1,4 @@
+import { finishedCompaction, refuseDamagedDataset } from '../compact/verify.js';
 import { damagedShards, damageError, readMarkers, type CommitMarker, type StageSeconds } from '../output/commit.js';
 import { loadPlan } from '../plan/plan-file.js';
 import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from './prices.js';
@@ -89,6 +90,9 @@ export async function buildRunReport(run: string, req: PriceRequest): Promise<Ru
   const { markers, damaged } = await damagedShards(run);
   // A report never counts a shard whose results are damaged or gone as done.
   if (damaged.length > 0) throw damageError(run, damaged[0]!);
+  // Nor a compacted run whose dataset files are not what done.json recorded (one LIST).
+  const compacted = await finishedCompaction(run);
+  if (compacted) await refuseDamagedDataset(run, compacted);
   const measured = measuredMachine(markers);
   const p = resolvePricing(req, measured.machine);
   const start = Math.min(...markers.map((m) => Date.parse(m.startedAt)));
