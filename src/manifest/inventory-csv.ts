@@ -108,7 +108,9 @@ function fieldBounds(buf: Buffer, start: number, end: number, last: number, boun
   let field = 0;
   let from = start + 1;
   for (let p = from; p < end; p++) {
-    if (buf[p] !== QUOTE) continue;
+    // The next quote, found natively: fields are tens of bytes, and no field holds a quote.
+    p = buf.indexOf(QUOTE, p);
+    if (p < 0 || p >= end) return false;
     const closesLine = p + 1 === end;
     if (!closesLine && (buf[p + 1] !== COMMA || buf[p + 2] !== QUOTE)) return false;
     bounds[2 * field] = from;

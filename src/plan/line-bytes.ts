@@ -1,5 +1,13 @@
 /** Bytes a shard line can take as they are: printable ASCII other than `"` and `\`. */
-const plain = (b: number) => b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c;
+export const plainByte = (b: number) => b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c;
+const plain = plainByte;
+
+const PLUS = 0x2b;
+const PERCENT = 0x25;
+/** A hex digit's value by byte, -1 for any other byte. */
+const HEX = new Int8Array(256).fill(-1);
+for (let d = 0; d < 10; d++) HEX[0x30 + d] = d;
+for (let d = 0; d < 6; d++) HEX[0x41 + d] = HEX[0x61 + d] = 10 + d;
 
 /**
  * An output buffer that shard lines are assembled in byte by byte, from ranges of the input, so
@@ -26,6 +34,7 @@ export class LineBytes {
 
   /** Bytes known to be plain, such as the fixed parts of a line. */
   put(bytes: Uint8Array): void {
+    // A loop, not buf.set(): these are a few bytes, where set()'s call costs more than the copy.
     const out = this.buf;
     let p = this.pos;
     for (let i = 0; i < bytes.length; i++) out[p++] = bytes[i]!;
@@ -41,6 +50,52 @@ export class LineBytes {
       if (!plain(b) || b === stop1 || b === stop2) return false;
       out[p++] = b;
     }
+    this.pos = p;
+    return true;
+  }
+
+  /**
+   * Copy an Inventory key, URL-decoding it as decodeInventoryKey does ("+" a space, "%XX" a byte)
+   * and writing it as JSON.stringify would (UTF-8 as it is): byte for byte the string path's output.
+   * False (nothing kept) for what that path treats otherwise: a byte JSON escapes, a bad escape, or
+   * bytes that are not UTF-8 (decodeURIComponent refuses them; the string path then says so).
+   */
+  copyKey(src: Uint8Array, from: number, to: number): boolean {
+    const out = this.buf;
+    let p = this.pos;
+    // Continuation bytes still due, and the range the next one must be in (narrower after E0, ED,
+    // F0 and F4: no overlongs, no surrogates, nothing past U+10FFFF).
+    let follow = 0;
+    let lo = 0x80;
+    let hi = 0xbf;
+    for (let i = from; i < to; i++) {
+      let b = src[i]!;
+      if (b === PLUS) b = 0x20;
+      else if (b === PERCENT) {
+        const h = i + 2 < to ? HEX[src[i + 1]!]! : -1;
+        const l = i + 2 < to ? HEX[src[i + 2]!]! : -1;
+        if (h < 0 || l < 0) return false;
+        b = (h << 4) | l;
+        i += 2;
+      }
+      if (follow > 0) {
+        if (b < lo || b > hi) return false;
+        follow--;
+        lo = 0x80;
+        hi = 0xbf;
+      } else if (b >= 0x80) {
+        if (b >= 0xc2 && b <= 0xdf) follow = 1;
+        else if (b >= 0xe0 && b <= 0xef) follow = 2;
+        else if (b >= 0xf0 && b <= 0xf4) follow = 3;
+        else return false;
+        if (b === 0xe0) lo = 0xa0;
+        else if (b === 0xed) hi = 0x9f;
+        else if (b === 0xf0) lo = 0x90;
+        else if (b === 0xf4) hi = 0x8f;
+      } else if (!plain(b)) return false;
+      out[p++] = b;
+    }
+    if (follow > 0) return false;
     this.pos = p;
     return true;
   }

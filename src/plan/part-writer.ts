@@ -5,7 +5,7 @@ import { readInventoryParquet } from '../manifest/inventory.js';
 import { manifestChunks } from '../manifest/lines.js';
 import { s3Uri } from '../storage/uri.js';
 import { isImageKeyBytes, isImageUri } from './filter.js';
-import { LineBytes } from './line-bytes.js';
+import { LineBytes, plainByte } from './line-bytes.js';
 import { encodeShardLine } from './shard-file.js';
 
 /** One Inventory data file to turn into shard lines on local disk. */
@@ -34,12 +34,39 @@ const SIZE = Buffer.from(',"size":');
 const ETAG = Buffer.from(',"etag":"');
 const CLOSE = Buffer.from('}\n');
 const PERCENT = 0x25;
-const PLUS = 0x2b;
+
+/** A "%" among a key's last 6 bytes: its extension may be escaped. */
+function percentNearEnd(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = Math.max(from, to - 6); i < to; i++) if (buf[i] === PERCENT) return true;
+  return false;
+}
+
+/** `{"uri":"s3://<bucket>/` for the bucket of the last line: its bytes, and whether a line's bucket is it. */
+class UriPrefix {
+  bytes = Buffer.alloc(0);
+  private bucket = Buffer.alloc(0);
+
+  matches(buf: Uint8Array, from: number, to: number): boolean {
+    const b = this.bucket;
+    if (to - from !== b.length) return false;
+    for (let i = 0; i < b.length; i++) if (buf[from + i] !== b[i]) return false;
+    return true;
+  }
+
+  /** Take this line's bucket; false when it needs JSON escaping (the string path then writes the line). */
+  set(buf: Uint8Array, from: number, to: number): boolean {
+    for (let i = from; i < to; i++) if (!plainByte(buf[i]!)) return false;
+    this.bucket = Buffer.from(buf.subarray(from, to));
+    this.bytes = Buffer.concat([URI_OPEN, this.bucket, SLASH]);
+    return true;
+  }
+}
 
 /** Shard lines of a data file's image rows, in order, assembled in a byte buffer; counts what it saw. */
 class PartLines {
   readonly counts: PartCounts = { rows: 0, images: 0, skipped: 0 };
   readonly out: LineBytes;
+  private readonly prefix = new UriPrefix();
 
   constructor(
     private readonly where: string,
@@ -68,20 +95,28 @@ class PartLines {
    */
   addCsv(f: InventoryFields, c: InventoryColumns): void {
     const buf = f.buf;
-    const [ka, kb] = [f.start(c.key), f.end(c.key)];
+    const ka = f.start(c.key);
+    const kb = f.end(c.key);
+    // An escape in the extension ("photo%2Ejpg") is judged on the decoded key, by the string path.
+    if (percentNearEnd(buf, ka, kb)) return this.addDecoded(f, c);
     if (!isImageKeyBytes(buf, ka, kb)) {
       this.counts.rows++;
       this.counts.skipped++;
       return;
     }
-    const [ba, bb, sa, sb, ea, eb] = [f.start(c.bucket), f.end(c.bucket), f.start(c.size), f.end(c.size), f.start(c.etag), f.end(c.etag)];
+    const ba = f.start(c.bucket);
+    const bb = f.end(c.bucket);
+    const sa = f.start(c.size);
+    const sb = f.end(c.size);
+    const ea = f.start(c.etag);
+    const eb = f.end(c.etag);
     const o = this.out;
     o.reserve(40 + (bb - ba) + (kb - ka) + (sb - sa) + (eb - ea));
     const mark = o.pos;
-    o.put(URI_OPEN);
-    let ok = o.copyPlain(buf, ba, bb);
-    o.put(SLASH);
-    ok = ok && o.copyPlain(buf, ka, kb, PERCENT, PLUS);
+    // `{"uri":"s3://bucket/`, made once per bucket: a data file names one bucket on every line.
+    let ok = this.prefix.matches(buf, ba, bb) || this.prefix.set(buf, ba, bb);
+    if (ok) o.put(this.prefix.bytes);
+    ok = ok && o.copyKey(buf, ka, kb);
     o.put(QUOTE);
     if (ok && sb > sa) {
       o.put(SIZE);
@@ -99,6 +134,11 @@ class PartLines {
       return;
     }
     o.pos = mark;
+    this.addDecoded(f, c);
+  }
+
+  /** The string path for a CSV row. */
+  private addDecoded(f: InventoryFields, c: InventoryColumns): void {
     this.add(s3Uri(f.text(c.bucket), decodeInventoryKey(f.text(c.key))), f.text(c.size), f.text(c.etag));
   }
 
