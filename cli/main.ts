@@ -129,6 +129,7 @@ runOptions(
       .requiredOption('--root <dir>', 'folder of the nightly: current/ (the current table), current.json, nightly.json, runs/<time>/, nightly.lock')
       .option('--dataset <dir>', 'where the runs\' rows go, as <dataset>/run_date=YYYY-MM-DD/*.parquet (default <root>/tags)')
       .option('--max-deletions <share>', 'refuse a manifest that would delete more than this share (0 to 1) of the current table\'s objects: an empty or misread manifest never empties the table', rate, 0.1)
+      .option('--glue-table <database.table>', 'move this Glue (Athena) table to each new version of the current table, in one call (terraform output athena_current_table)')
       .option('--retry-errors', 'tag again objects whose row is an error that would repeat (not an image, empty, truncated, too large); by default they wait for a new ETag or model')
       .option('--new-objects-only', 'tag only new or changed objects even when the model changed (default: a new model version re-tags everything)')
       .option('--fleet-threshold <n>', 'submit the run to AWS Batch when it has this many images or more (0: always); needs --job-queue and --job-definition', int(0))
@@ -149,7 +150,7 @@ runOptions(
   try {
     const { runNightly } = await import('../src/nightly/nightly.js');
     res = await runNightly(
-      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, retryErrors: o.retryErrors, dataset: o.dataset, maxDeletions: o.maxDeletions, dryRun: o.dryRun, fleet },
+      { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3, stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, retryErrors: o.retryErrors, glueTable: o.glueTable, dataset: o.dataset, maxDeletions: o.maxDeletions, dryRun: o.dryRun, fleet },
       logEvent,
     );
   } catch (e) {
@@ -252,8 +253,8 @@ program
   .requiredOption('--run <dir>', 'run directory')
   .option('--target-file-mb <mb>', 'size of each merged file', positiveNumber, DEFAULTS.compact.targetFileMb)
   .option('--row-group-mb <mb>', 'size of each row group', positiveNumber, DEFAULTS.compact.rowGroupMb)
-  .option('--memory-mb <mb>', 'memory for the merge sorts together; beyond it, they spill to local disk', positiveNumber, DEFAULTS.compact.memoryMb)
-  .option('--workers <n>', 'files merged at once, each under its own lease (they share --memory-mb and the cores)', int(1), 1)
+  .option('--memory-mb <mb>', 'memory for each merge\'s sort; beyond it, it spills to local disk', positiveNumber, DEFAULTS.compact.memoryMb)
+  .option('--workers <n>', 'files merged at once, each under its own lease, in its own process, with its own --memory-mb (they share the cores)', int(1), 1)
   .option('--merge-only', 'merge files only (a fleet array child; any number may run at once): done.json, the current table and removing staged files are left to one compact without it')
   .action(async (o) => {
     const { compactRun } = await import('../src/compact/compact.js');
@@ -265,6 +266,19 @@ program
     if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);
     if (c.status === 'leased') console.error('imgtag: another process is compacting this run: run the same command again later');
     exitCode = c.status === 'incomplete' || c.status === 'leased' ? 3 : 0;
+  });
+
+program
+  .command('current')
+  .description('where the current table of a nightly root is now: its version\'s folder, rows, the run it reflects, and a DuckDB query over it')
+  .requiredOption('--root <dir>', 'the nightly\'s --root')
+  .action(async (o: { root: string }) => {
+    const { readCurrent } = await import('../src/current/state.js');
+    const { dirnameUri } = await import('../src/storage/uri.js');
+    const current = await readCurrent(o.root);
+    if (current === undefined) throw new UserError(`${o.root} has no current table yet: the first nightly makes it`);
+    const location = current.location ?? `${dirnameUri(current.files[0]?.uri ?? `${o.root}/current/x`)}/`;
+    console.log(table([['location', location], ['rows', current.rows], ['run', current.run], ['updated', current.updatedAt], ['duckdb', `SELECT * FROM read_parquet('${location}*.parquet')`]]));
   });
 
 program

@@ -16,8 +16,8 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * shard files of 1,000 rows, as `imgtag run` stages them, on local disk: rows/s, peak RSS, files and
  * sizes out. Beside it, in the same invocation, a baseline: the same bytes copied file by file (cp),
  * the least any merge must do. Two sizes show that memory does not grow with the run; each size is
- * compacted with 1, 2 and 4 merge workers (`--workers`, in one process: on a fleet they are array
- * children, `compact --merge-only`, one process each, merging under the same group leases).
+ * compacted with 1, 2 and 4 merge workers (`--workers`: `compact --merge-only` processes, as fleet
+ * children are, merging under the same group leases; peak RSS is the largest process's).
  * Usage: node dist/scripts/bench-compact.js [rows,rows...] [workers,workers...]
  */
 const sizes = (process.argv[2] ?? '1000000,10000000').split(',').map(Number);
@@ -87,7 +87,7 @@ async function measure(rows: number): Promise<{ lines: string[]; note: string }>
     const outBytes = done.files.reduce((s, f) => s + f.bytes, 0);
     fs.rmSync(copy, { recursive: true, force: true });
     const rate = rows / compact.seconds;
-    lines.push(`| ${n} | imgtag compact --workers ${workers} (read, check, sort by key, zstd, publish, remove staged) | ${workers} | ${compact.seconds.toFixed(2)} | ${rate.toFixed(0)} | ${(rate / workers).toFixed(0)} | ${compact.rssMb.toFixed(0)} (${(compact.rssMb / workers).toFixed(0)} a worker) | ${done.files.length} | ${mb(outBytes)} |`);
+    lines.push(`| ${n} | imgtag compact --workers ${workers} (read, check, sort by key, zstd, publish, remove staged) | ${workers} | ${compact.seconds.toFixed(2)} | ${rate.toFixed(0)} | ${(rate / workers).toFixed(0)} | ${compact.rssMb.toFixed(0)} | ${done.files.length} | ${mb(outBytes)} |`);
     if (workers === workerCounts[0]) notes.push(`${n} rows: compaction takes ${(compact.seconds / baseline.seconds).toFixed(0)}x the time of copying the same bytes; files per million images ${Math.round((shards * 1e6) / rows).toLocaleString('en')} before, ${((done.files.length * 1e6) / rows).toFixed(2)} after (${(stagedBytes / rows).toFixed(1)} bytes per row staged, ${(outBytes / rows).toFixed(1)} compacted).`);
   }
   fs.rmSync(work, { recursive: true, force: true });
@@ -97,9 +97,9 @@ async function measure(rows: number): Promise<{ lines: string[]; note: string }>
 const results = [];
 for (const rows of sizes) results.push(await measure(rows));
 const table = [
-  `Result rows (one model, five tags each, 0.2% error rows) staged as shard files of ${SHARD.toLocaleString('en')} rows on local disk, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}); \`imgtag compact --target-file-mb 32\` (so that 10 M rows make several files, as 300 M make about 20 at the default 256 MB), 128 MB row groups, 256 MB for DuckDB's sorts together (each worker a share; they spill beyond it).`,
+  `Result rows (one model, five tags each, 0.2% error rows) staged as shard files of ${SHARD.toLocaleString('en')} rows on local disk, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}); \`imgtag compact --target-file-mb 32\` (so that 10 M rows make several files, as 300 M make about 20 at the default 256 MB), 128 MB row groups, 256 MB for each merge's DuckDB sort (it spills beyond it).`,
   '',
-  '| rows | step | workers | seconds | rows/s | rows/s a worker | peak RSS MB | files out | MB out |',
+  '| rows | step | workers | seconds | rows/s | rows/s a worker | peak RSS MB, largest process | files out | MB out |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...results.flatMap((r) => r.lines),
   '',

@@ -91,12 +91,12 @@ try {
   const files = await currentTable(modelId);
   const table = [];
   for (const [i, f] of files.entries()) {
-    const uri = currentLayout.file(root, `bench-base-${String(i).padStart(5, '0')}.parquet`);
+    const uri = `${currentLayout.version(root, 'bench-base')}part-${String(i).padStart(5, '0')}.parquet`;
     await uploadFile(f.file, uri);
     table.push({ uri, rows: f.rows });
   }
   const rows = table.reduce((n, f) => n + f.rows, 0);
-  await writeCurrent({ version: 1, root, run: `${root}/runs/bench-base`, runId: 'bench-base', files: table, rows, updatedAt: new Date().toISOString() });
+  await writeCurrent({ version: 1, root, run: `${root}/runs/bench-base`, runId: 'bench-base', files: table, rows, updatedAt: new Date().toISOString(), location: currentLayout.version(root, 'bench-base') });
 
   const env = { ...process.env, AWS_ENDPOINT_URL: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const cli = path.join(ROOT, 'dist/cli/imgtag.js');

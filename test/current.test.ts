@@ -4,12 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { deleteObjects, downloadFile, listObjects, readBytes, readText, writeBytes } from '../src/storage/storage.js';
+import { deleteObjects, downloadFile, exists, listObjects, readBytes, readText, writeBytes } from '../src/storage/storage.js';
+import { parquetMetadataAsync } from 'hyparquet';
+import { rangedBuffer } from '../src/storage/ranged-buffer.js';
 import { imgtag } from './helpers/cli.js';
 import { duckdb } from './helpers/duckdb.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { newBucket, testS3, type TestS3 } from './helpers/s3.js';
 import { startBatchServer } from './helpers/batch-server.js';
+import { startGlueServer } from './helpers/glue-server.js';
 
 const photo = (i: number) => fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i % imagenetFiles().length]!));
 const field = (out: string, name: string) => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(out)?.[1];
@@ -21,18 +24,32 @@ async function truth(bucket: string): Promise<Map<string, string>> {
   return live;
 }
 
-/** The current table as DuckDB reads it: every Parquet file under <root>/current/, nothing else. */
+/**
+ * The current table as a reader reads it: the files of the version current.json names, all in its
+ * folder. current/ holds Parquet only, of that version and at most the one before.
+ */
 async function currentTable(root: string): Promise<Record<string, unknown>[]> {
+  const table = JSON.parse(await readText(`${root}/current.json`)) as { location: string; files: { uri: string }[]; previous?: { files: { uri: string }[] } };
+  assert.ok(table.files.every((f) => f.uri.startsWith(table.location)), 'every file in the version\'s folder');
+  const known = new Set([...table.files, ...(table.previous?.files ?? [])].map((f) => f.uri));
+  for await (const o of listObjects(`${root}/current/`)) {
+    assert.match(o.uri, /\/v=[^/]+\/[^/]+\.parquet$/, 'current/ holds versions of Parquet files only');
+    assert.ok(known.has(o.uri), `${o.uri} is neither the table nor its previous version`);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-current-'));
   const files: string[] = [];
-  for await (const o of listObjects(`${root}/current/`)) {
-    assert.match(o.uri, /\.parquet$/, 'current/ holds Parquet files only');
+  for (const f of table.files) {
     const file = path.join(dir, `${files.length}.parquet`);
-    await downloadFile(o.uri, file);
+    await downloadFile(f.uri, file);
     files.push(`'${file}'`);
   }
   const list = `[${files.join(', ')}]`;
   return duckdb(`SELECT key, etag, run_id, error, COLUMNS('^model_') FROM read_parquet(${list}, union_by_name = true) ORDER BY key`);
+}
+
+/** Rows in a Parquet file, from its footer (ranged reads, as a query engine plans). */
+async function readRunFileRows(uri: string): Promise<number> {
+  return Number((await parquetMetadataAsync(await rangedBuffer(uri))).num_rows);
 }
 
 /** One row per live object, with its current ETag, tagged without error by `model`. */
@@ -61,7 +78,7 @@ test('the current table over four nightlies: new, changed and deleted objects, a
 
   const first = await nightly(s3, root, bucket);
   assert.equal(field(first.stdout, 'images'), '300');
-  assert.match(field(first.stdout, 'current table')!, /^now 300 rows in 1 file\(s\) under s3:\/\/current-[^ ]*\/nightly\/current\/$/);
+  assert.match(field(first.stdout, 'current table')!, /^now 300 rows in 1 file\(s\) under s3:\/\/current-[^ ]*\/nightly\/current\/v=[^/ ]+\/$/);
   await assertCurrent(root, bucket, 'mobilenetv2_12_int8');
 
   for (let i = 300; i < 320; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
@@ -198,9 +215,9 @@ test('bad input never empties the table: an empty key list, or one deleting more
   const before = await readText(`${root}/current.json`);
   assert.equal((await currentTable(root)).length, 20);
 
-  // What a crash between replacing current.json and deleting the old table leaves: a second table.
+  // What a crash between replacing current.json and deleting older versions leaves: a third one.
   const named = (JSON.parse(before) as { files: { uri: string }[] }).files.map((f) => f.uri);
-  await writeBytes(`${root}/current/old-table-00000.parquet`, await readBytes(named[0]!));
+  await writeBytes(`${root}/current/v=crashed/part-00000.parquet`, await readBytes(named[0]!));
   const list = (keys: string[]) => writeBytes(`s3://${bucket}/keys.txt`, keys.map((k) => `s3://${bucket}/img/${k}\n`).join(''));
   const fromList = (...args: string[]) => imgtag(['nightly', '--root', root, '--manifest', `s3://${bucket}/keys.txt`, '--shard-size', '50', ...args], s3.env);
   await list([]);
@@ -267,4 +284,53 @@ test('the untaggable are not fetched again: three nightlies with an empty file, 
   assert.equal(field(fixed.stdout, 'images'), '1');
   const retried = await nightly(s3, root, bucket, '--retry-errors');
   assert.equal(field(retried.stdout, 'images'), '2');
+});
+
+test('one current table at any instant: each version in its own folder, current.json and the Glue table moved to it, the previous kept for readers in flight', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('current-swap');
+  const root = `s3://${bucket}/nightly`;
+  for (let i = 0; i < 30; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  const glue = await startGlueServer('imgtag', 'current', `${root}/current/`);
+  const env = { ...s3.env, AWS_ENDPOINT_URL_GLUE: glue.endpoint, AWS_REGION: s3.env.AWS_REGION ?? 'us-east-1' };
+  const night = async () => {
+    const res = await imgtag(['nightly', '--root', root, '--prefix', `s3://${bucket}/img/`, '--shard-size', '10', '--glue-table', 'imgtag.current'], env);
+    assert.equal(res.code, 0, res.stderr);
+    return JSON.parse(await readText(`${root}/current.json`)) as { location: string; rows: number; files: { uri: string; rows: number }[] };
+  };
+  try {
+    const first = await night();
+    assert.match(first.location, new RegExp(`^${root}/current/v=[^/]+/$`));
+    assert.equal(glue.location, first.location, 'the Glue table points at the version');
+    assert.equal(field((await imgtag(['current', '--root', root], env)).stdout, 'location'), first.location);
+
+    // A reader following current.json all through the next night: always one whole version.
+    for (let i = 30; i < 36; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+    let running = true;
+    const seen: number[] = [];
+    const reader = (async () => {
+      while (running) {
+        const t = JSON.parse(await readText(`${root}/current.json`)) as { rows: number; files: { uri: string; rows: number }[] };
+        let rows = 0;
+        for (const f of t.files) rows += (await readRunFileRows(f.uri));
+        assert.equal(rows, t.rows, 'the files current.json names are all there, and all of the table');
+        seen.push(rows);
+      }
+    })();
+    const second = await night();
+    running = false;
+    await reader;
+    assert.ok(seen.length > 0 && seen.every((n) => n === 30 || n === 36), `one version at a time: ${[...new Set(seen)].join(', ')}`);
+    assert.notEqual(second.location, first.location);
+    assert.equal(glue.location, second.location);
+    assert.equal(glue.updates.length, 2, 'one UpdateTable a night');
+    // The previous version stays for queries planned before the switch; the one before goes next night.
+    for (const f of first.files) assert.ok(await exists(f.uri), `${f.uri} kept`);
+    await writeBytes(`s3://${bucket}/img/99.jpg`, photo(99));
+    await night();
+    for (const f of first.files) assert.equal(await exists(f.uri), false, `${f.uri} gone two versions later`);
+    assert.equal((await currentTable(root)).length, 37);
+  } finally {
+    await glue.close();
+  }
 });

@@ -59,3 +59,19 @@ test('a second nightly is refused while one holds the lock: a normal overlap, ex
   assert.match(res.stderr, /nothing started tonight, the previous nightly is still going: another nightly run holds .*nightly\.lock \(owner cron-host:4242:abcd, since 2026-11-23T01:00:00.000Z\)/);
   assert.equal(fs.existsSync(path.join(root, 'runs')), false, 'nothing was planned');
 });
+
+test('a previous nightly run with a shard under another host\'s live lease: exit 3 (run again later), not 1, and a line saying so', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-nightly-held-'));
+  const keys = path.join(root, 'keys.txt');
+  fs.writeFileSync(keys, imagenetFiles().slice(0, 4).map((f) => path.join(IMAGENET_DIR, f)).join('\n'));
+  // The previous night planned its run and crashed; another host's worker holds shard 0 right now.
+  const run = path.join(root, 'runs', 'previous');
+  assert.equal((await imgtag(['plan', '--manifest', keys, '--run', run, '--shard-size', '2'])).code, 0);
+  fs.writeFileSync(path.join(root, 'nightly.json'), JSON.stringify({ version: 1, run }));
+  fs.mkdirSync(path.join(run, 'leases'), { recursive: true });
+  const live = { owner: 'other-host:7:abcd', since: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString() };
+  fs.writeFileSync(path.join(run, 'leases', 'part-00000.json'), JSON.stringify(live));
+  const res = await imgtag(['nightly', '--root', root, '--manifest', keys]);
+  assert.equal(res.code, 3, res.stderr);
+  assert.match(res.stderr, /has 1 shard\(s\) held by another worker's lease: run the nightly again later: exit 3/);
+});

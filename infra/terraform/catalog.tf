@@ -56,7 +56,12 @@ locals {
 }
 
 resource "aws_glue_catalog_table" "table" {
-  for_each      = local.tables
+  for_each = local.tables
+  # The nightly moves the current table to each new version (current/v=<id>/) with UpdateTable: an
+  # apply must not move it back. (The dataset's location follows run_prefix, set once.)
+  lifecycle {
+    ignore_changes = [storage_descriptor[0].location]
+  }
   name          = each.key
   database_name = aws_glue_catalog_database.imgtag.name
   table_type    = "EXTERNAL_TABLE"

@@ -83,10 +83,20 @@ locals {
     ]
   }]
 
+  # The jobs that update the current table move its Glue table to each new version: that table only.
+  move_current_table = [{
+    Sid = "MoveCurrentTable", Effect = "Allow", Action = ["glue:GetTable", "glue:UpdateTable"]
+    Resource = [
+      "arn:${local.partition}:glue:${var.region}:${local.account}:catalog",
+      "arn:${local.partition}:glue:${var.region}:${local.account}:database/${aws_glue_catalog_database.imgtag.name}",
+      "arn:${local.partition}:glue:${var.region}:${local.account}:table/${aws_glue_catalog_database.imgtag.name}/current",
+    ]
+  }]
+
   job_statements = {
     tag     = concat(local.read_images, local.read_model, local.read_write_runs, local.deny_tables, local.kms_results, local.kms_inputs)
-    nightly = concat(local.read_images, local.read_model, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs)
-    compact = concat(local.read_write_runs, local.kms_results)
+    nightly = concat(local.read_images, local.read_model, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs, local.move_current_table)
+    compact = concat(local.read_write_runs, local.kms_results, local.move_current_table)
   }
 
   # Trust: the service, for this account only (confused deputy). EC2 does not send aws:SourceAccount

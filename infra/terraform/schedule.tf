@@ -19,6 +19,7 @@ resource "aws_scheduler_schedule" "nightly" {
       ContainerOverrides = {
         Command = [
           "nightly", "--root", local.nightly_root, "--dataset", local.dataset, "--manifest", var.nightly_manifest,
+          "--glue-table", "${aws_glue_catalog_database.imgtag.name}.current",
           "--model", var.model, "--device", "cpu", "--fleet-threshold", tostring(var.nightly_fleet_threshold),
           "--job-queue", aws_batch_job_queue.tag.arn, "--job-definition", aws_batch_job_definition.job["tag"].arn_prefix,
           "--compact-job-queue", aws_batch_job_queue.planning.arn, "--compact-job-definition", aws_batch_job_definition.job["compact"].arn_prefix,

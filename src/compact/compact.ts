@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +26,7 @@ export interface CompactOptions {
   /** DuckDB's memory limit; beyond it the sort spills to local disk (default 256 MB). */
   memoryMb?: number;
   threads?: number;
-  /** Groups merged at once by this process, each with its own DuckDB (default 1). */
+  /** Files merged at once: this process and workers - 1 `compact --merge-only` processes (default 1). */
   workers?: number;
   /** Merge groups only (a fleet child): done.json and the current table are left to a `compact` without it. */
   mergeOnly?: boolean;
@@ -142,47 +144,38 @@ async function ensurePlan(run: string, o: Required<CompactOptions>): Promise<Com
 }
 
 /**
- * Merge every group of the plan that has no marker yet, each under its own lease, `workers` at a
- * time; groups another process holds are left to it. Answers the groups still unmarked at the end.
+ * Merge every group of the plan that has no marker yet, each under its own lease; groups another
+ * process holds are left to it. Answers the groups still unmarked at the end.
  */
-async function mergeGroups(run: string, plan: CompactionPlan, o: Required<CompactOptions>, workers: number): Promise<number[]> {
+async function mergeGroups(run: string, plan: CompactionPlan, o: Required<CompactOptions>): Promise<number[]> {
   const tmp = await scratchDir('compact');
-  const mergers: ParquetMerger[] = [];
+  let merger: ParquetMerger | undefined;
   const left: number[] = [];
   try {
-    // Each merge loop its own DuckDB, with its share of the memory: the total stays within --memory-mb.
-    const memoryMb = Math.max(64, Math.floor(o.memoryMb / workers));
-    const threads = Math.max(1, Math.floor(o.threads / workers));
-    const limit = pLimit(workers);
-    const free: ParquetMerger[] = [];
-    await Promise.all(
-      plan.groups.map((_, i) =>
-        limit(async () => {
-          if (await readState<CompactedFile>(run, groupMarker(i))) return;
-          const got = await acquireLock(runLayout.compaction(run, `leases/group-${String(i).padStart(5, '0')}.json`), LEASE_TTL_MS);
-          if ('holder' in got) return void left.push(i);
-          try {
-            // Marked while we waited for the lease: done once, by the other.
-            if (await readState<CompactedFile>(run, groupMarker(i))) return;
-            const merger = free.pop() ?? (await ParquetMerger.open({ memoryLimitMb: memoryMb, threads, tempDir: tmp }));
-            if (!mergers.includes(merger)) mergers.push(merger);
-            try {
-              await mergeGroup(run, plan, i, merger, tmp, memoryMb);
-            } finally {
-              free.push(merger);
-            }
-          } finally {
-            await got.lease.release();
-          }
-        }),
-      ),
-    );
+    for (let i = 0; i < plan.groups.length; i++) {
+      if (await readState<CompactedFile>(run, groupMarker(i))) continue;
+      const got = await acquireLock(runLayout.compaction(run, groupLease(i)), LEASE_TTL_MS);
+      if ('holder' in got) {
+        left.push(i);
+        continue;
+      }
+      try {
+        // Marked while we took the lease: done once, by the other.
+        if (await readState<CompactedFile>(run, groupMarker(i))) continue;
+        merger ??= await ParquetMerger.open({ memoryLimitMb: o.memoryMb, threads: o.threads, tempDir: tmp });
+        await mergeGroup(run, plan, i, merger, tmp, o.memoryMb);
+      } finally {
+        await got.lease.release();
+      }
+    }
   } finally {
-    for (const m of mergers) m.close();
+    merger?.close();
     await dropScratch(tmp);
   }
-  return left.sort((a, b) => a - b);
+  return left;
 }
+
+const groupLease = (i: number) => `leases/group-${String(i).padStart(5, '0')}.json`;
 
 /**
  * Merge a finished run's per-shard Parquet into files of about 256 MB in the dataset, sorted by key,
@@ -225,7 +218,15 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
 
   const cplan = await ensurePlan(run, o);
   if ('leased' in cplan) return { status: 'leased', holder: cplan.leased };
-  const left = await mergeGroups(run, cplan, o, o.workers);
+  // Other merge workers are processes (`compact --merge-only`), as on the fleet: two DuckDB
+  // instances merging at once in one process crashed it (SIGSEGV at 1 M rows).
+  const helpers = Array.from({ length: Math.max(0, Math.min(o.workers, cplan.groups.length) - 1) }, () => mergeProcess(run, o));
+  let left = await mergeGroups(run, cplan, o);
+  if (helpers.length > 0) {
+    // Once they are done, what they held is merged, or (one failed) merged here now.
+    await Promise.all(helpers);
+    left = await mergeGroups(run, cplan, o);
+  }
   if (o.mergeOnly) return { status: 'merged', groups: cplan.groups.length - left.length, seconds: seconds() };
   if (left.length > 0) {
     const holder = await readHolderOf(run, left[0]!);
@@ -260,9 +261,21 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
   }
 }
 
+const CLI = fileURLToPath(new URL('../../cli/imgtag.js', import.meta.url));
+
+/** One more merge worker: `imgtag compact --merge-only` in a process of its own; resolves to its exit code. */
+function mergeProcess(run: string, o: Required<CompactOptions>): Promise<number | null> {
+  const args = [CLI, 'compact', '--run', run, '--merge-only', '--target-file-mb', String(o.targetFileMb), '--row-group-mb', String(o.rowGroupMb), '--memory-mb', String(o.memoryMb)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return new Promise((resolve) => {
+    child.on('error', () => resolve(null));
+    child.on('exit', (code) => resolve(code));
+  });
+}
+
 /** Who holds a group's lease, for the line that says compaction goes on elsewhere. */
 async function readHolderOf(run: string, group: number): Promise<Holder> {
-  const got = await acquireLock(runLayout.compaction(run, `leases/group-${String(group).padStart(5, '0')}.json`), LEASE_TTL_MS);
+  const got = await acquireLock(runLayout.compaction(run, groupLease(group)), LEASE_TTL_MS);
   if ('holder' in got) return got.holder;
   await got.lease.release();
   return { owner: `another process (group ${group} was just given back: run again)`, since: new Date().toISOString(), expiresAt: new Date().toISOString() };

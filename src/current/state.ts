@@ -4,13 +4,15 @@ import { exists, readText, writeBytes } from '../storage/storage.js';
 import { isS3Uri, joinUri } from '../storage/uri.js';
 
 /**
- * The current table of a nightly root: `<root>/current/` holds its Parquet files and nothing else
- * (what Athena and DuckDB read); `<root>/current.json` says which files make it up and which run
- * it reflects. It is replaced whole by each nightly, so no history is ever read to build it.
+ * The current table of a nightly root: each version in a folder of its own under `<root>/current/`
+ * (`v=<run id>/`), and `<root>/current.json` naming the version that is the table, its files and
+ * the run it reflects. A new version is written beside the old, then current.json (and the Glue
+ * table's location) moves to it in one write: a reader following either sees one version, never
+ * two. The previous version stays until the next, for queries planned before the move.
  */
 export const currentLayout = {
   dir: (root: string) => `${joinUri(root, 'current')}/`,
-  file: (root: string, name: string) => joinUri(root, 'current', name),
+  version: (root: string, id: string) => `${joinUri(root, 'current', `v=${id}`)}/`,
   state: (root: string) => joinUri(root, 'current.json'),
   lock: (root: string) => joinUri(root, 'current.lock'),
   /** The newest run a nightly planned under this root; it may not be in the current table yet. */
@@ -28,6 +30,10 @@ export interface CurrentTable {
   files: { uri: string; rows: number }[];
   rows: number;
   updatedAt: string;
+  /** The version's folder (every file is in it): the Glue table's location. Absent in tables from before versions. */
+  location?: string;
+  /** The version before, kept until the next update for readers that planned against it. */
+  previous?: { location?: string; files: { uri: string; rows: number }[] };
 }
 
 /** A root as it is written in state files: local paths absolute, no trailing slash. */

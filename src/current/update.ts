@@ -6,15 +6,16 @@ import { planIdentity, type Plan } from '../plan/plan-file.js';
 import { shardName } from '../run-dir.js';
 import { copyObject, deleteObjects, listObjects } from '../storage/storage.js';
 import { currentLayout, readCurrent, writeCurrent, type CurrentTable } from './state.js';
+import { moveGlueTable } from './glue.js';
 
 export type CurrentUpdate =
   | { status: 'updated'; table: CurrentTable; removed: number }
   | { status: 'already'; table: CurrentTable }
   | { status: 'leased'; owner: string };
 
-/** Delete what current/ holds beside the table (the previous table, a crash's copies) and the staged kept files. */
+/** Delete what current/ holds beside the table and its previous version (older versions, a crash's copies) and the staged kept files. */
 async function removeOthers(table: CurrentTable, staged: { uri: string }[]): Promise<number> {
-  const keep = new Set(table.files.map((f) => f.uri));
+  const keep = new Set([...table.files, ...(table.previous?.files ?? [])].map((f) => f.uri));
   const stale: string[] = [];
   for await (const o of listObjects(currentLayout.dir(table.root))) if (!keep.has(o.uri)) stale.push(o.uri);
   await deleteObjects([...stale, ...staged.map((f) => f.uri)]);
@@ -54,6 +55,7 @@ export async function updateCurrent(run: string, plan: Plan, done: CompactionDon
   try {
     const table = await readCurrent(root);
     if (table?.run === run) {
+      if (staged.glueTable && table.location) await moveGlueTable(staged.glueTable, table.location);
       await removeOthers(table, staged.kept);
       return { status: 'already', table };
     }
@@ -65,21 +67,35 @@ export async function updateCurrent(run: string, plan: Plan, done: CompactionDon
     }
     const id = planIdentity(run, plan).id;
     const all = [...staged.kept, ...done.files];
-    // An empty table keeps one empty file: readers of current/*.parquet then get no rows, not an error.
+    // An empty table keeps one empty file: readers of its folder then get no rows, not an error.
     const nonEmpty = all.filter((f) => f.rows > 0);
     const sources = nonEmpty.length > 0 ? nonEmpty : all.slice(0, 1);
     const limit = pLimit(16);
     const files = await Promise.all(
       sources.map((f, i) =>
         limit(async () => {
-          const uri = currentLayout.file(root, `${id}-${shardName(i)}.parquet`);
+          const uri = `${currentLayout.version(root, id)}part-${shardName(i)}.parquet`;
           await copyObject(f.uri, uri);
           return { uri, rows: f.rows };
         }),
       ),
     );
-    const next: CurrentTable = { version: 1, root, run, runId: id, files, rows: files.reduce((n, f) => n + f.rows, 0), updatedAt: new Date().toISOString() };
+    const location = currentLayout.version(root, id);
+    const next: CurrentTable = {
+      version: 1,
+      root,
+      run,
+      runId: id,
+      files,
+      rows: files.reduce((n, f) => n + f.rows, 0),
+      updatedAt: new Date().toISOString(),
+      location,
+      ...(table ? { previous: { location: table.location, files: table.files } } : {}),
+    };
+    // The switch: current.json, then the Glue table (a crash between is mended by the next update,
+    // which moves it again), then what is older than the previous version goes.
     await writeCurrent(next);
+    if (staged.glueTable) await moveGlueTable(staged.glueTable, location);
     return { status: 'updated', table: next, removed: await removeOthers(next, staged.kept) };
   } finally {
     await got.lease.release();

@@ -43,6 +43,8 @@ export interface NightlyOptions {
   retryErrors?: boolean;
   /** Where every nightly run's rows go (default `<root>/tags`). */
   dataset?: string;
+  /** The Glue (Athena) table to move to each new version of the current table: database.table. */
+  glueTable?: string;
   /** The share of the current table's objects one night may delete (default 0.1): more is refused as bad input. */
   maxDeletions?: number;
   /**
@@ -172,7 +174,7 @@ const modelIds = (opts: NightlyOptions) => Promise.all(modelsOrDefault(opts.run.
 function planOptions(root: string, latest: LatestRun | undefined, models: string[], opts: NightlyOptions): PlanOptions {
   return {
     ...opts.plan,
-    current: { root, baseModels: latest?.models, maxDeletions: opts.maxDeletions },
+    current: { root, baseModels: latest?.models, maxDeletions: opts.maxDeletions, glueTable: opts.glueTable },
     sinceModels: opts.newObjectsOnly ? undefined : models,
     retryErrors: opts.retryErrors,
     dataset: opts.dataset ?? joinUri(root, 'tags'),

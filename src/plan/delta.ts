@@ -14,7 +14,7 @@ import { loadPlan } from './plan-file.js';
 export interface DeltaSource {
   since?: string;
   /** Nightly: the root whose current table to join against, and the share of its rows a manifest may delete (default DEFAULT_MAX_DELETIONS). */
-  current?: { root: string; baseModels?: string[]; maxDeletions?: number };
+  current?: { root: string; baseModels?: string[]; maxDeletions?: number; glueTable?: string };
   /** Only rows tagged by exactly these model ids count as tagged. */
   models?: string[];
   /** Permanent error rows do not count as tagged: their objects are tagged again. */
@@ -30,6 +30,8 @@ export interface PlanCurrent {
   /** Rows of that table still live and unchanged, staged in the run directory. */
   kept: { uri: string; rows: number }[];
   counts: Pick<JoinCounts, 'new' | 'deleted'>;
+  /** The Glue table (database.table) moved to each new version of the current table. */
+  glueTable?: string;
 }
 
 /**
@@ -100,5 +102,5 @@ export async function planDelta(parts: string[], src: DeltaSource, run: string, 
       }),
     ),
   );
-  return { join, current: { root: rootId(src.current.root), base: table?.run, baseModels: table ? src.current.baseModels : undefined, kept, counts: { new: join.counts.new, deleted: join.counts.deleted } } };
+  return { join, current: { root: rootId(src.current.root), base: table?.run, baseModels: table ? src.current.baseModels : undefined, kept, counts: { new: join.counts.new, deleted: join.counts.deleted }, ...(src.current.glueTable ? { glueTable: src.current.glueTable } : {}) } };
 }

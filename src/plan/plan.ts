@@ -25,7 +25,7 @@ export interface PlanOptions {
   /** A previous run: objects it (or its ancestors) tagged with the same ETag are left out. */
   since?: string;
   /** Nightly: a root whose current table's objects, tagged with the same ETag, are left out; and the models that table was tagged with. */
-  current?: { root: string; baseModels?: string[]; maxDeletions?: number };
+  current?: { root: string; baseModels?: string[]; maxDeletions?: number; glueTable?: string };
   /** With since or current: only rows tagged by exactly these model ids count as tagged. */
   sinceModels?: string[];
   /** With since or current: tag again objects whose row is a permanent error (not an image, too large). */

@@ -131,6 +131,7 @@ run "step_4_cpu_fleet" {
   assert {
     condition = join(" ", jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).ContainerOverrides.Command) == join(" ", [
       "nightly", "--root", "s3://my-imgtag/imgtag/nightly", "--dataset", "s3://my-imgtag/imgtag/tags/", "--manifest", "s3://my-inventory/my-photos/all/",
+      "--glue-table", "imgtag.current",
       "--model", "mobilenetv2-12-int8", "--device", "cpu", "--fleet-threshold", "20000",
       "--job-queue", aws_batch_job_queue.tag.arn, "--job-definition", aws_batch_job_definition.job["tag"].arn_prefix,
       "--compact-job-queue", aws_batch_job_queue.planning.arn, "--compact-job-definition", aws_batch_job_definition.job["compact"].arn_prefix,
@@ -166,6 +167,10 @@ run "step_4_cpu_fleet" {
     condition = anytrue([for s in jsondecode(aws_iam_role_policy.job["tag"].policy).Statement :
     s.Effect == "Deny" && contains(s.Action, "s3:DeleteObject") && contains(s.Resource, "arn:aws:s3:::my-imgtag/imgtag/nightly/current/*") && contains(s.Resource, "arn:aws:s3:::my-imgtag/imgtag/tags/*")])
     error_message = "array children may not write or delete the current table or the dataset"
+  }
+  assert {
+    condition     = alltrue([for k in ["nightly", "compact"] : contains(flatten([for s in jsondecode(aws_iam_role_policy.job[k].policy).Statement : s.Resource if contains(s.Action, "glue:UpdateTable")]), "arn:aws:glue:us-east-1:123456789012:table/imgtag/current")]) && !contains(flatten([for s in jsondecode(aws_iam_role_policy.job["tag"].policy).Statement : s.Action]), "glue:UpdateTable")
+    error_message = "the jobs that switch the current table may move its Glue table, and only those"
   }
   assert {
     condition     = !contains(flatten([for s in jsondecode(aws_iam_role_policy.job["compact"].policy).Statement : s.Resource]), "arn:aws:s3:::my-photos/*")

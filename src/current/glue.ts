@@ -1,0 +1,34 @@
+import { GetTableCommand, GlueClient, UpdateTableCommand, type TableInput } from '@aws-sdk/client-glue';
+import { UserError } from '../errors.js';
+import { s3Settings } from '../storage/s3-client.js';
+
+/** "database.table", as the Terraform output athena_current_table gives it. */
+export function parseGlueTable(name: string): { database: string; table: string } {
+  const m = /^([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)$/.exec(name);
+  if (!m) throw new UserError(`--glue-table must be database.table (terraform output athena_current_table), not ${name}`);
+  return { database: m[1]!, table: m[2]! };
+}
+
+/**
+ * Point the Glue (Athena) table at a new version of the current table, in one call: a query
+ * planned before reads the old version (kept until the next one), one planned after the new.
+ * UpdateTable replaces the whole definition, so it is read first and only the location changes.
+ */
+export async function moveGlueTable(name: string, location: string): Promise<void> {
+  const { database, table } = parseGlueTable(name);
+  const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const glue = new GlueClient(region ? { region } : {});
+  const got = (await glue.send(new GetTableCommand({ DatabaseName: database, Name: table }))).Table;
+  if (!got?.StorageDescriptor) throw new UserError(`Glue table ${name} has no storage descriptor: is it the current table Terraform made?`);
+  const input: TableInput = {
+    Name: got.Name,
+    Description: got.Description,
+    Owner: got.Owner,
+    Retention: got.Retention,
+    StorageDescriptor: { ...got.StorageDescriptor, Location: location },
+    PartitionKeys: got.PartitionKeys,
+    TableType: got.TableType,
+    Parameters: got.Parameters,
+  };
+  await glue.send(new UpdateTableCommand({ DatabaseName: database, TableInput: input }));
+}
