@@ -14,7 +14,7 @@ import { deleteObjects, downloadFile, listObjects, statObject, uploadFile } from
 import { groupShards, type StagedShard } from './groups.js';
 import { ParquetMerger } from './merge.js';
 import { finishedCompaction, refuseDamagedDataset } from './verify.js';
-import { dropScratch, scratchDir } from '../scratch/scratch.js';
+import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { updateCurrent, type CurrentUpdate } from '../current/update.js';
 import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from './state.js';
 

@@ -11,7 +11,7 @@ import type { ManifestSource } from '../manifest/index.js';
 import { committedShards } from '../output/commit.js';
 import { loadPlan, type Plan } from '../plan/plan-file.js';
 import { createPlan, type PlanOptions } from '../plan/plan.js';
-import { dropScratch, scratchDir } from '../scratch/scratch.js';
+import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
 import { joinUri } from '../storage/uri.js';
 import { exitOnSignal } from '../pool/stop.js';

@@ -7,7 +7,7 @@ import { basenameUri, isS3Uri } from '../storage/uri.js';
 import { resolveManifest, type ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../run-dir.js';
-import { dropScratch, scratchDir } from '../scratch/scratch.js';
+import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { manifestParts, partChunks } from './manifest-parts.js';
 import { DEFAULT_SHARD_SIZE, MAX_SHARDS, refuseFileAsRun, type Plan } from './plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
