@@ -87,3 +87,8 @@ output "operator_policy_arn" {
   description = "Attach to whoever runs imgtag plan, submit and report from their own machine."
   value       = aws_iam_policy.operator.arn
 }
+
+output "nightly_manifest_grants" {
+  description = "What the nightly may read of nightly_manifest: the IAM statements its role gets (an Inventory folder read and listed, a dated manifest's folder, or one key list)."
+  value       = local.inventory_statements
+}

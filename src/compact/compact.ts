@@ -145,18 +145,18 @@ async function ensurePlan(run: string, o: Required<CompactOptions>): Promise<Com
 
 /**
  * Merge every group of the plan that has no marker yet, each under its own lease; groups another
- * process holds are left to it. Answers the groups still unmarked at the end.
+ * process holds are left to it. Answers who holds the groups still unmarked at the end.
  */
-async function mergeGroups(run: string, plan: CompactionPlan, o: Required<CompactOptions>): Promise<number[]> {
+async function mergeGroups(run: string, plan: CompactionPlan, o: Required<CompactOptions>): Promise<Holder[]> {
   const tmp = await scratchDir('compact');
   let merger: ParquetMerger | undefined;
-  const left: number[] = [];
+  const left: Holder[] = [];
   try {
     for (let i = 0; i < plan.groups.length; i++) {
       if (await readState<CompactedFile>(run, groupMarker(i))) continue;
       const got = await acquireLock(runLayout.compaction(run, groupLease(i)), LEASE_TTL_MS);
       if ('holder' in got) {
-        left.push(i);
+        left.push(got.holder);
         continue;
       }
       try {
@@ -228,10 +228,7 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
     left = await mergeGroups(run, cplan, o);
   }
   if (o.mergeOnly) return { status: 'merged', groups: cplan.groups.length - left.length, seconds: seconds() };
-  if (left.length > 0) {
-    const holder = await readHolderOf(run, left[0]!);
-    return { status: 'leased', holder };
-  }
+  if (left.length > 0) return { status: 'leased', holder: left[0]! };
   // The last step, once: under the run's lock, every group marked.
   const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
   if ('holder' in got) return { status: 'leased', holder: got.holder };
@@ -271,12 +268,4 @@ function mergeProcess(run: string, o: Required<CompactOptions>): Promise<number 
     child.on('error', () => resolve(null));
     child.on('exit', (code) => resolve(code));
   });
-}
-
-/** Who holds a group's lease, for the line that says compaction goes on elsewhere. */
-async function readHolderOf(run: string, group: number): Promise<Holder> {
-  const got = await acquireLock(runLayout.compaction(run, groupLease(group)), LEASE_TTL_MS);
-  if ('holder' in got) return got.holder;
-  await got.lease.release();
-  return { owner: `another process (group ${group} was just given back: run again)`, since: new Date().toISOString(), expiresAt: new Date().toISOString() };
 }

@@ -20,6 +20,8 @@ export async function moveGlueTable(name: string, location: string): Promise<voi
   const glue = new GlueClient(region ? { region } : {});
   const got = (await glue.send(new GetTableCommand({ DatabaseName: database, Name: table }))).Table;
   if (!got?.StorageDescriptor) throw new UserError(`Glue table ${name} has no storage descriptor: is it the current table Terraform made?`);
+  // Already there (a compaction run again): no UpdateTable, which Glue would keep as another table version.
+  if (got.StorageDescriptor.Location === location) return;
   const input: TableInput = {
     Name: got.Name,
     Description: got.Description,

@@ -76,9 +76,12 @@ export interface NightlyResult {
 
 const SUBMITTING = 'submitting to ';
 
+/** What `submit` is given for a nightly's run on the fleet. */
+const fleetSubmission = (run: string, fleet: NightlyFleet) => ({ run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact });
+
 /** Submit a nightly's run; nightly.json says so first, so a run whose submission fails is not lost. */
 async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<NonNullable<NightlyResult['submitted']>> {
-  const opts = { run: latest.run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact };
+  const opts = fleetSubmission(latest.run, fleet);
   await writeLatestRun(root, { ...latest, fleet: `${SUBMITTING}${fleet.jobQueue}` });
   const submitted = await submitRun(opts);
   await writeLatestRun(root, { ...latest, fleet: submitted.tagJob });
@@ -204,7 +207,7 @@ async function dryRun(root: string, opts: NightlyOptions): Promise<NightlyResult
     };
     const fleet = opts.fleet;
     if (fleet === undefined || plan.counts.images < fleet.threshold) return result;
-    const r = await submitRun({ run, plan, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact, dryRun: true });
+    const r = await submitRun({ ...fleetSubmission(run, fleet), plan, dryRun: true });
     return { ...result, submitted: r };
   } finally {
     await dropScratch(scratch);

@@ -11,7 +11,7 @@ import { classifyFailure, isPermanentRedirect } from '../storage/failure.js';
 import { overLimit, readObject } from '../storage/storage.js';
 import { isS3Uri, parseUri } from '../storage/uri.js';
 import { hedgeAfterMs, hedged } from '../storage/hedged.js';
-import { readDeadlineMs, withReadDeadline } from '../storage/deadline.js';
+import { readDeadlines, withReadDeadline } from '../storage/deadline.js';
 import type { ModelSet } from './model-set.js';
 import type { StageClock } from './stage-clock.js';
 import type { Stage } from './stages.js';
@@ -134,6 +134,7 @@ interface Tally {
  */
 export function fetchStage(models: ModelSet, limits: StageLimits, clock: StageClock, tally: Tally, counter?: S3Counter): StageStep<{ entry: ManifestRow; at: number }, Fetched> {
   const hedgeMs = hedgeAfterMs();
+  const deadlineMs = readDeadlines();
   return {
     name: 'fetch',
     concurrency: limits.fetch,
@@ -146,7 +147,7 @@ export function fetchStage(models: ModelSet, limits: StageLimits, clock: StageCl
         // Over S3: hedged against slow answers, and every read of the object under one deadline.
         const remote = (deadline: AbortSignal) =>
           hedgeMs > 0 ? hedged((signal) => read(AbortSignal.any([signal, deadline])), hedgeMs) : read(deadline);
-        const got = await clock.time('fetch', () => (isS3Uri(entry.uri) ? withReadDeadline(readDeadlineMs(entry.size), remote) : read()));
+        const got = await clock.time('fetch', () => (isS3Uri(entry.uri) ? withReadDeadline(deadlineMs(entry.size), remote) : read()));
         tally.bytes += got.body.length;
         // The row describes the bytes it tags: an object replaced since it was planned gets the ETag
         // and size of what was read, so the next nightly sees it as tagged at its new version.

@@ -21,9 +21,11 @@ function minBytesPerSecond(): number {
 /** An object of unknown size is budgeted as this large. */
 const UNKNOWN_SIZE = 16 << 20;
 
-/** The deadline for reading an object of `size` bytes (undefined: not known before the read). */
-export function readDeadlineMs(size: number | undefined): number {
-  return firstByteMs() + ((size ?? UNKNOWN_SIZE) / minBytesPerSecond()) * 1000;
+/** The deadline for reading an object of `size` bytes (undefined: not known before the read); the settings are read once, here, not per image. */
+export function readDeadlines(): (size: number | undefined) => number {
+  const first = firstByteMs();
+  const rate = minBytesPerSecond();
+  return (size) => first + ((size ?? UNKNOWN_SIZE) / rate) * 1000;
 }
 
 /** The error a read past its deadline ends with: transient (TimeoutError), naming the budget. */
