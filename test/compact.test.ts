@@ -163,6 +163,21 @@ test('compaction on the fleet: merge-only children in parallel, one killed with 
   assert.equal(parquetIn(path.join(local, 'tags')).length, 40);
 });
 
+test('the last step waits out a group a dead fleet child on another host still leases, then merges it: exit 0, every row once', async () => {
+  const { run, keys } = await stagedRun();
+  const dir = copyRun(run);
+  // A reclaimed merge child's lease: another host (its process cannot be checked), 3 s to live.
+  fs.mkdirSync(path.join(dir, 'compaction', 'leases'), { recursive: true });
+  const lease = { owner: 'reclaimed-host:1:abcd', since: new Date().toISOString(), expiresAt: new Date(Date.now() + 3000).toISOString() };
+  fs.writeFileSync(path.join(dir, 'compaction', 'leases', 'group-00000.json'), JSON.stringify(lease));
+  const started = Date.now();
+  const last = await imgtag(['compact', '--run', dir, '--target-file-mb', '0.001'], { ...process.env, IMGTAG_LEASE_TTL_MS: '3000' });
+  assert.equal(last.code, 0, last.stderr);
+  assert.ok(Date.now() - started >= 2000, 'it waited for the lease to expire');
+  assert.match(last.stdout, /compacted into 40 file\(s\), 400 rows/);
+  await assertNeverDoubled(dir, keys, 'after the wait');
+});
+
 test('compaction refuses an unfinished run, and stops at a damaged shard file naming it, losing nothing', async () => {
   const { run, keys } = await stagedRun();
   const dir = copyRun(run);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -228,6 +229,12 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
     left = await mergeGroups(run, cplan, o);
   }
   if (o.mergeOnly) return { status: 'merged', groups: cplan.groups.length - left.length, seconds: seconds() };
+  // The last step waits out groups others hold: a live merge renews its lease and finishes, a dead
+  // one's (a reclaimed fleet child on another host) expires within the lease time and is merged here.
+  for (const until = Date.now() + LEASE_TTL_MS + 30_000; left.length > 0 && Date.now() < until; ) {
+    await sleep(Math.min(10_000, LEASE_TTL_MS / 4));
+    left = await mergeGroups(run, cplan, o);
+  }
   if (left.length > 0) return { status: 'leased', holder: left[0]! };
   // The last step, once: under the run's lock, every group marked.
   const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
