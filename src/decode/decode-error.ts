@@ -80,9 +80,7 @@ export async function describeDecodeError(bytes: Buffer, err: unknown, maxPixels
   // varies (and can be empty) when decodes run on several threads.
   const endsEarly = (kind === 'PNG' && !bytes.includes('IEND')) || (kind === 'JPEG' && !(bytes.at(-2) === 0xff && bytes.at(-1) === 0xd9)) || (kind === 'GIF' && bytes.at(-1) !== 0x3b);
   const truncated = said(`truncated ${kind}: the file ends before the image does`);
-  if (/premature end|truncat|unexpected end|end of (file|data|stream)|not enough data|no more data/.test(lower)) return truncated;
-  // "read error" alone says nothing: sharp's words can carry another loader's ("vipspng: libpng read
-  // error") beside the JPEG's own "Bogus DQT": the damage words, then the end marker, decide.
+  if (/premature end|truncat|unexpected end|end of (file|data|stream)|not enough data|no more data|read error/.test(lower)) return truncated;
   if (/corrupt|bogus|invalid|bad (huffman|marker)/.test(lower)) return said(`damaged ${kind}: its data could not be decoded`);
   if (endsEarly) return truncated;
   return said(`damaged ${kind}: its data could not be decoded`);
