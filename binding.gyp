@@ -1,10 +1,24 @@
 {
+  "variables": {
+    "imgtag_jpeg%": "<!(node -p \"process.env.IMGTAG_NATIVE_JPEG || '1'\")"
+  },
   "targets": [
     {
-      "target_name": "imgtag_jpeg",
-      "sources": ["native/jpeg_fast.c"],
-      "libraries": ["-lturbojpeg"],
+      "target_name": "imgtag_plan",
+      "sources": ["native/plan_lines.c"],
       "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
     }
+  ],
+  "conditions": [
+    ["imgtag_jpeg == 1", {
+      "targets": [
+        {
+          "target_name": "imgtag_jpeg",
+          "sources": ["native/jpeg_fast.c"],
+          "libraries": ["-lturbojpeg"],
+          "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
+        }
+      ]
+    }]
   ]
 }

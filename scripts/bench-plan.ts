@@ -5,7 +5,7 @@ import path from 'node:path';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import { configureS3 } from '../src/storage/s3-client.js';
 import { writeBytes } from '../src/storage/storage.js';
-import { ROOT } from './bench-env.js';
+import { ROOT, cpuFlags } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 import { INVENTORY_FIELDS, SHORT_INVENTORY_FIELDS, writeInventoryCsvGz, type FieldSet, type KeyStyle } from './inventory-fixture.js';
 
@@ -32,9 +32,9 @@ const s3 = await startLocalS3({ buckets: [BUCKET] });
 try {
   configureS3({ endpoint: s3.endpoint });
   const env = { ...process.env, AWS_ENDPOINT_URL: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-  const timed = (cmd: string[]) => {
+  const timed = (cmd: string[], extra: NodeJS.ProcessEnv = {}) => {
     const start = performance.now();
-    const res = spawnSync('/usr/bin/time', ['-f', '%M', ...cmd], { env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    const res = spawnSync('/usr/bin/time', ['-f', '%M', ...cmd], { env: { ...env, ...extra }, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
     if (res.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${res.stderr}`);
     return { seconds: (performance.now() - start) / 1000, rssMb: Number(res.stderr.trim().split('\n').pop()) / 1024 };
   };
@@ -53,25 +53,31 @@ try {
     const fileSchema = fieldSet === 'short' ? SHORT_INVENTORY_FIELDS : INVENTORY_FIELDS;
     const manifest = { sourceBucket: BUCKET, destinationBucket: `arn:aws:s3:::${BUCKET}`, fileFormat: 'CSV', fileSchema, files: keys.map((key) => ({ key })) };
     await writeBytes(`s3://${BUCKET}/inv-${c}/manifest.json`, JSON.stringify(manifest));
+    // The uploads written back to disk first: measured at steady state, not against writeback.
+    spawnSync('sync');
     const gz = (fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0) / 2 ** 20).toFixed(0);
     // Three rounds, each baseline right before its plan: the median of each, on a noisy shared machine.
     const rounds = [0, 1, 2].map((r) => {
       const baseline = timed(['bash', '-c', `zcat ${path.join(dir, 'data-*.csv.gz')} | wc -l`]);
-      const plan = timed([process.execPath, path.join(ROOT, 'dist/cli/imgtag.js'), 'plan', '--manifest', `s3://${BUCKET}/inv-${c}/manifest.json`, '--run', path.join(dir, `run-${r}`), '--shard-size', '10000']);
-      return { baseline, plan };
+      const planCmd = (run: string) => [process.execPath, path.join(ROOT, 'dist/cli/imgtag.js'), 'plan', '--manifest', `s3://${BUCKET}/inv-${c}/manifest.json`, '--run', path.join(dir, run), '--shard-size', '10000'];
+      const plan = timed(planCmd(`run-${r}`));
+      const js = timed(planCmd(`run-js-${r}`), { IMGTAG_PLAN_NATIVE: '0' });
+      return { baseline, plan, js };
     });
     const median = <T>(xs: T[], by: (x: T) => number) => [...xs].sort((a, b) => by(a) - by(b))[1]!;
     const baseline = median(rounds.map((r) => r.baseline), (x) => x.seconds);
     const plan = median(rounds.map((r) => r.plan), (x) => x.seconds);
+    const js = median(rounds.map((r) => r.js), (x) => x.seconds);
     lines.push(
       `| ${name} (${gz} MB gzip) | baseline: zcat \\| wc -l over the same files (local) | ${baseline.seconds.toFixed(2)} | ${(rows / baseline.seconds).toFixed(0)} | ${baseline.rssMb.toFixed(0)} | 1.00x |`,
       `| ${name} | imgtag plan (S3 GETs, gunzip, CSV parse, URL-decode, filter, shard files) | ${plan.seconds.toFixed(2)} | ${(rows / plan.seconds).toFixed(0)} | ${plan.rssMb.toFixed(0)} | ${(baseline.seconds / plan.seconds).toFixed(2)}x |`,
+      `| ${name} | the same, lines read in JavaScript (IMGTAG_PLAN_NATIVE=0: no C compiler at install) | ${js.seconds.toFixed(2)} | ${(rows / js.seconds).toFixed(0)} | ${js.rssMb.toFixed(0)} | ${(baseline.seconds / js.seconds).toFixed(2)}x |`,
     );
     notes.push(`${name}: ${(baseline.seconds / plan.seconds).toFixed(2)}x`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const table = [
-    `${rows.toLocaleString('en')} Inventory rows a case (median of 3 rounds, each zcat right before its plan), in ${files} CSV.gz files as S3 writes them (every field quoted), on a loopback s3rver (which shares the cores), 80% images, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}). Short lines: \`${SHORT_INVENTORY_FIELDS}\`; full: all 20 optional fields, 9 of them empty.`,
+    `${rows.toLocaleString('en')} Inventory rows a case (median of 3 rounds, each zcat right before its plans), in ${files} CSV.gz files as S3 writes them (every field quoted), on a loopback s3rver (which shares the cores), 80% images, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}). Short lines: \`${SHORT_INVENTORY_FIELDS}\`; full: all 20 optional fields, 9 of them empty. CPU flags: ${cpuFlags()}.`,
     '',
     '| report | step | seconds | rows/s | peak RSS MB | vs zcat |',
     '| --- | --- | --- | --- | --- | --- |',

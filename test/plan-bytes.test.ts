@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { decodeInventoryKey } from '../src/manifest/inventory-csv.js';
 import { writePart } from '../src/plan/part-writer.js';
 import { isImageUri } from '../src/plan/filter.js';
-import { encodeShardLine } from '../src/plan/shard-file.js';
+import { encodeShardLine } from '../src/plan/shard-line.js';
 import { s3Uri } from '../src/storage/uri.js';
+import { writeBytes } from '../src/storage/storage.js';
+import { newBucket, testS3 } from './helpers/s3.js';
 
 // Keys as an Inventory writes them (URL-encoded), and the odd ones a hand-made report may hold.
 const KEYS = [
@@ -36,7 +40,7 @@ async function viaBytes(keys: string[]): Promise<string> {
   const data = path.join(dir, 'data.csv.gz');
   fs.writeFileSync(data, gzipSync(keys.map(line).join('')));
   const out = path.join(dir, 'part.ndjson');
-  await writePart({ uri: data, format: 'csv', schema: SCHEMA, sourceBucket: BUCKET, out });
+  await writePart({ uri: data, format: 'csv', schema: SCHEMA, sourceBucket: BUCKET, out }, fs.createReadStream(data));
   return fs.readFileSync(out, 'utf8');
 }
 
@@ -63,4 +67,46 @@ test('keys decodeURIComponent refuses are refused alike, naming the key', async 
     assert.throws(() => decodeInventoryKey(key), /is not URL-encoded as S3 writes it/);
     await assert.rejects(viaBytes([KEYS[0]!, key]), new RegExp(`Inventory key "${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is not URL-encoded as S3 writes it`));
   }
+});
+
+const CLI = fileURLToPath(new URL('../cli/imgtag.js', import.meta.url));
+
+/** `imgtag plan` of an Inventory report in its own process; the native line reader on or off. */
+function planShards(manifest: string, run: string, native: boolean, env: NodeJS.ProcessEnv): { shards: string; stderr: string } {
+  const res = spawnSync(process.execPath, [CLI, 'plan', '--manifest', manifest, '--run', run, '--shard-size', '700'], { env: { ...env, IMGTAG_PLAN_NATIVE: native ? '1' : '0' }, encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  const dir = path.join(run, 'shards');
+  const shards = fs.readdirSync(dir).sort().map((f) => `${f}\n${fs.readFileSync(path.join(dir, f), 'utf8')}`).join('');
+  return { shards, stderr: res.stderr };
+}
+
+test('the native line reader plans the same shards, byte for byte, as JavaScript: every kind of key and line, versions, a key longer than its buffer', async () => {
+  const { env } = await testS3();
+  const bucket = await newBucket('native-lines');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-native-'));
+  const schema = 'Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, ETag';
+  const q = (...f: string[]) => `"${f.join('","')}"`;
+  const lines: string[] = [];
+  for (let i = 0; i < 6000; i++) {
+    const key = KEYS[i % KEYS.length]!.replace('p/', `p/${i}/`);
+    const latest = i % 13 === 5 ? 'FALSE' : 'true';
+    const marker = i % 17 === 3 ? 'True' : 'false';
+    lines.push(i % 29 === 7 ? q(bucket, key, `v${i}`, latest, marker, '', '') : q(bucket, key, `v${i}`, latest, marker, String(i), `etag${i}`));
+    if (i % 500 === 0) lines.push(`${bucket},p/${i}/unquoted.jpg,v,true,false,${i},e${i}`); // another shape: csv-parse reads it
+    if (i % 700 === 1) lines.push(`${q(bucket, `p/${i}/say ""hi"".png`, 'v', 'true', 'false', '9', 'e')}\r`); // escaped quotes, CRLF
+  }
+  lines.push(q(bucket, `${'long/'.repeat(250_000)}x.jpg`, 'v', 'true', 'false', '1', 'e')); // 1.25 MB: more than the 1 MiB output buffer
+  await writeBytes(`s3://${bucket}/inv/data.csv.gz`, gzipSync(lines.join('\n') + '\n'));
+  const manifest = `s3://${bucket}/inv/manifest.json`;
+  await writeBytes(manifest, JSON.stringify({ sourceBucket: bucket, destinationBucket: bucket, fileFormat: 'CSV', fileSchema: schema, files: [{ key: 'inv/data.csv.gz' }] }));
+  const native = planShards(manifest, path.join(dir, 'native'), true, env);
+  const js = planShards(manifest, path.join(dir, 'js'), false, env);
+  assert.equal(native.shards, js.shards);
+  assert.match(js.stderr, /planning read Inventory lines in JavaScript.*IMGTAG_PLAN_NATIVE=0/);
+  assert.doesNotMatch(native.stderr, /in JavaScript/, 'the native line reader is built (a C compiler is all it needs)');
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'native', 'plan.json'), 'utf8')) as { counts: { rows: number; images: number } };
+  assert.ok(plan.counts.images > 3000 && plan.counts.rows > plan.counts.images, JSON.stringify(plan.counts));
+  assert.match(native.shards, new RegExp(`"uri":"s3://${bucket}/p/1/say \\\\"hi\\\\"\\.png"`));
+  assert.match(native.shards, /long\/long\/.*x\.jpg/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

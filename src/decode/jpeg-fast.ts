@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import { errorMessage } from '../errors.js';
+import { loadAddon } from '../native/load.js';
 import type { DecodedImage, DecodeTarget } from './decode.js';
 
 /** The native addon (native/jpeg_fast.c), built at install over the system's libjpeg-turbo. */
@@ -7,17 +6,7 @@ interface JpegAddon {
   decode(jpeg: Buffer, targets: Int32Array, maxPixels: number): Promise<{ width: number; height: number; pixels: Buffer[] } | null>;
 }
 
-function load(): { addon?: JpegAddon; problem?: string } {
-  if (process.env.IMGTAG_JPEG === 'sharp') return { problem: 'IMGTAG_JPEG=sharp' };
-  try {
-    return { addon: createRequire(import.meta.url)('../../../build/Release/imgtag_jpeg.node') as JpegAddon };
-  } catch (e) {
-    const why = (e as { code?: string }).code === 'MODULE_NOT_FOUND' ? 'build/Release/imgtag_jpeg.node is missing' : errorMessage(e).split('\n')[0];
-    return { problem: `not built (${why}): install Debian's libturbojpeg0-dev and a C compiler, then npm rebuild` };
-  }
-}
-
-const { addon, problem } = load();
+const { addon, problem } = loadAddon<JpegAddon>('imgtag_jpeg', process.env.IMGTAG_JPEG === 'sharp' ? 'IMGTAG_JPEG=sharp' : undefined, "install Debian's libturbojpeg0-dev and a C compiler, then npm rebuild");
 
 /** Why JPEGs go through sharp instead, said once at the start of a run; undefined when the fast path is in use. */
 export const jpegFastPathProblem = problem;

@@ -1,6 +1,3 @@
-import { parquetMetadataAsync, parquetReadObjects, cachedAsyncBuffer } from 'hyparquet';
-import { rangedBuffer } from '../storage/ranged-buffer.js';
-import { compressors } from 'hyparquet-compressors';
 import { UserError } from '../errors.js';
 import { readText } from '../storage/storage.js';
 import { s3Uri } from '../storage/uri.js';
@@ -39,11 +36,6 @@ function bucketOf(destination: string): string {
   return destination.replace(/^arn:aws[a-z-]*:s3:::/, '');
 }
 
-/** A row is current unless the inventory includes versions and says otherwise. */
-function isCurrent(isLatest: unknown, isDeleteMarker: unknown): boolean {
-  return String(isLatest ?? 'true').toLowerCase() !== 'false' && String(isDeleteMarker ?? 'false').toLowerCase() !== 'true';
-}
-
 /** An Inventory report's data files, in the manifest's order, and how to read them. */
 export interface InventoryFiles {
   format: 'csv' | 'parquet';
@@ -69,48 +61,21 @@ export async function* readInventory(manifestUri: string): AsyncGenerator<Manife
   const inv = await inventoryFiles(manifestUri);
   for (const dataUri of inv.files) {
     if (inv.format === 'csv') yield* readInventoryCsv(dataUri, inv.schema, inv.sourceBucket);
-    else yield* readInventoryParquet(dataUri);
+    // Loaded only for a Parquet report: hyparquet is a third of a planning thread's start-up.
+    else yield* (await import('./inventory-parquet.js')).readInventoryParquet(dataUri);
   }
 }
 
 async function* readInventoryCsv(dataUri: string, fileSchema: string, sourceBucket?: string): AsyncGenerator<ManifestRow[]> {
   const cols = inventoryColumns(fileSchema, sourceBucket);
+  let first = true;
   for await (const chunk of manifestChunks(dataUri)) {
     const rows: ManifestRow[] = [];
-    parseInventoryLines(chunk, cols, dataUri, (f) => {
+    parseInventoryLines(chunk, cols, dataUri, first, (f) => {
       const size = f.text(cols.size);
       rows.push({ uri: s3Uri(f.text(cols.bucket), decodeInventoryKey(f.text(cols.key))), size: size ? Number(size) : undefined, etag: f.text(cols.etag) || undefined });
     });
+    first = false;
     yield rows;
-  }
-}
-
-export async function* readInventoryParquet(dataUri: string): AsyncGenerator<ManifestRow[]> {
-  const file = cachedAsyncBuffer(await rangedBuffer(dataUri));
-  const metadata = await parquetMetadataAsync(file);
-  const names = metadata.schema.slice(1).map((s) => s.name);
-  const pick = (...candidates: string[]) => names.find((n) => candidates.includes(n.toLowerCase()));
-  const [bucket, key, size, etag, latest, del] = [
-    pick('bucket'),
-    pick('key'),
-    pick('size'),
-    pick('e_tag', 'etag'),
-    pick('is_latest', 'islatest'),
-    pick('is_delete_marker', 'isdeletemarker'),
-  ];
-  if (!bucket || !key) throw new UserError(`${dataUri}: Parquet inventory has no bucket and key columns`);
-  const columns = [bucket, key, size, etag, latest, del].filter((c): c is string => c !== undefined);
-  let rowStart = 0;
-  for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    const rows = await parquetReadObjects({ file, metadata, columns, rowStart, rowEnd, compressors });
-    rowStart = rowEnd;
-    yield rows
-      .filter((r) => isCurrent(latest && r[latest], del && r[del]))
-      .map((r) => ({
-        uri: s3Uri(String(r[bucket]), String(r[key])),
-        size: size && r[size] != null ? Number(r[size]) : undefined,
-        etag: etag && r[etag] != null ? String(r[etag]) : undefined,
-      }));
   }
 }

@@ -2,7 +2,8 @@ import readline from 'node:readline';
 import { parse } from 'csv-parse';
 import { UserError } from '../errors.js';
 import { dirnameUri } from '../storage/uri.js';
-import { openManifestStream, readError } from './lines.js';
+import { readError } from './line-chunks.js';
+import { openManifestStream } from './lines.js';
 import { resolveEntry, rowFromRecord, type Resolver } from './row-fields.js';
 import type { ManifestRow } from './types.js';
 
