@@ -6,16 +6,17 @@ import { manifestSource } from '../src/manifest/index.js';
 import { DEFAULTS } from '../src/defaults.js';
 import type { NightlyResult } from '../src/nightly/nightly.js';
 import { NightlyRetryLater, PreviousRunBusy } from '../src/nightly/busy.js';
-import { DEVICES } from '../src/infer/device.js';
+import { DEVICES } from '../src/defaults.js';
 import { fleetTaskShards, INDEX_VARIABLES } from '../src/fleet/task-index.js';
-import { planIdentity } from '../src/plan/plan-file.js';
+import { planIdentity } from '../src/rundir/plan-file.js';
 import { configureS3, type S3Options } from '../src/storage/s3-client.js';
 import { compactionLine, currentRows, errorRateLine, exitCodeFor, runSummaryRows, table, unfinishedLines } from './format.js';
-import type { RunSummary } from '../src/pipeline/run-plan.js';
+import type { RunSummary } from '../src/run/run-plan.js';
 import { progressReporter } from './progress.js';
 import { exitOnSignal, stopOnSignals } from '../src/pool/stop.js';
 import { readTuningConfig } from '../src/tune/config-file.js';
 import { int, positiveNumber, rate, priceOptions, priceRequest, runOptions, sourceOptions, type RunFlags, type SourceFlags } from './options.js';
+import { settings } from '../src/settings.js';
 
 /** The exit code of a run, the line that explains a 4, and the run's last progress line: its summary. */
 function finish(summary: RunSummary, maxErrorRate: number | undefined): void {
@@ -96,7 +97,7 @@ runOptions(
   const shards = o.shardFromEnv ? await fleetTaskShards(o.run, o.shardsPerTask) : o.shard === undefined ? undefined : [o.shard];
   // A fleet task's share is one part of a run: the compact job that submit chains merges the whole.
   const compact = o.compact === false || shards !== undefined ? false : {};
-  const { runPlan } = await import('../src/pipeline/run-plan.js');
+  const { runPlan } = await import('../src/run/run-plan.js');
   const summary = await runPlan({ ...o, models: o.model, shards, s3, compact, stop: stopOnSignals(o.stopTimeout) }, logEvent);
   console.log(table(runSummaryRows(summary)));
   for (const line of unfinishedLines(summary)) console.error(line);
@@ -273,7 +274,7 @@ program
   .description('where the current table of a nightly root is now: its version\'s folder, rows, the run it reflects, and a DuckDB query over it')
   .requiredOption('--root <dir>', 'the nightly\'s --root')
   .action(async (o: { root: string }) => {
-    const { readCurrent } = await import('../src/current/state.js');
+    const { readCurrent } = await import('../src/rundir/current.js');
     const { dirnameUri } = await import('../src/storage/uri.js');
     const current = await readCurrent(o.root);
     if (current === undefined) throw new UserError(`${o.root} has no current table yet: the first nightly makes it`);
@@ -287,11 +288,11 @@ program
   .requiredOption('--run <dir>', 'run directory')
   .option('--repair', 'forget the damaged files\' shards (their commit markers), so that "imgtag run" re-tags them and compacts just those files')
   .action(async (o: { run: string; repair?: boolean }) => {
-    const { loadPlan } = await import('../src/plan/plan-file.js');
+    const { loadPlan } = await import('../src/rundir/plan-file.js');
     const { checkDataset, repairDataset } = await import('../src/compact/verify.js');
-    const { readState } = await import('../src/compact/state.js');
+    const { readState } = await import('../src/rundir/compaction.js');
     await loadPlan(o.run);
-    const done = await readState<import('../src/compact/state.js').CompactionDone>(o.run, 'done.json');
+    const done = await readState<import('../src/rundir/compaction.js').CompactionDone>(o.run, 'done.json');
     if (done === undefined) throw new UserError(`${o.run} is not compacted yet: nothing to verify (its shards are checked by run and report)`);
     const damage = await checkDataset(done, true);
     for (const d of damage) console.error(`imgtag: ${d.uri} ${d.why}`);
@@ -332,12 +333,14 @@ program
 export async function main(argv: string[]): Promise<number> {
   exitCode = 0;
   try {
+    // Every IMGTAG_* variable checked before anything runs: a bad one is refused by name here.
+    settings();
     await program.parseAsync(argv);
     return exitCode;
   } catch (e: unknown) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof UserError) console.error(`imgtag: ${e.message}`);
-    else console.error(`imgtag: ${errorMessage(e)}`, process.env.IMGTAG_DEBUG ? e : '');
+    else console.error(`imgtag: ${errorMessage(e)}`, settings().debug ? e : '');
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULTS } from '../src/defaults.js';
-import { DEVICES, type Device } from '../src/infer/device.js';
+import { DEVICES, type Device } from '../src/defaults.js';
 import type { PriceRequest } from '../src/report/prices.js';
 
 /** The flags' parsers: a bad value is one line naming the flag (commander adds which). */

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { INDEX_VARIABLES } from '../src/fleet/task-index.js';
-import type { RunEvent } from '../src/pipeline/run-plan.js';
+import type { RunEvent } from '../src/run/run-plan.js';
+import { settings } from '../src/settings.js';
 
 type AnyEvent = RunEvent | { event: string; [k: string]: unknown };
 
@@ -10,7 +11,7 @@ const clock = (s: number) => {
 };
 
 /** Seconds between heartbeat lines in JSON mode: a fleet log shows a live task even inside a long shard. */
-const HEARTBEAT_SECONDS = Number(process.env.IMGTAG_HEARTBEAT_S ?? 30);
+const heartbeatSeconds = () => settings().heartbeatSeconds;
 
 /** Where these lines come from, on every JSON line: a fleet's logs are read together. */
 function origin(): Record<string, string | number> {
@@ -89,9 +90,9 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
       const e = event as Record<string, unknown> & { event: string };
       if (e.event === 'start') run = String(e.run);
       count(e);
-      if (e.event === 'start' && HEARTBEAT_SECONDS > 0) {
+      if (e.event === 'start' && heartbeatSeconds() > 0) {
         clearInterval(heartbeat);
-        heartbeat = setInterval(() => write({ event: 'heartbeat', ...tally.numbers() }), HEARTBEAT_SECONDS * 1000);
+        heartbeat = setInterval(() => write({ event: 'heartbeat', ...tally.numbers() }), heartbeatSeconds() * 1000);
         heartbeat.unref();
       }
       if (e.event === 'summary') clearInterval(heartbeat);

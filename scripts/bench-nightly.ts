@@ -4,10 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { currentLayout, writeCurrent } from '../src/current/state.js';
+import { currentLayout, writeCurrent } from '../src/rundir/current.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import { decodeInventoryKey } from '../src/manifest/inventory-csv.js';
-import { DEFAULT_MODEL } from '../src/model/paths.js';
 import { resolveModel } from '../src/model/resolve.js';
 import { isImageUri } from '../src/plan/filter.js';
 import { configureS3 } from '../src/storage/s3-client.js';
@@ -15,6 +14,7 @@ import { deleteObjects, listObjects, readText, uploadFile, writeBytes } from '..
 import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 import { INVENTORY_FIELDS, inventoryObject, writeInventoryCsvGz } from './inventory-fixture.js';
+import { DEFAULTS } from '../src/defaults.js';
 
 /**
  * Nightly planning against a current table of N objects (default 10 M) when 1% of the bucket is
@@ -87,7 +87,7 @@ try {
   const manifest = `s3://${BUCKET}/inv/manifest.json`;
   await writeBytes(manifest, JSON.stringify({ destinationBucket: `arn:aws:s3:::${BUCKET}`, fileFormat: 'CSV', fileSchema: INVENTORY_FIELDS, files: keys.map((key) => ({ key })) }));
 
-  const modelId = (await resolveModel(DEFAULT_MODEL)).id;
+  const modelId = (await resolveModel(DEFAULTS.model)).id;
   const files = await currentTable(modelId);
   const table = [];
   for (const [i, f] of files.entries()) {

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readMarkers } from '../src/output/commit.js';
-import { steadyRate } from '../src/tune/tune.js';
+import { readMarkers } from '../src/rundir/commits.js';
+import { steadyRate } from '../src/tune/search.js';
 import { cpuFlags, ONE_CORE, ROOT, seconds } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 

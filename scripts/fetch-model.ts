@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { UserError, errorMessage } from '../src/errors.js';
 import { fetchModel } from '../src/model/fetch.js';
-import { DEFAULT_MODEL } from '../src/model/paths.js';
 import { builtinSpecFile, readSpec } from '../src/model/resolve.js';
+import { DEFAULTS } from '../src/defaults.js';
 
 /** npm run fetch-model [-- name...]: download built-in models into the cache, verifying sha256. */
 const program = new Command('fetch-model')
-  .argument('[names...]', 'built-in model names', [DEFAULT_MODEL])
+  .argument('[names...]', 'built-in model names', [DEFAULTS.model])
   .option('--mirror <url>', 'download from this base URL instead of the spec URLs (a mirror or proxy)')
   .action(async (names: string[], o: { mirror?: string }) => {
     for (const name of names) {

@@ -1,4 +1,6 @@
-import type { Device } from './infer/device.js';
+/** Where inference runs: onnxruntime's CPU, CUDA or TensorRT execution provider. */
+export const DEVICES = ['cpu', 'cuda', 'tensorrt'] as const;
+export type Device = (typeof DEVICES)[number];
 
 /**
  * Every default a user meets, in one place (the CLI's help shows these; the code reads them from

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resultFiles } from '../src/compact/result-files.js';
+import { resultFiles } from '../src/rundir/result-files.js';
 import { imgtag } from './helpers/cli.js';
 import { duckdb } from './helpers/duckdb.js';
 import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';

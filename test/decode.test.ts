@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeImage, decodeWithSharp, type DecodeTarget } from '../src/decode/decode.js';
+import { decodeImage, decodeWithSharp } from '../src/decode/decode.js';
+import { type DecodeTarget } from '../src/decode/types.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { syntheticImage } from '../src/demo/synthetic.js';
 import { decompressionBomb } from '../scripts/fixtures.js';
@@ -51,7 +52,7 @@ test('a decompression bomb is refused from its header, before any decoding', asy
 
 test('the JPEG fast path (libjpeg-turbo) is built, and matches the sharp path within 2 levels: photos, greyscale, CMYK, progressive, all 8 EXIF orientations, two targets at once', async () => {
   const { jpegFastPathProblem, decodeJpegFast } = await import('../src/decode/jpeg-fast.js');
-  assert.equal(jpegFastPathProblem, undefined, 'npm ci builds native/ where libturbojpeg0-dev is installed (.ci/run installs it)');
+  assert.equal(jpegFastPathProblem(), undefined, 'npm ci builds native/ where libturbojpeg0-dev is installed (.ci/run installs it)');
   const photo = fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[7]!));
   const base = sharp(photo).resize(500, 330, { fit: 'fill' });
   const cases: [string, Buffer][] = [

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { resultFiles } from '../src/compact/result-files.js';
+import { resultFiles } from '../src/rundir/result-files.js';
 import { writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CommitMarker } from '../src/output/commit.js';
+import type { CommitMarker } from '../src/rundir/commits.js';
 import { ShardDispatch } from '../src/pool/dispatch.js';
 import { listObjects, readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
@@ -57,18 +57,20 @@ test('dispatch: the next shard goes out when the previous one has computed, befo
   assert.deepEqual(d.outstanding, []);
 });
 
-test('dispatch: stop hands out nothing more, and an engine with nothing to do exits at once', () => {
+test('dispatch: a retired engine (a signal to it alone) is handed nothing more, and one with nothing to do exits at once', () => {
   const sent: number[] = [];
   let exited = 0;
-  const d = new ShardDispatch([5, 6, 7], (s) => sent.push(s), () => exited++);
+  const queue = [5, 6, 7];
+  const d = new ShardDispatch(queue, (s) => sent.push(s), () => exited++);
   d.start();
-  d.stop();
+  d.retire();
   d.finished(5);
   assert.deepEqual(sent, [5]);
-  assert.equal(exited, 1);
+  assert.deepEqual(queue, [6, 7], 'what it was not handed stays for the others');
+  assert.equal(exited, 0, 'it leaves by itself: no exit message');
   const idle = new ShardDispatch([], () => assert.fail('nothing to send'), () => exited++);
   idle.start();
-  assert.equal(exited, 2);
+  assert.equal(exited, 1);
 });
 
 test('the stage graph alone, with a fake model as its neighbour: inference never runs more batches than its bound, every image reaches it once, rows in order', async () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { resultFiles } from '../src/compact/result-files.js';
+import { resultFiles } from '../src/rundir/result-files.js';
 import { listObjects, readText } from '../src/storage/storage.js';
 import { joinUri } from '../src/storage/uri.js';
 import { CLI } from './helpers/env.js';

@@ -1,8 +1,7 @@
 import { Field, FixedSizeList, RecordBatch, Schema, Struct, Uint8, Utf8, makeData, vectorFromArray } from 'apache-arrow';
 
-/** The batch stage's answer: an Arrow RecordBatch (key, pixels) and the pixel column's one buffer, ready for the model. */
+/** The batch stage's answer: the pixel column's one buffer of an Arrow RecordBatch (key, pixels), ready for the model. */
 export interface PackedBatch {
-  batch: RecordBatch;
   /** The values buffer of the pixel column itself, uint8 [count, height, width, 3]: handed to onnxruntime without a copy. */
   tensor: Uint8Array;
   count: number;
@@ -30,5 +29,5 @@ export function packBatch(keys: string[], pixels: Uint8Array[], perImage: number
   );
   // The column's buffer is the same memory as `tensor`: this is what the model reads.
   const column = batch.getChild('pixels')!.data[0]!.children[0]!.values as Uint8Array;
-  return { batch, tensor: column, count: pixels.length };
+  return { tensor: column, count: pixels.length };
 }

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import fsp from 'node:fs/promises';
@@ -7,17 +6,18 @@ import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { invalid, UserError } from '../errors.js';
-import { acquireLock, LEASE_TTL_MS, type Holder } from '../lease/lease.js';
-import { committedShards, readMarkers, stagedFile } from '../output/commit.js';
-import { loadPlan, planIdentity } from '../plan/plan-file.js';
-import { datasetLayout, runLayout } from '../run-dir.js';
+import { acquireLock, leaseTtlMs, type Holder } from '../lease/lease.js';
+import { committedShards, readMarkers, stagedFile } from '../rundir/commits.js';
+import { loadPlan, planIdentity } from '../rundir/plan-file.js';
+import { datasetLayout, runLayout } from '../rundir/layout.js';
 import { deleteObjects, downloadFile, listObjects, statObject, uploadFile } from '../storage/storage.js';
 import { groupShards, type StagedShard } from './groups.js';
 import { ParquetMerger } from './merge.js';
-import { finishedCompaction, refuseDamagedDataset } from './verify.js';
+import { finishedCompaction, refuseDamagedDataset, sha256 } from './verify.js';
 import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { updateCurrent, type CurrentUpdate } from '../current/update.js';
-import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from './state.js';
+import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from '../rundir/compaction.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface CompactOptions {
   /** Merged file size to aim for (default 256 MB). */
@@ -47,10 +47,6 @@ export type CompactOutcome =
  * (60 against 17-18 bytes a row, BENCHMARKS.md), so a group holds about 3x its target in staged files.
  */
 const STAGED_PER_MERGED = 3;
-
-import { COMPACT_DEFAULTS } from './defaults.js';
-
-export { COMPACT_DEFAULTS } from './defaults.js';
 
 function positive(name: string, v: number): number {
   if (!Number.isFinite(v) || v <= 0) throw invalid(name, 'a positive number of MB', v);
@@ -108,9 +104,9 @@ async function mergeGroup(run: string, plan: CompactionPlan, index: number, merg
     const rows = await merger.merge(parts, out, Math.min(plan.rowGroupBytes / Math.max(1, bytesPerRow), memoryRows));
     if (rows !== group.rows) throw new Error(`merging ${group.shards.length} shards gave ${rows} rows where their markers say ${group.rows}: nothing was published`);
     const { size } = await fsp.stat(out);
-    const sha256 = createHash('sha256').update(await fsp.readFile(out)).digest('hex');
+    const digest = await sha256(out);
     await uploadFile(out, group.uri, 'application/vnd.apache.parquet');
-    const file: CompactedFile = { uri: group.uri, rows, bytes: size, shards: group.shards.map((s) => s.shard), sha256 };
+    const file: CompactedFile = { uri: group.uri, rows, bytes: size, shards: group.shards.map((s) => s.shard), sha256: digest };
     await writeState(run, groupMarker(index), file);
     return file;
   } finally {
@@ -131,7 +127,7 @@ async function removeStaged(run: string): Promise<void> {
 async function ensurePlan(run: string, o: Required<CompactOptions>): Promise<CompactionPlan | { leased: Holder }> {
   const existing = await readState<CompactionPlan>(run, 'plan.json');
   if (existing) return existing;
-  const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
+  const got = await acquireLock(runLayout.compactionLock(run), leaseTtlMs());
   if ('holder' in got) return { leased: got.holder };
   try {
     const again = await readState<CompactionPlan>(run, 'plan.json');
@@ -150,12 +146,11 @@ async function ensurePlan(run: string, o: Required<CompactOptions>): Promise<Com
  */
 async function mergeGroups(run: string, plan: CompactionPlan, o: Required<CompactOptions>): Promise<Holder[]> {
   const tmp = await scratchDir('compact');
-  let merger: ParquetMerger | undefined;
   const left: Holder[] = [];
   try {
     for (let i = 0; i < plan.groups.length; i++) {
       if (await readState<CompactedFile>(run, groupMarker(i))) continue;
-      const got = await acquireLock(runLayout.compaction(run, groupLease(i)), LEASE_TTL_MS);
+      const got = await acquireLock(runLayout.compaction(run, groupLease(i)), leaseTtlMs());
       if ('holder' in got) {
         left.push(got.holder);
         continue;
@@ -163,14 +158,19 @@ async function mergeGroups(run: string, plan: CompactionPlan, o: Required<Compac
       try {
         // Marked while we took the lease: done once, by the other.
         if (await readState<CompactedFile>(run, groupMarker(i))) continue;
-        merger ??= await ParquetMerger.open({ memoryLimitMb: o.memoryMb, threads: o.threads, tempDir: tmp });
-        await mergeGroup(run, plan, i, merger, tmp, o.memoryMb);
+        // A DuckDB per group, closed after it: what one merge's sort and writer kept (caches, arenas)
+        // is not carried into the next, so a worker's memory does not grow with the groups it merges.
+        const merger = await ParquetMerger.open({ memoryLimitMb: o.memoryMb, threads: o.threads, tempDir: tmp });
+        try {
+          await mergeGroup(run, plan, i, merger, tmp, o.memoryMb);
+        } finally {
+          merger.close();
+        }
       } finally {
         await got.lease.release();
       }
     }
   } finally {
-    merger?.close();
     await dropScratch(tmp);
   }
   return left;
@@ -193,9 +193,9 @@ const groupLease = (i: number) => `leases/group-${String(i).padStart(5, '0')}.js
 export async function compactRun(run: string, opts: CompactOptions = {}): Promise<CompactOutcome> {
   const started = performance.now();
   const o: Required<CompactOptions> = {
-    targetFileMb: positive('--target-file-mb', opts.targetFileMb ?? COMPACT_DEFAULTS.targetFileMb),
-    rowGroupMb: positive('--row-group-mb', opts.rowGroupMb ?? COMPACT_DEFAULTS.rowGroupMb),
-    memoryMb: positive('--memory-mb', opts.memoryMb ?? COMPACT_DEFAULTS.memoryMb),
+    targetFileMb: positive('--target-file-mb', opts.targetFileMb ?? DEFAULTS.compact.targetFileMb),
+    rowGroupMb: positive('--row-group-mb', opts.rowGroupMb ?? DEFAULTS.compact.rowGroupMb),
+    memoryMb: positive('--memory-mb', opts.memoryMb ?? DEFAULTS.compact.memoryMb),
     threads: opts.threads ?? os.availableParallelism(),
     workers: opts.workers ?? 1,
     mergeOnly: opts.mergeOnly ?? false,
@@ -231,13 +231,13 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
   if (o.mergeOnly) return { status: 'merged', groups: cplan.groups.length - left.length, seconds: seconds() };
   // The last step waits out groups others hold: a live merge renews its lease and finishes, a dead
   // one's (a reclaimed fleet child on another host) expires within the lease time and is merged here.
-  for (const until = Date.now() + LEASE_TTL_MS + 30_000; left.length > 0 && Date.now() < until; ) {
-    await sleep(Math.min(10_000, LEASE_TTL_MS / 4));
+  for (const until = Date.now() + leaseTtlMs() + 30_000; left.length > 0 && Date.now() < until; ) {
+    await sleep(Math.min(10_000, leaseTtlMs() / 4));
     left = await mergeGroups(run, cplan, o);
   }
   if (left.length > 0) return { status: 'leased', holder: left[0]! };
   // The last step, once: under the run's lock, every group marked.
-  const got = await acquireLock(runLayout.compactionLock(run), LEASE_TTL_MS);
+  const got = await acquireLock(runLayout.compactionLock(run), leaseTtlMs());
   if ('holder' in got) return { status: 'leased', holder: got.holder };
   try {
     const again = await finishedCompaction(run);

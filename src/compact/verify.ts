@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { parquetMetadataAsync } from 'hyparquet';
 import { UserError } from '../errors.js';
-import { runLayout } from '../run-dir.js';
+import { runLayout } from '../rundir/layout.js';
 import { deleteObjects, listObjects, readStream } from '../storage/storage.js';
 import { rangedBuffer } from '../storage/ranged-buffer.js';
 import { dirnameUri } from '../storage/uri.js';
-import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from './state.js';
+import { groupMarker, readState, writeState, type CompactedFile, type CompactionDone, type CompactionPlan } from '../rundir/compaction.js';
 
 /** A compacted file that is not what done.json recorded. */
 export interface Damage {
@@ -38,7 +38,8 @@ async function sizeDamage(files: CompactedFile[]): Promise<Damage[]> {
   return out;
 }
 
-async function sha256(uri: string): Promise<string> {
+/** A file's SHA-256 (a local path or s3:// URI), streamed: merged files are hundreds of MB. */
+export async function sha256(uri: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of await readStream(uri)) hash.update(chunk as Buffer);
   return hash.digest('hex');

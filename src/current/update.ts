@@ -1,11 +1,11 @@
 import pLimit from 'p-limit';
 import { UserError } from '../errors.js';
-import type { CompactionDone } from '../compact/state.js';
-import { acquireLock, LEASE_TTL_MS } from '../lease/lease.js';
-import { planIdentity, type Plan } from '../plan/plan-file.js';
-import { shardName } from '../run-dir.js';
+import type { CompactionDone } from '../rundir/compaction.js';
+import { acquireLock, leaseTtlMs } from '../lease/lease.js';
+import { planIdentity, type Plan } from '../rundir/plan-file.js';
+import { shardName } from '../rundir/layout.js';
 import { copyObject, deleteObjects, listObjects } from '../storage/storage.js';
-import { currentLayout, readCurrent, writeCurrent, type CurrentTable } from './state.js';
+import { currentLayout, readCurrent, writeCurrent, type CurrentTable } from '../rundir/current.js';
 import { moveGlueTable } from './glue.js';
 
 export type CurrentUpdate =
@@ -29,7 +29,7 @@ async function removeOthers(table: CurrentTable, staged: { uri: string }[]): Pro
  * lock is held, the update that holds it tidies up itself.
  */
 export async function tidyCurrent(root: string): Promise<number> {
-  const got = await acquireLock(currentLayout.lock(root), LEASE_TTL_MS);
+  const got = await acquireLock(currentLayout.lock(root), leaseTtlMs());
   if ('holder' in got) return 0;
   try {
     const table = await readCurrent(root);
@@ -50,7 +50,7 @@ export async function updateCurrent(run: string, plan: Plan, done: CompactionDon
   const staged = plan.current;
   if (staged === undefined) return undefined;
   const root = staged.root;
-  const got = await acquireLock(currentLayout.lock(root), LEASE_TTL_MS);
+  const got = await acquireLock(currentLayout.lock(root), leaseTtlMs());
   if ('holder' in got) return { status: 'leased', owner: got.holder.owner };
   try {
     const table = await readCurrent(root);

@@ -1,29 +1,11 @@
 import sharp, { type Metadata } from 'sharp';
 import { decodeJpegFast } from './jpeg-fast.js';
 import { decodeHeicOffThread, isHeif } from './heic.js';
-
-/** The decode stage's answer: the model-sized RGB pixels and the image's own size, upright. */
-export interface DecodedImage {
-  /** height x width x 3 bytes, 8-bit sRGB, row-major (HWC), one buffer per target asked for. */
-  pixels: Buffer[];
-  width: number;
-  height: number;
-}
-
-export interface DecodeTarget {
-  width: number;
-  height: number;
-  /** Resize so the short side is this long, then centre-crop to width x height. */
-  shortSide: number;
-  /** Refuse images with more pixels than this before decoding them (decompression bombs). */
-  maxPixels: number;
-}
+import type { DecodedImage, DecodeTarget } from './types.js';
 
 export class DecodeError extends Error {
   override name = 'DecodeError';
 }
-
-export { DEFAULT_MAX_PIXELS } from './limits.js';
 
 /** Formats whose decoders sharp ships; SVG and PDF are refused (they can reference other files). */
 const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif', 'jp2', 'jxl']);

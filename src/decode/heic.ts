@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { HeicPixels, HeicTask } from './heic-thread.js';
+import { settings } from '../settings.js';
 
 /**
  * HEIC decodes run on their own threads: libheif-js is WebAssembly, which would otherwise run on
@@ -10,7 +11,7 @@ import type { HeicPixels, HeicTask } from './heic-thread.js';
 let pool: Piscina | undefined;
 
 export function heicThreads(): number {
-  return Math.max(1, Number(process.env.IMGTAG_HEIC_THREADS ?? 0) || Math.min(2, os.availableParallelism()));
+  return settings().heicThreads ?? Math.min(2, os.availableParallelism());
 }
 
 /** ISO-BMFF `ftyp` with a HEIF brand: what iPhones and many Android phones write. */

@@ -1,15 +1,17 @@
 import { loadAddon } from '../native/load.js';
-import type { DecodedImage, DecodeTarget } from './decode.js';
+import type { DecodedImage, DecodeTarget } from './types.js';
+import { settings } from '../settings.js';
 
 /** The native addon (native/jpeg_fast.c), built at install over the system's libjpeg-turbo. */
 interface JpegAddon {
   decode(jpeg: Buffer, targets: Int32Array, maxPixels: number): Promise<{ width: number; height: number; pixels: Buffer[] } | null>;
 }
 
-const { addon, problem } = loadAddon<JpegAddon>('imgtag_jpeg', process.env.IMGTAG_JPEG === 'sharp' ? 'IMGTAG_JPEG=sharp' : undefined, "install Debian's libturbojpeg0-dev and a C compiler, then npm rebuild");
+let loaded: { addon?: JpegAddon; problem?: string } | undefined;
+const load = () => (loaded ??= loadAddon<JpegAddon>('imgtag_jpeg', settings().jpeg === 'sharp' ? 'IMGTAG_JPEG=sharp' : undefined, "install Debian's libturbojpeg0-dev and a C compiler, then npm rebuild"));
 
 /** Why JPEGs go through sharp instead, said once at the start of a run; undefined when the fast path is in use. */
-export const jpegFastPathProblem = problem;
+export const jpegFastPathProblem = () => load().problem;
 
 /** The targets as the addon takes them, packed once per target list (a run's is fixed), not per image. */
 const packed = new WeakMap<DecodeTarget[], { sizes: Int32Array; maxPixels: number }>();
@@ -30,6 +32,7 @@ const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && 
  * warning such as truncation, over the pixel limit): then sharp decodes it, with its own errors.
  */
 export async function decodeJpegFast(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage | undefined> {
+  const { addon } = load();
   if (!addon || !isJpeg(bytes)) return undefined;
   const { sizes, maxPixels } = packedTargets(targets);
   const got = await addon.decode(bytes, sizes, maxPixels);

@@ -4,18 +4,18 @@ import pLimit from 'p-limit';
 import { manifestSource } from '../manifest/index.js';
 import { createPlan } from '../plan/plan.js';
 import { isImageUri } from '../plan/filter.js';
-import { defaultWorkers, runPlan, type RunEvent, type RunSummary } from '../pipeline/run-plan.js';
+import { defaultWorkers, runPlan, type RunEvent, type RunSummary } from '../run/run-plan.js';
 import { readResults, topLabels } from '../output/read-results.js';
-import { resultFiles } from '../compact/result-files.js';
+import { resultFiles } from '../rundir/result-files.js';
 import { configureS3 } from '../storage/s3-client.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { s3Uri } from '../storage/uri.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from './local-s3.js';
 import { syntheticImage } from './synthetic.js';
-import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
 import { ensureBuiltinModel } from '../model/fetch.js';
 import { modelsOrDefault } from '../defaults.js';
 import type { RunStop } from '../pool/stop.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface DemoOptions {
   /** A folder of images to upload; otherwise `count` generated ones. */
@@ -88,7 +88,7 @@ export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: st
         workers: opts.workers,
         batchSize: opts.batchSize,
         concurrency: opts.concurrency,
-        maxPixels: DEFAULT_MAX_PIXELS,
+        maxPixels: DEFAULTS.maxPixels,
         s3: { endpoint: s3.endpoint },
         stop: opts.stop,
       },

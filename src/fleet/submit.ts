@@ -1,6 +1,6 @@
 import { BatchClient, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import { UserError } from '../errors.js';
-import { loadPlan, type Plan } from '../plan/plan-file.js';
+import { loadPlan, type Plan } from '../rundir/plan-file.js';
 import { s3Settings } from '../storage/s3-client.js';
 import { isS3Uri } from '../storage/uri.js';
 

@@ -24,6 +24,6 @@ export function shardsForTask(index: number, perTask: number, total: number): nu
 
 /** This fleet task's shards of a run: its index from the environment, its share of the plan's shards. */
 export async function fleetTaskShards(run: string, perTask: number): Promise<number[]> {
-  const { loadPlan } = await import('../plan/plan-file.js');
+  const { loadPlan } = await import('../rundir/plan-file.js');
   return shardsForTask(taskIndexFromEnv(), perTask, (await loadPlan(run)).shards);
 }

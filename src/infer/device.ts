@@ -2,10 +2,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
+import type { Device } from '../defaults.js';
 import { UserError } from '../errors.js';
-
-export const DEVICES = ['cpu', 'cuda', 'tensorrt'] as const;
-export type Device = (typeof DEVICES)[number];
 
 /** Where onnxruntime-node keeps its native libraries for this platform. */
 function ortBinDir(): string {

@@ -1,5 +1,5 @@
 import type { ResolvedModel } from '../model/resolve.js';
-import { unit } from './vectors.js';
+import { unit } from '../model/vectors.js';
 import { topK, type Tag } from './topk.js';
 
 /** What one model says about one image. */

@@ -1,7 +1,8 @@
 import { DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
 import type { ResolvedModel } from '../model/resolve.js';
-import { deviceLoadError, executionProviders, type Device } from './device.js';
+import type { Device } from '../defaults.js';
+import { deviceLoadError, executionProviders } from './device.js';
 import { withPixelInput, PIXEL_INPUT } from './pixel-input.js';
 import { RemoteSession } from './remote-session.js';
 import { postprocess, type ModelOutput } from './postprocess.js';

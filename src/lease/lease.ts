@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { runLayout } from '../run-dir.js';
+import { runLayout } from '../rundir/layout.js';
 import { deleteObject, putIfAbsent, readObject, replaceIfUnchanged, writeBytes } from '../storage/storage.js';
 import { isS3Uri } from '../storage/uri.js';
 import { NotFoundError } from '../errors.js';
 import type { S3Counter } from '../storage/s3-client.js';
+import { settings } from '../settings.js';
 
 /** A lease or lock object: who holds it, since and until when. */
 export interface Holder {
@@ -20,7 +21,7 @@ export interface Lease {
 }
 
 /** How long a shard lease holds without renewal (renewed every third of it): a dead machine's shards free up after this. */
-export const LEASE_TTL_MS = Number(process.env.IMGTAG_LEASE_TTL_MS ?? 2 * 60_000);
+export const leaseTtlMs = () => settings().leaseTtlMs;
 
 /** A lock taken on this host by a process that no longer exists (killed worker, crashed run) is stale at once. */
 function ownerIsDeadHere(owner: string): boolean {
@@ -139,6 +140,6 @@ export async function acquireLock(uri: string, ttlMs: number, counter?: S3Counte
 
 /** The lease on one shard of a run; undefined when another live worker holds it. */
 export async function acquireLease(run: string, shard: number, counter?: S3Counter): Promise<Lease | undefined> {
-  const got = await acquireLock(runLayout.lease(run, shard), LEASE_TTL_MS, counter);
+  const got = await acquireLock(runLayout.lease(run, shard), leaseTtlMs(), counter);
   return 'lease' in got ? got.lease : undefined;
 }

@@ -6,9 +6,10 @@ import { UserError } from '../errors.js';
 import { exists, readBytes, readText } from '../storage/storage.js';
 import { dirnameUri, isS3Uri, joinUri, parseUri, s3Uri } from '../storage/uri.js';
 import { parseLabels } from './labels.js';
-import { unit } from '../infer/vectors.js';
-import { BUILTIN_MODEL_DIR, DEFAULT_MODEL, modelCacheDir, modelSearchDirs } from './paths.js';
+import { unit } from './vectors.js';
+import { BUILTIN_MODEL_DIR, modelCacheDir, modelSearchDirs } from './paths.js';
 import { validateSpec, type ModelSpec } from './spec.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Label vectors for zero-shot tagging: tags are the labels most cosine-similar to the image's embedding. */
 export interface ZeroShot {
@@ -149,7 +150,7 @@ async function readZeroShot(where: string, expected: string | undefined): Promis
 }
 
 
-export async function resolveModel(arg: string = DEFAULT_MODEL): Promise<ResolvedModel> {
+export async function resolveModel(arg: string = DEFAULTS.model): Promise<ResolvedModel> {
   const { spec, specDir, onnx } = await findSpec(arg);
   const source = onnx ?? locate(spec.file, specDir, 'model file');
   const { bytes, sha256 } = await readVerified(source, spec.sha256);

@@ -1,9 +1,8 @@
 import type { Tag } from '../infer/topk.js';
 
 /** Where an image failed: the stage names match the pipeline's. */
-import type { ErrorStage } from '../pipeline/stages.js';
+import type { ErrorStage } from '../rundir/stages.js';
 
-export type { ErrorStage };
 
 /** What one model said about one image; `model` is the id of the exact bytes (name@sha256 prefix). */
 export interface ModelResult {

@@ -1,4 +1,4 @@
-import type { DecodeTarget } from '../decode/decode.js';
+import type { DecodeTarget } from '../decode/types.js';
 import { distinctTargets } from '../decode/decode.js';
 import { UserError } from '../errors.js';
 import type { Classifier } from '../infer/session.js';

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { markerHolds, readCommit, writeCommit, type CommitMarker } from '../output/commit.js';
+import { markerHolds, readCommit, writeCommit, type CommitMarker } from '../rundir/commits.js';
 import { resultsParquet } from '../output/parquet.js';
-import { readShardFile } from '../plan/shard-file.js';
-import { runLayout } from '../run-dir.js';
+import { readShardFile } from '../rundir/shard-file.js';
+import { runLayout } from '../rundir/layout.js';
 import { newCounter, type S3Counter } from '../storage/s3-client.js';
 import { isS3Uri } from '../storage/uri.js';
 import { writeBytes } from '../storage/storage.js';
 import { acquireLease } from '../lease/lease.js';
-import type { Machine } from '../report/machine.js';
+import type { Machine } from '../infer/machine.js';
 import type { ModelSet } from './model-set.js';
 import { StageClock } from './stage-clock.js';
 import { tagRows, type Progress, type StageLimits } from './tag-rows.js';

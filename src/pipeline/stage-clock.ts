@@ -1,4 +1,4 @@
-import { STAGES, zeroStages, type PerStage, type Stage } from './stages.js';
+import { STAGES, zeroStages, type PerStage, type Stage } from '../rundir/stages.js';
 
 /**
  * Per stage: busy seconds (wall time with at least one task of the stage under way, so
@@ -13,14 +13,17 @@ export class StageClock {
   private readonly active: PerStage = zeroStages();
   private readonly since: PerStage = zeroStages();
 
+  /** @param now milliseconds from any origin (a test's own clock). */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
   async time<T>(stage: Stage, fn: () => Promise<T> | T): Promise<T> {
-    const start = performance.now();
+    const start = this.now();
     if (this.active[stage]++ === 0) this.since[stage] = start;
     this.peak[stage] = Math.max(this.peak[stage], this.active[stage]);
     try {
       return await fn();
     } finally {
-      const end = performance.now();
+      const end = this.now();
       this.taskSeconds[stage] += (end - start) / 1000;
       if (--this.active[stage] === 0) this.busy[stage] += (end - this.since[stage]) / 1000;
     }

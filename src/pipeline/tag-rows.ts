@@ -6,7 +6,8 @@ import { describeDecodeError } from '../decode/decode-error.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { ManifestRow } from '../manifest/index.js';
 import type { ModelOutput } from '../infer/postprocess.js';
-import type { ErrorStage, ResultRow } from '../output/rows.js';
+import type { ResultRow } from '../output/rows.js';
+import type { ErrorStage } from '../rundir/stages.js';
 import { classifyFailure, isPermanentRedirect } from '../storage/failure.js';
 import { overLimit, readObject } from '../storage/storage.js';
 import { isS3Uri, parseUri } from '../storage/uri.js';
@@ -14,7 +15,7 @@ import { hedgeAfterMs, hedged } from '../storage/hedged.js';
 import { readDeadlines, withReadDeadline } from '../storage/deadline.js';
 import type { ModelSet } from './model-set.js';
 import type { StageClock } from './stage-clock.js';
-import type { Stage } from './stages.js';
+import type { Stage } from '../rundir/stages.js';
 import type { S3Counter } from '../storage/s3-client.js';
 
 /** How many items each stage may hold in flight; each stage waits when the next one is full (backpressure). */

@@ -1,13 +1,13 @@
 import sharp from 'sharp';
 import { loadClassifier, type Classifier } from '../infer/session.js';
 import { resolveModel } from '../model/resolve.js';
-import { describeMachine } from '../report/machine.js';
+import { describeMachine } from '../infer/machine.js';
 import { configureS3 } from '../storage/s3-client.js';
 import { modelSet } from './model-set.js';
 import { runShard, type ShardHooks, type ShardOutcome } from './run-shard.js';
 import { decodesInFlight, type StageLimits } from './tag-rows.js';
-import { DEFAULT_MAX_BYTES } from '../decode/limits.js';
-import type { WorkerInit } from '../pool/worker-protocol.js';
+import type { WorkerInit } from './worker-init.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** One process's tagging engine: configured once, then fed shard numbers. */
 export interface Tagger {
@@ -28,7 +28,7 @@ export async function createTagger(init: WorkerInit): Promise<Tagger> {
     const models = modelSet(classifiers, init.shard.maxPixels);
     const limits: StageLimits = {
       fetch: init.shard.concurrency,
-      maxBytes: init.shard.maxBytes ?? DEFAULT_MAX_BYTES,
+      maxBytes: init.shard.maxBytes ?? DEFAULTS.maxBytes,
       decode: decodesInFlight(init.threads),
       batchSize: init.shard.batchSize,
       // A GPU overlaps a batch's host-to-device copy with the previous batch's compute; a CPU has no spare cores for it.

@@ -2,13 +2,14 @@ import { UserError } from '../errors.js';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { resultFiles } from '../compact/result-files.js';
+import { resultFiles } from '../rundir/result-files.js';
 import { joinManifest, type JoinCounts, type JoinResult } from '../current/join.js';
-import { readCurrent, rootId } from '../current/state.js';
+import { readCurrent, rootId } from '../rundir/current.js';
 import type { LocalCopy } from '../sql/duckdb.js';
 import { downloadFile, uploadFile } from '../storage/storage.js';
 import { isS3Uri, joinUri } from '../storage/uri.js';
-import { loadPlan } from './plan-file.js';
+import { loadPlan, type PlanCurrent } from '../rundir/plan-file.js';
+import { settings } from '../settings.js';
 
 /** What a plan leaves out: objects tagged before, by a run's lineage (`--since`) or in a nightly root's current table. */
 export interface DeltaSource {
@@ -21,24 +22,11 @@ export interface DeltaSource {
   retryErrors?: boolean;
 }
 
-/** plan.json's record of a nightly plan: what to put in the current table once the run is done. */
-export interface PlanCurrent {
-  root: string;
-  /** The run the current table reflected when this plan was made (none: the first nightly), and its models. */
-  base?: string;
-  baseModels?: string[];
-  /** Rows of that table still live and unchanged, staged in the run directory. */
-  kept: { uri: string; rows: number }[];
-  counts: Pick<JoinCounts, 'new' | 'deleted'>;
-  /** The Glue table (database.table) moved to each new version of the current table. */
-  glueTable?: string;
-}
-
 /**
  * Settings for DuckDB's join. Beyond its memory DuckDB spills to local disk; below about 256 MB, its
  * out-of-core join and aggregate run out on tens of millions of rows. IMGTAG_JOIN_MEMORY_MB sets it.
  */
-export const JOIN_SETTINGS = { memoryLimitMb: Number(process.env.IMGTAG_JOIN_MEMORY_MB ?? 256), fileMb: 256 };
+export const joinSettings = () => ({ memoryLimitMb: settings().joinMemoryMb, fileMb: 256 });
 
 /** The run and its ancestors, newest first (plan.json `parent` links). */
 async function lineage(run: string): Promise<string[]> {
@@ -87,7 +75,7 @@ export async function planDelta(parts: string[], src: DeltaSource, run: string, 
   const uris = table ? table.files.map((f) => f.uri) : src.since ? (await Promise.all((await lineage(src.since)).map(resultFiles))).flat() : [];
   const files = await localCopies(uris, dir);
   const join = await joinManifest(parts, { files, models: src.models, current: src.current !== undefined, retryErrors: src.retryErrors }, dir, {
-    ...JOIN_SETTINGS,
+    ...joinSettings(),
     threads: os.availableParallelism(),
   });
   if (src.current === undefined) return { join };

@@ -10,11 +10,12 @@ import { wholeLineBuffers } from '../manifest/line-chunks.js';
 import { s3Settings } from '../storage/s3-client.js';
 import { isImageUri } from './filter.js';
 import type { PartCounts, PartTask } from './part-writer.js';
-import { encodeShardRow } from './shard-line.js';
+import { encodeShardRow } from '../rundir/shard-line.js';
 import type { PartMessage, PartReply } from './part-thread.js';
 import { sendBytes } from './byte-channel.js';
 import { planFastPathProblem } from './native-lines.js';
 import { readStream } from '../storage/storage.js';
+import { settings } from '../settings.js';
 
 export type { PartCounts } from './part-writer.js';
 
@@ -29,8 +30,7 @@ const THREAD_SCRIPT = new URL('./part-thread.js', import.meta.url);
 
 /** Planning threads: one per core, none idle (a thread per data file at most). */
 export function planThreads(files: number): number {
-  const wanted = Number(process.env.IMGTAG_PLAN_THREADS ?? os.availableParallelism());
-  return Math.max(1, Math.min(files, Number.isInteger(wanted) && wanted > 0 ? wanted : 1));
+  return Math.max(1, Math.min(files, settings().planThreads ?? os.availableParallelism()));
 }
 
 interface Deferred {
@@ -56,7 +56,8 @@ function deferred(): Deferred {
 export async function* inventoryParts(inv: InventoryFiles, dir: string): AsyncGenerator<ManifestPart> {
   const tasks: PartTask[] = inv.files.map((uri, i) => ({ uri, format: inv.format, schema: inv.schema, sourceBucket: inv.sourceBucket, out: path.join(dir, `part-${i}.ndjson`) }));
   const results = tasks.map(deferred);
-  if (inv.format === 'csv' && planFastPathProblem) process.stderr.write(`imgtag: planning read Inventory lines in JavaScript, about 3x the CPU of the native reader: ${planFastPathProblem}\n`);
+  const slower = inv.format === 'csv' ? planFastPathProblem() : undefined;
+  if (slower) process.stderr.write(`imgtag: planning read Inventory lines in JavaScript, about 3x the CPU of the native reader: ${slower}\n`);
   let next = 0;
   const workers: Worker[] = [];
   const feed = (w: Worker) => {

@@ -1,15 +1,17 @@
 import { loadAddon } from '../native/load.js';
 import type { InventoryColumns } from '../manifest/inventory-csv.js';
+import { settings } from '../settings.js';
 
 /** The native addon (native/plan_lines.c): the byte path of part-writer.ts, in C. */
 interface PlanAddon {
   planLines(chunk: Buffer, out: Buffer, cols: Int32Array, state: Float64Array): number;
 }
 
-const { addon, problem } = loadAddon<PlanAddon>('imgtag_plan', process.env.IMGTAG_PLAN_NATIVE === '0' ? 'IMGTAG_PLAN_NATIVE=0' : undefined, 'install a C compiler (build-essential), then npm rebuild');
+let loaded: { addon?: PlanAddon; problem?: string } | undefined;
+const load = () => (loaded ??= loadAddon<PlanAddon>('imgtag_plan', settings().planNative ? undefined : 'IMGTAG_PLAN_NATIVE=0', 'install a C compiler (build-essential), then npm rebuild'));
 
 /** Why planning reads Inventory lines in JavaScript (slower); undefined when the native path is in use. */
-export const planFastPathProblem = problem;
+export const planFastPathProblem = () => load().problem;
 
 export const enum NativeStop {
   /** The chunk is read to its end. */
@@ -48,12 +50,12 @@ export class NativeLineState {
   /** Turn the lines of `chunk` from `pos` into shard lines in `out` from `outPos`; see NativeStop. */
   run(chunk: Buffer, out: Buffer, outPos: number): { stop: NativeStop; outPos: number } {
     this.state[1] = outPos;
-    const stop = addon!.planLines(chunk, out, this.cols, this.state) as NativeStop;
+    const stop = load().addon!.planLines(chunk, out, this.cols, this.state) as NativeStop;
     return { stop, outPos: this.state[1]! };
   }
 }
 
 /** Whether the native path can be used: built, and the schema's columns within its bounds. */
 export function nativeLines(c: InventoryColumns): NativeLineState | undefined {
-  return addon && c.last < 64 ? new NativeLineState(c) : undefined;
+  return load().addon && c.last < 64 ? new NativeLineState(c) : undefined;
 }

@@ -6,7 +6,7 @@ import { lineChunks } from '../manifest/line-chunks.js';
 import { s3Uri } from '../storage/uri.js';
 import { isImageKeyBytes, isImageUri } from './filter.js';
 import { LineBytes, plainByte } from './line-bytes.js';
-import { encodeShardLine } from './shard-line.js';
+import { encodeShardLine } from '../rundir/shard-line.js';
 import { NativeStop, nativeLines, type NativeLineState } from './native-lines.js';
 
 /** One Inventory data file to turn into shard lines on local disk. */

@@ -6,14 +6,14 @@ import { invalid, UserError } from '../errors.js';
 import { basenameUri, isS3Uri } from '../storage/uri.js';
 import { resolveManifest, type ManifestSource } from '../manifest/index.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
-import { runLayout } from '../run-dir.js';
+import { runLayout } from '../rundir/layout.js';
 import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { manifestParts, partChunks } from './manifest-parts.js';
-import { DEFAULT_SHARD_SIZE, MAX_SHARDS, refuseFileAsRun, type Plan } from './plan-file.js';
+import { MAX_SHARDS, refuseFileAsRun, type Plan, type PlanCurrent } from '../rundir/plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
-import { planDelta, type PlanCurrent } from './delta.js';
+import { planDelta } from './delta.js';
+import { DEFAULTS } from '../defaults.js';
 
-export { loadPlan, planIdentity, type Plan } from './plan-file.js';
 
 export interface PlanOptions {
   /** Images per shard (consecutive in manifest order). */
@@ -59,7 +59,7 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
   if (await hasCommits(run)) {
     throw new UserError(`${run} already has committed shards: plan into a new run directory`);
   }
-  const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULT_SHARD_SIZE };
+  const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULTS.shardSize };
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
   const counts: Plan['counts'] = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
   const dir = await scratchDir('plan');

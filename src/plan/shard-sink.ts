@@ -2,7 +2,7 @@ import { UserError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { writeBytes } from '../storage/storage.js';
-import { runLayout } from '../run-dir.js';
+import { runLayout } from '../rundir/layout.js';
 import { PartitionedSpill } from './spill.js';
 
 /** Receives a plan's shard lines in order, as bytes of whole lines, and writes the shard files. */

@@ -21,11 +21,6 @@ export class ShardDispatch {
     return [...this.held];
   }
 
-  /** Hand out nothing more (the run is failing); shards already out still finish. */
-  stop(): void {
-    this.queue.length = 0;
-  }
-
   start(): void {
     this.next();
   }

@@ -1,6 +1,5 @@
 import { DEFAULTS } from '../defaults.js';
 
-export const DEFAULT_STOP_SECONDS = DEFAULTS.stopSeconds;
 
 /**
  * A request to stop a run, from a signal: the first asks for a graceful stop (finish or abandon the
@@ -11,7 +10,7 @@ export class RunStop {
   reason?: string;
   private readonly listeners = new Set<(seconds: number) => void>();
 
-  constructor(readonly graceSeconds: number = DEFAULT_STOP_SECONDS) {}
+  constructor(readonly graceSeconds: number = DEFAULTS.stopSeconds) {}
 
   request(reason: string): void {
     const seconds = this.reason === undefined ? this.graceSeconds : 0;
@@ -31,7 +30,7 @@ export class RunStop {
 }
 
 /** A RunStop that SIGTERM (docker stop, AWS Batch, a spot reclaim) and SIGINT (Ctrl-C) trigger. */
-export function stopOnSignals(graceSeconds: number = DEFAULT_STOP_SECONDS): RunStop {
+export function stopOnSignals(graceSeconds: number = DEFAULTS.stopSeconds): RunStop {
   const stop = new RunStop(graceSeconds);
   for (const sig of ['SIGTERM', 'SIGINT'] as const)
     process.on(sig, () => {

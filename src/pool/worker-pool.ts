@@ -5,7 +5,9 @@ import { ShardDispatch } from './dispatch.js';
 import { decodesInFlight, type Progress } from '../pipeline/tag-rows.js';
 import type { ShardOutcome } from '../pipeline/run-shard.js';
 import type { RunStop } from './stop.js';
-import type { WorkerInit, WorkerReply } from './worker-protocol.js';
+import type { WorkerInit } from '../pipeline/worker-init.js';
+import type { WorkerReply } from './worker-protocol.js';
+import { settings } from '../settings.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker.js', import.meta.url));
 
@@ -67,7 +69,8 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
     new Promise<void>((resolve) => {
       const env = { ...workerEnvDefaults(init.threads), ...process.env };
       // IMGTAG_PROFILE=DIR: each worker writes a V8 CPU profile there (NODE_OPTIONS may not carry --cpu-prof).
-      const profile = process.env.IMGTAG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMGTAG_PROFILE}`] : [];
+      const { profileDir } = settings();
+      const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
       const execArgv = [...WORKER_V8_FLAGS, ...profile];
       const child: ChildProcess = fork(WORKER_SCRIPT, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
       children.add(child);

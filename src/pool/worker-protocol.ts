@@ -1,22 +1,6 @@
-import type { Device } from '../infer/device.js';
-import type { S3Options } from '../storage/s3-client.js';
-import type { ShardOptions, ShardOutcome } from '../pipeline/run-shard.js';
+import type { ShardOutcome } from '../pipeline/run-shard.js';
+import type { WorkerInit } from '../pipeline/worker-init.js';
 import type { Progress } from '../pipeline/tag-rows.js';
-
-/** What a worker process needs to tag shards of one run. */
-export interface WorkerInit {
-  run: string;
-  /** The plan's run id, written into every row. */
-  runId: string;
-  /** Model arguments (built-in names, paths or s3:// URIs), in column order. */
-  models: string[];
-  shard: ShardOptions;
-  threads: number;
-  device: Device;
-  s3: S3Options;
-  /** On SIGTERM/SIGINT, how long the shards in hand may take to finish before they are abandoned. */
-  stopSeconds: number;
-}
 
 export type WorkerRequest =
   | { type: 'init'; init: WorkerInit }

@@ -1,9 +1,10 @@
 import { errorMessage, UserError } from '../errors.js';
 import { releaseHeldLocks } from '../lease/lease.js';
-import { DEFAULT_STOP_SECONDS } from './stop.js';
 import { createTagger, type Tagger } from '../pipeline/tagger.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 import type { Progress } from '../pipeline/tag-rows.js';
+import { DEFAULTS } from '../defaults.js';
+import { useSettings } from '../settings.js';
 
 /** Entry point of a forked worker process: init, then one shard per request, until told to exit. */
 /** Resolves once the message is handed to the parent, so a process about to exit loses none. */
@@ -12,7 +13,7 @@ let tagger: Tagger | undefined;
 /** Shards this process is tagging or writing right now. */
 const inHand = new Set<number>();
 let stopping = false;
-let stopSeconds: number = DEFAULT_STOP_SECONDS;
+let stopSeconds: number = DEFAULTS.stopSeconds;
 
 /** Progress is summed here and sent at most every 250 ms: per image, IPC would cost more than it tells. */
 let pending: Progress = { images: 0, errors: 0, bytes: 0 };
@@ -59,6 +60,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop(sto
 process.on('message', async (msg: WorkerRequest) => {
   if (msg.type === 'init') {
     stopSeconds = msg.init.stopSeconds;
+    useSettings(msg.init.settings);
     try {
       tagger = await createTagger(msg.init);
       await reply({ type: 'ready' });

@@ -1,9 +1,9 @@
 import { finishedCompaction, refuseDamagedDataset } from '../compact/verify.js';
-import { damagedShards, damageError, readMarkers, type CommitMarker, type StageSeconds } from '../output/commit.js';
-import { loadPlan } from '../plan/plan-file.js';
+import { damagedShards, damageError, readMarkers, type CommitMarker, type StageSeconds } from '../rundir/commits.js';
+import { loadPlan } from '../rundir/plan-file.js';
 import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from './prices.js';
-import { machineLabel, type Machine } from './machine.js';
-import { addStages, STAGES, zeroStages, type Stage } from '../pipeline/stages.js';
+import { machineLabel, type Machine } from '../infer/machine.js';
+import { addStages, STAGES, zeroStages, type Stage } from '../rundir/stages.js';
 
 export interface RunReport {
   run: string;

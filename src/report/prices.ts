@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { invalid, UserError } from '../errors.js';
-import { machineLabel, usesGpu, type Machine } from './machine.js';
+import { machineLabel, usesGpu, type Machine } from '../infer/machine.js';
 
 interface InstancePrice {
   vcpus: number;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { settings } from '../settings.js';
 
 /** How DuckDB may use this machine: memory beyond the limit spills to `tempDir`. */
 export interface DuckSettings {
@@ -48,7 +49,7 @@ export async function openDuckDb(s: DuckSettings): Promise<Duck> {
     autoload_known_extensions: 'false',
   });
   const conn = await db.connect();
-  if (process.env.IMGTAG_DEBUG_SQL) {
+  if (settings().debugSql) {
     // Each statement's time and the memory DuckDB holds after it, on stderr.
     const run = conn.runAndReadAll.bind(conn);
     conn.runAndReadAll = (async (sql: string) => {

@@ -1,3 +1,5 @@
+import { settings } from '../settings.js';
+
 /**
  * A whole-object read deadline. Socket idle time-outs never fire on a body that trickles (10 B/s
  * keeps the socket busy), and hedges of that object trickle too: without a deadline one such object
@@ -7,16 +9,10 @@
  */
 
 /** Until the first byte, in ms (IMGTAG_READ_FIRST_BYTE_MS). */
-function firstByteMs(): number {
-  const v = Number(process.env.IMGTAG_READ_FIRST_BYTE_MS ?? 10_000);
-  return Number.isFinite(v) && v > 0 ? v : 10_000;
-}
+const firstByteMs = () => settings().readFirstByteMs;
 
 /** The slowest body accepted, bytes per second (IMGTAG_READ_MIN_BYTES_PER_S): 256 KiB/s, far under S3's per-connection rate. */
-function minBytesPerSecond(): number {
-  const v = Number(process.env.IMGTAG_READ_MIN_BYTES_PER_S ?? 262_144);
-  return Number.isFinite(v) && v > 0 ? v : 262_144;
-}
+const minBytesPerSecond = () => settings().readMinBytesPerSecond;
 
 /** An object of unknown size is budgeted as this large. */
 const UNKNOWN_SIZE = 16 << 20;

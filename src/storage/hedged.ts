@@ -1,3 +1,5 @@
+import { settings } from '../settings.js';
+
 type Outcome<T> = { value: T } | { error: unknown };
 
 const outcome = <T>(p: Promise<T>): Promise<Outcome<T>> =>
@@ -57,13 +59,7 @@ export async function hedged<T>(read: (signal: AbortSignal) => Promise<T>, after
 }
 
 /** When to hedge an image GET (IMGTAG_HEDGE_MS; 0 turns hedging off). */
-export function hedgeAfterMs(): number {
-  const v = Number(process.env.IMGTAG_HEDGE_MS ?? 500);
-  return Number.isFinite(v) && v >= 0 ? v : 500;
-}
+export const hedgeAfterMs = () => settings().hedgeMs;
 
 /** How many reads of one image may be in flight at most, the first included (IMGTAG_HEDGE_READS). */
-export function hedgeReads(): number {
-  const v = Number(process.env.IMGTAG_HEDGE_READS ?? 3);
-  return Number.isInteger(v) && v >= 1 ? v : 3;
-}
+export const hedgeReads = () => settings().hedgeReads;

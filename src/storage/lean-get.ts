@@ -3,7 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, SourceData } from '@smithy/types';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Client, s3Endpoint } from './s3-client.js';
+import { settings } from '../settings.js';
 
 /**
  * Image GETs without the AWS SDK's middleware chain: the SDK spends ~1.5 ms of CPU per request
@@ -57,11 +59,12 @@ class NodeSha256 implements Checksum {
   }
 }
 
-let target: Promise<Target | undefined> | undefined;
+/** The set-up of each S3 client (configureS3 makes a new one): a client's set-up dies with it. */
+const targets = new WeakMap<S3Client, Promise<Target | undefined>>();
 
-async function setUp(): Promise<Target | undefined> {
-  if (process.env.IMGTAG_LEAN_GET === '0' || process.env.AWS_USE_FIPS_ENDPOINT === 'true' || process.env.AWS_USE_DUALSTACK_ENDPOINT === 'true') return undefined;
-  const config = s3Client().config;
+async function setUp(s3: S3Client): Promise<Target | undefined> {
+  if (!settings().leanGet || process.env.AWS_USE_FIPS_ENDPOINT === 'true' || process.env.AWS_USE_DUALSTACK_ENDPOINT === 'true') return undefined;
+  const config = s3.config;
   const region = await config.region();
   const endpoint = s3Endpoint();
   const base = new URL(endpoint ?? `https://s3.${region}.amazonaws.com`);
@@ -78,11 +81,6 @@ async function setUp(): Promise<Target | undefined> {
     basePath: base.pathname.replace(/\/$/, ''),
     pathStyle: endpoint !== undefined,
   };
-}
-
-/** Forget the set-up (the S3 client was configured anew). */
-export function resetLeanGet(): void {
-  target = undefined;
 }
 
 /** RFC 3986 encoding of each key segment, as S3's SigV4 wants it ([!'()*] too). */
@@ -115,7 +113,10 @@ class BodyBytes {
 }
 
 export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; signal?: AbortSignal; timeoutMs: number }): Promise<LeanAnswer | undefined> {
-  const t = await (target ??= setUp().catch(() => undefined));
+  const s3 = s3Client();
+  let setUpOnce = targets.get(s3);
+  if (!setUpOnce) targets.set(s3, (setUpOnce = setUp(s3).catch(() => undefined)));
+  const t = await setUpOnce;
   if (!t || (!t.pathStyle && !virtualHostable(bucket))) return { status: 'skipped' };
   const [host, hostname] = t.pathStyle ? [t.host, t.hostname] : [`${bucket}.${t.host}`, `${bucket}.${t.hostname}`];
   const path = t.pathStyle ? `${t.basePath}/${bucket}/${encodeKey(key)}` : `${t.basePath}/${encodeKey(key)}`;

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { resetLeanGet } from './lean-get.js';
+import { settings } from '../settings.js';
 
 export interface S3Options {
   /** An S3-compatible endpoint (MinIO, s3rver, Ceph...); path-style addressing is used with it. */
@@ -39,7 +39,6 @@ let client: S3Client | undefined;
 export function configureS3(next: S3Options): void {
   options = { ...next };
   client = undefined;
-  resetLeanGet();
 }
 
 /** What configureS3 was given, to hand to worker threads (each has its own client). */
@@ -53,7 +52,7 @@ export function s3Endpoint(): string | undefined {
 
 /** A request that sends or receives nothing for this long is abandoned (and retried). */
 export function requestTimeoutMs(): number {
-  return options.requestTimeoutMs ?? Number(process.env.IMGTAG_S3_REQUEST_TIMEOUT_MS ?? 60000);
+  return options.requestTimeoutMs ?? settings().s3RequestTimeoutMs;
 }
 
 /** One client per process: it pools connections, and credentials resolve once from the AWS chain. */
@@ -64,7 +63,7 @@ export function s3Client(): S3Client {
     endpoint,
     forcePathStyle: endpoint !== undefined,
     region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    maxAttempts: options.maxAttempts ?? Number(process.env.IMGTAG_S3_MAX_ATTEMPTS ?? 6),
+    maxAttempts: options.maxAttempts ?? settings().s3MaxAttempts,
     retryMode: 'adaptive',
     // Without timeouts a stalled connection would hang a shard forever; with them it is retried.
     requestHandler: {

@@ -1,6 +1,6 @@
 import { invalid, UserError, errorMessage } from '../errors.js';
 import { readText } from '../storage/storage.js';
-import type { TuneConfig } from './tune.js';
+import type { TuneConfig } from './search.js';
 
 const KEYS = ['batchSize', 'concurrency', 'threads', 'workers'] as const;
 

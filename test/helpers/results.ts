@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { readBytes } from '../../src/storage/storage.js';
-import { resultFiles } from '../../src/compact/result-files.js';
+import { resultFiles } from '../../src/rundir/result-files.js';
 
 /** Every result row of a run (compacted or staged), read back with hyparquet (independent of both writers). */
 export async function readRunResults(run: string): Promise<{ rows: Record<string, unknown>[]; columns: string[] }> {

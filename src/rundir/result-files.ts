@@ -1,5 +1,5 @@
-import { readMarkers, stagedFile } from '../output/commit.js';
-import { readState, type CompactionDone } from './state.js';
+import { readMarkers, stagedFile } from './commits.js';
+import { readState, type CompactionDone } from './compaction.js';
 
 /**
  * The Parquet files that hold a run's rows: the merged files once compaction is done, else each

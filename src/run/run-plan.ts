@@ -1,18 +1,19 @@
 import os from 'node:os';
 import { UserError } from '../errors.js';
-import { trustedShards, type CommitMarker } from '../output/commit.js';
-import { loadPlan, planIdentity } from '../plan/plan.js';
+import { trustedShards, type CommitMarker } from '../rundir/commits.js';
+import { loadPlan, planIdentity } from '../rundir/plan-file.js';
 import { compactRun, type CompactOptions, type CompactOutcome } from '../compact/compact.js';
-import type { Device } from '../infer/device.js';
+import type { Device } from '../defaults.js';
 import { DEFAULTS, modelsOrDefault } from '../defaults.js';
 import type { S3Options } from '../storage/s3-client.js';
-import type { ShardOptions, ShardOutcome } from './run-shard.js';
+import type { ShardOptions, ShardOutcome } from '../pipeline/run-shard.js';
 import { runPool } from '../pool/worker-pool.js';
 import { jpegFastPathProblem } from '../decode/jpeg-fast.js';
-import type { Progress } from './tag-rows.js';
-import { DEFAULT_STOP_SECONDS, type RunStop } from '../pool/stop.js';
-import { LEASE_TTL_MS } from '../lease/lease.js';
-import type { WorkerInit } from '../pool/worker-protocol.js';
+import type { Progress } from '../pipeline/tag-rows.js';
+import { type RunStop } from '../pool/stop.js';
+import { leaseTtlMs } from '../lease/lease.js';
+import { settings } from '../settings.js';
+import type { WorkerInit } from '../pipeline/worker-init.js';
 
 export interface RunOptions extends ShardOptions {
   run: string;
@@ -81,7 +82,7 @@ async function shardsToDo(opts: RunOptions, total: number): Promise<number[]> {
 }
 
 /** Why a shard held by another lease is left unfinished, and when running again will finish it. */
-export const HELD_MESSAGE = `held by another worker's lease (a live worker, or a dead one's until its ${Math.round(LEASE_TTL_MS / 1000)} s lease expires): run the same command again later`;
+export const heldMessage = () => `held by another worker's lease (a live worker, or a dead one's until its ${Math.round(leaseTtlMs() / 1000)} s lease expires): run the same command again later`;
 
 export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () => undefined): Promise<RunSummary> {
   const started = performance.now();
@@ -98,7 +99,8 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     threads: opts.threads ?? Math.max(1, Math.floor(cores / workers)),
     device,
     s3: opts.s3,
-    stopSeconds: opts.stop?.graceSeconds ?? DEFAULT_STOP_SECONDS,
+    stopSeconds: opts.stop?.graceSeconds ?? DEFAULTS.stopSeconds,
+    settings: settings(),
   };
   const summary: RunSummary = {
     shards: plan.shards,
@@ -119,7 +121,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
       // Not done by this invocation, nor known to be done by anyone: the holder may be a dead
       // worker whose lease has not yet expired. Exit 0 must mean every asked shard has its rows.
       summary.leased += 1;
-      summary.failedShards.push({ shard, message: HELD_MESSAGE });
+      summary.failedShards.push({ shard, message: heldMessage() });
       return log({ event: 'shard', shard, status: outcome.status });
     }
     const { marker } = outcome;
@@ -142,7 +144,8 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   // Images to do: exact when every shard is to do, else estimated from the plan's average shard.
   const images = todo.length === plan.shards ? plan.counts.images : Math.round((plan.counts.images / Math.max(1, plan.shards)) * todo.length);
   log({ event: 'start', run: opts.run, shards: plan.shards, todo: todo.length, images, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
-  if (jpegFastPathProblem) log({ event: 'notice', message: `JPEG fast path off, sharp decodes JPEGs: ${jpegFastPathProblem}` });
+  const slower = jpegFastPathProblem();
+  if (slower) log({ event: 'notice', message: `JPEG fast path off, sharp decodes JPEGs: ${slower}` });
 
   // Always in worker processes, even one: their thread pool and malloc are set up at start (see
   // worker-pool.ts), which this process, already running, can no longer do for itself.

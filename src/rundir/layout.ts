@@ -1,4 +1,4 @@
-import { joinUri } from './storage/uri.js';
+import { joinUri } from '../storage/uri.js';
 
 /** Everything of a run lives under one directory (local or s3://): the names are fixed, so retries overwrite. */
 export function shardName(index: number): string {

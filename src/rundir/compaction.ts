@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { exists, readText, writeBytes } from '../storage/storage.js';
-import { runLayout } from '../run-dir.js';
+import { runLayout } from './layout.js';
 
 /** One merged file in the dataset. */
 export interface CompactedFile {

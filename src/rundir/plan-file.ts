@@ -1,13 +1,24 @@
 import fs from 'node:fs';
 import { DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
-import type { ManifestSource } from '../manifest/index.js';
-import type { PlanCurrent } from './delta.js';
+import type { ManifestSource } from '../manifest/types.js';
 import { exists, readText, refuseMissingBucket } from '../storage/storage.js';
-import { runLayout } from '../run-dir.js';
+import { runLayout } from './layout.js';
 import { basenameUri, isS3Uri, joinUri } from '../storage/uri.js';
 
-export const DEFAULT_SHARD_SIZE = DEFAULTS.shardSize;
+
+/** plan.json's record of a nightly plan: what to put in the current table once the run is done. */
+export interface PlanCurrent {
+  root: string;
+  /** The run the current table reflected when this plan was made (none: the first nightly), and its models. */
+  base?: string;
+  baseModels?: string[];
+  /** Rows of that table still live and unchanged, staged in the run directory. */
+  kept: { uri: string; rows: number }[];
+  counts: { new: number; deleted: number };
+  /** The Glue table (database.table) moved to each new version of the current table. */
+  glueTable?: string;
+}
 
 /** plan.json: what a run directory was planned from, and how many shards it has. */
 export interface Plan {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import type { Device } from '../infer/device.js';
+import type { Device } from '../defaults.js';
+import { settings } from '../settings.js';
 
 /** The machine a shard was tagged on: what a rate measured there may be used to price. */
 export interface Machine {
@@ -17,8 +18,9 @@ export interface Machine {
 
 /** The instance type from EC2's metadata service (IMDSv2), only where a container runtime says we are on AWS. */
 async function ec2InstanceType(): Promise<string | undefined> {
-  if (!process.env.AWS_BATCH_JOB_ID && !process.env.ECS_CONTAINER_METADATA_URI_V4 && !process.env.IMGTAG_IMDS) return undefined;
-  const base = process.env.IMGTAG_IMDS ?? 'http://169.254.169.254';
+  const { imds } = settings();
+  if (!process.env.AWS_BATCH_JOB_ID && !process.env.ECS_CONTAINER_METADATA_URI_V4 && !imds) return undefined;
+  const base = imds ?? 'http://169.254.169.254';
   try {
     const signal = AbortSignal.timeout(1000);
     const token = await (await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' }, signal })).text();

@@ -1,11 +1,11 @@
 import type { S3Counter } from '../storage/s3-client.js';
-import type { Machine } from '../report/machine.js';
+import type { Machine } from '../infer/machine.js';
 import pLimit from 'p-limit';
 import { NotFoundError, UserError } from '../errors.js';
 import { exists, listObjects, readText, statObject, writeBytes } from '../storage/storage.js';
-import { runLayout, shardName } from '../run-dir.js';
+import { runLayout, shardName } from './layout.js';
 import { basenameUri, joinUri } from '../storage/uri.js';
-import type { ErrorStage, PerStage } from '../pipeline/stages.js';
+import type { ErrorStage, PerStage } from './stages.js';
 
 /** Seconds per stage: busy (wall time with the stage at work), or average tasks in flight (queue depth). */
 /** Seconds (or tasks in flight) per stage. */

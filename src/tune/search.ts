@@ -1,0 +1,88 @@
+import os from 'node:os';
+import type { CommitMarker, StageSeconds } from '../rundir/commits.js';
+import type { Stage } from '../rundir/stages.js';
+import { coveredSeconds } from '../report/aggregate.js';
+import type { Pricing, Projection } from '../report/prices.js';
+import type { Device } from '../defaults.js';
+
+/** tune's search rules: what it varies, in what order, and when a change is kept. No I/O. */
+
+/** What tune varies; `run --config` takes the same keys. */
+export interface TuneConfig {
+  batchSize: number;
+  /** Only for samples on S3: local files have nothing to overlap. */
+  concurrency?: number;
+  threads: number;
+  workers: number;
+}
+
+export interface Iteration {
+  index: number;
+  change: string;
+  config: TuneConfig;
+  /** Images/s of each repetition, at steady state (each worker's first shard, and start-up, left out). */
+  repetitions: number[];
+  /** The median of the repetitions. */
+  imagesPerSecond: number;
+  /** (max - min) / median of the repetitions. */
+  spread: number;
+  stageSeconds: StageSeconds;
+  bottleneck: Stage;
+  maxRssMb: number;
+  kept: boolean;
+  projection?: Projection;
+}
+
+export interface TuneResult {
+  run: string;
+  sample: number;
+  storage: 's3' | 'local';
+  repeats: number;
+  strategy: string;
+  device: Device;
+  machine: string;
+  pricing: Pricing;
+  iterations: Iteration[];
+  winner: Iteration;
+  /** The winner's whole-plan hours and dollars against the fleet size. */
+  fleet: { instances: number; hours: number; totalUsd: number; spotUsd?: number }[];
+  reports: string[];
+  configFile: string;
+}
+
+/** Candidate values per knob, tried in this order from the defaults `imgtag run` uses. */
+export function searchSpace(storage: 's3' | 'local'): { knob: keyof TuneConfig; values: number[] }[] {
+  const cores = os.availableParallelism();
+  return [
+    { knob: 'batchSize', values: [8, 32] },
+    // Local files are read in microseconds: GETs in flight only matter on S3.
+    ...(storage === 's3' ? [{ knob: 'concurrency' as const, values: [8, 32, 64] }] : []),
+    { knob: 'workers', values: [...new Set([1, 2, cores])] },
+    { knob: 'threads', values: [1, 2, cores] },
+  ];
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Images/s at steady state: each worker's first shard (model warm-up, first batches) is left out, as is process start-up. */
+export function steadyRate(markers: CommitMarker[]): number {
+  const first = new Map<number, CommitMarker>();
+  for (const m of markers) if (!first.has(m.pid) || m.startedAt < first.get(m.pid)!.startedAt) first.set(m.pid, m);
+  const steady = markers.filter((m) => first.get(m.pid) !== m);
+  const counted = steady.length > 0 ? steady : markers;
+  const seconds = coveredSeconds(counted);
+  return seconds > 0 ? counted.reduce((n, m) => n + m.rows, 0) / seconds : 0;
+}
+
+const range = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+
+/**
+ * A change is kept only when its gain is more than the noise: its median beats the best setting's
+ * by more than half the wider of the two ranges of runs (one median outside the other's half-range).
+ */
+export function beatsSpread(next: Pick<Iteration, 'imagesPerSecond' | 'repetitions'>, best: Pick<Iteration, 'imagesPerSecond' | 'repetitions'>): boolean {
+  return next.imagesPerSecond - best.imagesPerSecond > Math.max(range(next.repetitions), range(best.repetitions)) / 2;
+}
