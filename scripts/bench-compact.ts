@@ -57,7 +57,14 @@ const timed = (cmd: string[]) => {
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 
 /** Stage `rows` rows as a committed run, then time cp (baseline) and imgtag compact on it: two table lines. */
-async function measure(rows: number): Promise<{ lines: string[]; note: string }> {
+interface Measured {
+  rows: number;
+  workers: number;
+  rate: number;
+  rssMb: number;
+}
+
+async function measure(rows: number): Promise<{ lines: string[]; note: string; measured: Measured[] }> {
   const shards = Math.ceil(rows / SHARD);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-bench-compact-'));
   const run = path.join(work, 'run');
@@ -77,6 +84,7 @@ async function measure(rows: number): Promise<{ lines: string[]; note: string }>
   const n = rows.toLocaleString('en');
   const lines = [`| ${n} | baseline: cp of the staged files | 1 | ${baseline.seconds.toFixed(2)} | ${(rows / baseline.seconds).toFixed(0)} | | ${baseline.rssMb.toFixed(0)} | ${shards.toLocaleString('en')} | ${mb(stagedBytes)} |`];
   const notes: string[] = [];
+  const measured: Measured[] = [];
   for (const workers of workerCounts) {
     // Compaction removes the staged files: each setting gets its own copy of the run.
     const copy = path.join(work, `run-${workers}`);
@@ -87,15 +95,29 @@ async function measure(rows: number): Promise<{ lines: string[]; note: string }>
     const outBytes = done.files.reduce((s, f) => s + f.bytes, 0);
     fs.rmSync(copy, { recursive: true, force: true });
     const rate = rows / compact.seconds;
+    measured.push({ rows, workers, rate, rssMb: compact.rssMb });
     lines.push(`| ${n} | imgtag compact --workers ${workers} (read, check, sort by key, zstd, publish, remove staged) | ${workers} | ${compact.seconds.toFixed(2)} | ${rate.toFixed(0)} | ${(rate / workers).toFixed(0)} | ${compact.rssMb.toFixed(0)} | ${done.files.length} | ${mb(outBytes)} |`);
     if (workers === workerCounts[0]) notes.push(`${n} rows: compaction takes ${(compact.seconds / baseline.seconds).toFixed(0)}x the time of copying the same bytes; files per million images ${Math.round((shards * 1e6) / rows).toLocaleString('en')} before, ${((done.files.length * 1e6) / rows).toFixed(2)} after (${(stagedBytes / rows).toFixed(1)} bytes per row staged, ${(outBytes / rows).toFixed(1)} compacted).`);
   }
   fs.rmSync(work, { recursive: true, force: true });
-  return { lines, note: notes.join(' ') };
+  return { lines, note: notes.join(' '), measured };
 }
 
 const results = [];
 for (const rows of sizes) results.push(await measure(rows));
+
+/** Peak RSS from the smallest to the largest run, per worker count; and 300 M rows on 32 children at the largest run's one-worker rate. */
+function summary(all: Measured[]): string {
+  const [small, large] = [Math.min(...sizes), Math.max(...sizes)];
+  const at = (rows: number, workers: number) => all.find((m) => m.rows === rows && m.workers === workers)!;
+  const rss = workerCounts.map((w) => `${w} worker(s) ${at(small, w).rssMb.toFixed(0)} -> ${at(large, w).rssMb.toFixed(0)} MB`).join(', ');
+  const perChild = at(large, workerCounts[0]!).rate;
+  const minutes = 300e6 / 32 / perChild / 60;
+  return (
+    `Peak RSS of the largest process from ${small.toLocaleString('en')} to ${large.toLocaleString('en')} rows: ${rss}. ` +
+    `At ${perChild.toFixed(0)} rows/s a worker (the ${large.toLocaleString('en')}-row run, one worker on these 2 cores), 300 M rows merge in ${minutes.toFixed(1)} minutes on 32 children, each with a machine of its own.`
+  );
+}
 const table = [
   `Result rows (one model, five tags each, 0.2% error rows) staged as shard files of ${SHARD.toLocaleString('en')} rows on local disk, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}); \`imgtag compact --target-file-mb 32\` (so that 10 M rows make several files, as 300 M make about 20 at the default 256 MB), 128 MB row groups, 256 MB for each merge's DuckDB sort (it spills beyond it).`,
   '',
@@ -104,6 +126,8 @@ const table = [
   ...results.flatMap((r) => r.lines),
   '',
   ...results.map((r) => r.note),
+  '',
+  summary(results.flatMap((r) => r.measured)),
   '',
   `Reproduce: \`npm run build && node dist/scripts/bench-compact.js ${sizes.join(',')} ${workerCounts.join(',')}\`.`,
 ].join('\n');

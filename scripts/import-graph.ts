@@ -7,7 +7,9 @@ import ts from 'typescript';
  * floor below, never from one above. README's Architecture section draws the same tree.
  */
 export const FLOORS: Record<string, string>[] = [
-  { cli: 'the command line: parses flags, prints tables, maps outcomes to exit codes' },
+  { cli: 'the bin and main(argv): the program, its commands in workflow order, the exit code' },
+  { 'cli/commands': 'one file per command: its flags, its action, the exit code it answers' },
+  { 'cli/common': "what commands share: flag parsers, tables, the progress bar and event log" },
   { 'src/demo': 'the whole job on a loopback S3 server', 'src/nightly': 'the cron job: plan what changed, tag it, compact, move the current table', 'src/tune': 'measured search over batch, concurrency, threads, workers' },
   { 'src/run': 'a planned run end to end: worker processes over the shards, then compaction' },
   { 'src/pool': 'worker processes, shard dispatch under leases, stopping on signals' },

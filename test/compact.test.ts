@@ -28,12 +28,12 @@ function manyPhotos(n: number): string[] {
   });
 }
 
-test('4,000 images in 40 shards end as one sorted file in the dataset, one row each, read alike by DuckDB and hyparquet', async () => {
-  const keys = manyPhotos(4000);
-  const { run } = await plannedLocalRun('compact-4k', keys, 100);
+test('1,200 images in 24 shards end as one sorted file in the dataset, one row each, read alike by DuckDB and hyparquet', async () => {
+  const keys = manyPhotos(1200);
+  const { run } = await plannedLocalRun('compact-1k', keys, 50);
   const res = await imgtag(['run', '--run', run, '--workers', '2', '--batch-size', '32']);
   assert.equal(res.code, 0, res.stderr);
-  assert.match(res.stdout, /^dataset\s+compacted into 1 file\(s\), 4000 rows/m);
+  assert.match(res.stdout, /^dataset\s+compacted into 1 file\(s\), 1200 rows/m);
 
   const dataset = path.join(run, 'tags');
   const files = parquetIn(dataset);
@@ -46,9 +46,9 @@ test('4,000 images in 40 shards end as one sorted file in the dataset, one row e
     `SELECT count(*) AS n, count(DISTINCT key) AS keys, count(run_id) AS run_ids, count(DISTINCT run_id) AS runs, count(tagged_at) AS times, ` +
       `min(run_date)::VARCHAR AS day, count(${MOBILENET_TAGS}) AS tagged FROM read_parquet('${dataset}/**/*.parquet', hive_partitioning = true)`,
   );
-  assert.deepEqual(stats, { n: '4000', keys: '4000', run_ids: '4000', runs: '1', times: '4000', day: new Date().toISOString().slice(0, 10), tagged: '4000' });
+  assert.deepEqual(stats, { n: '1200', keys: '1200', run_ids: '1200', runs: '1', times: '1200', day: new Date().toISOString().slice(0, 10), tagged: '1200' });
   const { rows, columns } = await readRunResults(run);
-  assert.equal(rows.length, 4000);
+  assert.equal(rows.length, 1200);
   assert.deepEqual(new Set(rows.map((r) => r.key)), new Set(keys));
   assert.ok(columns.includes('run_id') && columns.includes('tagged_at'));
   const sorted = rows.map((r) => String(r.key));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { progressReporter } from '../cli/progress.js';
+import { progressReporter } from '../cli/common/progress.js';
 import { events, imgtag } from './helpers/cli.js';
 import { photoPaths, plannedLocalRun } from './helpers/planned.js';
 

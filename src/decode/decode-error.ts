@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { errorMessage } from '../errors.js';
+import { DecodeError } from './types.js';
 
 /** What the first bytes say a file is, by magic numbers: names for people, not MIME types. */
 function sniff(b: Buffer): string | undefined {
@@ -66,8 +67,8 @@ export async function describeDecodeError(bytes: Buffer, err: unknown, maxPixels
   const kind = sniff(bytes);
   const said = (problem: string) => (words && !problem.toLowerCase().includes(lower) ? `${problem} (decoder: ${words})` : problem);
   if (bytes.length === 0) return 'empty file: 0 bytes';
-  if (/pixel limit/.test(lower)) {
-    const size = /(\d+x\d+)/.exec(words)?.[1] ?? (await headerSize(bytes));
+  if (err instanceof DecodeError && err.kind === 'too-many-pixels') {
+    const size = err.size ? `${err.size.width}x${err.size.height}` : await headerSize(bytes);
     return `too many pixels: ${size ?? 'the image'} is over the --max-pixels limit of ${maxPixels}`;
   }
   if (kind === 'SVG') return 'SVG is not decoded: it is a document that can reference other files, not an image';

@@ -1,11 +1,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { decodeJpegFast } from './jpeg-fast.js';
 import { decodeHeicOffThread, isHeif } from './heic.js';
-import type { DecodedImage, DecodeTarget } from './types.js';
-
-export class DecodeError extends Error {
-  override name = 'DecodeError';
-}
+import { DecodeError, overPixelLimit, type DecodedImage, type DecodeTarget } from './types.js';
 
 /** Formats whose decoders sharp ships; SVG and PDF are refused (they can reference other files). */
 const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif', 'jp2', 'jxl']);
@@ -54,7 +50,7 @@ async function cropped(img: Pipeline, w: number, h: number, t: DecodeTarget, lay
     layout,
   ).toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || info.width !== t.width || info.height !== t.height) {
-    throw new DecodeError(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${t.width}x${t.height}x3`);
+    throw new DecodeError(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${t.width}x${t.height}x3`, 'undecodable');
   }
   return data;
 }
@@ -83,21 +79,25 @@ export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): P
     meta = await sharp(bytes, options).metadata();
   } catch (e) {
     if (isHeif(bytes)) return decodeHeic(bytes, targets, maxPixels);
+    // sharp says this one only in words: made a kind here, where sharp is called.
+    if (/exceeds pixel limit/i.test(e instanceof Error ? e.message : '')) throw new DecodeError(`over the ${maxPixels}-pixel limit`, 'too-many-pixels');
     throw e;
   }
-  if (!meta.format || !ACCEPTED.has(meta.format)) throw new DecodeError(`unsupported image format ${meta.format ?? 'unknown'}`);
+  if (!meta.format || !ACCEPTED.has(meta.format)) throw new DecodeError(`unsupported image format ${meta.format ?? 'unknown'}`, 'unsupported');
   // sharp's prebuilt libvips has no HEVC decoder (patents): iPhone photos go to libheif.
   if (meta.format === 'heif' && meta.compression === 'hevc') return decodeHeic(bytes, targets, maxPixels);
   const { width, height } = meta.autoOrient ?? meta;
-  if (!width || !height) throw new DecodeError('image has no size');
-  if (width * height > maxPixels) throw new DecodeError(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`);
+  if (!width || !height) throw new DecodeError('image has no size', 'undecodable');
+  if (width * height > maxPixels) throw overPixelLimit(width, height, maxPixels);
   const layout: Layout = { hasAlpha: meta.hasAlpha === true, plainRgb: meta.space === 'srgb' && meta.channels === 3 && meta.depth === 'uchar' };
   return { pixels: await resizeAll(() => sharp(bytes, options).autoOrient(), width, height, targets, layout), width, height };
 }
 
 /** HEIC on a pool thread (libheif-js), upright; then the same resize and crop as every image. */
 async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: number): Promise<DecodedImage> {
-  const { width, height, rgba } = await decodeHeicOffThread(bytes, maxPixels);
+  const got = await decodeHeicOffThread(bytes, maxPixels);
+  if (got.overLimit) throw overPixelLimit(got.width, got.height, maxPixels);
+  const { width, height, rgba } = got;
   const open = () => sharp(rgba, { raw: { width, height, channels: 4 } });
   return { pixels: await resizeAll(open, width, height, targets, { hasAlpha: true, plainRgb: true }), width, height };
 }

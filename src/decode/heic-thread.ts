@@ -29,11 +29,8 @@ export interface HeicTask {
   maxPixels: number;
 }
 
-export interface HeicPixels {
-  width: number;
-  height: number;
-  rgba: Uint8Array;
-}
+/** The primary image's pixels, or (overLimit) only its size: over maxPixels, nothing was decoded. */
+export type HeicPixels = { width: number; height: number; rgba: Uint8Array; overLimit?: undefined } | { width: number; height: number; overLimit: true };
 
 export default async function decodeHeic({ bytes, maxPixels }: HeicTask): Promise<HeicPixels> {
   await libheif.ready;
@@ -45,7 +42,8 @@ export default async function decodeHeic({ bytes, maxPixels }: HeicTask): Promis
     if (!image) throw new Error(`HEIF file without a readable image${said.length ? ` (libheif: ${said[0]})` : ''}`);
     const width = image.get_width();
     const height = image.get_height();
-    if (width * height > maxPixels) throw new Error(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`);
+    // Answered, not thrown: an error crossing the thread boundary loses its class.
+    if (width * height > maxPixels) return { width, height, overLimit: true };
     const data = new Uint8ClampedArray(width * height * 4);
     const out = await new Promise<unknown>((resolve) => image.display({ data, width, height }, resolve));
     if (!out) throw new Error(`HEVC data could not be decoded${said.length ? ` (libheif: ${said.at(-1)})` : ''}`);

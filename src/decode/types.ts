@@ -14,3 +14,19 @@ export interface DecodeTarget {
   /** Refuse images with more pixels than this before decoding them (decompression bombs). */
   maxPixels: number;
 }
+
+/**
+ * Why an image could not be decoded, as a kind: too-many-pixels (over --max-pixels, its size when
+ * known), unsupported (a format not decoded), undecodable (the data itself). Describing it for a
+ * person (decode-error.ts) reads the kind, not the words.
+ */
+export type DecodeErrorKind = 'too-many-pixels' | 'unsupported' | 'undecodable';
+
+export class DecodeError extends Error {
+  override name = 'DecodeError';
+  constructor(message: string, readonly kind: DecodeErrorKind, readonly size?: { width: number; height: number }) {
+    super(message);
+  }
+}
+
+export const overPixelLimit = (width: number, height: number, maxPixels: number) => new DecodeError(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`, 'too-many-pixels', { width, height });

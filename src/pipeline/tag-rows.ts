@@ -3,13 +3,14 @@ import { pMapIterable } from 'p-map';
 import { packBatch, type PackedBatch } from '../batch/pack.js';
 import { decodeImage } from '../decode/decode.js';
 import { describeDecodeError } from '../decode/decode-error.js';
-import { errorMessage, UserError } from '../errors.js';
+import { errorMessage, RunFatalError, StoreError, UserError } from '../errors.js';
 import type { ManifestRow } from '../manifest/index.js';
 import type { ModelOutput } from '../infer/postprocess.js';
 import type { ResultRow } from '../output/rows.js';
 import type { ErrorStage } from '../rundir/stages.js';
 import { classifyFailure, isPermanentRedirect } from '../storage/failure.js';
-import { overLimit, readObject } from '../storage/storage.js';
+import { readObject } from '../storage/storage.js';
+import { overLimit } from '../storage/store.js';
 import { isS3Uri, parseUri } from '../storage/uri.js';
 import { hedgeAfterMs, hedged } from '../storage/hedged.js';
 import { readDeadlines, withReadDeadline } from '../storage/deadline.js';
@@ -143,7 +144,7 @@ export function fetchStage(models: ModelSet, limits: StageLimits, clock: StageCl
     async run({ entry, at }) {
       const row = baseRow(entry, models);
       try {
-        if (entry.size !== undefined && entry.size > limits.maxBytes) throw new Error(overLimit(entry.size, limits.maxBytes));
+        if (entry.size !== undefined && entry.size > limits.maxBytes) throw new StoreError(overLimit(entry.size, limits.maxBytes), 'permanent', 'TooLarge');
         const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal, counter });
         // Over S3: hedged against slow answers, and every read of the object under one deadline.
         const remote = (deadline: AbortSignal) =>
@@ -157,7 +158,7 @@ export function fetchStage(models: ModelSet, limits: StageLimits, clock: StageCl
         const kind = classifyFailure(e);
         if (kind === 'fatal') {
           const where = isPermanentRedirect(e) ? ': the bucket is in another region, or the endpoint is not its own (set --region or AWS_REGION to the bucket\'s, or fix --endpoint)' : '';
-          throw new UserError(`${errorMessage(e) || 'moved permanently (301)'}${where} (every image would fail the same way: nothing more is read)`);
+          throw new RunFatalError(`${errorMessage(e) || 'moved permanently (301)'}${where} (every image would fail the same way: nothing more is read)`);
         }
         if (kind === 'transient') throw new Error(`${entry.uri}: ${errorMessage(e)} (after retries; the shard is left for the next run)`);
         return { at, row: fail(row, 'fetch', e) };
@@ -200,7 +201,8 @@ export function inferStage(models: ModelSet, limits: StageLimits, clock: StageCl
         try {
           outputs = await clock.time('infer', () => classifier.classify(packed.tensor, packed.count));
         } catch (e) {
-          if (e instanceof UserError) throw e;
+          // The model or device itself (not this batch): every batch would meet it.
+          if (e instanceof UserError) throw new RunFatalError(e.message);
           const err = models.classifiers.length > 1 ? new Error(`model ${classifier.model.spec.name}: ${errorMessage(e)}`) : e;
           for (const r of ok) Object.assign(r, fail(r, 'infer', err));
           continue;

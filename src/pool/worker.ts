@@ -1,4 +1,4 @@
-import { errorMessage, UserError } from '../errors.js';
+import { errorMessage, isRunFatal } from '../errors.js';
 import { releaseHeldLocks } from '../lease/lease.js';
 import { createTagger, type Tagger } from '../pipeline/tagger.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
@@ -76,7 +76,7 @@ process.on('message', async (msg: WorkerRequest) => {
       flushProgress();
       await reply({ type: 'done', shard, outcome });
     } catch (e) {
-      await reply({ type: 'failed', shard, message: errorMessage(e), fatal: e instanceof UserError });
+      await reply({ type: 'failed', shard, message: errorMessage(e), fatal: isRunFatal(e) });
     } finally {
       inHand.delete(shard);
     }

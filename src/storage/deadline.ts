@@ -1,3 +1,4 @@
+import { StoreError } from '../errors.js';
 import { settings } from '../settings.js';
 
 /**
@@ -25,8 +26,11 @@ export function readDeadlines(): (size: number | undefined) => number {
 }
 
 /** The error a read past its deadline ends with: transient (TimeoutError), naming the budget. */
-export class ReadDeadlineError extends Error {
+export class ReadDeadlineError extends StoreError {
   override name = 'TimeoutError';
+  constructor(message: string) {
+    super(message, 'transient', 'ReadDeadline');
+  }
 }
 
 /** Tries of a read that passed its deadline, the first included. */

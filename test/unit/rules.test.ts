@@ -1,39 +1,55 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exitCodeFor } from '../../cli/format.js';
+import { exitCodeFor } from '../../cli/common/format.js';
 import { groupShards } from '../../src/compact/groups.js';
-import { AccessRefused, NotFoundError } from '../../src/errors.js';
+import { AccessRefused, NotFoundError, StoreError, UserError } from '../../src/errors.js';
 import { StageClock } from '../../src/pipeline/stage-clock.js';
 import { isImageKeyBytes, isImageUri } from '../../src/plan/filter.js';
 import { shardOf } from '../../src/plan/shard-sink.js';
 import type { RunSummary } from '../../src/run/run-plan.js';
 import type { CommitMarker } from '../../src/rundir/commits.js';
-import { classifyFailure } from '../../src/storage/failure.js';
+import { classifyFailure, isPermanentRedirect } from '../../src/storage/failure.js';
+import { s3Kind } from '../../src/storage/s3-store.js';
 import { beatsSpread, median, steadyRate } from '../../src/tune/search.js';
 
 // Pure functions, table by table: no model, no photos, no S3 server.
 
-test('classifyFailure: the object itself is permanent, the store or network transient, what would fail every image fatal', () => {
-  const s3 = (name: string, status?: number, extra: object = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
-  const table: [unknown, string][] = [
-    [new NotFoundError('gone'), 'permanent'],
-    [s3('NoSuchKey', 404), 'permanent'],
-    [new Error('Input buffer contains unsupported image format'), 'permanent'],
-    [new AccessRefused('denied'), 'fatal'],
-    [s3('AccessDenied', 403), 'fatal'],
-    [s3('InvalidAccessKeyId', 403), 'fatal'],
-    [s3('NoSuchBucket', 404), 'fatal'],
-    [s3('PermanentRedirect', 301), 'fatal'],
-    [s3('Whatever', 401), 'fatal'],
-    [s3('TemporaryRedirect', 307), 'transient'],
-    [s3('SlowDown', 503), 'transient'],
-    [s3('InternalError', 500), 'transient'],
-    [s3('TooManyRequests', 429), 'transient'],
-    [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'transient'],
-    [new Error('socket hang up'), 'transient'],
-    [s3('Unknown', undefined, { $retryable: {} }), 'transient'],
+test('s3Kind: an SDK or socket error by its code, name and status; classifyFailure by kind alone', () => {
+  const sdk = (name: string, status?: number, extra: object = {}) => ({ name, $metadata: { httpStatusCode: status }, ...extra });
+  const table: [object, string][] = [
+    [sdk('NoSuchKey', 404), 'missing'],
+    [sdk('NotFound', 404), 'missing'],
+    [sdk('NoSuchBucket', 404), 'fatal'],
+    [sdk('PermanentRedirect', 301), 'fatal'],
+    [sdk('CredentialsProviderError'), 'fatal'],
+    [sdk('AccessDenied', 403), 'refused'],
+    [sdk('InvalidAccessKeyId', 403), 'refused'],
+    [sdk('Whatever', 401), 'refused'],
+    [sdk('PreconditionFailed', 412), 'conflict'],
+    [sdk('TemporaryRedirect', 307), 'transient'],
+    [sdk('SlowDown', 503), 'transient'],
+    [sdk('InternalError', 500), 'transient'],
+    [sdk('TooManyRequests', 429), 'transient'],
+    [sdk('TimeoutError'), 'transient'],
+    [{ name: 'Error', code: 'ECONNRESET', message: 'socket hang up' }, 'transient'],
+    [sdk('Unknown', undefined, { $retryable: {} }), 'transient'],
+    [sdk('InvalidObjectState', 400), 'permanent'],
   ];
-  for (const [e, want] of table) assert.equal(classifyFailure(e), want, String((e as Error).name ?? e));
+  for (const [e, want] of table) assert.equal(s3Kind(e), want, JSON.stringify(e));
+  const failures: [unknown, string][] = [
+    [new NotFoundError('gone'), 'permanent'],
+    [new StoreError('too big', 'permanent'), 'permanent'],
+    [new AccessRefused('denied', 403), 'fatal'],
+    [new StoreError('moved', 'fatal', 'PermanentRedirect', 301), 'fatal'],
+    [new StoreError('slow down', 'transient', 'SlowDown', 503), 'transient'],
+    [new StoreError('lost', 'conflict'), 'permanent'],
+    // Not the store's: the object's own content (a decoder's error), whatever its words say.
+    [new Error('socket hang up'), 'permanent'],
+    [new UserError('timed out'), 'permanent'],
+  ];
+  for (const [e, want] of failures) assert.equal(classifyFailure(e), want, (e as Error).message);
+  assert.equal(isPermanentRedirect(new StoreError('moved', 'fatal', 'PermanentRedirect', 301)), true);
+  assert.equal(isPermanentRedirect(new AccessRefused('denied', 403)), false);
 });
 
 test('exitCodeFor: 3 with an unfinished shard, 4 over --max-error-rate, else 0', () => {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULTS } from '../src/defaults.js';
-import { DEVICES, type Device } from '../src/defaults.js';
-import type { PriceRequest } from '../src/report/prices.js';
+import { DEFAULTS } from '../../src/defaults.js';
+import { DEVICES, type Device } from '../../src/defaults.js';
+import type { PriceRequest } from '../../src/report/prices.js';
 
 /** The flags' parsers: a bad value is one line naming the flag (commander adds which). */
 export const positiveNumber = (v: string) => {

@@ -1,9 +1,9 @@
 import os from 'node:os';
-import { INDEX_VARIABLES } from '../src/fleet/task-index.js';
-import type { RunEvent } from '../src/run/run-plan.js';
-import { settings } from '../src/settings.js';
+import { INDEX_VARIABLES } from '../../src/fleet/task-index.js';
+import type { RunEvent } from '../../src/run/run-plan.js';
+import { settings } from '../../src/settings.js';
 
-type AnyEvent = RunEvent | { event: string; [k: string]: unknown };
+export type AnyEvent = RunEvent | { event: string; [k: string]: unknown };
 
 const clock = (s: number) => {
   const t = Math.max(0, Math.round(s));

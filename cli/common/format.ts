@@ -1,6 +1,6 @@
-import type { CompactOutcome } from '../src/compact/compact.js';
-import { dirnameUri } from '../src/storage/uri.js';
-import type { RunSummary } from '../src/run/run-plan.js';
+import type { CompactOutcome } from '../../src/compact/compact.js';
+import { dirnameUri } from '../../src/storage/uri.js';
+import type { RunSummary } from '../../src/run/run-plan.js';
 
 /** A plain two-column table for terminals and logs. */
 export function table(rows: [string, string | number][]): string {

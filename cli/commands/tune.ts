@@ -1,0 +1,41 @@
+import { Option, type Command } from 'commander';
+import { DEFAULTS, DEVICES, type Device } from '../../src/defaults.js';
+import type { Act, Cli } from '../common/context.js';
+import { table } from '../common/format.js';
+import { int, priceOptions, priceRequest, type PriceFlags } from '../common/options.js';
+
+type TuneFlags = PriceFlags & { run: string; model: string; sample: number; repeats: number; device: Device; maxPixels: number };
+
+/** imgtag tune: the same sample under a sequence of settings, timed and priced. */
+export function tuneCommand(program: Command, cli: Cli, act: Act): void {
+  priceOptions(
+    program
+      .command('tune')
+      .description('run the pipeline on the same sample under a sequence of configurations; report time and cost per iteration')
+      .requiredOption('--run <dir>', 'a planned run directory')
+      .option('--model <path|name>', 'model', DEFAULTS.model)
+      .option('--sample <n>', 'images in the sample', int(1), 200)
+      .option('--repeats <n>', 'runs of each setting (median and spread reported)', int(1), 3)
+      .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device))
+      .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULTS.maxPixels),
+  ).action(
+    act(async (o: TuneFlags) => {
+      const [{ tune }, { projectionLine }] = await Promise.all([import('../../src/tune/tune.js'), import('../../src/report/cost-table.js')]);
+      const res = await tune({ ...o, price: priceRequest(o), s3: cli.s3() }, cli.log);
+      const w = res.winner;
+      console.log(
+        table([
+          ['iterations', `${res.iterations.length}, ${res.repeats} runs each`],
+          ['winner', `#${w.index}: ${JSON.stringify(w.config)}`],
+          ['images/s', `${w.imagesPerSecond.toFixed(1)} median, spread ${(100 * w.spread).toFixed(1)}% (${w.repetitions.map((x) => x.toFixed(1)).join(', ')})`],
+          ['measured on', res.machine],
+          ['rate used', res.pricing.rateBasis],
+          ['whole plan', projectionLine(w.projection, res.pricing)],
+          ['config', res.configFile],
+          ['reports', res.reports.join('\n              ')],
+        ]),
+      );
+      return 0;
+    }),
+  );
+}

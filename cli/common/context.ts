@@ -1,0 +1,28 @@
+import type { RunSummary } from '../../src/run/run-plan.js';
+import type { S3Options } from '../../src/storage/s3-client.js';
+import { errorRateLine, exitCodeFor } from './format.js';
+import type { AnyEvent } from './progress.js';
+
+/** What every command gets from the program: the global flags' S3 settings and the event log. */
+export interface Cli {
+  /** S3 settings from the global flags (--endpoint, --region), set before any command's action. */
+  s3(): S3Options;
+  /** A progress bar on a terminal; JSON lines on stderr for cron jobs and fleet logs. */
+  log(e: AnyEvent): void;
+}
+
+/**
+ * Makes a handler a command's action: the handler answers its exit code (0 done, 1 could not run,
+ * 3 unfinished, 4 over --max-error-rate), which becomes the program's.
+ */
+export type Act = <A extends unknown[]>(handler: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
+
+/** The exit code of a run, the line that explains a 4, and the run's last progress line: its summary. */
+export function finishRun(cli: Cli, summary: RunSummary, maxErrorRate: number | undefined): number {
+  const line = errorRateLine(summary, maxErrorRate);
+  if (line) console.error(line);
+  const exitCode = exitCodeFor(summary, maxErrorRate);
+  const { markers: _, compaction, ...counts } = summary;
+  cli.log({ event: 'summary', exitCode, ...counts, ...(compaction ? { compaction: compaction.status } : {}) });
+  return exitCode;
+}
