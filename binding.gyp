@@ -1,6 +1,7 @@
 {
   "variables": {
-    "imgtag_jpeg%": "<!(node -p \"process.env.IMGTAG_NATIVE_JPEG || '1'\")"
+    "imgtag_jpeg%": "<!(node -p \"process.env.IMGTAG_NATIVE_JPEG || '1'\")",
+    "imgtag_heic%": "<!(node -p \"process.env.IMGTAG_NATIVE_HEIC || '1'\")"
   },
   "targets": [
     {
@@ -16,6 +17,16 @@
           "target_name": "imgtag_jpeg",
           "sources": ["native/jpeg_fast.c"],
           "libraries": ["-lturbojpeg"],
+          "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
+        }
+      ]
+    }],
+    ["imgtag_heic == 1", {
+      "targets": [
+        {
+          "target_name": "imgtag_heic",
+          "sources": ["native/heic_decode.c"],
+          "libraries": ["-lheif"],
           "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
         }
       ]

@@ -1,8 +1,8 @@
-// Builds imgtag's native fast paths at install: planning (native/plan_lines.c, no library) and JPEG
-// decoding (native/jpeg_fast.c over the system's libjpeg-turbo). It never fails the install: without
-// libturbojpeg0-dev only the planning path is built and JPEGs are decoded with sharp; without a
-// compiler neither is, and planning reads lines in JavaScript. Each says so once, here and where it
-// is used. IMGTAG_NO_NATIVE=1 skips the build.
+// Builds imgtag's native fast paths at install: planning (native/plan_lines.c, no library), JPEG
+// decoding (native/jpeg_fast.c over the system's libjpeg-turbo) and HEIC decoding
+// (native/heic_decode.c over the system's libheif). It never fails the install: whatever cannot be
+// built is left out, and imgtag uses its fallback (JavaScript lines, sharp, libheif as WebAssembly),
+// saying so once, here and where it is used. IMGTAG_NO_NATIVE=1 skips the build.
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
@@ -11,8 +11,15 @@ if (process.env.IMGTAG_NO_NATIVE === '1') process.exit(0);
 const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp ? [process.execPath, [gyp, 'rebuild']] : ['node-gyp', ['rebuild']];
 
-function build(jpeg) {
-  const env = { ...process.env, IMGTAG_NATIVE_JPEG: jpeg ? '1' : '0' };
+const LIBRARY_PATHS = [
+  { name: 'JPEG', variable: 'IMGTAG_NATIVE_JPEG', needs: 'libturbojpeg0-dev', fallback: 'JPEGs are decoded with sharp, slower' },
+  { name: 'HEIC', variable: 'IMGTAG_NATIVE_HEIC', needs: 'libheif-dev', fallback: 'HEIC is decoded by libheif as WebAssembly, several times slower' },
+];
+
+/** undefined when node-gyp built it; else the first line that says why not. */
+function build(withPaths) {
+  const env = { ...process.env };
+  for (const p of LIBRARY_PATHS) env[p.variable] = withPaths.includes(p) ? '1' : '0';
   const res = spawnSync(cmd, args, { cwd: path.join(__dirname, '..'), env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (res.status === 0) return undefined;
   const why = `${res.error?.message ?? ''}\n${res.stderr ?? ''}\n${res.stdout ?? ''}`
@@ -21,15 +28,21 @@ function build(jpeg) {
   return (why ?? 'node-gyp failed').trim().slice(0, 160);
 }
 
-const jpegProblem = build(true);
-if (jpegProblem === undefined) {
-  console.log('imgtag: built the native fast paths (planning; JPEG decoding over libjpeg-turbo)');
-} else {
-  const planProblem = build(false);
-  const hint = 'apt-get install libturbojpeg0-dev build-essential, then npm rebuild';
-  if (planProblem === undefined) {
-    console.log(`imgtag: built the planning fast path; the JPEG fast path was not built (${jpegProblem}): JPEGs are decoded with sharp, slower. For it: ${hint}`);
-  } else {
-    console.log(`imgtag: the native fast paths were not built (${planProblem}): planning reads lines in JavaScript and JPEGs are decoded with sharp, both slower. For them: ${hint}`);
+// The largest set of library paths that builds: all of them, then one fewer, down to planning alone.
+const subsets = [[...LIBRARY_PATHS], ...LIBRARY_PATHS.map((p) => LIBRARY_PATHS.filter((x) => x !== p)), []];
+let first;
+let built;
+for (const subset of subsets) {
+  const why = build(subset);
+  if (why === undefined) {
+    built = subset;
+    break;
   }
+  first ??= why;
+}
+if (built === undefined) {
+  console.log(`imgtag: the native fast paths were not built (${first}): planning reads lines in JavaScript, JPEGs go through sharp and HEIC through WebAssembly, all slower. For them: apt-get install build-essential libturbojpeg0-dev libheif-dev, then npm rebuild`);
+} else {
+  console.log(`imgtag: built the native fast paths: planning${built.map((p) => `, ${p.name} decoding`).join('')}`);
+  for (const p of LIBRARY_PATHS.filter((x) => !built.includes(x))) console.log(`imgtag: the ${p.name} fast path was not built (${first}): ${p.fallback}. For it: apt-get install ${p.needs}, then npm rebuild`);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+#include "async_job.h"
 #include <turbojpeg.h>
 
 #define MAX_TARGETS 8
@@ -19,9 +20,7 @@
 typedef struct { int width, height, short_side; } target_t;
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref input_ref;
+  async_job_t async;
   const uint8_t *jpeg;
   size_t jpeg_size;
   int n_targets;
@@ -298,9 +297,8 @@ static void complete(napi_env env, napi_status status, void *data) {
     }
     napi_set_named_property(env, result, "pixels", pixels);
   }
-  napi_resolve_deferred(env, job->deferred, result);
-  napi_delete_reference(env, job->input_ref);
-  napi_delete_async_work(env, job->work);
+  napi_resolve_deferred(env, job->async.deferred, result);
+  finish_job(env, &job->async);
   free(job);
 }
 
@@ -309,7 +307,7 @@ static void complete(napi_env env, napi_status status, void *data) {
 /** decode(jpeg: Buffer, targets: Int32Array [width, height, shortSide]*, maxPixels): Promise<{width, height, pixels: Buffer[]} | null> */
 static napi_value decode(napi_env env, napi_callback_info info) {
   size_t argc = 3;
-  napi_value argv[3], promise;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "bad arguments");
   if (argc < 3) { napi_throw_type_error(env, NULL, "decode(jpeg, targets, maxPixels)"); return NULL; }
   job_t *job = calloc(1, sizeof(job_t));
@@ -334,14 +332,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   if (napi_get_value_double(env, argv[2], &job->max_pixels) != napi_ok) { free(job); napi_throw_type_error(env, NULL, "maxPixels must be a number"); return NULL; }
   job->jpeg = bytes;
   job->jpeg_size = len;
-  napi_value name;
-  napi_create_string_utf8(env, "imgtag.jpegDecode", NAPI_AUTO_LENGTH, &name);
-  // The input Buffer stays alive (referenced) until the thread-pool work is done with it.
-  napi_create_reference(env, argv[0], 1, &job->input_ref);
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_job(env, "imgtag.jpegDecode", argv[0], &job->async, execute, complete, job);
 }
 
 static napi_value init(napi_env env, napi_value exports) {

@@ -18,8 +18,10 @@ export interface Settings {
   planThreads?: number;
   /** Off: Inventory lines are read in JavaScript, not by the native reader. */
   planNative: boolean;
-  /** Threads decoding HEIC (default: up to 2). */
+  /** Threads decoding HEIC as WebAssembly (default: up to 2). */
   heicThreads?: number;
+  /** HEIC: `thumbnail` (native; the file's thumbnail when large enough for the model), `full` (native, the primary image always), `wasm` (libheif as WebAssembly). */
+  heic: 'thumbnail' | 'full' | 'wasm';
   /** `sharp`: every JPEG through sharp, not the libjpeg-turbo fast path. */
   jpeg: 'fast' | 'sharp';
   /** Off: every GET through the SDK, not the lean signed GET. */
@@ -72,6 +74,7 @@ export const VARIABLES: Variable[] = [
   { name: 'IMGTAG_LEAN_GET', key: 'leanGet', kind: 'off-flag', default: true },
   { name: 'IMGTAG_LEASE_TTL_MS', key: 'leaseTtlMs', kind: 'ms', default: 120_000 },
   { name: 'IMGTAG_JPEG', key: 'jpeg', kind: 'text', default: 'fast' },
+  { name: 'IMGTAG_HEIC', key: 'heic', kind: 'text', default: 'thumbnail' },
   { name: 'IMGTAG_HEIC_THREADS', key: 'heicThreads', kind: 'count', shown: 'min(2, cores)' },
   { name: 'IMGTAG_PLAN_THREADS', key: 'planThreads', kind: 'count', shown: 'one per core' },
   { name: 'IMGTAG_PLAN_NATIVE', key: 'planNative', kind: 'off-flag', default: true },
@@ -106,6 +109,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     out[v.key] = check.parse(raw);
   }
   if (out.jpeg !== 'fast' && out.jpeg !== 'sharp') throw new UserError(`IMGTAG_JPEG=${JSON.stringify(out.jpeg)} is not "sharp" (or unset)`);
+  if (!['thumbnail', 'full', 'wasm'].includes(out.heic as string)) throw new UserError(`IMGTAG_HEIC=${JSON.stringify(out.heic)} is not "thumbnail", "full" or "wasm"`);
   return out as unknown as Settings;
 }
 

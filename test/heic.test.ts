@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
-import { decodeImage } from '../src/decode/decode.js';
+import { decodeHeicWasm, decodeImage } from '../src/decode/decode.js';
+import { decodeHeicNative, heicFastPathProblem } from '../src/decode/heic-native.js';
 import { closeHeicPool, heicPoolThreads } from '../src/decode/heic.js';
 import { IMAGE_DIR, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { gridHeif, rotatedHeif } from './helpers/heif.js';
@@ -30,7 +31,15 @@ function heifEnc(dir: string, pngs: Record<string, Buffer>): Record<string, Buff
   return out;
 }
 
-test('HEIC as iPhones store it: a grid of tiles, an irot-rotated image and a 10-bit one decode whole, upright and in range, off the main thread', async () => {
+/** HEIC with a thumbnail of this bounding box (heif-enc -t), as phones store them. */
+function heifEncThumb(dir: string, name: string, png: Buffer, box: number): Buffer {
+  fs.writeFileSync(path.join(dir, `${name}.png`), png);
+  execFileSync('heif-enc', ['-q', '90', '-t', String(box), '-o', path.join(dir, `${name}.heic`), path.join(dir, `${name}.png`)], { stdio: 'ignore' });
+  return fs.readFileSync(path.join(dir, `${name}.heic`));
+}
+
+test('HEIC as iPhones store it: a grid of tiles, an irot-rotated image and a 10-bit one decode whole, upright and in range, natively and as WebAssembly', async () => {
+  assert.equal(heicFastPathProblem(), undefined, 'npm ci builds native/heic_decode.c where libheif-dev is installed (.ci/run installs it)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-'));
   const wide = await sharp(path.join(IMAGENET_DIR, imagenetFiles()[5]!)).resize(512, 256, { fit: 'fill' }).png().toBuffer();
   const heic = heifEnc(dir, {
@@ -42,18 +51,46 @@ test('HEIC as iPhones store it: a grid of tiles, an irot-rotated image and a 10-
     // A 16-bit PNG becomes a 10-bit HEIC (heif-enc's default bit depth for it).
     deep: await sharp(wide).toColourspace('rgb16').png().toBuffer(),
   });
-  const want = await decodeImage(heic.wide!, [target]);
-  assert.deepEqual([want.width, want.height], [512, 256]);
-  assert.ok(heicPoolThreads() >= 1, 'decoded on a pool thread');
-  const grid = await decodeImage(gridHeif(heic.left!, heic.right!, 256, 256), [target]);
-  assert.deepEqual([grid.width, grid.height], [512, 256], 'the grid, not one tile');
-  assert.ok(meanAbsDiff(grid.pixels[0]!, want.pixels[0]!) < 2, 'both tiles in place');
-  const rotated = await decodeImage(rotatedHeif(heic.stored!, 1), [target]);
-  assert.deepEqual([rotated.width, rotated.height], [512, 256], 'upright');
-  assert.ok(meanAbsDiff(rotated.pixels[0]!, want.pixels[0]!) < 2, 'turned the right way');
-  const deep = await decodeImage(heic.deep!, [target]);
-  assert.ok(meanAbsDiff(deep.pixels[0]!, want.pixels[0]!) < 2, '10-bit, scaled to 8');
-  // The real photograph with two images in one file: its primary, 1280x854.
-  const example = await decodeImage(fs.readFileSync(path.join(IMAGE_DIR, 'heic', 'libheif-example.heic')), [target]);
-  assert.deepEqual([example.width, example.height], [1280, 854]);
+  const reference = await decodeImage(await sharp(wide).jpeg({ quality: 95 }).toBuffer(), [target]);
+  const paths = { native: (b: Buffer) => decodeImage(b, [target]), webassembly: (b: Buffer) => decodeHeicWasm(b, [target], target.maxPixels) };
+  for (const [name, decode] of Object.entries(paths)) {
+    const want = await decode(heic.wide!);
+    assert.deepEqual([want.width, want.height], [512, 256], name);
+    assert.ok(meanAbsDiff(want.pixels[0]!, reference.pixels[0]!) < 4, `${name}: the same picture as the JPEG`);
+    const grid = await decode(gridHeif(heic.left!, heic.right!, 256, 256));
+    assert.deepEqual([grid.width, grid.height], [512, 256], `${name}: the grid, not one tile`);
+    assert.ok(meanAbsDiff(grid.pixels[0]!, want.pixels[0]!) < 2, `${name}: both tiles in place`);
+    const rotated = await decode(rotatedHeif(heic.stored!, 1));
+    assert.deepEqual([rotated.width, rotated.height], [512, 256], `${name}: upright`);
+    assert.ok(meanAbsDiff(rotated.pixels[0]!, want.pixels[0]!) < 2, `${name}: turned the right way`);
+    const deep = await decode(heic.deep!);
+    assert.ok(meanAbsDiff(deep.pixels[0]!, want.pixels[0]!) < 2, `${name}: 10-bit, scaled to 8`);
+    // The real photograph with two images in one file: its primary, 1280x854.
+    const example = await decode(fs.readFileSync(path.join(IMAGE_DIR, 'heic', 'libheif-example.heic')));
+    assert.deepEqual([example.width, example.height], [1280, 854], name);
+  }
+  assert.ok(heicPoolThreads() >= 1, 'WebAssembly decodes on a pool thread, off the main thread');
+});
+
+test('HEIC thumbnails: used when their short side is at least the crop (224), else the primary image is decoded; the same tags either way', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-thumb-'));
+  const photo = await sharp(path.join(IMAGENET_DIR, imagenetFiles()[7]!)).resize(1024, 768, { fit: 'fill' }).png().toBuffer();
+  // A 320 box holds a 320x240 thumbnail (short side 240 >= 224): decoded instead of the 1024x768 image.
+  const big = heifEncThumb(dir, 'big', photo, 320);
+  const viaThumb = await decodeHeicNative(big, [target], target.maxPixels);
+  assert.ok(viaThumb && !viaThumb.overLimit);
+  assert.equal(viaThumb.fromThumbnail, true);
+  assert.deepEqual([viaThumb.pixWidth, viaThumb.pixHeight, viaThumb.width, viaThumb.height], [320, 240, 1024, 768], 'the thumbnail decoded; the image keeps its own size');
+  // A 200 box: 200x150, too small for a 224 crop: the primary image.
+  const small = heifEncThumb(dir, 'small', photo, 200);
+  const viaPrimary = await decodeHeicNative(small, [target], target.maxPixels);
+  assert.ok(viaPrimary && !viaPrimary.overLimit);
+  assert.equal(viaPrimary.fromThumbnail, false);
+  assert.deepEqual([viaPrimary.pixWidth, viaPrimary.pixHeight], [1024, 768]);
+  // Through the decode stage: the thumbnail's pixels are close to the full image's.
+  const [a, b] = [await decodeImage(big, [target]), await decodeImage(small, [target])];
+  assert.deepEqual([a.width, a.height], [1024, 768]);
+  assert.ok(meanAbsDiff(a.pixels[0]!, b.pixels[0]!) < 6, `thumbnail vs primary: ${meanAbsDiff(a.pixels[0]!, b.pixels[0]!)}`);
+  // Over --max-pixels: refused from the header, with its size, before any pixel is decoded.
+  await assert.rejects(decodeImage(big, [{ ...target, maxPixels: 500_000 }]), /image is 1024x768, over the 500000-pixel limit/);
 });

@@ -1,6 +1,8 @@
 import sharp, { type Metadata } from 'sharp';
 import { decodeJpegFast } from './jpeg-fast.js';
 import { decodeHeicOffThread, isHeif } from './heic.js';
+import { decodeHeicNative } from './heic-native.js';
+import { settings } from '../settings.js';
 import { DecodeError, overPixelLimit, type DecodedImage, type DecodeTarget } from './types.js';
 
 /** Formats whose decoders sharp ships; SVG and PDF are refused (they can reference other files). */
@@ -93,8 +95,27 @@ export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): P
   return { pixels: await resizeAll(() => sharp(bytes, options).autoOrient(), width, height, targets, layout), width, height };
 }
 
-/** HEIC on a pool thread (libheif-js), upright; then the same resize and crop as every image. */
+/**
+ * HEIC, upright: natively (libheif and libde265 on the thread pool), from the file's thumbnail when
+ * it is large enough for every target; else libheif as WebAssembly on a pool thread. Then the same
+ * resize and crop as every image.
+ */
 async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: number): Promise<DecodedImage> {
+  const how = settings().heic;
+  if (how === 'wasm') return decodeHeicWasm(bytes, targets, maxPixels);
+  const native = await decodeHeicNative(bytes, targets, maxPixels, how === 'thumbnail').catch((e: unknown) => {
+    throw new DecodeError(e instanceof Error ? e.message : String(e), 'undecodable');
+  });
+  if (native?.overLimit) throw overPixelLimit(native.width, native.height, maxPixels);
+  if (native) {
+    const open = () => sharp(native.rgb, { raw: { width: native.pixWidth, height: native.pixHeight, channels: 3 } });
+    return { pixels: await resizeAll(open, native.pixWidth, native.pixHeight, targets, { hasAlpha: false, plainRgb: true }), width: native.width, height: native.height };
+  }
+  return decodeHeicWasm(bytes, targets, maxPixels);
+}
+
+/** HEIC by libheif's WebAssembly build on a pool thread: the fallback where the addon is not built. */
+export async function decodeHeicWasm(bytes: Buffer, targets: DecodeTarget[], maxPixels: number): Promise<DecodedImage> {
   const got = await decodeHeicOffThread(bytes, maxPixels);
   if (got.overLimit) throw overPixelLimit(got.width, got.height, maxPixels);
   const { width, height, rgba } = got;

@@ -9,6 +9,7 @@ import type { S3Options } from '../storage/s3-client.js';
 import type { ShardOptions, ShardOutcome } from '../pipeline/run-shard.js';
 import { runPool } from '../pool/worker-pool.js';
 import { jpegFastPathProblem } from '../decode/jpeg-fast.js';
+import { heicFastPathProblem } from '../decode/heic-native.js';
 import type { Progress } from '../pipeline/tag-rows.js';
 import { type RunStop } from '../pool/stop.js';
 import { leaseTtlMs } from '../lease/lease.js';
@@ -146,6 +147,8 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   log({ event: 'start', run: opts.run, shards: plan.shards, todo: todo.length, images, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
   const slower = jpegFastPathProblem();
   if (slower) log({ event: 'notice', message: `JPEG fast path off, sharp decodes JPEGs: ${slower}` });
+  const heicSlower = settings().heic === 'wasm' ? undefined : heicFastPathProblem();
+  if (heicSlower) log({ event: 'notice', message: `native HEIC off, libheif as WebAssembly decodes HEIC (several times slower): ${heicSlower}` });
 
   // Always in worker processes, even one: their thread pool and malloc are set up at start (see
   // worker-pool.ts), which this process, already running, can no longer do for itself.

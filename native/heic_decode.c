@@ -1,0 +1,201 @@
+// imgtag's HEIC path: the system's libheif (with libde265) decodes on libuv's thread pool, and only
+// as much as the model needs: the file's thumbnail when its short side is at least `minShortSide`,
+// else the primary image. libheif applies the item's transformations (irot, imir, clap), which is
+// how HEIF defines the image's orientation; EXIF orientation does not apply. The answer is 8-bit RGB;
+// the caller resizes and crops it as it does every image.
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <node_api.h>
+#include "async_job.h"
+#include <libheif/heif.h>
+
+typedef struct {
+  async_job_t async;
+  const uint8_t *bytes;
+  size_t size;
+  int min_short_side;
+  double max_pixels;
+  // results
+  char error[256];
+  int over_limit;
+  int width, height;          // the primary image, upright
+  int pix_width, pix_height;  // what was decoded
+  int from_thumbnail;
+  uint8_t *rgb;
+} job_t;
+
+static int short_side(const struct heif_image_handle *h) {
+  int w = heif_image_handle_get_width(h), hh = heif_image_handle_get_height(h);
+  return w < hh ? w : hh;
+}
+
+/** The smallest thumbnail whose short side is at least `min`; NULL when none is (or none is asked for). */
+static struct heif_image_handle *usable_thumbnail(const struct heif_image_handle *primary, int min) {
+  int n = heif_image_handle_get_number_of_thumbnails(primary);
+  if (n <= 0 || min <= 0) return NULL;
+  heif_item_id *ids = calloc((size_t)n, sizeof *ids);
+  if (!ids) return NULL;
+  n = heif_image_handle_get_list_of_thumbnail_IDs(primary, ids, n);
+  struct heif_image_handle *best = NULL;
+  for (int i = 0; i < n; i++) {
+    struct heif_image_handle *t = NULL;
+    if (heif_image_handle_get_thumbnail(primary, ids[i], &t).code != heif_error_Ok || !t) continue;
+    if (short_side(t) >= min && (!best || short_side(t) < short_side(best))) {
+      if (best) heif_image_handle_release(best);
+      best = t;
+    } else {
+      heif_image_handle_release(t);
+    }
+  }
+  free(ids);
+  return best;
+}
+
+static void fail(job_t *job, const char *what, struct heif_error err) {
+  snprintf(job->error, sizeof job->error, "%s: %s", what, err.message ? err.message : "libheif error");
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  struct heif_context *ctx = heif_context_alloc();
+  struct heif_image_handle *primary = NULL, *thumb = NULL;
+  struct heif_image *img = NULL;
+  struct heif_decoding_options *opts = NULL;
+  if (!ctx) {
+    snprintf(job->error, sizeof job->error, "out of memory");
+    return;
+  }
+  // One thread per image: the pipeline already decodes as many images at once as there are cores.
+  heif_context_set_max_decoding_threads(ctx, 1);
+  struct heif_error err = heif_context_read_from_memory_without_copy(ctx, job->bytes, job->size, NULL);
+  if (err.code != heif_error_Ok) {
+    fail(job, "not a readable HEIF file", err);
+    goto done;
+  }
+  err = heif_context_get_primary_image_handle(ctx, &primary);
+  if (err.code != heif_error_Ok) {
+    fail(job, "HEIF file without a readable image", err);
+    goto done;
+  }
+  job->width = heif_image_handle_get_width(primary);
+  job->height = heif_image_handle_get_height(primary);
+  if ((double)job->width * job->height > job->max_pixels) {
+    job->over_limit = 1;
+    goto done;
+  }
+  thumb = usable_thumbnail(primary, job->min_short_side);
+  job->from_thumbnail = thumb != NULL;
+  opts = heif_decoding_options_alloc();
+  if (opts) opts->convert_hdr_to_8bit = 1;
+  err = heif_decode_image(thumb ? thumb : primary, &img, heif_colorspace_RGB, heif_chroma_interleaved_RGB, opts);
+  if (err.code != heif_error_Ok) {
+    fail(job, "HEVC data could not be decoded", err);
+    goto done;
+  }
+  int stride = 0;
+  const uint8_t *plane = heif_image_get_plane_readonly(img, heif_channel_interleaved, &stride);
+  int w = heif_image_get_width(img, heif_channel_interleaved), h = heif_image_get_height(img, heif_channel_interleaved);
+  if (!plane || w <= 0 || h <= 0) {
+    snprintf(job->error, sizeof job->error, "libheif decoded no pixels");
+    goto done;
+  }
+  job->rgb = malloc((size_t)w * h * 3);
+  if (!job->rgb) {
+    snprintf(job->error, sizeof job->error, "out of memory for %dx%d pixels", w, h);
+    goto done;
+  }
+  for (int y = 0; y < h; y++) memcpy(job->rgb + (size_t)y * w * 3, plane + (size_t)y * stride, (size_t)w * 3);
+  job->pix_width = w;
+  job->pix_height = h;
+done:
+  if (opts) heif_decoding_options_free(opts);
+  if (img) heif_image_release(img);
+  if (thumb) heif_image_handle_release(thumb);
+  if (primary) heif_image_handle_release(primary);
+  heif_context_free(ctx);
+}
+
+static void free_rgb(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static void set_int(napi_env env, napi_value obj, const char *name, int v) {
+  napi_value x;
+  napi_create_int32(env, v, &x);
+  napi_set_named_property(env, obj, name, x);
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  job_t *job = data;
+  if (status != napi_ok || job->error[0]) {
+    napi_value msg, error;
+    napi_create_string_utf8(env, job->error[0] ? job->error : "the HEIC decode was cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &error);
+    napi_reject_deferred(env, job->async.deferred, error);
+    free(job->rgb);
+  } else {
+    napi_value result;
+    napi_create_object(env, &result);
+    set_int(env, result, "width", job->width);
+    set_int(env, result, "height", job->height);
+    if (job->over_limit) {
+      napi_value yes;
+      napi_get_boolean(env, true, &yes);
+      napi_set_named_property(env, result, "overLimit", yes);
+    } else {
+      napi_value rgb;
+      napi_create_external_buffer(env, (size_t)job->pix_width * job->pix_height * 3, job->rgb, free_rgb, NULL, &rgb);
+      napi_set_named_property(env, result, "rgb", rgb);
+      set_int(env, result, "pixWidth", job->pix_width);
+      set_int(env, result, "pixHeight", job->pix_height);
+      napi_value thumb;
+      napi_get_boolean(env, job->from_thumbnail, &thumb);
+      napi_set_named_property(env, result, "fromThumbnail", thumb);
+    }
+    napi_resolve_deferred(env, job->async.deferred, result);
+  }
+  finish_job(env, &job->async);
+  free(job);
+}
+
+/** decode(heic: Buffer, minShortSide, maxPixels): Promise<{width, height, overLimit} | {width, height, rgb, pixWidth, pixHeight, fromThumbnail}> */
+static napi_value decode(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
+    napi_throw_type_error(env, NULL, "decode(heic, minShortSide, maxPixels)");
+    return NULL;
+  }
+  job_t *job = calloc(1, sizeof(job_t));
+  if (!job) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  void *bytes;
+  size_t len;
+  int32_t min_short;
+  if (napi_get_buffer_info(env, argv[0], &bytes, &len) != napi_ok || napi_get_value_int32(env, argv[1], &min_short) != napi_ok ||
+      napi_get_value_double(env, argv[2], &job->max_pixels) != napi_ok) {
+    free(job);
+    napi_throw_type_error(env, NULL, "decode(heic: Buffer, minShortSide: number, maxPixels: number)");
+    return NULL;
+  }
+  job->bytes = bytes;
+  job->size = len;
+  job->min_short_side = min_short;
+  return queue_job(env, "imgtag.heicDecode", argv[0], &job->async, execute, complete, job);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  heif_init(NULL);
+  napi_value fn;
+  napi_create_function(env, "decode", NAPI_AUTO_LENGTH, decode, NULL, &fn);
+  napi_set_named_property(env, exports, "decode", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

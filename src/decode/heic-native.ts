@@ -1,0 +1,31 @@
+import { loadAddon } from '../native/load.js';
+import { settings } from '../settings.js';
+import type { DecodeTarget } from './types.js';
+
+/** The native addon (native/heic_decode.c), built at install over the system's libheif and libde265. */
+export type NativeHeic =
+  | { width: number; height: number; overLimit: true }
+  | { width: number; height: number; overLimit?: undefined; rgb: Buffer; pixWidth: number; pixHeight: number; fromThumbnail: boolean };
+
+interface HeicAddon {
+  decode(bytes: Buffer, minShortSide: number, maxPixels: number): Promise<NativeHeic>;
+}
+
+let loaded: { addon?: HeicAddon; problem?: string } | undefined;
+const load = () => (loaded ??= loadAddon<HeicAddon>('imgtag_heic', settings().heic === 'wasm' ? 'IMGTAG_HEIC=wasm' : undefined, "install Debian's libheif-dev and a C compiler, then npm rebuild"));
+
+/** Why HEIC goes through libheif's WebAssembly build instead, said once at the start of a run; undefined when the native path is in use. */
+export const heicFastPathProblem = () => load().problem;
+
+/**
+ * The least that serves every target: a thumbnail stored in the file when its short side is at
+ * least the largest crop's (so the model's resize enlarges it by at most short side / crop, 256/224
+ * for the built-in models), else the primary image. Either way upright, as HEIF defines it.
+ */
+export const thumbnailFloor = (targets: DecodeTarget[]) => Math.max(...targets.map((t) => Math.min(t.width, t.height)));
+
+/** Decoded natively, RGB; undefined when the addon is not built (the caller uses WebAssembly). */
+export async function decodeHeicNative(bytes: Buffer, targets: DecodeTarget[], maxPixels: number, useThumbnail = true): Promise<NativeHeic | undefined> {
+  const { addon } = load();
+  return addon?.decode(bytes, useThumbnail ? thumbnailFloor(targets) : 0, maxPixels);
+}
