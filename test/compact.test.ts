@@ -132,8 +132,10 @@ test('kill -9 during compaction at several points, then compact again: exactly o
 test('compaction on the fleet: merge-only children in parallel, one killed with -9, then the last step: exactly one row per image', async () => {
   const { run, keys } = await stagedRun();
   const dir = copyRun(run);
+  // Short leases: a child killed while it holds the run's lock (making the plan) or a file's is waited out in seconds.
+  const env = { ...process.env, IMGTAG_LEASE_TTL_MS: '4000' };
   const merge = () => {
-    const child = spawn(process.execPath, [CLI, 'compact', '--run', dir, '--target-file-mb', '0.001', '--merge-only'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'compact', '--run', dir, '--target-file-mb', '0.001', '--merge-only'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     return { child, exited: new Promise<{ code: number | null; out: string }>((r) => child.on('exit', (code) => r({ code, out }))) };
@@ -149,7 +151,7 @@ test('compaction on the fleet: merge-only children in parallel, one killed with 
   assert.equal(fs.existsSync(path.join(dir, 'compaction', 'done.json')), false, 'merge-only children never write done.json');
   await assertNeverDoubled(dir, keys, 'after the merge children');
   // The last step (the job that depends on the merge array): merges what the killed child left, then done.json.
-  const last = await imgtag(['compact', '--run', dir, '--target-file-mb', '0.001']);
+  const last = await imgtag(['compact', '--run', dir, '--target-file-mb', '0.001'], env);
   assert.equal(last.code, 0, last.stderr);
   await assertNeverDoubled(dir, keys, 'after the last step');
   assert.equal(parquetIn(path.join(dir, 'tags')).length, 40);

@@ -46,3 +46,17 @@ test('fetch-model downloads into the cache with a sha256 check, and refuses wron
     server.close();
   }
 });
+
+test('a download that cannot start (offline, a host not reachable) names the URL and the ways around it, in one line', async () => {
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-cache-'));
+  const env = { ...process.env, IMGTAG_CACHE_DIR: cache, IMGTAG_MODEL_DIR: path.join(cache, 'none') };
+  // A loopback port just closed: nothing listens there, the connection is refused at once.
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  const res = await fetchModel(['--mirror', `http://127.0.0.1:${port}/models`], env);
+  assert.equal(res.code, 1);
+  assert.match(res.out, /downloading mobilenetv2-12-int8\.onnx from http:\/\/127\.0\.0\.1:\d+\/models\/mobilenetv2-12-int8\.onnx failed \(ECONNREFUSED: offline, or no route to that host\): put mobilenetv2-12-int8\.onnx in a folder named by IMGTAG_MODEL_DIR, or download it through a mirror/);
+  assert.doesNotMatch(res.out, /fetch failed\n|at .*\.js:\d+/, 'no bare "fetch failed", no stack');
+});

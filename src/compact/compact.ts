@@ -236,8 +236,15 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
     left = await mergeGroups(run, cplan, o);
   }
   if (left.length > 0) return { status: 'leased', holder: left[0]! };
-  // The last step, once: under the run's lock, every group marked.
-  const got = await acquireLock(runLayout.compactionLock(run), leaseTtlMs());
+  // The last step, once: under the run's lock, every group marked. A merge child killed while it
+  // held that lock (making the plan) is waited out like its groups: its lease expires unrenewed.
+  let got = await acquireLock(runLayout.compactionLock(run), leaseTtlMs());
+  for (const until = Date.now() + leaseTtlMs() + 30_000; 'holder' in got && Date.now() < until; ) {
+    const done = await finishedCompaction(run);
+    if (done) return settled('already', done);
+    await sleep(Math.min(10_000, leaseTtlMs() / 4));
+    got = await acquireLock(runLayout.compactionLock(run), leaseTtlMs());
+  }
   if ('holder' in got) return { status: 'leased', holder: got.holder };
   try {
     const again = await finishedCompaction(run);
