@@ -48,7 +48,7 @@ test('SqueezeNet 1.1 (BGR, 0-255, fixed batch 1): top 5 for at least 75%', async
   assert.ok(acc >= 0.75, `top-5 accuracy ${acc}`);
 });
 
-test('HEIC (HEVC, as iPhones write it), by each path: top-5 on 50 photos within 1 photo of the same photos as JPEG; every file tagged, none an error row', async () => {
+test('HEIC (HEVC, as iPhones write it), from its thumbnail: top-5 on 50 photos within 1 photo of the same photos as JPEG; every file tagged, none an error row', async () => {
   const heicDir = path.join(IMAGE_DIR, 'heic');
   const heics = fs.readdirSync(heicDir).filter((f) => /^n\d+_.*\.heic$/.test(f)).sort();
   assert.equal(heics.length, 50);
@@ -68,11 +68,13 @@ test('HEIC (HEVC, as iPhones write it), by each path: top-5 on 50 photos within 
   // The real photograph with two images in one file (its primary is tagged) and a second libheif sample.
   const others = fs.readdirSync(heicDir).filter((f) => f.startsWith('libheif-')).map((f) => path.join(heicDir, f));
   const jpeg = await top5('mobilenetv2-12-int8', heics.map((f) => path.join(IMAGENET_DIR, f.replace(/\.heic$/, '.JPEG'))));
-  const paths = {
-    'native, from the thumbnail': await top5('mobilenetv2-12-int8', thumbed, others),
-    'native, the primary image': await top5('mobilenetv2-12-int8', thumbed, others, { IMGTAG_HEIC: 'full' }),
-    WebAssembly: await top5('mobilenetv2-12-int8', heics.map((f) => path.join(heicDir, f)), others, { IMGTAG_HEIC: 'wasm' }),
-  };
+  // The default path here; IMGTAG_HEIC_ACCURACY=all adds the primary image and WebAssembly (BENCHMARKS.md
+  // records all three: they decode the same pictures, which test/heic.test.ts checks pixel by pixel).
+  const paths: Record<string, number> = { 'native, from the thumbnail': await top5('mobilenetv2-12-int8', thumbed, others) };
+  if (process.env.IMGTAG_HEIC_ACCURACY === 'all') {
+    paths['native, the primary image'] = await top5('mobilenetv2-12-int8', thumbed, others, { IMGTAG_HEIC: 'full' });
+    paths.WebAssembly = await top5('mobilenetv2-12-int8', heics.map((f) => path.join(heicDir, f)), others, { IMGTAG_HEIC: 'wasm' });
+  }
   console.log(`# top-5 on the 50 photos: JPEG ${(jpeg * 100).toFixed(1)}%, ${Object.entries(paths).map(([k, v]) => `HEIC ${k} ${(v * 100).toFixed(1)}%`).join(', ')}`);
   for (const [k, v] of Object.entries(paths)) assert.ok(Math.abs(v - jpeg) <= 0.02 + 1e-9, `HEIC ${k} ${v} vs JPEG ${jpeg}`);
 });
