@@ -55,11 +55,11 @@ export interface RunFlags {
 
 export const runOptions = (cmd: Command) =>
   cmd
-    .option(
-      '--model <path|name>',
-      `model: a built-in name, an .onnx file with its spec .json beside it, or a spec .json; local or s3://. Repeat for several models sharing one decode (default ${DEFAULTS.model})`,
-      (v: string, all: string[]) => [...all, v],
-      [] as string[],
+    .addOption(
+      // Collected into a list (none given: the default model); help shows the model, not the empty list.
+      new Option('--model <path|name>', 'model: a built-in name, an .onnx file with its spec .json beside it, or a spec .json; local or s3://. Repeat for several models sharing one decode')
+        .argParser((v: string, all: string[]) => [...all, v])
+        .default([] as string[], DEFAULTS.model),
     )
     .option('--workers <n>', 'worker processes taking shards in parallel (default: one per core on CPU, 1 on a GPU)', int(1))
     .option('--batch-size <n>', 'images per model call', int(1), DEFAULTS.batchSize)
