@@ -31,8 +31,9 @@ const TRANSIENT_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException'
 export function s3Kind(e: SdkError): StoreErrorKind {
   const name = e?.Code ?? e?.name ?? '';
   const status = e?.$metadata?.httpStatusCode;
-  if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return name === 'NoSuchBucket' ? 'fatal' : 'missing';
+  // A missing bucket is a 404 too, and fails every request: fatal, not one object missing.
   if (name === 'NoSuchBucket' || name === 'PermanentRedirect' || status === 301 || name === 'CredentialsProviderError') return 'fatal';
+  if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return 'missing';
   if (REFUSED.has(name) || status === 401 || status === 403) return 'refused';
   if (name === 'PreconditionFailed' || status === 412) return 'conflict';
   if (TRANSIENT_NAMES.has(name) || TRANSIENT_CODES.has(e?.code ?? '') || status === 307 || (status !== undefined && (status >= 500 || status === 429)) || e?.$retryable !== undefined) return 'transient';
@@ -61,8 +62,7 @@ function failure(uri: string, err: unknown): never {
     const shown = name && name !== 'UnknownError' ? ` ${name}` : '';
     throw new AccessRefused(`S3 refused access to ${uri} (HTTP ${status ?? '?'}${shown}): check the credentials, the region and the bucket policy`, status);
   }
-  const message = e?.message || name || `HTTP ${status}`;
-  throw new StoreError(kind === 'fatal' && status === 301 ? message || 'moved permanently (301)' : message, kind, name ?? e?.code, status);
+  throw new StoreError(e?.message || name || `HTTP ${status}`, kind, name ?? e?.code, status);
 }
 
 type Sendable = CopyObjectCommand | GetObjectCommand | HeadObjectCommand | PutObjectCommand | ListObjectsV2Command | DeleteObjectCommand | DeleteObjectsCommand;
