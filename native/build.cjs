@@ -31,6 +31,7 @@ function build(withPaths) {
 // The largest set of library paths that builds: all of them, then one fewer, down to planning alone.
 const subsets = [[...LIBRARY_PATHS], ...LIBRARY_PATHS.map((p) => LIBRARY_PATHS.filter((x) => x !== p)), []];
 let first;
+let last;
 let built;
 for (const subset of subsets) {
   const why = build(subset);
@@ -39,9 +40,11 @@ for (const subset of subsets) {
     break;
   }
   first ??= why;
+  last = why;
 }
 if (built === undefined) {
-  console.log(`imgtag: the native fast paths were not built (${first}): planning reads lines in JavaScript, JPEGs go through sharp and HEIC through WebAssembly, all slower. For them: apt-get install build-essential libturbojpeg0-dev libheif-dev, then npm rebuild`);
+  // The last try built planning alone: its failure is the compiler's, not a library's.
+  console.log(`imgtag: the native fast paths were not built (${last}): planning reads lines in JavaScript, JPEGs go through sharp and HEIC through WebAssembly, all slower. For them: apt-get install build-essential libturbojpeg0-dev libheif-dev, then npm rebuild`);
 } else {
   console.log(`imgtag: built the native fast paths: planning${built.map((p) => `, ${p.name} decoding`).join('')}`);
   for (const p of LIBRARY_PATHS.filter((x) => !built.includes(x))) console.log(`imgtag: the ${p.name} fast path was not built (${first}): ${p.fallback}. For it: apt-get install ${p.needs}, then npm rebuild`);
