@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UserError, errorMessage } from '../src/errors.js';
 import { settings } from '../src/settings.js';
-import { configureS3, type S3Options } from '../src/storage/s3-client.js';
+import { configureS3, type S3Options } from '../src/storage/s3-config.js';
 import { compactCommand } from './commands/compact.js';
 import { currentCommand } from './commands/current.js';
 import { demoCommand } from './commands/demo.js';

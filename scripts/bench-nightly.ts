@@ -9,7 +9,7 @@ import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import { decodeInventoryKey } from '../src/manifest/inventory-csv.js';
 import { resolveModel } from '../src/model/resolve.js';
 import { isImageUri } from '../src/plan/filter.js';
-import { configureS3 } from '../src/storage/s3-client.js';
+import { configureS3 } from '../src/storage/s3-config.js';
 import { deleteObjects, listObjects, readText, uploadFile, writeBytes } from '../src/storage/storage.js';
 import { ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
-import { configureS3 } from '../src/storage/s3-client.js';
+import { configureS3 } from '../src/storage/s3-config.js';
 import { writeBytes } from '../src/storage/storage.js';
 import { ROOT, cpuFlags } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';

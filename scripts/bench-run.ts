@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/demo/local-s3.js';
 import type { CommitMarker } from '../src/rundir/commits.js';
-import { configureS3 } from '../src/storage/s3-client.js';
+import { configureS3 } from '../src/storage/s3-config.js';
 import { listObjects, readText, writeBytes } from '../src/storage/storage.js';
 import { ONE_CORE, ROOT, seconds } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';

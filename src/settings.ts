@@ -14,6 +14,8 @@ export interface Settings {
   leaseTtlMs: number;
   /** DuckDB's memory for the nightly's join against the current table (MB; beyond it, it spills to disk). */
   joinMemoryMb: number;
+  /** Worker processes of a run, nightly or tune when --workers is not given (default: one per core on CPU, 1 on a GPU). */
+  workers?: number;
   /** Planning threads (default: one per core). */
   planThreads?: number;
   /** Off: Inventory lines are read in JavaScript, not by the native reader. */
@@ -75,6 +77,7 @@ export const VARIABLES: Variable[] = [
   { name: 'IMGTAG_LEASE_TTL_MS', key: 'leaseTtlMs', kind: 'ms', default: 120_000 },
   { name: 'IMGTAG_JPEG', key: 'jpeg', kind: 'text', default: 'fast' },
   { name: 'IMGTAG_HEIC', key: 'heic', kind: 'text', default: 'thumbnail' },
+  { name: 'IMGTAG_WORKERS', key: 'workers', kind: 'count', shown: 'one per core on CPU, 1 on a GPU' },
   { name: 'IMGTAG_HEIC_THREADS', key: 'heicThreads', kind: 'count', shown: 'min(2, cores)' },
   { name: 'IMGTAG_PLAN_THREADS', key: 'planThreads', kind: 'count', shown: 'one per core' },
   { name: 'IMGTAG_PLAN_NATIVE', key: 'planNative', kind: 'off-flag', default: true },

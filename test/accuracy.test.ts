@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
+import pLimit from 'p-limit';
 import { parseLabels } from '../src/model/labels.js';
 import { imgtag } from './helpers/cli.js';
 import { IMAGE_DIR, IMAGENET_DIR, MODEL_DIR, imagenetFiles } from './helpers/env.js';
@@ -54,17 +56,20 @@ test('HEIC (HEVC, as iPhones write it), from its thumbnail: top-5 on 50 photos w
   assert.equal(heics.length, 50);
   // The same photos with a thumbnail, as phones store them: 320x240 for a 500x375 photo.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-thumbs-'));
-  const thumbed = heics.map((f) => {
-    const out = path.join(dir, f);
-    const jpeg = path.join(IMAGENET_DIR, f.replace(/\.heic$/, '.JPEG'));
-    // heif-enc refuses a thumbnail as large as the photo: a photo 320 px or smaller gets none.
-    try {
-      execFileSync('heif-enc', ['-q', '90', '-t', '320', '-o', out, jpeg], { stdio: 'ignore' });
-    } catch {
-      execFileSync('heif-enc', ['-q', '90', '-o', out, jpeg], { stdio: 'ignore' });
-    }
-    return out;
-  });
+  // x265's veryfast preset: less than half the encoding time, the same HEVC to decode; two encoders at once.
+  const limit = pLimit(2);
+  const encode = (args: string[]) => promisify(execFile)('heif-enc', ['-q', '90', '-p', 'preset=veryfast', ...args]);
+  const thumbed = await Promise.all(
+    heics.map((f) =>
+      limit(async () => {
+        const out = path.join(dir, f);
+        const jpeg = path.join(IMAGENET_DIR, f.replace(/\.heic$/, '.JPEG'));
+        // heif-enc refuses a thumbnail as large as the photo: a photo 320 px or smaller gets none.
+        await encode(['-t', '320', '-o', out, jpeg]).catch(() => encode(['-o', out, jpeg]));
+        return out;
+      }),
+    ),
+  );
   // The real photograph with two images in one file (its primary is tagged) and a second libheif sample.
   const others = fs.readdirSync(heicDir).filter((f) => f.startsWith('libheif-')).map((f) => path.join(heicDir, f));
   const jpeg = await top5('mobilenetv2-12-int8', heics.map((f) => path.join(IMAGENET_DIR, f.replace(/\.heic$/, '.JPEG'))));

@@ -1,5 +1,5 @@
 import type { RunSummary } from '../../src/run/run-plan.js';
-import type { S3Options } from '../../src/storage/s3-client.js';
+import type { S3Options } from '../../src/storage/s3-config.js';
 import { errorRateLine, exitCodeFor } from './format.js';
 import type { AnyEvent } from './progress.js';
 

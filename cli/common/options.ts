@@ -61,7 +61,7 @@ export const runOptions = (cmd: Command) =>
         .argParser((v: string, all: string[]) => [...all, v])
         .default([] as string[], DEFAULTS.model),
     )
-    .option('--workers <n>', 'worker processes taking shards in parallel (default: one per core on CPU, 1 on a GPU)', int(1))
+    .option('--workers <n>', 'worker processes taking shards in parallel (default: IMGTAG_WORKERS, else one per core on CPU, 1 on a GPU)', int(1))
     .option('--batch-size <n>', 'images per model call', int(1), DEFAULTS.batchSize)
     .option('--concurrency <n>', 'S3 GETs in flight per worker', int(1), DEFAULTS.concurrency)
     .option('--threads <n>', 'decode and inference threads per worker (default: cores / workers)', int(1))

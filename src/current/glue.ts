@@ -1,6 +1,6 @@
 import { GetTableCommand, GlueClient, UpdateTableCommand, type TableInput } from '@aws-sdk/client-glue';
 import { UserError } from '../errors.js';
-import { s3Settings } from '../storage/s3-client.js';
+import { s3Settings } from '../storage/s3-config.js';
 
 /** "database.table", as the Terraform output athena_current_table gives it. */
 export function parseGlueTable(name: string): { database: string; table: string } {

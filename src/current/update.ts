@@ -6,7 +6,6 @@ import { planIdentity, type Plan } from '../rundir/plan-file.js';
 import { shardName } from '../rundir/layout.js';
 import { copyObject, deleteObjects, listObjects } from '../storage/storage.js';
 import { currentLayout, readCurrent, writeCurrent, type CurrentTable } from '../rundir/current.js';
-import { moveGlueTable } from './glue.js';
 
 export type CurrentUpdate =
   | { status: 'updated'; table: CurrentTable; removed: number }
@@ -55,7 +54,8 @@ export async function updateCurrent(run: string, plan: Plan, done: CompactionDon
   try {
     const table = await readCurrent(root);
     if (table?.run === run) {
-      if (staged.glueTable && table.location) await moveGlueTable(staged.glueTable, table.location);
+      // The Glue client loads only for runs that keep a Glue table.
+      if (staged.glueTable && table.location) await (await import('./glue.js')).moveGlueTable(staged.glueTable, table.location);
       await removeOthers(table, staged.kept);
       return { status: 'already', table };
     }
@@ -95,7 +95,7 @@ export async function updateCurrent(run: string, plan: Plan, done: CompactionDon
     // The switch: current.json, then the Glue table (a crash between is mended by the next update,
     // which moves it again), then what is older than the previous version goes.
     await writeCurrent(next);
-    if (staged.glueTable) await moveGlueTable(staged.glueTable, location);
+    if (staged.glueTable) await (await import('./glue.js')).moveGlueTable(staged.glueTable, location);
     return { status: 'updated', table: next, removed: await removeOthers(next, staged.kept) };
   } finally {
     await got.lease.release();

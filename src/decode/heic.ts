@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { HeicPixels, HeicTask } from './heic-thread.js';
 import { settings } from '../settings.js';
 
@@ -21,6 +21,8 @@ export function isHeif(bytes: Buffer): boolean {
 }
 
 export async function decodeHeicOffThread(bytes: Buffer, maxPixels: number): Promise<HeicPixels> {
+  // piscina itself loads with the first HEIC that needs the WebAssembly decoder.
+  const { Piscina } = await import('piscina');
   pool ??= new Piscina({ filename: new URL('./heic-thread.js', import.meta.url).href, maxThreads: heicThreads(), minThreads: 0, idleTimeout: 30_000 });
   const copy = new Uint8Array(bytes);
   return (await pool.run({ bytes: copy, maxPixels } satisfies HeicTask, { transferList: [copy.buffer] })) as HeicPixels;

@@ -7,7 +7,7 @@ import { isImageUri } from '../plan/filter.js';
 import { defaultWorkers, runPlan, type RunEvent, type RunSummary } from '../run/run-plan.js';
 import { readResults, topLabels } from '../output/read-results.js';
 import { resultFiles } from '../rundir/result-files.js';
-import { configureS3 } from '../storage/s3-client.js';
+import { configureS3 } from '../storage/s3-config.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
 import { s3Uri } from '../storage/uri.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from './local-s3.js';

@@ -1,7 +1,7 @@
 import { BatchClient, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import { UserError } from '../errors.js';
 import { loadPlan, type Plan } from '../rundir/plan-file.js';
-import { s3Settings } from '../storage/s3-client.js';
+import { s3Settings } from '../storage/s3-config.js';
 import { isS3Uri } from '../storage/uri.js';
 
 /** AWS Batch array jobs have 2 to 10,000 children. */

@@ -5,7 +5,7 @@ import { runLayout } from '../rundir/layout.js';
 import { deleteObject, putIfAbsent, readObject, replaceIfUnchanged, writeBytes } from '../storage/storage.js';
 import { isS3Uri } from '../storage/uri.js';
 import { NotFoundError } from '../errors.js';
-import type { S3Counter } from '../storage/s3-client.js';
+import type { S3Counter } from '../storage/s3-config.js';
 import { settings } from '../settings.js';
 
 /** A lease or lock object: who holds it, since and until when. */

@@ -5,7 +5,7 @@ import { NightlyRetryLater, PreviousRunBusy } from './busy.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../rundir/current.js';
 import { tidyCurrent } from '../current/update.js';
-import { submitRun, type CompactTarget, type Submitted } from '../fleet/submit.js';
+import type { CompactTarget, Submitted } from '../fleet/submit.js';
 import { acquireLock } from '../lease/lease.js';
 import type { ManifestSource } from '../manifest/index.js';
 import { committedShards } from '../rundir/commits.js';
@@ -83,7 +83,8 @@ const fleetSubmission = (run: string, fleet: NightlyFleet) => ({ run, jobQueue: 
 async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<NonNullable<NightlyResult['submitted']>> {
   const opts = fleetSubmission(latest.run, fleet);
   await writeLatestRun(root, { ...latest, fleet: `${SUBMITTING}${fleet.jobQueue}` });
-  const submitted = await submitRun(opts);
+  // The Batch client loads only for nights that go to the fleet.
+  const submitted = await (await import('../fleet/submit.js')).submitRun(opts);
   await writeLatestRun(root, { ...latest, fleet: submitted.tagJob });
   const { requests: _, ...rest } = submitted;
   return rest;
@@ -207,7 +208,7 @@ async function dryRun(root: string, opts: NightlyOptions): Promise<NightlyResult
     };
     const fleet = opts.fleet;
     if (fleet === undefined || plan.counts.images < fleet.threshold) return result;
-    const r = await submitRun({ ...fleetSubmission(run, fleet), plan, dryRun: true });
+    const r = await (await import('../fleet/submit.js')).submitRun({ ...fleetSubmission(run, fleet), plan, dryRun: true });
     return { ...result, submitted: r };
   } finally {
     await dropScratch(scratch);

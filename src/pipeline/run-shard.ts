@@ -4,14 +4,15 @@ import { markerHolds, readCommit, writeCommit, type CommitMarker } from '../rund
 import { resultsParquet } from '../output/parquet.js';
 import { readShardFile } from '../rundir/shard-file.js';
 import { runLayout } from '../rundir/layout.js';
-import { newCounter, type S3Counter } from '../storage/s3-client.js';
+import { newCounter, type S3Counter } from '../storage/s3-config.js';
 import { isS3Uri } from '../storage/uri.js';
 import { writeBytes } from '../storage/storage.js';
 import { acquireLease } from '../lease/lease.js';
 import type { Machine } from '../infer/machine.js';
 import type { ModelSet } from './model-set.js';
 import { StageClock } from './stage-clock.js';
-import { tagRows, type Progress, type StageLimits } from './tag-rows.js';
+import { tagRows } from './tag-rows.js';
+import type { Progress, StageLimits } from './stage-limits.js';
 
 export interface ShardOptions {
   /** Images per model call. */

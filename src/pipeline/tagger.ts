@@ -2,10 +2,10 @@ import sharp from 'sharp';
 import { loadClassifier, type Classifier } from '../infer/session.js';
 import { resolveModel } from '../model/resolve.js';
 import { describeMachine } from '../infer/machine.js';
-import { configureS3 } from '../storage/s3-client.js';
+import { configureS3 } from '../storage/s3-config.js';
 import { modelSet } from './model-set.js';
 import { runShard, type ShardHooks, type ShardOutcome } from './run-shard.js';
-import { decodesInFlight, type StageLimits } from './tag-rows.js';
+import { decodesInFlight, type StageLimits } from './stage-limits.js';
 import type { WorkerInit } from './worker-init.js';
 import { DEFAULTS } from '../defaults.js';
 

@@ -1,6 +1,6 @@
 import type { Device } from '../defaults.js';
 import type { Settings } from '../settings.js';
-import type { S3Options } from '../storage/s3-client.js';
+import type { S3Options } from '../storage/s3-config.js';
 import type { ShardOptions } from './run-shard.js';
 
 /** What a worker process needs to tag shards of one run. */

@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import { readManifest, type ManifestRows, type ManifestSource } from '../manifest/index.js';
 import { inventoryFiles, type InventoryFiles } from '../manifest/inventory.js';
 import { wholeLineBuffers } from '../manifest/line-chunks.js';
-import { s3Settings } from '../storage/s3-client.js';
+import { s3Settings } from '../storage/s3-config.js';
 import { isImageUri } from './filter.js';
 import type { PartCounts, PartTask } from './part-writer.js';
 import { encodeShardRow } from '../rundir/shard-line.js';

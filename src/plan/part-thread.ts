@@ -1,6 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { UserError, errorMessage } from '../errors.js';
-import type { S3Options } from '../storage/s3-client.js';
+import type { S3Options } from '../storage/s3-config.js';
 import { receiveBytes } from './byte-channel.js';
 import { writePart, type PartCounts, type PartTask } from './part-writer.js';
 
@@ -16,7 +16,7 @@ export interface PartMessage {
 }
 
 let s3: Promise<void> | undefined;
-const configured = () => (s3 ??= import('../storage/s3-client.js').then((m) => m.configureS3((workerData as { s3: S3Options }).s3)));
+const configured = () => (s3 ??= import('../storage/s3-config.js').then((m) => m.configureS3((workerData as { s3: S3Options }).s3)));
 
 async function handle({ task, port }: PartMessage): Promise<PartCounts> {
   if (port) return writePart(task, receiveBytes(port));

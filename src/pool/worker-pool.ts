@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
 import { ShardDispatch } from './dispatch.js';
-import { decodesInFlight, type Progress } from '../pipeline/tag-rows.js';
+import { decodesInFlight, type Progress } from '../pipeline/stage-limits.js';
 import type { ShardOutcome } from '../pipeline/run-shard.js';
 import type { RunStop } from './stop.js';
 import type { WorkerInit } from '../pipeline/worker-init.js';

@@ -1,6 +1,6 @@
 import type { ShardOutcome } from '../pipeline/run-shard.js';
 import type { WorkerInit } from '../pipeline/worker-init.js';
-import type { Progress } from '../pipeline/tag-rows.js';
+import type { Progress } from '../pipeline/stage-limits.js';
 
 export type WorkerRequest =
   | { type: 'init'; init: WorkerInit }

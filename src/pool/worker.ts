@@ -2,7 +2,7 @@ import { errorMessage, isRunFatal } from '../errors.js';
 import { releaseHeldLocks } from '../lease/lease.js';
 import { createTagger, type Tagger } from '../pipeline/tagger.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
-import type { Progress } from '../pipeline/tag-rows.js';
+import type { Progress } from '../pipeline/stage-limits.js';
 import { DEFAULTS } from '../defaults.js';
 import { useSettings } from '../settings.js';
 

@@ -5,12 +5,12 @@ import { loadPlan, planIdentity } from '../rundir/plan-file.js';
 import { compactRun, type CompactOptions, type CompactOutcome } from '../compact/compact.js';
 import type { Device } from '../defaults.js';
 import { DEFAULTS, modelsOrDefault } from '../defaults.js';
-import type { S3Options } from '../storage/s3-client.js';
+import type { S3Options } from '../storage/s3-config.js';
 import type { ShardOptions, ShardOutcome } from '../pipeline/run-shard.js';
 import { runPool } from '../pool/worker-pool.js';
 import { jpegFastPathProblem } from '../decode/jpeg-fast.js';
 import { heicFastPathProblem } from '../decode/heic-native.js';
-import type { Progress } from '../pipeline/tag-rows.js';
+import type { Progress } from '../pipeline/stage-limits.js';
 import { type RunStop } from '../pool/stop.js';
 import { leaseTtlMs } from '../lease/lease.js';
 import { settings } from '../settings.js';
@@ -68,7 +68,7 @@ export type RunEvent =
  * On a GPU the device does the inference: one process feeds it, its threads decoding.
  */
 export function defaultWorkers(device: Device): number {
-  return device === 'cpu' ? os.availableParallelism() : 1;
+  return settings().workers ?? (device === 'cpu' ? os.availableParallelism() : 1);
 }
 
 /** Which shards this invocation must do: the given ones, or all without a commit marker. */

@@ -1,4 +1,4 @@
-import type { S3Counter } from '../storage/s3-client.js';
+import type { S3Counter } from '../storage/s3-config.js';
 import type { Machine } from '../infer/machine.js';
 import pLimit from 'p-limit';
 import { NotFoundError, UserError } from '../errors.js';

@@ -1,4 +1,4 @@
-import type { S3Counter } from '../storage/s3-client.js';
+import type { S3Counter } from '../storage/s3-config.js';
 import type { ManifestRow } from '../manifest/index.js';
 import { readText } from '../storage/storage.js';
 import { UserError } from '../errors.js';

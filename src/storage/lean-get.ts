@@ -4,7 +4,8 @@ import https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, SourceData } from '@smithy/types';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { s3Client, s3Endpoint } from './s3-client.js';
+import { s3Client } from './s3-client.js';
+import { s3Endpoint } from './s3-config.js';
 import { settings } from '../settings.js';
 
 /**

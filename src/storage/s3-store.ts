@@ -16,7 +16,8 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { AccessRefused, NotFoundError, StoreError, StoreUserError, type StoreErrorKind } from '../errors.js';
-import { countAttempts, requestTimeoutMs, s3Client, type S3Counter } from './s3-client.js';
+import { s3Client } from './s3-client.js';
+import { countAttempts, requestTimeoutMs, type S3Counter } from './s3-config.js';
 import { leanGet } from './lean-get.js';
 import { overLimit, type ReadResult, type Store } from './store.js';
 import { parseUri, s3Uri } from './uri.js';

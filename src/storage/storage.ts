@@ -5,8 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError } from '../errors.js';
 import { localStore, replaceLocal } from './local-store.js';
-import { s3Store } from './s3-store.js';
-import type { S3Counter } from './s3-client.js';
+import type { S3Counter } from './s3-config.js';
 import type { ObjectInfo, ReadOptions, ReadResult, Store } from './store.js';
 import { isS3Uri } from './uri.js';
 
@@ -15,10 +14,13 @@ import { isS3Uri } from './uri.js';
  * the store (local files or S3) by the URI and leaves the rest to it. Failures are the stores'
  * typed errors (errors.ts `kind`).
  */
-const storeOf = (uri: string): Store => (isS3Uri(uri) ? s3Store : localStore);
+let s3: Promise<Store> | undefined;
+// The AWS SDK loads on the first S3 URI: ~0.3 s of CPU that a process over local files never spends.
+const s3Store = (): Promise<Store> => (s3 ??= import('./s3-store.js').then((m) => m.s3Store));
+const storeOf = async (uri: string): Promise<Store> => (isS3Uri(uri) ? s3Store() : localStore);
 
 /** GET a whole object (or a byte range) with its ETag, for the fetch stage and for metadata files. */
-export const readObject = (uri: string, opts: ReadOptions = {}): Promise<ReadResult> => storeOf(uri).read(uri, opts);
+export const readObject = async (uri: string, opts: ReadOptions = {}): Promise<ReadResult> => (await storeOf(uri)).read(uri, opts);
 
 export async function readBytes(uri: string, range?: { start: number; end: number }): Promise<Buffer> {
   return (await readObject(uri, { range })).body;
@@ -28,27 +30,26 @@ export async function readText(uri: string, counter?: S3Counter): Promise<string
   return (await readObject(uri, { counter })).body.toString('utf8');
 }
 
-export const readStream = (uri: string): Promise<Readable> => storeOf(uri).stream(uri);
+export const readStream = async (uri: string): Promise<Readable> => (await storeOf(uri)).stream(uri);
 
 /** Whole-object write: one PUT on S3, write-then-rename locally, so readers never see half a file. */
-export const writeBytes = (uri: string, body: Uint8Array | string, contentType?: string, counter?: S3Counter): Promise<void> => storeOf(uri).write(uri, body, contentType, counter);
+export const writeBytes = async (uri: string, body: Uint8Array | string, contentType?: string, counter?: S3Counter): Promise<void> => (await storeOf(uri)).write(uri, body, contentType, counter);
 
 /**
  * Create an object only if it does not exist (S3 conditional write `If-None-Match: *`; locally
  * O_EXCL). Returns false when it already exists. Needs a store that honours conditional writes.
  */
-export const putIfAbsent = (uri: string, body: string, counter?: S3Counter): Promise<boolean> => storeOf(uri).writeExclusive(uri, body, counter);
+export const putIfAbsent = async (uri: string, body: string, counter?: S3Counter): Promise<boolean> => (await storeOf(uri)).writeExclusive(uri, body, counter);
 
 /**
  * Replace an object only if it is still the version we read (S3 `If-Match: etag`; locally, the one
  * process whose rename of the old file succeeds wins). Returns false when someone else got there first.
  */
-export const replaceIfUnchanged = (uri: string, body: string, seenEtag: string | undefined, counter?: S3Counter): Promise<boolean> =>
-  storeOf(uri).replaceIfUnchanged(uri, body, seenEtag, counter);
+export const replaceIfUnchanged = async (uri: string, body: string, seenEtag: string | undefined, counter?: S3Counter): Promise<boolean> => (await storeOf(uri)).replaceIfUnchanged(uri, body, seenEtag, counter);
 
 /** Copy an object: within a store by the store (on S3 by the server), across stores by streaming. */
 export async function copyObject(from: string, to: string): Promise<void> {
-  const [src, dst] = [storeOf(from), storeOf(to)];
+  const [src, dst] = [await storeOf(from), await storeOf(to)];
   if (src === dst) await src.copy(from, to);
   else if (dst === localStore) await replaceLocal(to, (tmp) => downloadFile(from, tmp));
   else await dst.upload(from, to);
@@ -61,24 +62,24 @@ export async function downloadFile(uri: string, file: string): Promise<void> {
 }
 
 /** Put a local file at a location as a stream (one PUT on S3, up to 5 GB; write-then-rename locally). */
-export const uploadFile = (file: string, uri: string, contentType?: string): Promise<void> => storeOf(uri).upload(file, uri, contentType);
+export const uploadFile = async (file: string, uri: string, contentType?: string): Promise<void> => (await storeOf(uri)).upload(file, uri, contentType);
 
 /** Delete many objects (on S3 a thousand per request). Missing ones are no error. */
 export async function deleteObjects(uris: string[]): Promise<void> {
-  const s3 = uris.filter(isS3Uri);
-  if (s3.length > 0) await s3Store.delete(s3);
+  const remote = uris.filter(isS3Uri);
+  if (remote.length > 0) await (await s3Store()).delete(remote);
   await localStore.delete(uris.filter((u) => !isS3Uri(u)));
 }
 
-export const deleteObject = (uri: string, counter?: S3Counter): Promise<void> => storeOf(uri).delete([uri], counter);
+export const deleteObject = async (uri: string, counter?: S3Counter): Promise<void> => (await storeOf(uri)).delete([uri], counter);
 
-export const statObject = (uri: string, counter?: S3Counter): Promise<ObjectInfo> => storeOf(uri).stat(uri, counter);
+export const statObject = async (uri: string, counter?: S3Counter): Promise<ObjectInfo> => (await storeOf(uri)).stat(uri, counter);
 
 /**
  * Why an object is missing, when the answer is "its bucket is": a HEAD says only 404 either way,
  * so the bucket is asked. Throws the bucket's error; returns when the bucket exists (or is local).
  */
-export const refuseMissingBucket = (uri: string): Promise<void> => storeOf(uri).refuseMissingBucket(uri);
+export const refuseMissingBucket = async (uri: string): Promise<void> => (await storeOf(uri)).refuseMissingBucket(uri);
 
 export async function exists(uri: string, counter?: S3Counter): Promise<boolean> {
   try {
@@ -91,7 +92,9 @@ export async function exists(uri: string, counter?: S3Counter): Promise<boolean>
 }
 
 /** Every object under a prefix, page by page (ListObjectsV2), in key order; local folders recursively. */
-export const listObjects = (prefixUri: string, pageSize = 1000): AsyncGenerator<ObjectInfo> => storeOf(prefixUri).list(prefixUri, pageSize);
+export async function* listObjects(prefixUri: string, pageSize = 1000): AsyncGenerator<ObjectInfo> {
+  yield* (await storeOf(prefixUri)).list(prefixUri, pageSize);
+}
 
 /** The immediate sub-folders of a folder (S3: common prefixes under a delimiter), as URIs ending in "/". */
-export const listFolders = (folderUri: string): Promise<string[]> => storeOf(folderUri).folders(folderUri);
+export const listFolders = async (folderUri: string): Promise<string[]> => (await storeOf(folderUri)).folders(folderUri);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { S3Counter } from './s3-client.js';
+import type { S3Counter } from './s3-config.js';
 
 /** One object as a listing or a manifest names it. */
 export interface ObjectInfo {

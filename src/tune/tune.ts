@@ -15,7 +15,7 @@ import { bottleneckOf, coveredSeconds, sumStages } from '../report/aggregate.js'
 import { writeReports } from '../report/run-report.js';
 import { readMarkers } from '../rundir/commits.js';
 import { runLayout, runName } from '../rundir/layout.js';
-import type { S3Options } from '../storage/s3-client.js';
+import type { S3Options } from '../storage/s3-config.js';
 import { writeBytes } from '../storage/storage.js';
 import { isS3Uri, joinUri } from '../storage/uri.js';
 import { invalid, UserError } from '../errors.js';

@@ -1,7 +1,8 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { after } from 'node:test';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../../src/demo/local-s3.js';
-import { configureS3, s3Client } from '../../src/storage/s3-client.js';
+import { s3Client } from '../../src/storage/s3-client.js';
+import { configureS3 } from '../../src/storage/s3-config.js';
 
 export interface TestS3 {
   endpoint: string;
