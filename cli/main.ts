@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { UserError, errorMessage } from '../src/errors.js';
 import { settings } from '../src/settings.js';
 import { configureS3, type S3Options } from '../src/storage/s3-config.js';
@@ -14,7 +14,7 @@ import { submitCommand } from './commands/submit.js';
 import { tuneCommand } from './commands/tune.js';
 import { verifyCommand } from './commands/verify.js';
 import type { Act, Cli } from './common/context.js';
-import { progressReporter } from './common/progress.js';
+import { PROGRESS_MODES, progressReporter, type AnyEvent, type ProgressMode } from './common/progress.js';
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -30,16 +30,21 @@ function buildProgram(): { program: Command; exitCode: () => number } {
     .description('Tag images in S3 (or on disk) with an ONNX model, in batch: plan a manifest into shards, run them into Parquet, compacted into a dataset.')
     .option('--endpoint <url>', 'S3-compatible endpoint (default: AWS_ENDPOINT_URL); uses path-style addressing')
     .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
+    .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal and JSON lines elsewhere (auto), or always bar, json, or none').choices(PROGRESS_MODES).default('auto'))
     .version(PACKAGE_VERSION, '--version', 'print the version')
     // A mistyped flag gets one line and where to look, not 30 lines of usage.
     .showHelpAfterError('(imgtag <command> --help shows the options)')
     // The one place the S3 client is configured: from the global flags, before the command's action.
     .hook('preAction', () => {
-      const o = program.opts<{ endpoint?: string; region?: string }>();
+      const o = program.opts<{ endpoint?: string; region?: string; progress: ProgressMode }>();
       s3 = { endpoint: o.endpoint, region: o.region };
       configureS3(s3);
-    });
-  const cli: Cli = { s3: () => s3, log: progressReporter() };
+      report = progressReporter(process.stderr, o.progress);
+    })
+    // --progress (and --endpoint, --region) work after the command too, and its help shows them.
+    .configureHelp({ showGlobalOptions: true });
+  let report: (e: AnyEvent) => void = () => undefined;
+  const cli: Cli = { s3: () => s3, log: (e) => report(e) };
   const act: Act =
     (handler) =>
     async (...args) => {

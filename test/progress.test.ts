@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { progressReporter } from '../cli/common/progress.js';
 import { events, imgtag } from './helpers/cli.js';
+import { CLI } from './helpers/env.js';
 import { photoPaths, plannedLocalRun } from './helpers/planned.js';
 
 test('fleet logs: every JSON line names the run, host and array index; heartbeats move inside a shard; the summary comes last', async () => {
@@ -32,16 +35,66 @@ test('fleet logs: every JSON line names the run, host and array index; heartbeat
   assert.doesNotMatch(res.stderr, /NodeVersionSupportWarning/);
 });
 
-test('a terminal: the bar moves per image, with images/s, MB/s, error rows and ETA, and ends on its own line', async () => {
-  let out = '';
-  const tty = { isTTY: true, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream;
-  const report = progressReporter(tty);
-  report({ event: 'start', run: 'r', shards: 1, todo: 1, images: 100, workers: 1, threads: 1, batchSize: 4, concurrency: 4 });
-  // Redrawn a few times a second at most.
-  await sleep(250);
-  report({ event: 'progress', images: 40, errors: 1, bytes: 4e6 });
-  const frames = out.split('\r\x1b[2K').filter(Boolean);
-  assert.match(frames.at(-1)!, /^\[#{9,10}\.{14,15}\] 40\/100 images {2}[\d.]+ images\/s {2}[\d.]+ MB\/s {2}1 error rows {2}0\/1 shards {2}ETA \d+:\d\d:\d\d$/);
-  report({ event: 'summary', exitCode: 0 });
-  assert.ok(out.endsWith('\n'));
+/** A real terminal of 80 columns (tmux, its own server with this process's environment). */
+async function terminal(command: string): Promise<{ screen: () => string; keys: (k: string) => void; close: () => void }> {
+  const socket = `imgtag-test-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  tmux('new-session', '-d', '-x', '80', '-y', '30', '-s', 't', `${command}; sleep 60`);
+  return {
+    screen: () => tmux('capture-pane', '-p', '-t', 't'),
+    keys: (k) => void tmux('send-keys', '-t', 't', k),
+    close: () => void tmux('kill-server'),
+  };
+}
+
+async function until(what: string, check: () => boolean, seconds: number): Promise<void> {
+  for (const end = Date.now() + seconds * 1000; !check(); await sleep(100)) if (Date.now() > end) assert.fail(`waited ${seconds} s for ${what}`);
+}
+
+test('a terminal of 80 columns: one progress line redrawn in place, never wrapped; Ctrl-C is acknowledged at once and unfinished shards are not counted as done', async () => {
+  const { dir, run } = await plannedLocalRun('tty', photoPaths(0, 300), 10);
+  const done = path.join(dir, 'exit-code');
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} run --run ${JSON.stringify(run)} --batch-size 4 >${JSON.stringify(path.join(dir, 'out.txt'))}; echo $? >${JSON.stringify(done)}`;
+  const tty = await terminal(cmd);
+  try {
+    const lines = () => tty.screen().split('\n').filter((l) => l.trim() !== '');
+    await until('the bar to count images', () => /\] [1-9]\d*\/300 images/.test(tty.screen()), 60);
+    const bar = lines().filter((l) => l.includes('images'));
+    assert.equal(bar.length, 1, `one progress line:\n${tty.screen()}`);
+    assert.ok(bar[0]!.length <= 80);
+    assert.match(bar[0]!, /^\[[#.]+\] \d+\/300 images {2}[\d.]+ images\/s {2}ETA /);
+    assert.equal(lines().length, 1, `nothing else on the screen:\n${tty.screen()}`);
+    tty.keys('C-c');
+    const asked = Date.now();
+    await until('the stop to be acknowledged', () => /stopping \(SIGINT\): \d shard\(s\) finishing, up to \d+ s; Ctrl-C again aborts/.test(tty.screen()), 2);
+    assert.ok(Date.now() - asked < 2000);
+    await until('the run to exit', () => fs.existsSync(done) && fs.readFileSync(done, 'utf8').trim() !== '', 60);
+    assert.equal(fs.readFileSync(done, 'utf8').trim(), '3', 'interrupted with shards left: exit 3');
+    // The last bar counts only the images of finished shards; the notes about the rest have lines of their own.
+    const bars = lines().filter((l) => l.includes('images/s'));
+    assert.equal(bars.length, 1, `still one progress line:\n${tty.screen()}`);
+    assert.match(bars[0]!, /^\[[#.]+\] \d+\/300 images {2}[\d.]+ images\/s {2}ETA [\d:?]+( {2}\d+\/30 shards.*)?$/);
+    assert.ok(Number(/(\d+)\/300 images/.exec(bars[0]!)![1]) < 300, bars[0]);
+    assert.match(tty.screen(), /^imgtag: interrupted by SIGINT: \d+ shard\(s\) left unfinished/m);
+    assert.match(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'), /shards +\d+ tagged, 0 already done, 0 held by other workers, [1-9]\d* unfinished \(of 30\)/);
+  } finally {
+    tty.close();
+  }
+});
+
+test('--progress json: every line has a level; none: no progress lines at all', async () => {
+  const { run } = await plannedLocalRun('progress-modes', photoPaths(0, 4), 2);
+  // A terminal is not needed for json; the flag also works after the command.
+  const json = await imgtag(['run', '--run', run, '--progress', 'json', '--no-compact']);
+  assert.equal(json.code, 0, json.stderr);
+  const lines = events(json.stderr);
+  assert.ok(lines.length >= 3);
+  for (const e of lines) assert.ok(['info', 'warn', 'error'].includes(String(e.level)), JSON.stringify(e));
+  const { run: again } = await plannedLocalRun('progress-none', photoPaths(0, 4), 2);
+  const none = await imgtag(['--progress', 'none', 'run', '--run', again, '--no-compact']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(events(none.stderr).length, 0, none.stderr);
+  const bad = await imgtag(['run', '--run', again, '--progress', 'fancy']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--progress.*fancy.*auto, bar, json, none/);
 });

@@ -33,10 +33,10 @@ export function runCommand(program: Command, cli: Cli, act: Act): void {
       const { runPlan } = await import('../../src/run/run-plan.js');
       const summary = await runPlan({ ...o, models: o.model, shards, s3: cli.s3(), compact, stop: stopOnSignals(o.stopTimeout) }, cli.log);
       console.log(table(runSummaryRows(summary)));
-      for (const line of unfinishedLines(summary)) console.error(line);
-      if (summary.interrupted) console.error(`imgtag: interrupted by ${summary.interrupted}: ${summary.failedShards.length} shard(s) left unfinished, no lease held: exit 3, run the same command again to finish them`);
-      else if (summary.failedShards.length > 0) console.error('run the same command again to finish the remaining shards');
-      return finishRun(cli, summary, o.maxErrorRate);
+      const notes = unfinishedLines(summary);
+      if (summary.interrupted) notes.push(`imgtag: interrupted by ${summary.interrupted}: ${summary.failedShards.length} shard(s) left unfinished, no lease held: exit 3, run the same command again to finish them`);
+      else if (summary.failedShards.length > 0) notes.push('run the same command again to finish the remaining shards');
+      return finishRun(cli, summary, o.maxErrorRate, notes);
     }),
   );
 }

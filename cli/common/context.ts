@@ -17,12 +17,15 @@ export interface Cli {
  */
 export type Act = <A extends unknown[]>(handler: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
 
-/** The exit code of a run, the line that explains a 4, and the run's last progress line: its summary. */
-export function finishRun(cli: Cli, summary: RunSummary, maxErrorRate: number | undefined): number {
-  const line = errorRateLine(summary, maxErrorRate);
-  if (line) console.error(line);
+/**
+ * The exit code of a run, and its summary event: on a terminal it ends the bar's line, so the notes
+ * (unfinished shards, the line that explains a 4) follow on lines of their own.
+ */
+export function finishRun(cli: Cli, summary: RunSummary, maxErrorRate: number | undefined, notes: string[] = []): number {
   const exitCode = exitCodeFor(summary, maxErrorRate);
   const { markers: _, compaction, ...counts } = summary;
   cli.log({ event: 'summary', exitCode, ...counts, ...(compaction ? { compaction: compaction.status } : {}) });
+  const line = errorRateLine(summary, maxErrorRate);
+  for (const note of line ? [...notes, line] : notes) console.error(note);
   return exitCode;
 }

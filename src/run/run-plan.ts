@@ -60,6 +60,8 @@ export type RunEvent =
   | { event: 'shard-failed'; shard: number; message: string }
   /** Said once at the start: something runs slower than it could (the JPEG fast path is not built). */
   | { event: 'notice'; message: string }
+  /** SIGTERM/SIGINT asked the run to stop: within `seconds` (0: at once, a second signal). */
+  | { event: 'stopping'; signal: string; seconds: number }
   | { event: 'compacted'; files: number; rows: number; bytes: number; seconds: number };
 
 /**
@@ -154,6 +156,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   // worker-pool.ts), which this process, already running, can no longer do for itself.
   let startError: string | undefined;
   const answered = new Set<number>();
+  const acknowledge = opts.stop?.onRequest((seconds) => log({ event: 'stopping', signal: opts.stop?.reason ?? 'a signal', seconds }));
   await runPool(init, todo, workers, {
     onDone: (shard, outcome) => (answered.add(shard), onDone(shard, outcome)),
     onProgress: (p) => log({ event: 'progress', ...p }),
@@ -162,6 +165,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
       if (shard >= 0) (answered.add(shard), onFailed(shard, message));
     },
   }, opts.stop);
+  acknowledge?.();
   summary.interrupted = opts.stop?.reason;
   if (startError !== undefined) throw new UserError(startError);
   // Workers that all died before taking these shards: say so, never report them as done.
