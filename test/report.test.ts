@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { PRICES } from '../src/report/prices.js';
 import { events, imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { modelColumn, readRunResults } from './helpers/results.js';
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
@@ -133,7 +134,40 @@ test('report: matches the commit markers exactly, finished or in progress (with 
   const md = fs.readFileSync(path.join(run, 'reports/report.md'), 'utf8');
   assert.match(md, /\| images done \| 41 \|/);
   assert.match(md, /\| error rows \| 1 \|/);
-  assert.match(fs.readFileSync(path.join(run, 'reports/report.html'), 'utf8'), /<svg/);
+  // The failure digest: the broken file's reason and its key, in every format.
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0].stage, 'decode');
+  assert.equal(r.errors[0].count, 1);
+  assert.deepEqual(r.errors[0].samples, [path.join(dir, 'broken.jpg')]);
+  assert.match(md, new RegExp(`\\| decode \\| .+ \\| 1 \\| ${path.join(dir, 'broken.jpg').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\|`));
+  // Top tags: the 40 photos' first tags, counted; the throughput series covers the run.
+  // Checked against the results themselves, read back by hyparquet.
+  const { rows } = await readRunResults(run);
+  const firsts = new Map<string, number>();
+  for (const row of rows) {
+    const label = (row[modelColumn('tags', 'mobilenetv2-12-int8')] as { label: string }[] | null)?.[0]?.label;
+    if (label) firsts.set(label, (firsts.get(label) ?? 0) + 1);
+  }
+  assert.equal(r.topTags.length, Math.min(10, firsts.size));
+  for (const t of r.topTags as { label: string; count: number }[]) assert.equal(t.count, firsts.get(t.label), t.label);
+  assert.ok(r.topTags[0].count >= r.topTags.at(-1).count, 'most frequent first');
+  assert.ok(r.throughput.length >= 1 && r.throughput.some((t: { imagesPerSecond: number }) => t.imagesPerSecond > 0));
+  const imagesInSeries = r.throughput.reduce((n: number, t: { imagesPerSecond: number }) => n + t.imagesPerSecond, 0) * (r.throughput[1]?.seconds ?? 1);
+  assert.ok(Math.abs(imagesInSeries - 41) < 0.5, `the series adds up to the images: ${imagesInSeries}`);
+
+  // In a real browser: the digest's table names the key; the top-tags and throughput charts are drawn.
+  const html = `file://${path.join(run, 'reports/report.html')}`;
+  const dom = chromium(['--dump-dom', html]);
+  const section = (heading: string) => dom.split('<section>').find((x) => x.includes(`<h2>${heading}`)) ?? '';
+  assert.match(section('Failures'), /<td>decode<\/td>.*broken\.jpg/s);
+  for (const heading of ['Top tags', 'Throughput over time']) {
+    const paths = section(heading).match(/<path[^>]* d="M[^"]+"/g) ?? [];
+    assert.ok(paths.length >= 2, `${heading}: no chart drawn`);
+  }
+  const shot = path.join(dir, 'report.png');
+  chromium(['--window-size=1100,2600', `--screenshot=${shot}`, html]);
+  const stats = await sharp(shot).stats();
+  assert.ok(stats.channels.some((c) => c.stdev > 20), 'the screenshot is blank');
 });
 
 test('report cost you can trust: the fleet size changes hours, not the cost per image; no NaN or Infinity; gaps between attempts are not tagging time; another kind of machine is refused', async () => {

@@ -150,6 +150,8 @@ test('error rows are data: one undecodable image among good ones exits 0; --max-
   assert.equal(plan.code, 0, plan.stderr);
   const ok = await imgtag(['run', '--run', path.join(dir, 'run'), '--no-compact']);
   assert.equal(ok.code, 0, ok.stderr);
+  // The summary names the reason and the key: no SQL needed to find what failed.
+  assert.match(ok.stdout, /top error reasons.*\n +1 {2}decode: .+\n +e\.g\. .*broken\.jpg$/m);
   const strict = await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', path.join(dir, 'strict')]);
   assert.equal(strict.code, 0);
   const over = await imgtag(['run', '--run', path.join(dir, 'strict'), '--max-error-rate', '0.1']);

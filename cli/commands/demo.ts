@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { stopOnSignals } from '../../src/pool/stop.js';
 import { finishRun, type Act, type Cli } from '../common/context.js';
-import { runSummaryRows, table } from '../common/format.js';
+import { failureDigestLines, runSummaryRows, table } from '../common/format.js';
 import { int, runOptions, type RunFlags } from '../common/options.js';
 
 /** imgtag demo: the whole job on this machine, no cloud account. */
@@ -19,6 +19,7 @@ export function demoCommand(program: Command, cli: Cli, act: Act): void {
       const { runDemo } = await import('../../src/demo/demo.js');
       const res = await runDemo({ ...o, models: o.model, stop: stopOnSignals(o.stopTimeout) }, cli.log);
       console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
+      for (const line of failureDigestLines(res.summary)) console.log(line);
       console.log('\ntop tags');
       console.log(table(res.top.map((t) => [t.label, t.count])));
       return finishRun(cli, res.summary, o.maxErrorRate);

@@ -1,6 +1,7 @@
 import type { CompactOutcome } from '../../src/compact/compact.js';
 import { dirnameUri } from '../../src/storage/uri.js';
 import type { RunSummary } from '../../src/run/run-plan.js';
+import { mergeErrorDigests } from '../../src/rundir/digest.js';
 
 /** A plain two-column table for terminals and logs. */
 export function table(rows: [string, string | number][]): string {
@@ -16,11 +17,26 @@ export function runSummaryRows(s: RunSummary): [string, string | number][] {
     ['tagged ok', s.ok],
     ['error rows', s.failures],
     ['MB read', (s.bytes / 1e6).toFixed(1)],
-    ['seconds', s.seconds.toFixed(1)],
-    ['images/s', rate.toFixed(1)],
+    ['wall time', hms(s.seconds)],
+    // The same words as the report's: what the rate divides by is in its name.
+    ['images/s over wall time', rate.toFixed(1)],
     ...(s.compaction ? [['dataset', compactionLine(s.compaction)] as [string, string]] : []),
     ...(s.compaction ? currentRows(s.compaction) : []),
   ];
+}
+
+/** A duration as people read it: h:mm:ss (tenths under a minute). */
+export function hms(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const t = Math.round(seconds);
+  return `${Math.floor(t / 3600)}:${String(Math.floor(t / 60) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
+}
+
+/** The most frequent reasons for this run's error rows, with a few keys each: the first thing to look at. */
+export function failureDigestLines(s: RunSummary, n = 5): string[] {
+  const reasons = mergeErrorDigests(s.markers.map((m) => m.errors), n);
+  if (reasons.length === 0) return [];
+  return ['', 'top error reasons (rows, stage: reason, sample keys)', ...reasons.map((e) => `${String(e.count).padStart(6)}  ${e.stage}: ${e.reason}\n        e.g. ${e.samples.join(', ')}`)];
 }
 
 /** What compaction did to a nightly root's current table, when the run was a nightly's. */

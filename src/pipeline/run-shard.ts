@@ -1,3 +1,4 @@
+import { errorDigest, topTags } from '../rundir/digest.js';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { markerHolds, readCommit, writeCommit, type CommitMarker } from '../rundir/commits.js';
@@ -105,6 +106,8 @@ async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: 
     host: os.hostname(),
     pid: process.pid,
     machine: run.machine,
+    errors: errorDigest(results),
+    topTags: topTags(results),
   };
   // The marker goes last: a shard with Parquet but no marker is redone from scratch.
   await writeCommit(run.dir, marker, s3);

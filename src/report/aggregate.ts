@@ -3,6 +3,7 @@ import { damagedShards, damageError, readMarkers, type CommitMarker, type StageS
 import { loadPlan } from '../rundir/plan-file.js';
 import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from './prices.js';
 import { machineLabel, type Machine } from '../infer/machine.js';
+import { mergeErrorDigests, mergeTopTags, type ErrorReason, type TagCount } from '../rundir/digest.js';
 import { addStages, STAGES, zeroStages, type Stage } from '../rundir/stages.js';
 
 export interface RunReport {
@@ -41,6 +42,29 @@ export interface RunReport {
   projection?: Projection;
   /** Seconds to finish at the measured rate, while in progress. */
   etaSeconds?: number;
+  /** The most frequent reasons for error rows, with sample keys. */
+  errors: ErrorReason[];
+  /** The most frequent first tags (the first model's). */
+  topTags: TagCount[];
+  /** Images/s over the run's wall time, in up to 60 steps (each shard's rows spread over its own time). */
+  throughput: { seconds: number; imagesPerSecond: number }[];
+}
+
+/** Images/s per time step from the markers: a shard's rows are spread evenly over its start..finish. */
+export function throughputSeries(markers: Pick<CommitMarker, 'startedAt' | 'finishedAt' | 'rows'>[], steps = 60): RunReport['throughput'] {
+  if (markers.length === 0) return [];
+  const start = Math.min(...markers.map((m) => Date.parse(m.startedAt)));
+  const end = Math.max(...markers.map((m) => Date.parse(m.finishedAt)));
+  const step = Math.max(1000, Math.ceil((end - start) / steps / 1000) * 1000);
+  const images = new Array<number>(Math.max(1, Math.ceil((end - start) / step))).fill(0);
+  for (const m of markers) {
+    const [a, b] = [Date.parse(m.startedAt) - start, Math.max(Date.parse(m.finishedAt) - start, Date.parse(m.startedAt) - start + 1)];
+    for (let i = Math.floor(a / step); i < images.length && i * step < b; i++) {
+      const overlap = Math.min(b, (i + 1) * step) - Math.max(a, i * step);
+      if (overlap > 0) images[i]! += (m.rows * overlap) / (b - a);
+    }
+  }
+  return images.map((n, i) => ({ seconds: (i * step) / 1000, imagesPerSecond: n / (step / 1000) }));
 }
 
 function modelIds(markers: CommitMarker[]): string[] {
@@ -145,6 +169,9 @@ export async function buildRunReport(run: string, req: PriceRequest): Promise<Ru
     cost: project(done, markers.length, rate, p),
     projection: project(plan.counts.images, plan.shards, rate, p),
     etaSeconds: markers.length < plan.shards && imagesPerSecond > 0 ? (plan.counts.images - done) / imagesPerSecond : undefined,
+    errors: mergeErrorDigests(markers.map((m) => m.errors)),
+    topTags: mergeTopTags(markers.map((m) => m.topTags)),
+    throughput: throughputSeries(markers),
   };
 }
 

@@ -52,6 +52,38 @@ export function runReportSections(r: RunReport): Section[] {
       table: { headers: ['stage', 'busy seconds'], rows: Object.entries(r.stageSeconds) },
     },
     {
+      heading: 'Failures (the most frequent reasons, numbers as #, with sample keys)',
+      text: r.images.failed === 0 ? 'No error rows.' : `${r.images.failed} error rows; the full messages are in the results' error column.`,
+      ...(r.errors.length > 0 ? { table: { headers: ['stage', 'reason', 'rows', 'sample keys'], rows: r.errors.map((e) => [e.stage, e.reason, e.count, e.samples.join(' ')]) } } : {}),
+    },
+    {
+      heading: 'Top tags (the first tag of each image, first model)',
+      ...(r.topTags.length > 0
+        ? {
+            chart: {
+              data: { values: r.topTags },
+              mark: 'bar',
+              width: 400,
+              encoding: { y: { field: 'label', type: 'nominal', sort: '-x' }, x: { field: 'count', type: 'quantitative', title: 'images' } },
+            },
+            table: { headers: ['tag', 'images'], rows: r.topTags.map((t) => [t.label, t.count]) },
+          }
+        : { text: 'No tags yet.' }),
+    },
+    {
+      heading: 'Throughput over time (images/s, all workers, from each shard\'s start and finish)',
+      ...(r.throughput.length > 0
+        ? {
+            chart: {
+              data: { values: r.throughput },
+              mark: { type: 'line', point: true },
+              width: 500,
+              encoding: { x: { field: 'seconds', type: 'quantitative', title: 'seconds since the first shard started' }, y: { field: 'imagesPerSecond', type: 'quantitative', title: 'images/s' } },
+            },
+          }
+        : { text: 'Nothing committed yet.' }),
+    },
+    {
       heading: 'Workers',
       table: { headers: ['worker', 'shards', 'images', 'busy seconds', 'images/s'], rows: r.workers.map((w) => [w.worker, w.shards, w.images, w.busySeconds, w.imagesPerSecond]) },
     },

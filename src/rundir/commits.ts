@@ -1,3 +1,4 @@
+import type { ErrorReason, TagCount } from './digest.js';
 import type { S3Counter } from '../storage/s3-config.js';
 import type { Machine } from '../infer/machine.js';
 import pLimit from 'p-limit';
@@ -45,6 +46,10 @@ export interface CommitMarker {
   pid: number;
   /** What tagged it: the rate in a report is this machine's (absent in older markers). */
   machine?: Machine;
+  /** Why its error rows failed, with sample keys (absent in older markers). */
+  errors?: ErrorReason[];
+  /** Its images' first tags, counted (absent in older markers). */
+  topTags?: TagCount[];
 }
 
 /**
