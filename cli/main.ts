@@ -55,7 +55,7 @@ function buildProgram(): { program: Command; exitCode: () => number } {
   runCommand(program, cli, act);
   compactCommand(program, act);
   verifyCommand(program, act);
-  reportCommand(program, act);
+  reportCommand(program, cli, act);
   tuneCommand(program, cli, act);
   submitCommand(program, act);
   nightlyCommand(program, cli, act);

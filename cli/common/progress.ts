@@ -187,6 +187,10 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr, mo
     if (!bar) return;
     if (e.event === 'tune-iteration') return void say(`tune: iteration ${e.index} ${e.change}: ${e.imagesPerSecond} images/s (spread ${(100 * Number(e.spread ?? 0)).toFixed(1)}%)`);
     if (e.event === 'summary') return draw(true);
+    if (e.event === 'watch') {
+      const line = `watching: ${e.committed}/${e.planned} shards  ${e.images} images  ${e.errorRows} error rows  ${e.imagesPerSecond} images/s while tagging  ETA ${e.etaSeconds === undefined ? '-' : clock(Number(e.etaSeconds))}  ${e.s3Requests} S3 requests`;
+      return void stream.write(`\r\x1b[2K${line.slice(0, Math.max(1, (stream.columns ?? 80) - 1))}${e.committed === e.planned ? '\n' : ''}`);
+    }
     // A few redraws a second at most: a terminal is slower than the images.
     if (e.event === 'start' || e.event === 'shard' || e.event === 'shard-failed' || (e.event === 'progress' && performance.now() - drawn > 200)) draw(false);
   };

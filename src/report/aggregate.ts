@@ -108,15 +108,36 @@ function measuredMachine(markers: CommitMarker[]): { machine?: Machine; labels: 
   return { machine: ranked[0]?.[1].machine, labels: ranked.map(([label, v]) => `${label} (${v.shards} shards)`) };
 }
 
-/** Aggregate a run's commit markers (possibly while it is still running) into one report. */
-export async function buildRunReport(run: string, req: PriceRequest): Promise<RunReport> {
+/** What a report needs besides the markers, read once (a watch reuses it every refresh). */
+export interface ReportContext {
+  run: string;
+  plan: Awaited<ReturnType<typeof loadPlan>>;
+  parent?: { run: string; models: string[] };
+}
+
+export async function reportContext(run: string): Promise<ReportContext> {
   const plan = await loadPlan(run);
+  const parent =
+    plan.current?.base !== undefined
+      ? { run: plan.current.base, models: plan.current.baseModels ?? [] }
+      : plan.parent === undefined ? undefined : { run: plan.parent, models: modelIds(await readMarkers(plan.parent)) };
+  return { run, plan, parent };
+}
+
+/** Aggregate a run's commit markers (possibly while it is still running) into one report, checked against its files. */
+export async function buildRunReport(run: string, req: PriceRequest): Promise<RunReport> {
+  const ctx = await reportContext(run);
   const { markers, damaged } = await damagedShards(run);
   // A report never counts a shard whose results are damaged or gone as done.
   if (damaged.length > 0) throw damageError(run, damaged[0]!);
   // Nor a compacted run whose dataset files are not what done.json recorded (one LIST).
   const compacted = await finishedCompaction(run);
   if (compacted) await refuseDamagedDataset(run, compacted);
+  return aggregateRunReport(ctx, markers, req);
+}
+
+/** The report from markers already read: no I/O. */
+export function aggregateRunReport({ run, plan, parent }: ReportContext, markers: CommitMarker[], req: PriceRequest): RunReport {
   const measured = measuredMachine(markers);
   const p = resolvePricing(req, measured.machine);
   const start = Math.min(...markers.map((m) => Date.parse(m.startedAt)));
@@ -140,9 +161,7 @@ export async function buildRunReport(run: string, req: PriceRequest): Promise<Ru
     generatedAt: new Date().toISOString(),
     complete: markers.length === plan.shards,
     models: modelIds(markers),
-    parent: plan.current?.base !== undefined
-      ? { run: plan.current.base, models: plan.current.baseModels ?? [] }
-      : plan.parent === undefined ? undefined : { run: plan.parent, models: modelIds(await readMarkers(plan.parent)) },
+    parent,
     shards: { planned: plan.shards, committed: markers.length },
     images: { planned: plan.counts.images, done, ok: markers.reduce((n, m) => n + m.ok, 0), failed: markers.reduce((n, m) => n + m.failures, 0), failuresByStage },
     bytes: markers.reduce((n, m) => n + m.bytes, 0),

@@ -116,6 +116,9 @@ export function damageError(run: string, d: { marker: CommitMarker; file: string
 
 export async function writeCommit(run: string, marker: CommitMarker, counter?: S3Counter): Promise<void> {
   await writeBytes(runLayout.commit(run, marker.shard), JSON.stringify(marker, null, 2) + '\n', 'application/json', counter);
+  // The watch's index, after the marker and not part of the commit: if this PUT fails the shard is
+  // still done, and the watch finds its marker at its next full listing (watch.ts).
+  await writeBytes(runLayout.commitLog(run, Date.parse(marker.finishedAt), marker.shard), '').catch(() => undefined);
 }
 
 export async function readCommit(run: string, shard: number, counter?: S3Counter): Promise<CommitMarker | undefined> {

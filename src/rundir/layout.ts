@@ -16,6 +16,9 @@ export const runLayout = {
   staging: (run: string) => joinUri(run, 'staging/'),
   commit: (run: string, i: number) => joinUri(run, 'commits', `part-${shardName(i)}.json`),
   commits: (run: string) => joinUri(run, 'commits/'),
+  /** An empty object per commit, named by its finish time: `report --watch` lists only what is new. */
+  commitLog: (run: string, finishedMs: number, i: number) => joinUri(run, 'commit-log', `${String(finishedMs).padStart(13, '0')}-${shardName(i)}`),
+  commitLogs: (run: string) => joinUri(run, 'commit-log/'),
   lease: (run: string, i: number) => joinUri(run, 'leases', `part-${shardName(i)}.json`),
   /** Compaction's own state: its plan, one marker per merged file, and done.json last. */
   compaction: (run: string, name: string) => joinUri(run, 'compaction', name),

@@ -135,7 +135,10 @@ export const localStore: Store = {
     for (const f of files) await fsp.rm(f, { force: true });
   },
 
-  list: (dir) => listFiles(dir),
+  async *list(dir, _pageSize, opts = {}) {
+    // Local listings are in the same key order as S3's; startAfter skips what sorts before.
+    for await (const o of listFiles(dir)) if (opts.startAfter === undefined || o.uri > opts.startAfter) yield o;
+  },
 
   async folders(dir) {
     const entries = await fsp.readdir(dir, { withFileTypes: true }).catch((e) => failure(dir, e));

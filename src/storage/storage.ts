@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { NotFoundError } from '../errors.js';
 import { localStore, replaceLocal } from './local-store.js';
 import type { S3Counter } from './s3-config.js';
-import type { ObjectInfo, ReadOptions, ReadResult, Store } from './store.js';
+import type { ListOptions, ObjectInfo, ReadOptions, ReadResult, Store } from './store.js';
 import { isS3Uri } from './uri.js';
 
 /**
@@ -92,8 +92,8 @@ export async function exists(uri: string, counter?: S3Counter): Promise<boolean>
 }
 
 /** Every object under a prefix, page by page (ListObjectsV2), in key order; local folders recursively. */
-export async function* listObjects(prefixUri: string, pageSize = 1000): AsyncGenerator<ObjectInfo> {
-  yield* (await storeOf(prefixUri)).list(prefixUri, pageSize);
+export async function* listObjects(prefixUri: string, pageSize = 1000, opts?: ListOptions): AsyncGenerator<ObjectInfo> {
+  yield* (await storeOf(prefixUri)).list(prefixUri, pageSize, opts);
 }
 
 /** The immediate sub-folders of a folder (S3: common prefixes under a delimiter), as URIs ending in "/". */

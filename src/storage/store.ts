@@ -17,6 +17,13 @@ export interface ReadOptions {
   counter?: S3Counter;
 }
 
+export interface ListOptions {
+  /** Only objects whose URI sorts after this one (S3: ListObjectsV2 StartAfter). */
+  startAfter?: string;
+  /** Counts the requests (one per page on S3). */
+  counter?: S3Counter;
+}
+
 export interface ReadResult {
   body: Buffer;
   etag?: string;
@@ -43,8 +50,8 @@ export interface Store {
   stat(uri: string, counter?: S3Counter): Promise<ObjectInfo>;
   /** Missing objects are no error. */
   delete(uris: string[], counter?: S3Counter): Promise<void>;
-  /** Every object under a prefix, in key order. */
-  list(prefixUri: string, pageSize: number): AsyncGenerator<ObjectInfo>;
+  /** Every object under a prefix, in key order; from after `startAfter` (a full URI) when given. */
+  list(prefixUri: string, pageSize: number, opts?: ListOptions): AsyncGenerator<ObjectInfo>;
   /** The immediate sub-folders of a folder, as URIs ending in "/". */
   folders(folderUri: string): Promise<string[]>;
   /** Throws the bucket's error when the bucket does not exist; nothing for a local path. */
