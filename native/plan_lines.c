@@ -9,7 +9,7 @@
 
 enum { DONE = 0, OUT_FULL = 1, DECLINED = 2 };
 enum { C_BUCKET, C_KEY, C_SIZE, C_ETAG, C_LATEST, C_DELETE, C_LAST, C_COUNT };
-enum { S_POS, S_OUT, S_ROWS, S_IMAGES, S_SKIPPED, S_COUNT };
+enum { S_POS, S_OUT, S_ROWS, S_IMAGES, S_SKIPPED, S_BYTES, S_COUNT };
 #define MAX_FIELDS 64
 
 static inline int plain(uint8_t b) { return b >= 0x20 && b < 0x7f && b != '"' && b != '\\'; }
@@ -142,11 +142,13 @@ static int plan_line(const uint8_t *buf, size_t a, size_t end, const int32_t *co
   out[o++] = '/';
   if (!copy_key(buf, ka, kb, out, &o)) return 0;
   out[o++] = '"';
+  double size = 0;
   if (sb > sa) {
     if (sb - sa > 16) return 0;
     PUT(",\"size\":");
     for (size_t i = sa; i < sb; i++) {
       if (buf[i] < '0' || buf[i] > '9') return 0;
+      size = size * 10 + (buf[i] - '0');
       out[o++] = buf[i];
     }
   }
@@ -162,6 +164,7 @@ static int plan_line(const uint8_t *buf, size_t a, size_t end, const int32_t *co
   *pos = o;
   state[S_ROWS]++;
   state[S_IMAGES]++;
+  state[S_BYTES] += size;
   return 1;
 }
 
@@ -169,7 +172,7 @@ static int plan_line(const uint8_t *buf, size_t a, size_t end, const int32_t *co
 
 /**
  * planLines(chunk: Buffer, out: Buffer, cols: Int32Array [bucket, key, size, etag, latest,
- * deleteMarker, last], state: Float64Array [pos, outPos, rows, images, skipped]): 0 when the chunk
+ * deleteMarker, last], state: Float64Array [pos, outPos, rows, images, skipped, bytes]): 0 when the chunk
  * is read to its end, 1 when `out` is full (flush it, reset outPos, call again), 2 when the line at
  * `pos` is one for the JavaScript path. Reads from state.pos, writes from state.outPos; adds to the counts.
  */
@@ -183,7 +186,7 @@ static napi_value plan_lines(napi_env env, napi_callback_info info) {
   if (napi_get_buffer_info(env, argv[0], &chunk, &len) != napi_ok) FAIL("chunk must be a Buffer");
   if (napi_get_buffer_info(env, argv[1], &outp, &out_len) != napi_ok) FAIL("out must be a Buffer");
   if (napi_get_typedarray_info(env, argv[2], &t1, &ncols, &colsp, NULL, NULL) != napi_ok || t1 != napi_int32_array || ncols != C_COUNT) FAIL("cols must be an Int32Array of 7");
-  if (napi_get_typedarray_info(env, argv[3], &t2, &nstate, &statep, NULL, NULL) != napi_ok || t2 != napi_float64_array || nstate != S_COUNT) FAIL("state must be a Float64Array of 5");
+  if (napi_get_typedarray_info(env, argv[3], &t2, &nstate, &statep, NULL, NULL) != napi_ok || t2 != napi_float64_array || nstate != S_COUNT) FAIL("state must be a Float64Array of 6");
   const uint8_t *buf = chunk;
   uint8_t *out = outp;
   const int32_t *cols = colsp;

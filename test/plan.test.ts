@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { readText, writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
-import { CLI } from './helpers/env.js';
+import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-plan-'));
@@ -31,7 +31,7 @@ test('plan keeps image objects only, writes plan.json and shards of --shard-size
     assert.match(res.stdout, /images\s+60/);
   }
   const plan = JSON.parse(await readText(`${runs[0]}/plan.json`));
-  assert.deepEqual(plan.counts, { rows: 80, images: 60, skipped: 20, unchanged: 0 });
+  assert.deepEqual(plan.counts, { rows: 80, images: 60, skipped: 20, unchanged: 0, bytes: 0 });
   assert.equal(plan.shards, 3);
   assert.deepEqual(plan.options, { shardSize: 25 });
   for (let i = 0; i < 3; i++) {
@@ -104,4 +104,49 @@ test('SIGTERM during a long plan: stopped within seconds, exit 3, nothing planne
   assert.match(stderr, /SIGTERM while planning: stopped, nothing of it was published; exit 3/);
   assert.deepEqual(mine(), []);
   assert.equal(fs.existsSync(path.join(run, 'plan.json')), false);
+});
+
+test('a local folder as --prefix, through --include, --exclude, --min-bytes, --max-bytes and --modified-after; plan says the GB and, given --rate, hours and dollars', async () => {
+  const dir = tmp();
+  const photos = path.join(dir, 'photos');
+  const photo = fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[0]!));
+  const files: Record<string, Buffer> = { 'a/x.jpg': photo, 'a/tiny.jpg': photo.subarray(0, 100), 'a/old.jpg': photo, 'b/z.jpg': photo, 'b/y.PNG': photo, 'notes.txt': Buffer.from('not an image') };
+  for (const [f, body] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(photos, f)), { recursive: true });
+    fs.writeFileSync(path.join(photos, f), body);
+  }
+  fs.utimesSync(path.join(photos, 'a/old.jpg'), new Date('2020-01-01'), new Date('2020-01-01'));
+  const plan = async (name: string, ...args: string[]) => {
+    const run = path.join(dir, name);
+    const res = await imgtag(['plan', '--prefix', photos, '--run', run, ...args]);
+    assert.equal(res.code, 0, res.stderr);
+    const uris = fs.readFileSync(path.join(run, 'shards/shard-00000.jsonl'), 'utf8').trim().split('\n').map((l) => path.relative(photos, JSON.parse(l).uri)).sort();
+    return { uris, stdout: res.stdout, plan: JSON.parse(fs.readFileSync(path.join(run, 'plan.json'), 'utf8')) };
+  };
+  const all = await plan('all', '--rate', '10', '--instances', '2', '--instance', 'c7i.xlarge');
+  assert.deepEqual(all.uris, ['a/old.jpg', 'a/tiny.jpg', 'a/x.jpg', 'b/y.PNG', 'b/z.jpg']);
+  assert.equal(all.plan.counts.skipped, 1);
+  assert.equal(all.plan.counts.bytes, 4 * photo.length + 100);
+  assert.match(all.stdout, new RegExp(`GB to read +${((4 * photo.length + 100) / 1e9).toFixed(2)}`));
+  assert.match(all.stdout, /estimate +[\d.e-]+ h on 2 x c7i\.xlarge: \$[\d.]+ on demand/);
+
+  // Globs see the path under the folder; one without "/" matches the file name.
+  assert.deepEqual((await plan('jpg', '--include', '*.jpg', '--exclude', 'b/**')).uris, ['a/old.jpg', 'a/tiny.jpg', 'a/x.jpg']);
+  const sized = await plan('sized', '--min-bytes', '1000', '--max-bytes', String(photo.length));
+  assert.deepEqual(sized.uris, ['a/old.jpg', 'a/x.jpg', 'b/y.PNG', 'b/z.jpg']);
+  assert.equal(sized.plan.counts.filtered, 1);
+  assert.match(sized.stdout, /left out by filters +1/);
+  assert.deepEqual((await plan('new', '--modified-after', '2024-01-01')).uris, ['a/tiny.jpg', 'a/x.jpg', 'b/y.PNG', 'b/z.jpg']);
+
+  // What cannot be judged is refused, with the reason; so is a folder that is not there.
+  fs.writeFileSync(path.join(dir, 'keys.txt'), path.join(photos, 'a/x.jpg'));
+  const dated = await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', path.join(dir, 'k'), '--modified-after', '2024-01-01']);
+  assert.equal(dated.code, 1);
+  assert.match(dated.stderr, /--modified-after: .*x\.jpg has no date in the manifest: it needs a --prefix listing/);
+  const badDate = await imgtag(['plan', '--prefix', photos, '--run', path.join(dir, 'd'), '--modified-after', 'yesterday']);
+  assert.equal(badDate.code, 1);
+  assert.match(badDate.stderr, /--modified-after.*a date like 2026-11-30/);
+  const missing = await imgtag(['plan', '--prefix', path.join(dir, 'nope'), '--run', path.join(dir, 'm')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^imgtag: --prefix .*nope: not a folder/m);
 });

@@ -75,12 +75,30 @@ export const runOptions = (cmd: Command) =>
 export const sourceOptions = (cmd: Command) =>
   cmd
     .option('--manifest <uri>', 'S3 Inventory manifest.json, or a key list (.txt, .csv with header, .jsonl; .gz ok)')
-    .option('--prefix <s3uri>', 'list every object under s3://bucket/prefix instead')
+    .option('--prefix <uri>', 'list every object under s3://bucket/prefix, or every file under a local folder, instead')
     .option('--bucket <name>', 'bucket for bare keys in a key list')
     .addOption(new Option('--shard-size <n>', `images per shard (default ${DEFAULTS.shardSize})`).argParser(int(1)).conflicts('shards'))
     .addOption(new Option('--shards <n>', 'number of shards, images spread by hash of their URI').argParser(int(1)));
 
 export type SourceFlags = { manifest?: string; prefix?: string; bucket?: string; shardSize?: number; shards?: number };
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const date = (v: string): Date => {
+  const d = new Date(v);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(d.getTime())) throw new InvalidArgumentError('a date like 2026-11-30 or 2026-11-30T12:00:00Z');
+  return d;
+};
+
+/** Which of a manifest's images go into a plan: for every source kind. */
+export const filterOptions = (cmd: Command) =>
+  cmd
+    .option('--include <glob>', 'only keys (or paths) matching this glob; a glob without "/" matches the file name (repeat for more)', collect)
+    .option('--exclude <glob>', 'leave out keys (or paths) matching this glob (repeat for more)', collect)
+    .option('--min-bytes <n>', 'leave out objects smaller than this (needs sizes: a prefix, an Inventory, or a key list with sizes)', int(0))
+    .option('--max-bytes <n>', 'leave out objects larger than this', int(0))
+    .option('--modified-after <date>', 'only objects written after this date (a --prefix listing: S3 LastModified, a file\'s mtime)', date);
+
+export type FilterFlags = { include?: string[]; exclude?: string[]; minBytes?: number; maxBytes?: number; modifiedAfter?: Date };
 
 export const priceOptions = (cmd: Command) =>
   cmd

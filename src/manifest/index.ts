@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { isS3Uri } from '../storage/uri.js';
 import { listFolders, listObjects } from '../storage/storage.js';
 import { UserError } from '../errors.js';
@@ -10,11 +12,14 @@ export { pages, type ManifestRow, type ManifestRows, type ManifestSource } from 
 /** An S3 Inventory report is named manifest.json; anything else given as --manifest is a key list. */
 export function manifestSource(opts: { manifest?: string; prefix?: string; bucket?: string }): ManifestSource {
   if ((opts.manifest === undefined) === (opts.prefix === undefined)) {
-    throw new UserError('give exactly one of --manifest <uri> or --prefix s3://bucket/prefix');
+    throw new UserError('give exactly one of --manifest <uri> or --prefix (s3://bucket/prefix, or a local folder)');
   }
   if (opts.prefix !== undefined) {
-    if (!isS3Uri(opts.prefix)) throw new UserError(`--prefix must be an s3:// URI, got "${opts.prefix}"`);
-    return { kind: 'prefix', uri: opts.prefix };
+    if (isS3Uri(opts.prefix)) return { kind: 'prefix', uri: opts.prefix };
+    // A local folder, listed recursively like a prefix.
+    const dir = path.resolve(opts.prefix);
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`--prefix ${opts.prefix}: not a folder (give a folder of images, or s3://bucket/prefix)`);
+    return { kind: 'prefix', uri: dir };
   }
   const uri = opts.manifest!;
   // A folder: an Inventory configuration's, whose newest dated manifest.json is read (see latestInventory).

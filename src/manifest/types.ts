@@ -3,6 +3,8 @@ export interface ManifestRow {
   uri: string;
   size?: number;
   etag?: string;
+  /** Prefix listings only: for --modified-after (never written into shard files). */
+  modified?: Date;
 }
 
 /** Where the rows of a plan come from. */

@@ -10,7 +10,8 @@ import { wholeLineBuffers } from '../manifest/line-chunks.js';
 import { s3Settings } from '../storage/s3-config.js';
 import { isImageUri } from './filter.js';
 import type { PartCounts, PartTask } from './part-writer.js';
-import { encodeShardRow } from '../rundir/shard-line.js';
+import { decodeShardLine, encodeShardRow } from '../rundir/shard-line.js';
+import { hasFilter, rowFilter, type FilterRow, type RowFilterOptions } from './row-filter.js';
 import type { PartMessage, PartReply } from './part-thread.js';
 import { sendBytes } from './byte-channel.js';
 import { planFastPathProblem } from './native-lines.js';
@@ -89,8 +90,8 @@ export async function* inventoryParts(inv: InventoryFiles, dir: string): AsyncGe
 }
 
 /** Key lists and prefix listings: one part, read on this thread (a listing is paced by S3, not by parsing). */
-async function singlePart(rows: ManifestRows, file: string): Promise<ManifestPart> {
-  const counts: PartCounts = { rows: 0, images: 0, skipped: 0 };
+async function singlePart(rows: ManifestRows, file: string, keep?: (row: FilterRow) => boolean): Promise<ManifestPart> {
+  const counts: PartCounts = { rows: 0, images: 0, skipped: 0, bytes: 0, filtered: 0 };
   const out = fs.createWriteStream(file);
   const closed = once(out, 'close');
   try {
@@ -99,8 +100,10 @@ async function singlePart(rows: ManifestRows, file: string): Promise<ManifestPar
       for (const row of page) {
         counts.rows++;
         if (!isImageUri(row.uri)) counts.skipped++;
+        else if (keep && !keep(row)) counts.filtered!++;
         else {
           counts.images++;
+          counts.bytes += row.size ?? 0;
           text += encodeShardRow(row);
         }
       }
@@ -113,10 +116,43 @@ async function singlePart(rows: ManifestRows, file: string): Promise<ManifestPar
   return { index: 0, file, counts };
 }
 
-/** Any manifest as parts of shard lines under `dir`, in manifest order. */
-export async function* manifestParts(source: ManifestSource, dir: string, pageSize?: number): AsyncGenerator<ManifestPart> {
-  if (source.kind === 'inventory') yield* inventoryParts(await inventoryFiles(source.uri), dir);
-  else yield await singlePart(readManifest(source, pageSize), path.join(dir, 'part-0.ndjson'));
+/**
+ * An Inventory part through plan's filters: its shard lines read back and kept or left out. Only
+ * with filters (the threads' byte paths write lines without judging them): a JSON parse per row.
+ */
+async function filteredPart(part: ManifestPart, keep: (row: FilterRow) => boolean): Promise<ManifestPart> {
+  const file = `${part.file}.kept`;
+  const counts: PartCounts = { ...part.counts, images: 0, bytes: 0, filtered: 0 };
+  const out = fs.createWriteStream(file);
+  const closed = once(out, 'close');
+  try {
+    for await (const chunk of partChunks(part.file)) {
+      let text = '';
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        const row = decodeShardLine(line);
+        if (!keep(row)) counts.filtered!++;
+        else {
+          counts.images++;
+          counts.bytes += row.size ?? 0;
+          text += `${line}\n`;
+        }
+      }
+      if (text !== '' && !out.write(text)) await once(out, 'drain');
+    }
+  } finally {
+    out.end();
+    await closed;
+  }
+  await fs.promises.rm(part.file);
+  return { ...part, file, counts };
+}
+
+/** Any manifest as parts of shard lines under `dir`, in manifest order, through plan's filters when given. */
+export async function* manifestParts(source: ManifestSource, dir: string, pageSize?: number, filter?: RowFilterOptions): AsyncGenerator<ManifestPart> {
+  const keep = hasFilter(filter) ? rowFilter(filter, source.kind === 'prefix' ? source.uri : undefined) : undefined;
+  if (source.kind !== 'inventory') return yield await singlePart(readManifest(source, pageSize), path.join(dir, 'part-0.ndjson'), keep);
+  for await (const part of inventoryParts(await inventoryFiles(source.uri), dir)) yield keep ? await filteredPart(part, keep) : part;
 }
 
 /** A part file's bytes, in chunks of whole lines. */

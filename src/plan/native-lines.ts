@@ -24,7 +24,7 @@ export const enum NativeStop {
 
 /** Counts and positions the addon reads and advances in place, so a call allocates nothing. */
 export class NativeLineState {
-  readonly state = new Float64Array(5);
+  readonly state = new Float64Array(6);
   private readonly cols: Int32Array;
 
   constructor(c: InventoryColumns) {
@@ -45,6 +45,10 @@ export class NativeLineState {
   }
   get skipped(): number {
     return this.state[4]!;
+  }
+  /** The images' sizes, summed. */
+  get bytes(): number {
+    return this.state[5]!;
   }
 
   /** Turn the lines of `chunk` from `pos` into shard lines in `out` from `outPos`; see NativeStop. */

@@ -25,6 +25,10 @@ export interface PartCounts {
   rows: number;
   images: number;
   skipped: number;
+  /** The images' sizes, summed (rows without a size add nothing). */
+  bytes: number;
+  /** Images plan's filters left out (--include, --exclude, --min-bytes, ...). */
+  filtered?: number;
 }
 
 const DIGITS = /^\d{1,16}$/;
@@ -65,7 +69,7 @@ class UriPrefix {
 
 /** Shard lines of a data file's image rows, in order, assembled in a byte buffer; counts what it saw. */
 class PartLines {
-  readonly counts: PartCounts = { rows: 0, images: 0, skipped: 0 };
+  readonly counts: PartCounts = { rows: 0, images: 0, skipped: 0, bytes: 0 };
   readonly out: LineBytes;
   private readonly prefix = new UriPrefix();
 
@@ -85,6 +89,7 @@ class PartLines {
     }
     if (size !== '' && !DIGITS.test(size)) throw new UserError(`${this.where}: size "${size}" of ${uri} is not a byte count`);
     this.counts.images++;
+    if (size !== '') this.counts.bytes += Number(size);
     const line = encodeShardLine(uri, size, etag);
     this.out.reserve(Buffer.byteLength(line));
     this.out.pos += this.out.buf.write(line, this.out.pos);
@@ -132,6 +137,10 @@ class PartLines {
       o.put(CLOSE);
       this.counts.rows++;
       this.counts.images++;
+      // The size's digits were checked by copyDigits.
+      let size = 0;
+      for (let i = sa; i < sb; i++) size = size * 10 + buf[i]! - 48;
+      this.counts.bytes += size;
       return;
     }
     o.pos = mark;
@@ -190,6 +199,7 @@ async function csvPart(task: PartTask, lines: PartLines, bytes: AsyncIterable<Bu
     lines.counts.rows += native.rows;
     lines.counts.images += native.images;
     lines.counts.skipped += native.skipped;
+    lines.counts.bytes += native.bytes;
   }
 }
 

@@ -9,6 +9,7 @@ import { listObjects, writeBytes } from '../storage/storage.js';
 import { runLayout } from '../rundir/layout.js';
 import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { manifestParts, partChunks } from './manifest-parts.js';
+import { hasFilter, type RowFilterOptions } from './row-filter.js';
 import { MAX_SHARDS, refuseFileAsRun, type Plan, type PlanCurrent } from '../rundir/plan-file.js';
 import { hashedSink, sequentialSink } from './shard-sink.js';
 import { planDelta } from './delta.js';
@@ -32,6 +33,8 @@ export interface PlanOptions {
   retryErrors?: boolean;
   /** Where the run's rows go once compacted: a dataset shared by many runs (default `<run>/tags`). */
   dataset?: string;
+  /** Which images go into the plan (--include, --exclude, --min-bytes, --max-bytes, --modified-after). */
+  filter?: RowFilterOptions;
 }
 
 /** A run id no other run writing to the same dataset has: the folder's name and a hash of where and when it was planned. */
@@ -61,15 +64,17 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
   }
   const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULTS.shardSize };
   const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
-  const counts: Plan['counts'] = { rows: 0, images: 0, skipped: 0, unchanged: 0 };
+  const counts: Plan['counts'] = { rows: 0, images: 0, skipped: 0, unchanged: 0, bytes: 0, ...(hasFilter(opts.filter) ? { filtered: 0 } : {}) };
   const dir = await scratchDir('plan');
   let current: PlanCurrent | undefined;
   try {
     const join = opts.since !== undefined || opts.current !== undefined;
     const files: string[] = [];
-    for await (const part of manifestParts(source, dir, opts.pageSize)) {
+    for await (const part of manifestParts(source, dir, opts.pageSize, opts.filter)) {
       counts.rows += part.counts.rows;
       counts.skipped += part.counts.skipped;
+      counts.bytes! += part.counts.bytes;
+      if (counts.filtered !== undefined) counts.filtered += part.counts.filtered ?? 0;
       if (join) {
         files.push(part.file);
         continue;

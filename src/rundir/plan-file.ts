@@ -30,7 +30,11 @@ export interface Plan {
    * rows read; images planned; skipped: not images; unchanged: already tagged by the parent run or
    * its ancestors (or the current table); untaggable: of those, objects whose row is a permanent error.
    */
-  counts: { rows: number; images: number; skipped: number; unchanged: number; untaggable?: number };
+  /**
+   * bytes: the manifest's images' sizes, summed (before a --since or nightly join leaves some out);
+   * filtered: images plan's filters left out. Both absent in older plans.
+   */
+  counts: { rows: number; images: number; skipped: number; unchanged: number; untaggable?: number; bytes?: number; filtered?: number };
   shards: number;
   /** The run this one continues (`plan --since`): objects tagged there with the same ETag were left out. */
   parent?: string;

@@ -15,3 +15,9 @@ export function encodeShardLine(uri: string, size: string, etag: string): string
 export function encodeShardRow(row: ManifestRow): string {
   return encodeShardLine(row.uri, row.size === undefined ? '' : JSON.stringify(row.size), row.etag ?? '');
 }
+
+/** A shard line back into its row (the plan's filters read Inventory parts this way). */
+export function decodeShardLine(line: string): ManifestRow {
+  const row = JSON.parse(line) as { uri: string; size?: number; etag?: string };
+  return { uri: row.uri, ...(row.size !== undefined ? { size: row.size } : {}), ...(row.etag !== undefined ? { etag: row.etag } : {}) };
+}

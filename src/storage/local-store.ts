@@ -69,7 +69,10 @@ async function* listFiles(dir: string): AsyncGenerator<ObjectInfo> {
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) yield* listFiles(full);
-    else if (entry.isFile() && !/\.(tmp|old)-\d+-\d+$/.test(entry.name)) yield { uri: full, size: (await fsp.stat(full)).size };
+    else if (entry.isFile() && !/\.(tmp|old)-\d+-\d+$/.test(entry.name)) {
+      const st = await fsp.stat(full);
+      yield { uri: full, size: st.size, modified: st.mtime };
+    }
   }
 }
 

@@ -19,7 +19,7 @@ import { AccessRefused, NotFoundError, StoreError, StoreUserError, type StoreErr
 import { s3Client } from './s3-client.js';
 import { countAttempts, requestTimeoutMs, type S3Counter } from './s3-config.js';
 import { leanGet } from './lean-get.js';
-import { overLimit, type ListOptions, type ReadResult, type Store } from './store.js';
+import { overLimit, type ListOptions, type ObjectInfo, type ReadResult, type Store } from './store.js';
 import { parseUri, s3Uri } from './uri.js';
 
 type SdkError = { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number; attempts?: number }; $retryable?: unknown };
@@ -127,13 +127,13 @@ const where = (uri: string) => {
   return { Bucket: loc.bucket, Key: loc.key };
 };
 
-async function* listPages(prefixUri: string, pageSize: number, opts: ListOptions = {}): AsyncGenerator<{ uri: string; size?: number; etag?: string }> {
+async function* listPages(prefixUri: string, pageSize: number, opts: ListOptions = {}): AsyncGenerator<ObjectInfo> {
   const { Bucket, Key } = where(prefixUri);
   const StartAfter = opts.startAfter === undefined ? undefined : where(opts.startAfter).Key;
   let token: string | undefined;
   do {
     const page = await send(prefixUri, new ListObjectsV2Command({ Bucket, Prefix: Key, MaxKeys: pageSize, ContinuationToken: token, StartAfter }), undefined, opts.counter);
-    for (const obj of page.Contents ?? []) if (obj.Key !== undefined) yield { uri: s3Uri(Bucket, obj.Key), size: obj.Size, etag: cleanEtag(obj.ETag) };
+    for (const obj of page.Contents ?? []) if (obj.Key !== undefined) yield { uri: s3Uri(Bucket, obj.Key), size: obj.Size, etag: cleanEtag(obj.ETag), modified: obj.LastModified };
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
 }

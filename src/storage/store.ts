@@ -6,6 +6,8 @@ export interface ObjectInfo {
   uri: string;
   size?: number;
   etag?: string;
+  /** When it was last written (listings give it; key lists do not). */
+  modified?: Date;
 }
 
 /** range: bytes [start, end); maxBytes: refuse a larger object before reading its body; signal: abandon the request. */
