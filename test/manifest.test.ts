@@ -161,7 +161,7 @@ test('--prefix lists every object under the prefix across pages, with size and E
   assert.deepEqual(rows.map((r) => r.uri), keys.map((k) => `s3://${bucket}/${k}`));
   assert.equal(rows[0]!.size, Buffer.byteLength(`body ${keys[0]}`));
   assert.match(rows[0]!.etag!, /^[0-9a-f]{32}$/);
-  assert.throws(() => manifestSource({ prefix: '/local/dir' }), /--prefix must be an s3:\/\/ URI/);
+  assert.throws(() => manifestSource({ prefix: '/no/such/dir' }), /--prefix \/no\/such\/dir: not a folder/);
   assert.throws(() => manifestSource({}), /exactly one of --manifest/);
 });
 
