@@ -41,13 +41,14 @@ test('tune: each setting run 3 times (median, spread), a change kept only beyond
   const gpu = await imgtag(['tune', '--run', run, '--sample', '16', '--instance', 'g5.xlarge']);
   assert.equal(gpu.code, 1);
   assert.match(gpu.stderr, /measured on \d+ vCPUs .*device cpu: it says nothing about g5\.xlarge .*give --rate/);
-  const res = await imgtag(['tune', '--run', run, '--sample', '16', '--price', '2.5', '--instances', '3']);
+  // Batch size and workers only (--vary): the rules are the same for every knob, with fewer runs.
+  const res = await imgtag(['tune', '--run', run, '--sample', '16', '--price', '2.5', '--instances', '3', '--vary', 'batch-size,workers']);
   assert.equal(res.code, 0, res.stderr);
   assertNoBadNumbers(res.stdout);
   const t = JSON.parse(fs.readFileSync(path.join(run, 'reports/tuning.json'), 'utf8'));
   assert.ok(t.iterations.length >= 4);
   assert.equal(t.iterations[0].change, 'run defaults');
-  assert.ok(t.iterations.slice(1).every((i: { change: string }) => / -> /.test(i.change)), 'one change per iteration');
+  assert.ok(t.iterations.slice(1).every((i: { change: string }) => /^(batchSize|workers) \S+ -> /.test(i.change)), 'one change per iteration, of the knobs asked for');
   type It = { imagesPerSecond: number; repetitions: number[]; spread: number; kept: boolean; config: Record<string, number>; projection: { images: number; instanceHours: number; hours: number; requestUsd: number; totalUsd: number } };
   let best: It | undefined;
   for (const it of t.iterations as It[]) {
@@ -108,6 +109,10 @@ test('tune: each setting run 3 times (median, spread), a change kept only beyond
 test('report: matches the commit markers exactly, finished or in progress (with an ETA)', async () => {
   const { dir, run } = plannedRun();
   assert.equal((await imgtag(['plan', '--manifest', path.join(dir, 'keys.txt'), '--run', run, '--shard-size', '10'])).code, 0);
+  // Freshly planned: nothing measured, and said so (not "not recorded").
+  assert.equal((await imgtag(['report', '--run', run])).code, 0);
+  const fresh = JSON.parse(fs.readFileSync(path.join(run, 'reports/report.json'), 'utf8'));
+  assert.equal(fresh.pricing.rateBasis, 'nothing committed yet: no rate measured');
   assert.equal((await imgtag(['run', '--run', run, '--shard', '4'])).code, 0, 'error rows are data: exit 0');
   const partial = await imgtag(['report', '--run', run, '--instance', 'c7i.2xlarge']);
   assert.equal(partial.code, 0, partial.stderr);
@@ -130,6 +135,10 @@ test('report: matches the commit markers exactly, finished or in progress (with 
   assert.equal(r.images.ok, 40);
   assert.equal(r.workers.reduce((n: number, w: { images: number }) => n + w.images, 0), 41);
   assert.equal(r.etaSeconds, undefined);
+  // Local photos and a local run directory: no S3 request made, none priced.
+  assert.equal(r.s3.requests, 0);
+  assert.equal(r.cost.requestUsd, 0);
+  assert.match(r.pricing.s3.source, /local files/);
   assert.ok(['fetch', 'decode', 'batch', 'infer', 'write'].includes(r.bottleneck));
   const md = fs.readFileSync(path.join(run, 'reports/report.md'), 'utf8');
   assert.match(md, /\| images done \| 41 \|/);

@@ -1,10 +1,11 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULTS, DEVICES, type Device } from '../../src/defaults.js';
 import type { Act, Cli } from '../common/context.js';
 import { table } from '../common/format.js';
 import { int, priceOptions, priceRequest, type PriceFlags } from '../common/options.js';
+import { KNOBS, type Knob } from '../../src/tune/knobs.js';
 
-type TuneFlags = PriceFlags & { run: string; model: string; sample: number; repeats: number; device: Device; maxPixels: number };
+type TuneFlags = PriceFlags & { run: string; model: string; sample: number; repeats: number; device: Device; maxPixels: number; vary?: Knob[] };
 
 /** imgtag tune: the same sample under a sequence of settings, timed and priced. */
 export function tuneCommand(program: Command, cli: Cli, act: Act): void {
@@ -16,6 +17,7 @@ export function tuneCommand(program: Command, cli: Cli, act: Act): void {
       .option('--model <path|name>', 'model', DEFAULTS.model)
       .option('--sample <n>', 'images in the sample', int(1), 200)
       .option('--repeats <n>', 'runs of each setting (median and spread reported)', int(1), 3)
+      .option('--vary <knobs>', `only these settings, comma-separated (default: all of ${KNOBS.join(', ')}): fewer runs, e.g. batch-size alone on a GPU`, knobList)
       .addOption(new Option('--device <device>', 'onnxruntime execution provider').choices(DEVICES).default(DEFAULTS.device))
       .option('--max-pixels <n>', 'refuse images larger than this many pixels', int(1), DEFAULTS.maxPixels),
   ).action(
@@ -38,4 +40,12 @@ export function tuneCommand(program: Command, cli: Cli, act: Act): void {
       return 0;
     }),
   );
+}
+
+/** --vary batch-size,workers */
+function knobList(v: string): Knob[] {
+  const knobs = v.split(',').map((k) => k.trim());
+  const bad = knobs.find((k) => !(KNOBS as readonly string[]).includes(k));
+  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not one of ${KNOBS.join(', ')}`);
+  return knobs as Knob[];
 }

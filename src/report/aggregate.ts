@@ -4,6 +4,7 @@ import { loadPlan } from '../rundir/plan-file.js';
 import { pricedRate, project, resolvePricing, type PriceRequest, type Pricing, type Projection } from './prices.js';
 import { machineLabel, type Machine } from '../infer/machine.js';
 import { mergeErrorDigests, mergeTopTags, type ErrorReason, type TagCount } from '../rundir/digest.js';
+import { isS3Uri } from '../storage/uri.js';
 import { addStages, STAGES, zeroStages, type Stage } from '../rundir/stages.js';
 
 export interface RunReport {
@@ -139,7 +140,14 @@ export async function buildRunReport(run: string, req: PriceRequest): Promise<Ru
 /** The report from markers already read: no I/O. */
 export function aggregateRunReport({ run, plan, parent }: ReportContext, markers: CommitMarker[], req: PriceRequest): RunReport {
   const measured = measuredMachine(markers);
-  const p = resolvePricing(req, measured.machine);
+  const priced = resolvePricing(req, measured.machine);
+  // A run over local files made no S3 request: its cost has none either (the fleet's would).
+  const local = !isS3Uri(run) && !isS3Uri(plan.source.uri) && markers.every((m) => (m.s3?.requests ?? 0) === 0);
+  const p: Pricing = {
+    ...priced,
+    ...(local ? { s3: { ...priced.s3, getPer1000: 0, putPer1000: 0, source: 'none: the images and the run directory are local files' } } : {}),
+    ...(markers.length === 0 ? { rateBasis: 'nothing committed yet: no rate measured' } : {}),
+  };
   const start = Math.min(...markers.map((m) => Date.parse(m.startedAt)));
   const end = Math.max(...markers.map((m) => Date.parse(m.finishedAt)));
   const wallSeconds = markers.length > 0 ? (end - start) / 1000 : 0;

@@ -4,6 +4,7 @@ import type { Stage } from '../rundir/stages.js';
 import { coveredSeconds } from '../report/aggregate.js';
 import type { Pricing, Projection } from '../report/prices.js';
 import type { Device } from '../defaults.js';
+import type { Knob } from './knobs.js';
 
 /** tune's search rules: what it varies, in what order, and when a change is kept. No I/O. */
 
@@ -51,15 +52,17 @@ export interface TuneResult {
 }
 
 /** Candidate values per knob, tried in this order from the defaults `imgtag run` uses. */
-export function searchSpace(storage: 's3' | 'local'): { knob: keyof TuneConfig; values: number[] }[] {
+export function searchSpace(storage: 's3' | 'local', vary?: Knob[]): { knob: keyof TuneConfig; values: number[] }[] {
   const cores = os.availableParallelism();
-  return [
+  const flag: Record<keyof TuneConfig, Knob> = { batchSize: 'batch-size', concurrency: 'concurrency', workers: 'workers', threads: 'threads' };
+  const all: { knob: keyof TuneConfig; values: number[] }[] = [
     { knob: 'batchSize', values: [8, 32] },
     // Local files are read in microseconds: GETs in flight only matter on S3.
     ...(storage === 's3' ? [{ knob: 'concurrency' as const, values: [8, 32, 64] }] : []),
     { knob: 'workers', values: [...new Set([1, 2, cores])] },
     { knob: 'threads', values: [1, 2, cores] },
   ];
+  return vary === undefined ? all : all.filter((k) => vary.includes(flag[k.knob]));
 }
 
 export const median = (xs: number[]) => {

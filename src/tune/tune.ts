@@ -21,6 +21,7 @@ import { isS3Uri, joinUri } from '../storage/uri.js';
 import { invalid, UserError } from '../errors.js';
 import { beatsSpread, median, searchSpace, steadyRate, type Iteration, type TuneConfig, type TuneResult } from './search.js';
 import { tuningSections } from './charts.js';
+import type { Knob } from './knobs.js';
 
 export interface TuneOptions {
   run: string;
@@ -31,6 +32,8 @@ export interface TuneOptions {
   device: Device;
   maxPixels: number;
   s3: S3Options;
+  /** Only these settings (default: all). */
+  vary?: Knob[];
 }
 
 const RUN_DEFAULTS = { batchSize: DEFAULTS.batchSize, concurrency: DEFAULTS.concurrency };
@@ -106,7 +109,7 @@ export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: strin
   await once(defaults);
   let best = await measure('run defaults', defaults);
   best.kept = true;
-  for (const { knob, values } of searchSpace(storage)) {
+  for (const { knob, values } of searchSpace(storage, opts.vary)) {
     for (const value of values) {
       if (best.config[knob] === value) continue;
       const next = { ...best.config, [knob]: value };
