@@ -39,13 +39,13 @@ test('two models in one run: one decode per image, each model its own columns, t
   assert.deepEqual(both.columns, ['key', 'bucket', 'etag', 'size', 'width', 'height', 'model_mobilenetv2_12_int8', 'tags_mobilenetv2_12_int8', 'model_squeezenet1_1', 'tags_squeezenet1_1', 'error', 'run_id', 'tagged_at']);
   const m = markers(path.join(dir, 'both'));
   assert.equal(m.reduce((n, x) => n + x.decodes, 0), 20, 'one decode per image for two models');
-  assert.deepEqual(m[0].models, ['mobilenetv2-12-int8@cc028fe6cae7', 'squeezenet1.1@dc39baf60bf8']);
+  assert.deepEqual(m[0].models, ['mobilenetv2-12-int8@cc028fe6cae7', 'squeezenet1.1@21f25e3d9254']);
   const mobile = byKey((await tagRun(keys, path.join(dir, 'mobile'), ['mobilenetv2-12-int8'])).rows);
   const squeeze = byKey((await tagRun(keys, path.join(dir, 'squeeze'), ['squeezenet1.1'])).rows);
   for (const r of both.rows) {
     assert.deepEqual(r[MOBILENET_TAGS], mobile.get(String(r.key))![MOBILENET_TAGS]);
     assert.deepEqual(r.tags_squeezenet1_1, squeeze.get(String(r.key))!.tags_squeezenet1_1);
-    assert.equal(r.model_squeezenet1_1, 'squeezenet1.1@dc39baf60bf8');
+    assert.equal(r.model_squeezenet1_1, 'squeezenet1.1@21f25e3d9254');
   }
 });
 
@@ -131,13 +131,13 @@ test('nightly with a new model version re-tags everything (or only new objects w
   assert.match(same.stdout, /^images\s+0$/m);
   const v2 = await nightly('--model', 'squeezenet1.1');
   assert.equal(v2.code, 0, v2.stderr);
-  assert.match(v2.stdout, /^model change\s+mobilenetv2-12-int8@cc028fe6cae7 -> squeezenet1.1@dc39baf60bf8$/m);
+  assert.match(v2.stdout, /^model change\s+mobilenetv2-12-int8@cc028fe6cae7 -> squeezenet1.1@21f25e3d9254$/m);
   assert.match(v2.stdout, /^images\s+6$/m);
   const run = /^run\s+(\S+)$/m.exec(v2.stdout)![1]!;
   assert.equal((await imgtag(['report', '--run', run], s3.env)).code, 0);
   const { readText } = await import('../src/storage/storage.js');
   const report = JSON.parse(await readText(`${run}/reports/report.json`));
-  assert.deepEqual(report.models, ['squeezenet1.1@dc39baf60bf8']);
+  assert.deepEqual(report.models, ['squeezenet1.1@21f25e3d9254']);
   assert.deepEqual(report.parent.models, ['mobilenetv2-12-int8@cc028fe6cae7']);
   assert.match(await readText(`${run}/reports/report.md`), /parent run models \| mobilenetv2-12-int8@cc028fe6cae7 \(changed\)/);
   for (let i = 6; i < 8; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i]!)));
@@ -147,14 +147,15 @@ test('nightly with a new model version re-tags everything (or only new objects w
 
 test('a float16 model (input and output float16) is fed by the same pre-processing graph and agrees with its float32 twin', async () => {
   const { dir, keys } = await plannedRun(12, 200);
-  const spec = { ...builtin('squeezenet1.1'), name: 'squeezenet1.1-fp16', file: path.join(MODEL_DIR, 'SqueezeNet_fp16.onnx'), sha256: undefined };
-  const specFile = path.join(dir, 'fp16.json');
+  // squeezenet1.1 is the float16 file; its twin has every float16 tensor cast to float32 (test data, derived).
+  const spec = { ...builtin('squeezenet1.1'), name: 'squeezenet1.1-fp32', file: path.join(MODEL_DIR, 'SqueezeNet_fp16_upcast_fp32.onnx'), sha256: undefined };
+  const specFile = path.join(dir, 'fp32.json');
   fs.writeFileSync(specFile, JSON.stringify(spec));
-  const half = byKey((await tagRun(keys, path.join(dir, 'half'), [specFile])).rows);
-  const full = byKey((await tagRun(keys, path.join(dir, 'full'), ['squeezenet1.1'])).rows);
+  const full = byKey((await tagRun(keys, path.join(dir, 'full'), [specFile])).rows);
+  const half = byKey((await tagRun(keys, path.join(dir, 'half'), ['squeezenet1.1'])).rows);
   let same = 0;
   for (const [key, r] of half) {
-    const [h, f] = [(r.tags_squeezenet1_1_fp16 as Tag[])[0]!, (full.get(key)!.tags_squeezenet1_1 as Tag[])[0]!];
+    const [h, f] = [(r.tags_squeezenet1_1 as Tag[])[0]!, (full.get(key)!.tags_squeezenet1_1_fp32 as Tag[])[0]!];
     assert.ok(h.score > 0 && h.score <= 1, `${key}: a probability, not raw float16 bits`);
     if (h.label === f.label) same += 1;
   }

@@ -136,7 +136,7 @@ test('a fixed-batch model (SqueezeNet, batch 1) runs with any --batch-size', asy
   const { rows } = await readRunResults(run);
   assert.equal(rows.length, 7);
   for (const r of rows) {
-    assert.equal(r.model_squeezenet1_1, 'squeezenet1.1@dc39baf60bf8');
+    assert.equal(r.model_squeezenet1_1, 'squeezenet1.1@21f25e3d9254');
     assertTags(r.tags_squeezenet1_1 as Tag[], r.key);
   }
 });

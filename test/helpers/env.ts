@@ -1,22 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testDataDirs } from '../../scripts/test-data.js';
 
 /** The repository root (tests run from dist/test). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = path.join(ROOT, 'dist/cli/imgtag.js');
 
-/** Shared test data: set by .ci/run; a checkout beside ../shared finds it by itself. */
-function sharedDir(envName: string, fallback: string): string {
-  const dir = process.env[envName] ?? path.resolve(ROOT, '..', 'shared', fallback);
-  if (!fs.existsSync(dir)) {
-    throw new Error(`${envName} is not set and ${dir} does not exist: point it at the models/images folder (see README)`);
-  }
-  return dir;
+/**
+ * The models and photos: IMGTAG_MODEL_DIR and IMGTAG_IMAGE_DIR (set by .ci/run), else ../shared
+ * beside the checkout, else what npm run fetch-test-data downloaded (npm test runs it first).
+ */
+const dirs = testDataDirs(process.env, ROOT);
+if (!dirs) {
+  throw new Error('no test data: IMGTAG_MODEL_DIR and IMGTAG_IMAGE_DIR are not set, ../shared is not beside the checkout, and nothing was downloaded: run npm run fetch-test-data (79 MB)');
 }
-
-export const MODEL_DIR = sharedDir('IMGTAG_MODEL_DIR', 'models');
-export const IMAGE_DIR = sharedDir('IMGTAG_IMAGE_DIR', 'images');
+export const MODEL_DIR = dirs.models;
+export const IMAGE_DIR = dirs.images;
 export const IMAGENET_DIR = path.join(IMAGE_DIR, 'imagenet-samples');
 export const LARGE_DIR = path.join(IMAGE_DIR, 'large');
 

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { testData, testDataDirs } from '../scripts/test-data.js';
+import { IMAGE_DIR, MODEL_DIR, ROOT } from './helpers/env.js';
+
+function fetchTestData(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/scripts/fetch-test-data.js'), ...args], { env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test('a fresh clone without ../shared: the pinned models and photos are downloaded (here from a loopback mirror), sha256-checked, the rest made; the tests then find them', async () => {
+  // The mirror serves each pinned URL's path (/owner/repo/commit/path) from this machine's copy;
+  // /bad/ serves synset.txt with one byte changed.
+  const byPath = new Map(testData().files.map((f) => [new URL(f.url).pathname, f.path]));
+  let served = 0;
+  const server = http.createServer((req, res) => {
+    const bad = req.url!.startsWith('/bad/');
+    const rel = byPath.get(bad ? req.url!.slice(4) : req.url!);
+    if (!rel) return void res.writeHead(404).end();
+    const file = rel.startsWith('models/') ? path.join(MODEL_DIR, rel.slice(7)) : path.join(IMAGE_DIR, rel.slice(7));
+    const body = fs.readFileSync(file);
+    if (bad && rel === 'models/synset.txt') body[10] = body[10]! ^ 0xff;
+    served++;
+    res.writeHead(200).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-test-data-'));
+    const root = path.join(cache, 'checkout');
+    // No env folders, no ../shared beside the checkout: nothing is found before the download.
+    const { IMGTAG_MODEL_DIR: _m, IMGTAG_IMAGE_DIR: _i, ...rest } = process.env;
+    const env: NodeJS.ProcessEnv = { ...rest, IMGTAG_TEST_DATA_DIR: path.join(cache, 'data') };
+    assert.equal(testDataDirs(env, root), undefined);
+
+    const bad = await fetchTestData(['--mirror', `${base}/bad`], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /fetch-test-data: http:\/\/127\.0\.0\.1:\d+\/bad\/webonnx\/wonnx\/e9ea3aca\w+\/data\/models\/squeeze-labels\.txt has sha256 \w+, expected acf75ef0\w+: not saved/);
+
+    const good = await fetchTestData(['--mirror', base], env);
+    assert.equal(good.code, 0, good.out);
+    const files = testData().files;
+    assert.match(good.out, new RegExp(`test data: \\d+ present, \\d+ downloaded`));
+    for (const f of files) {
+      const bytes = fs.readFileSync(path.join(cache, 'data', f.path));
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), f.sha256, f.path);
+    }
+    assert.equal(fs.readdirSync(path.join(cache, 'data/images/heic')).filter((f) => /^n\d+_.*\.heic$/.test(f)).length, 50);
+    // The float32 twin loads, with float32 input and output where the original has float16.
+    const twin = await ort.InferenceSession.create(path.join(cache, 'data/models/SqueezeNet_fp16_upcast_fp32.onnx'));
+    assert.deepEqual(twin.inputNames, ['data_0']);
+    const out = await twin.run({ data_0: new ort.Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]) });
+    assert.equal(out.softmaxout_1!.type, 'float32');
+    // The tests' folders are now found in the cache.
+    assert.deepEqual(testDataDirs(env, root), { models: path.join(cache, 'data/models'), images: path.join(cache, 'data/images'), from: path.join(cache, 'data') });
+
+    const before = served;
+    const again = await fetchTestData(['--mirror', base], env);
+    assert.match(again.out, new RegExp(`${files.length} present, 0 downloaded`));
+    assert.equal(served, before, 'nothing downloaded twice');
+  } finally {
+    server.close();
+  }
+});
