@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ROOT, MODEL_DIR } from './helpers/env.js';
+import { script } from './helpers/cli.js';
+import { MODEL_DIR } from './helpers/env.js';
 
-function fetchModel(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/scripts/fetch-model.js'), ...args], { env });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+const fetchModel = (args: string[], env: NodeJS.ProcessEnv) => script('fetch-model', args, env);
 
 test('fetch-model downloads into the cache with a sha256 check, and refuses wrong bytes', async () => {
   // A loopback HTTP mirror: serves the real files, or corrupted ones under /bad/.

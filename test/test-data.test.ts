@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -8,17 +7,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { testData, testDataDirs } from '../scripts/test-data.js';
-import { IMAGE_DIR, MODEL_DIR, ROOT } from './helpers/env.js';
+import { script } from './helpers/cli.js';
+import { IMAGE_DIR, MODEL_DIR } from './helpers/env.js';
 
-function fetchTestData(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/scripts/fetch-test-data.js'), ...args], { env });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+const fetchTestData = (args: string[], env: NodeJS.ProcessEnv) => script('fetch-test-data', args, env);
 
 test('a fresh clone without ../shared: the pinned models and photos are downloaded (here from a loopback mirror), sha256-checked, the rest made; the tests then find them', async () => {
   // The mirror serves each pinned URL's path (/owner/repo/commit/path) from this machine's copy;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { CLI } from './env.js';
+import path from 'node:path';
+import { CLI, ROOT } from './env.js';
 
 export interface CliResult {
   code: number | null;
@@ -26,4 +27,15 @@ export function events(stderr: string): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Run one of the built scripts (dist/scripts/NAME.js); stdout and stderr together. */
+export function script(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, `dist/scripts/${name}.js`), ...args], { env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
 }
