@@ -123,20 +123,29 @@ async function removeStaged(run: string): Promise<void> {
   await deleteObjects([...staged]);
 }
 
-/** The compaction plan: made once, under the run's compaction lock, by whichever process comes first. */
-async function ensurePlan(run: string, o: Required<CompactOptions>): Promise<CompactionPlan | { leased: Holder }> {
-  const existing = await readState<CompactionPlan>(run, 'plan.json');
-  if (existing) return existing;
-  const got = await acquireLock(runLayout.compactionLock(run), leaseTtlMs());
-  if ('holder' in got) return { leased: got.holder };
-  try {
-    const again = await readState<CompactionPlan>(run, 'plan.json');
-    if (again) return again;
-    const made = await makePlan(run, o);
-    await writeState(run, 'plan.json', made);
-    return made;
-  } finally {
-    await got.lease.release();
+/**
+ * The compaction plan: made once, under the run's compaction lock, by whichever process comes first.
+ * The others wait for it (making it takes seconds; 32 merge children start at once on a fleet) or,
+ * if its maker died, for its lease to expire and make it themselves: never exit 3 for it.
+ */
+async function ensurePlan(run: string, o: Required<CompactOptions>): Promise<CompactionPlan> {
+  for (;;) {
+    const existing = await readState<CompactionPlan>(run, 'plan.json');
+    if (existing) return existing;
+    const got = await acquireLock(runLayout.compactionLock(run), leaseTtlMs());
+    if ('holder' in got) {
+      await new Promise((r) => setTimeout(r, Math.min(1000, leaseTtlMs() / 4)));
+      continue;
+    }
+    try {
+      const again = await readState<CompactionPlan>(run, 'plan.json');
+      if (again) return again;
+      const made = await makePlan(run, o);
+      await writeState(run, 'plan.json', made);
+      return made;
+    } finally {
+      await got.lease.release();
+    }
   }
 }
 
@@ -218,7 +227,6 @@ export async function compactRun(run: string, opts: CompactOptions = {}): Promis
   if (committed < plan.shards) return { status: 'incomplete', committed, planned: plan.shards };
 
   const cplan = await ensurePlan(run, o);
-  if ('leased' in cplan) return { status: 'leased', holder: cplan.leased };
   // Other merge workers are processes (`compact --merge-only`), as on the fleet: two DuckDB
   // instances merging at once in one process crashed it (SIGSEGV at 1 M rows).
   const helpers = Array.from({ length: Math.max(0, Math.min(o.workers, cplan.groups.length) - 1) }, () => mergeProcess(run, o));
