@@ -23,7 +23,7 @@ export const LARGE_DIR = path.join(IMAGE_DIR, 'large');
 process.env.IMGTAG_MODEL_DIR = MODEL_DIR;
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 // One worker process unless a test asks for more (--workers): a worker's start costs ~1.3 s of CPU,
-// more than tagging the few dozen images of most tests, and the suite runs three files at once on 2 cores (many tests wait on timeouts, not the CPU).
+// more than tagging the few dozen images of most tests, and the suite runs four files at once on 2 cores (many tests wait on timeouts, not the CPU).
 process.env.IMGTAG_WORKERS ??= '1';
 
 export function imagenetFiles(): string[] {
