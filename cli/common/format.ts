@@ -2,6 +2,9 @@ import type { CompactOutcome } from '../../src/compact/compact.js';
 import { dirnameUri } from '../../src/storage/uri.js';
 import type { RunSummary } from '../../src/run/run-plan.js';
 import { mergeErrorDigests } from '../../src/rundir/digest.js';
+import { hms } from '../../src/report/duration.js';
+
+export { hms };
 
 /** A plain two-column table for terminals and logs. */
 export function table(rows: [string, string | number][]): string {
@@ -23,13 +26,6 @@ export function runSummaryRows(s: RunSummary): [string, string | number][] {
     ...(s.compaction ? [['dataset', compactionLine(s.compaction)] as [string, string]] : []),
     ...(s.compaction ? currentRows(s.compaction) : []),
   ];
-}
-
-/** A duration as people read it: h:mm:ss (tenths under a minute). */
-export function hms(seconds: number): string {
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const t = Math.round(seconds);
-  return `${Math.floor(t / 3600)}:${String(Math.floor(t / 60) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
 }
 
 /** The most frequent reasons for this run's error rows, with a few keys each: the first thing to look at. */

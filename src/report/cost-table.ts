@@ -1,4 +1,5 @@
 import type { Pricing, Projection } from './prices.js';
+import { hms } from './duration.js';
 import { usd, type Section } from './render.js';
 
 /** What is priced, at which prices, and on what rate: every report says it in the same words. */
@@ -19,9 +20,9 @@ export function costTable(rows: [string, Projection | undefined][]): NonNullable
   };
 }
 
-/** One line for a terminal: "12.5 h on 10 x g5.xlarge: $1,234.00 on demand ($3.21 per million), $567.00 spot ($1.50 per million)". */
+/** One line for a terminal: "12:30:00 on 10 x g5.xlarge: $1,234.00 on demand ($3.21 per million), $567.00 spot ($1.50 per million)". */
 export function projectionLine(p: Projection | undefined, pricing: Pricing): string {
   if (p === undefined) return 'nothing measured yet: no projection';
   const spot = p.spot ? `, ${usd(p.spot.totalUsd)} spot (${usd(p.spot.usdPerMillion)} per million)` : '';
-  return `${Number(p.hours.toPrecision(3))} h on ${p.instances} x ${pricing.instance ?? 'the measured machine'}: ${usd(p.totalUsd)} on demand (${usd(p.usdPerMillion)} per million)${spot}`;
+  return `${hms(p.hours * 3600)} on ${p.instances} x ${pricing.instance ?? 'the measured machine'}: ${usd(p.totalUsd)} on demand (${usd(p.usdPerMillion)} per million)${spot}`;
 }
