@@ -32,7 +32,11 @@ const SAMPLES = 3;
 const KEPT = 20;
 
 const reasonOf = (message: string) => message.replace(/\d+(\.\d+)?/g, '#');
-const where = (r: Pick<DigestRow, 'bucket' | 'key'>) => (r.bucket ? `s3://${r.bucket}/${r.key}` : r.key);
+/** A sample key, cut at 300 characters: a marker stays small whatever the keys (S3 allows 1,024 bytes). */
+const where = (r: Pick<DigestRow, 'bucket' | 'key'>) => {
+  const uri = r.bucket ? `s3://${r.bucket}/${r.key}` : r.key;
+  return uri.length > 300 ? `${uri.slice(0, 299)}…` : uri;
+};
 
 function top<T extends { count: number }>(items: Iterable<T>, n: number, name: (t: T) => string): T[] {
   return [...items].sort((a, b) => b.count - a.count || name(a).localeCompare(name(b))).slice(0, n);
