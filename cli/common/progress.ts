@@ -2,14 +2,11 @@ import os from 'node:os';
 import { INDEX_VARIABLES } from '../../src/fleet/task-index.js';
 import type { RunEvent } from '../../src/run/run-plan.js';
 import { settings } from '../../src/settings.js';
+import { clock } from '../../src/report/duration.js';
 import { RateWindow } from './rate-window.js';
 
 export type AnyEvent = RunEvent | { event: string; [k: string]: unknown };
 
-const clock = (s: number) => {
-  const t = Math.max(0, Math.round(s));
-  return `${Math.floor(t / 3600)}:${String(Math.floor(t / 60) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
-};
 
 /** Seconds between heartbeat lines in JSON mode: a fleet log shows a live task even inside a long shard. */
 const heartbeatSeconds = () => settings().heartbeatSeconds;

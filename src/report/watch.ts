@@ -1,9 +1,9 @@
 import pLimit from 'p-limit';
-import { NotFoundError, UserError } from '../errors.js';
-import type { CommitMarker } from '../rundir/commits.js';
+import { NotFoundError } from '../errors.js';
+import { markerShard, readMarker, type CommitMarker } from '../rundir/commits.js';
 import { runLayout } from '../rundir/layout.js';
 import { newCounter, type S3Counter } from '../storage/s3-config.js';
-import { listObjects, readText } from '../storage/storage.js';
+import { listObjects } from '../storage/storage.js';
 import { basenameUri } from '../storage/uri.js';
 
 /** Commits can be logged out of clock order by this much (hosts' clocks, slow PUTs): each refresh re-lists that margin. */
@@ -30,8 +30,8 @@ export class MarkerWatch {
     const fresh = new Set<string>();
     if (this.refreshes++ % FULL_EVERY === 0) {
       for await (const o of listObjects(runLayout.commits(this.run), 1000, { counter })) {
-        const shard = /part-(\d+)\.json$/.exec(o.uri)?.[1];
-        if (shard !== undefined && !this.markers.has(Number(shard))) fresh.add(o.uri);
+        const shard = markerShard(o.uri);
+        if (shard !== undefined && !this.markers.has(shard)) fresh.add(o.uri);
       }
     } else {
       const from = Math.max(0, this.newestMs - SKEW_MS);
@@ -47,11 +47,10 @@ export class MarkerWatch {
         limit(async () => {
           let m: CommitMarker;
           try {
-            m = JSON.parse(await readText(uri, counter)) as CommitMarker;
+            m = await readMarker(uri, counter);
           } catch (e) {
             // Deleted since it was listed (a damaged shard being redone): the next refresh sees its new marker.
             if (e instanceof NotFoundError) return;
-            if (e instanceof SyntaxError) throw new UserError(`${uri} is damaged: delete it (and the shard's Parquet) to redo the shard`);
             throw e;
           }
           this.markers.set(m.shard, m);

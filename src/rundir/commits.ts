@@ -124,19 +124,31 @@ export async function writeCommit(run: string, marker: CommitMarker, counter?: S
 export async function readCommit(run: string, shard: number, counter?: S3Counter): Promise<CommitMarker | undefined> {
   const uri = runLayout.commit(run, shard);
   if (!(await exists(uri, counter))) return undefined;
+  return readMarker(uri, counter);
+}
+
+/** One marker; a body that is not JSON is named as damaged (a store error stays what it is). */
+export async function readMarker(uri: string, counter?: S3Counter): Promise<CommitMarker> {
+  const text = await readText(uri, counter);
   try {
-    return JSON.parse(await readText(uri, counter)) as CommitMarker;
+    return JSON.parse(text) as CommitMarker;
   } catch {
     throw new UserError(`${uri} is damaged: delete it (and the shard's Parquet) to redo the shard`);
   }
 }
 
+/** The shard a commit marker's URI names, or undefined for another file under commits/. */
+export const markerShard = (uri: string): number | undefined => {
+  const m = /part-(\d+)\.json$/.exec(uri);
+  return m ? Number(m[1]) : undefined;
+};
+
 /** The shard numbers that have a commit marker, from one listing rather than one request per shard. */
 export async function committedShards(run: string): Promise<Set<number>> {
   const done = new Set<number>();
   for await (const obj of listObjects(runLayout.commits(run))) {
-    const m = /part-(\d+)\.json$/.exec(obj.uri);
-    if (m) done.add(Number(m[1]));
+    const shard = markerShard(obj.uri);
+    if (shard !== undefined) done.add(shard);
   }
   return done;
 }
@@ -145,17 +157,6 @@ export async function committedShards(run: string): Promise<Set<number>> {
 export async function readMarkers(run: string): Promise<CommitMarker[]> {
   const limit = pLimit(64);
   const reads: Promise<CommitMarker>[] = [];
-  for await (const o of listObjects(runLayout.commits(run))) {
-    if (!/part-\d+\.json$/.test(o.uri)) continue;
-    reads.push(
-      limit(async () => {
-        try {
-          return JSON.parse(await readText(o.uri)) as CommitMarker;
-        } catch {
-          throw new UserError(`${o.uri} is damaged: delete it (and the shard's Parquet) to redo the shard`);
-        }
-      }),
-    );
-  }
+  for await (const o of listObjects(runLayout.commits(run))) if (markerShard(o.uri) !== undefined) reads.push(limit(() => readMarker(o.uri)));
   return (await Promise.all(reads)).sort((a, b) => a.shard - b.shard);
 }
