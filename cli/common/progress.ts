@@ -105,6 +105,15 @@ function levelOf(e: Record<string, unknown>): 'info' | 'warn' | 'error' {
 }
 
 /**
+ * Columns a redrawn line may use: one short of the edge (a full line wraps the cursor) and two more
+ * for the terminal's own `^C` echo, which lands after the bar; if that wrapped, the redraw could not
+ * clear it and a stale bar would stay on the screen.
+ */
+function usableColumns(columns: number): number {
+  return Math.max(1, columns - 3);
+}
+
+/**
  * The bar's line, made to fit `columns`: the parts an operator needs most are kept, the others
  * dropped from the end, so a redraw never wraps (a wrapped line is redrawn as a new one each time).
  */
@@ -120,7 +129,7 @@ export function barLine(n: ProgressNumbers, columns: number): string {
     `${n.errors} error rows`,
     `${n.mbPerSecond.toFixed(1)} MB/s`,
   ];
-  const max = Math.max(1, columns - 1);
+  const max = usableColumns(columns);
   for (let keep = parts.length; keep >= 0; keep--) {
     const tail = parts.slice(0, keep).map((p) => `  ${p}`).join('');
     for (const width of [24, 16, 10]) {
@@ -186,7 +195,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr, mo
     if (e.event === 'summary') return draw(true);
     if (e.event === 'watch') {
       const line = `watching: ${e.committed}/${e.planned} shards  ${e.images} images  ${e.errorRows} error rows  ${e.imagesPerSecond} images/s while tagging  ETA ${e.etaSeconds === undefined ? '-' : clock(Number(e.etaSeconds))}  ${e.s3Requests} S3 requests`;
-      return void stream.write(`\r\x1b[2K${line.slice(0, Math.max(1, (stream.columns ?? 80) - 1))}${e.committed === e.planned ? '\n' : ''}`);
+      return void stream.write(`\r\x1b[2K${line.slice(0, usableColumns(stream.columns ?? 80))}${e.committed === e.planned ? '\n' : ''}`);
     }
     // A few redraws a second at most: a terminal is slower than the images.
     if (e.event === 'start' || e.event === 'shard' || e.event === 'shard-failed' || (e.event === 'progress' && performance.now() - drawn > 200)) draw(false);
