@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 import pLimit from 'p-limit';
+import { downloadPinned, mirroredUrl } from '../src/storage/pinned-download.js';
 
 /**
  * The tests' models and photos (what IMGTAG_MODEL_DIR and IMGTAG_IMAGE_DIR name), for a checkout
@@ -18,7 +19,6 @@ import pLimit from 'p-limit';
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const GITHUB_RAW = 'https://raw.githubusercontent.com';
 
 interface Pinned {
   path: string;
@@ -117,23 +117,9 @@ export async function fetchTestData({ dest, mirror, log = () => undefined }: Fet
       limit(async () => {
         const file = path.join(dest, f.path);
         if (fs.existsSync(file) && sha256(await fsp.readFile(file)) === f.sha256) return void present++;
-        const url = mirror ? f.url.replace(GITHUB_RAW, mirror.replace(/\/+$/, '')) : f.url;
         const around = 'or point IMGTAG_MODEL_DIR and IMGTAG_IMAGE_DIR at folders that have the files (npm run fetch-test-data -- --mirror <url> for a mirror)';
-        let res: Response;
-        try {
-          res = await fetch(url);
-        } catch (e) {
-          const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-          throw new Error(`downloading ${f.path} from ${url} failed (${cause}: offline, or no route to that host): ${around}`);
-        }
-        if (!res.ok) throw new Error(`downloading ${f.path} from ${url} failed: HTTP ${res.status}: ${around}`);
-        const body = new Uint8Array(await res.arrayBuffer());
-        if (sha256(body) !== f.sha256) throw new Error(`${url} has sha256 ${sha256(body)}, expected ${f.sha256}: not saved`);
-        await fsp.mkdir(path.dirname(file), { recursive: true });
-        await fsp.writeFile(`${file}.part`, body);
-        await fsp.rename(`${file}.part`, file);
+        bytes += await downloadPinned(mirroredUrl(f.url, mirror), f.sha256, file, around);
         downloaded++;
-        bytes += body.length;
       }),
     ),
   );

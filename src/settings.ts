@@ -8,6 +8,7 @@ import { UserError } from './errors.js';
 export interface Settings {
   /** Where downloaded models are cached. */
   cacheDir?: string;
+  demoPhotos?: string;
   /** A folder searched first for model files (offline machines, tests). */
   modelDir?: string;
   /** How long a lease holds without renewal. */
@@ -67,6 +68,7 @@ interface Variable {
 export const VARIABLES: Variable[] = [
   { name: 'IMGTAG_MODEL_DIR', key: 'modelDir', kind: 'text', shown: 'none' },
   { name: 'IMGTAG_CACHE_DIR', key: 'cacheDir', kind: 'text', shown: '$XDG_CACHE_HOME/imgtag or ~/.cache/imgtag' },
+  { name: 'IMGTAG_DEMO_PHOTOS', key: 'demoPhotos', kind: 'text', shown: 'data/demo-photos.json in the package' },
   { name: 'IMGTAG_S3_MAX_ATTEMPTS', key: 's3MaxAttempts', kind: 'count', default: 6 },
   { name: 'IMGTAG_S3_REQUEST_TIMEOUT_MS', key: 's3RequestTimeoutMs', kind: 'ms', default: 60_000 },
   { name: 'IMGTAG_READ_FIRST_BYTE_MS', key: 'readFirstByteMs', kind: 'ms', default: 10_000 },

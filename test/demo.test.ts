@@ -1,14 +1,22 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { imgtag } from './helpers/cli.js';
+import { demoPhotoList } from '../src/demo/photos.js';
+import { parseLabels } from '../src/model/labels.js';
+import { events, imgtag } from './helpers/cli.js';
+import { IMAGENET_DIR, MODEL_DIR } from './helpers/env.js';
+import { closedPortUrl, fileMirror } from './helpers/file-mirror.js';
 import { MOBILENET_TAGS, readRunResults } from './helpers/results.js';
 
-test('imgtag demo: loopback S3, generated images, plan, run, summary with top tags', async () => {
-  const run = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-demo-')), 'run');
-  const res = await imgtag(['demo', '--count', '16', '--run', run]);
+const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `imgtag-${name}-`));
+const notices = (stderr: string) => events(stderr).filter((e) => e.event === 'notice').map((e) => String(e.message));
+
+test('imgtag demo --generated: loopback S3, generated images, plan, run, summary with top tags', async () => {
+  const run = path.join(tmp('demo'), 'run');
+  const res = await imgtag(['demo', '--generated', '--count', '16', '--run', run]);
   assert.equal(res.code, 0, res.stderr);
   assert.match(res.stdout, /^images\s+16$/m);
   assert.match(res.stdout, /^error rows\s+0$/m);
@@ -16,4 +24,99 @@ test('imgtag demo: loopback S3, generated images, plan, run, summary with top ta
   const { rows } = await readRunResults(run);
   assert.equal(rows.length, 16);
   assert.ok(rows.every((r) => r.bucket === 'imgtag-demo' && Array.isArray(r[MOBILENET_TAGS])));
+});
+
+/**
+ * Seven ImageNet samples as a pinned photo list (the shape of data/demo-photos.json), each expecting
+ * its class: the model sees six clearly, and takes the banana for a pot.
+ */
+function sampleList(dir: string): { list: string; files: Map<string, string> } {
+  const synset = fs.readFileSync(path.join(MODEL_DIR, 'synset.txt'), 'utf8').trim().split('\n');
+  const labels = parseLabels(synset.join('\n'), 'synset');
+  const byWnid = new Map(synset.map((l, i) => [l.split(' ')[0]!, labels[i]!]));
+  const names = ['Siamese_cat', 'giant_panda', 'zebra', 'banana', 'volcano', 'Labrador_retriever', 'espresso_maker'];
+  const files = new Map<string, string>();
+  const photos = names.map((n) => {
+    const file = fs.readdirSync(IMAGENET_DIR).find((f) => f.endsWith(`_${n}.JPEG`))!;
+    const url = `https://raw.githubusercontent.com/imgtag-test/photos/0123456789abcdef/${file}`;
+    files.set(new URL(url).pathname, path.join(IMAGENET_DIR, file));
+    const bytes = fs.readFileSync(path.join(IMAGENET_DIR, file));
+    return { file, url, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, credit: 'ImageNet sample', licence: 'test only', expect: [byWnid.get(file.split('_')[0]!)!] };
+  });
+  const list = path.join(dir, 'photos.json');
+  fs.writeFileSync(list, JSON.stringify({ photos }));
+  return { list, files };
+}
+
+test('imgtag demo over pinned photographs: downloaded once (here from a loopback mirror), sha256-checked, each photo beside its expected tag; a bad download falls back to generated images', async () => {
+  const dir = tmp('demo-photos');
+  const { list, files } = sampleList(dir);
+  const mirror = await fileMirror((p) => files.get(p));
+  const env = { ...process.env, IMGTAG_CACHE_DIR: path.join(dir, 'cache'), IMGTAG_DEMO_PHOTOS: list };
+  try {
+    // Altered bytes: refused, nothing kept, one notice, and the demo still runs on generated images.
+    const bad = await imgtag(['demo', '--mirror', `${mirror.base}/bad`, '--count', '6', '--run', path.join(dir, 'bad')], env);
+    assert.equal(bad.code, 0, bad.stderr);
+    assert.match(notices(bad.stderr).join('\n'), /^demo: no photographs \(http:\/\/127\.0\.0\.1:\d+\/bad\/imgtag-test\/photos\/\w+\/n\d+_\w+\.JPEG has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}: not saved\); tagging 6 generated images instead$/m);
+    assert.match(bad.stdout, /^images\s+6$/m);
+    const kept = path.join(dir, 'cache/demo-photos');
+    assert.deepEqual(fs.existsSync(kept) ? fs.readdirSync(kept) : [], []);
+
+    const run = path.join(dir, 'run');
+    const good = await imgtag(['demo', '--mirror', mirror.base, '--run', run], env);
+    assert.equal(good.code, 0, good.stderr);
+    assert.ok(notices(good.stderr).includes(`demo: 7 photograph(s) downloaded into ${path.join(dir, 'cache/demo-photos')}`), good.stderr);
+    assert.match(good.stdout, /^images\s+7$/m);
+    assert.match(good.stdout, /first three tags; 6 of 7 with an expected tag have it/);
+    // Each line is the photo's first tags as the results hold them.
+    const { rows } = await readRunResults(run);
+    const width = Math.max(...rows.map((r) => path.basename(String(r.key)).length));
+    for (const r of rows) {
+      const tags = (r[MOBILENET_TAGS] as { label: string; score: number }[]).slice(0, 3);
+      const mark = String(r.key).endsWith('_banana.JPEG') ? '(expected banana)' : '(as expected)';
+      const line = `${path.basename(String(r.key)).padEnd(width)}  ${tags.map((t) => `${t.label} ${t.score.toFixed(2)}`).join(', ')}  ${mark}`;
+      assert.ok(good.stdout.includes(line), `${line}\n${good.stdout}`);
+    }
+
+    // Cached: the next demo downloads nothing.
+    const before = mirror.served();
+    const again = await imgtag(['demo', '--mirror', mirror.base, '--run', path.join(dir, 'again')], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(mirror.served(), before);
+    assert.ok(!notices(again.stderr).some((n) => n.includes('downloaded')), again.stderr);
+  } finally {
+    mirror.close();
+  }
+});
+
+test('imgtag demo offline: one line names the URL and the ways around it, then the generated images are tagged', async () => {
+  const dir = tmp('demo-offline');
+  const res = await imgtag(['demo', '--mirror', await closedPortUrl(), '--count', '5', '--run', path.join(dir, 'run')], { ...process.env, IMGTAG_CACHE_DIR: path.join(dir, 'cache') });
+  assert.equal(res.code, 0, res.stderr);
+  const said = notices(res.stderr);
+  assert.equal(said.length, 1, res.stderr);
+  assert.match(said[0]!, /^demo: no photographs \(downloading http:\/\/127\.0\.0\.1:\d+\/\S+ failed \(ECONNREFUSED: offline, or no route to that host\): imgtag demo --images DIR tags a folder of your own, --mirror URL downloads the same files from elsewhere\); tagging 5 generated images instead$/);
+  assert.match(res.stdout, /^images\s+5$/m);
+  assert.match(res.stdout, /top tags\n\S/);
+});
+
+// The pinned photographs themselves cannot be downloaded where there is no internet (CI): this
+// runs where they are already in the cache (after one `imgtag demo` online, or a --mirror).
+const pinned = demoPhotoList();
+const cache = path.join(process.env.IMGTAG_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'imgtag'), 'demo-photos');
+const cached = pinned.every((p) => fs.existsSync(path.join(cache, p.file)));
+test('imgtag demo over the pinned photographs: the cat is a cat, the dog a dog; the truncated JPEG is an error row; CMYK, EXIF-rotated and HEIC are tagged', { skip: cached ? false : `the pinned demo photos are not in ${cache}` }, async () => {
+  const run = path.join(tmp('demo-pinned'), 'run');
+  const res = await imgtag(['demo', '--run', run]);
+  assert.equal(res.code, 0, res.stderr);
+  const expected = pinned.filter((p) => p.expect).length;
+  assert.match(res.stdout, new RegExp(`${expected} of ${expected} with an expected tag have it`));
+  assert.match(res.stdout, /^chelsea\.png +(Egyptian cat|tabby|tiger cat) /m);
+  assert.match(res.stdout, /^domestic_dog\.jpg +German shepherd /m);
+  assert.match(res.stdout, /^african_elephants_truncated_file\.jpg +error row: decode: truncated JPEG/m);
+  const { rows } = await readRunResults(run);
+  const first = (file: string) => (rows.find((r) => r.key === `images/${file}`)![MOBILENET_TAGS] as { label: string }[])[0]?.label;
+  assert.equal(first('african_elephants_with_exif_orientation.jpg'), first('african_elephants.jpg'), 'the rotated copy is seen upright');
+  assert.equal(first('african_elephants_cmyk.jpg'), first('african_elephants.jpg'));
+  assert.ok(first('libheif-example.heic'));
 });

@@ -26,7 +26,7 @@ test('fetch-model downloads into the cache with a sha256 check, and refuses wron
     const env = { ...process.env, IMGTAG_CACHE_DIR: cache, IMGTAG_MODEL_DIR: path.join(cache, 'none') };
     const bad = await fetchModel(['--mirror', `${base}/bad`], env);
     assert.equal(bad.code, 1);
-    assert.match(bad.out, /downloaded mobilenetv2-12-int8\.onnx has sha256 \w+, expected cc028fe6.*not saved/);
+    assert.match(bad.out, /http:\/\/127\.0\.0\.1:\d+\/\S*mobilenetv2-12-int8\.onnx has sha256 \w+, expected cc028fe6.*not saved/);
     assert.equal(fs.existsSync(path.join(cache, 'models/mobilenetv2-12-int8.onnx')), false);
     const good = await fetchModel(['--mirror', base], env);
     assert.equal(good.code, 0, good.out);
@@ -49,6 +49,6 @@ test('a download that cannot start (offline, a host not reachable) names the URL
   await new Promise((r) => server.close(r));
   const res = await fetchModel(['--mirror', `http://127.0.0.1:${port}/models`], env);
   assert.equal(res.code, 1);
-  assert.match(res.out, /downloading mobilenetv2-12-int8\.onnx from http:\/\/127\.0\.0\.1:\d+\/models\/mobilenetv2-12-int8\.onnx failed \(ECONNREFUSED: offline, or no route to that host\): put mobilenetv2-12-int8\.onnx in a folder named by IMGTAG_MODEL_DIR, or download it through a mirror/);
+  assert.match(res.out, /downloading http:\/\/127\.0\.0\.1:\d+\/models\/mobilenetv2-12-int8\.onnx failed \(ECONNREFUSED: offline, or no route to that host\): put mobilenetv2-12-int8\.onnx in a folder named by IMGTAG_MODEL_DIR, or download it through a mirror/);
   assert.doesNotMatch(res.out, /fetch failed\n|at .*\.js:\d+/, 'no bare "fetch failed", no stack');
 });

@@ -1,34 +1,26 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { testData, testDataDirs } from '../scripts/test-data.js';
 import { script } from './helpers/cli.js';
+import { fileMirror } from './helpers/file-mirror.js';
 import { IMAGE_DIR, MODEL_DIR } from './helpers/env.js';
 
 const fetchTestData = (args: string[], env: NodeJS.ProcessEnv) => script('fetch-test-data', args, env);
 
 test('a fresh clone without ../shared: the pinned models and photos are downloaded (here from a loopback mirror), sha256-checked, the rest made; the tests then find them', async () => {
   // The mirror serves each pinned URL's path (/owner/repo/commit/path) from this machine's copy;
-  // /bad/ serves synset.txt with one byte changed.
+  // /bad/ serves every file with one byte changed.
   const byPath = new Map(testData().files.map((f) => [new URL(f.url).pathname, f.path]));
-  let served = 0;
-  const server = http.createServer((req, res) => {
-    const bad = req.url!.startsWith('/bad/');
-    const rel = byPath.get(bad ? req.url!.slice(4) : req.url!);
-    if (!rel) return void res.writeHead(404).end();
-    const file = rel.startsWith('models/') ? path.join(MODEL_DIR, rel.slice(7)) : path.join(IMAGE_DIR, rel.slice(7));
-    const body = fs.readFileSync(file);
-    if (bad && rel === 'models/synset.txt') body[10] = body[10]! ^ 0xff;
-    served++;
-    res.writeHead(200).end(body);
+  const mirror = await fileMirror((p) => {
+    const rel = byPath.get(p);
+    return rel && (rel.startsWith('models/') ? path.join(MODEL_DIR, rel.slice(7)) : path.join(IMAGE_DIR, rel.slice(7)));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const base = mirror.base;
   try {
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-test-data-'));
     const root = path.join(cache, 'checkout');
@@ -39,7 +31,7 @@ test('a fresh clone without ../shared: the pinned models and photos are download
 
     const bad = await fetchTestData(['--mirror', `${base}/bad`], env);
     assert.equal(bad.code, 1);
-    assert.match(bad.out, /fetch-test-data: http:\/\/127\.0\.0\.1:\d+\/bad\/webonnx\/wonnx\/e9ea3aca\w+\/data\/models\/squeeze-labels\.txt has sha256 \w+, expected acf75ef0\w+: not saved/);
+    assert.match(bad.out, /fetch-test-data: http:\/\/127\.0\.0\.1:\d+\/bad\/\S+ has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}: not saved/);
 
     const good = await fetchTestData(['--mirror', base], env);
     assert.equal(good.code, 0, good.out);
@@ -58,11 +50,11 @@ test('a fresh clone without ../shared: the pinned models and photos are download
     // The tests' folders are now found in the cache.
     assert.deepEqual(testDataDirs(env, root), { models: path.join(cache, 'data/models'), images: path.join(cache, 'data/images'), from: path.join(cache, 'data') });
 
-    const before = served;
+    const before = mirror.served();
     const again = await fetchTestData(['--mirror', base], env);
     assert.match(again.out, new RegExp(`${files.length} present, 0 downloaded`));
-    assert.equal(served, before, 'nothing downloaded twice');
+    assert.equal(mirror.served(), before, 'nothing downloaded twice');
   } finally {
-    server.close();
+    mirror.close();
   }
 });

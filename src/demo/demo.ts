@@ -6,6 +6,9 @@ import { createPlan } from '../plan/plan.js';
 import { isImageUri } from '../plan/filter.js';
 import { defaultWorkers, runPlan, type RunEvent, type RunSummary } from '../run/run-plan.js';
 import { readResults, topLabels } from '../output/read-results.js';
+import type { ResultRow } from '../output/rows.js';
+import { UserError } from '../errors.js';
+import { ensureDemoPhotos, type DemoPhoto } from './photos.js';
 import { resultFiles } from '../rundir/result-files.js';
 import { configureS3 } from '../storage/s3-config.js';
 import { listObjects, writeBytes } from '../storage/storage.js';
@@ -18,8 +21,12 @@ import type { RunStop } from '../pool/stop.js';
 import { DEFAULTS } from '../defaults.js';
 
 export interface DemoOptions {
-  /** A folder of images to upload; otherwise `count` generated ones. */
+  /** A folder of images to upload; otherwise the pinned photographs, or `count` generated images. */
   images?: string;
+  /** Generated images even when the photographs can be had. */
+  generated?: boolean;
+  /** Download the photographs from this base URL (same /owner/repo/commit/path layout). */
+  mirror?: string;
   count: number;
   run: string;
   models: string[];
@@ -29,32 +36,65 @@ export interface DemoOptions {
   stop?: RunStop;
 }
 
+/** What the model made of one pinned photograph. */
+export interface PhotoOutcome {
+  photo: DemoPhoto;
+  /** The model's first three tags. */
+  tags: { label: string; score: number }[];
+  error?: string;
+  /** One of the first three tags is one of the photo's expected labels (undefined: the list expects none). */
+  asExpected?: boolean;
+}
+
 export interface DemoResult {
   endpoint: string;
   run: string;
   summary: RunSummary;
   top: { label: string; count: number }[];
+  /** Set when the demo tagged the pinned photographs. */
+  photos?: PhotoOutcome[];
 }
 
 const BUCKET = 'imgtag-demo';
 
-/** Upload the images under images/ in the demo bucket; returns their URIs in order. */
-async function uploadImages(opts: DemoOptions): Promise<string[]> {
+/** Upload local files under images/ in the demo bucket, keyed by their path below `root`. */
+async function uploadFiles(root: string, files: string[]): Promise<string[]> {
   const limit = pLimit(8);
-  if (opts.images !== undefined) {
-    const files: string[] = [];
-    for await (const f of listObjects(path.resolve(opts.images))) if (isImageUri(f.uri)) files.push(f.uri);
-    return Promise.all(
-      files.map((file) =>
-        limit(async () => {
-          const uri = s3Uri(BUCKET, `images/${path.relative(path.resolve(opts.images!), file)}`);
-          await writeBytes(uri, await fsp.readFile(file));
-          return uri;
-        }),
-      ),
-    );
-  }
   return Promise.all(
+    files.map((file) =>
+      limit(async () => {
+        const uri = s3Uri(BUCKET, `images/${path.relative(root, file)}`);
+        await writeBytes(uri, await fsp.readFile(file));
+        return uri;
+      }),
+    ),
+  );
+}
+
+/**
+ * What the demo tags: a folder given with --images; else the pinned photographs (downloaded once);
+ * else, offline or with --generated, `count` generated images. A failed download is one notice
+ * saying why, and the demo goes on with generated images.
+ */
+async function uploadImages(opts: DemoOptions, log: (e: { event: string; [k: string]: unknown }) => void): Promise<{ uris: string[]; photos?: DemoPhoto[] }> {
+  if (opts.images !== undefined) {
+    const root = path.resolve(opts.images);
+    const files: string[] = [];
+    for await (const f of listObjects(root)) if (isImageUri(f.uri)) files.push(f.uri);
+    return { uris: await uploadFiles(root, files) };
+  }
+  if (!opts.generated) {
+    try {
+      const { dir, photos, downloaded } = await ensureDemoPhotos(opts.mirror);
+      if (downloaded > 0) log({ event: 'notice', message: `demo: ${downloaded} photograph(s) downloaded into ${dir}` });
+      return { uris: await uploadFiles(dir, photos.map((p) => path.join(dir, p.file))), photos };
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      log({ event: 'notice', message: `demo: no photographs (${e.message}); tagging ${opts.count} generated images instead` });
+    }
+  }
+  const limit = pLimit(8);
+  const uris = await Promise.all(
     Array.from({ length: opts.count }, (_, i) =>
       limit(async () => {
         const format = i % 4 === 3 ? 'png' : 'jpeg';
@@ -64,6 +104,18 @@ async function uploadImages(opts: DemoOptions): Promise<string[]> {
       }),
     ),
   );
+  return { uris };
+}
+
+/** Each photograph's first tags beside what its list expects. */
+function photoOutcomes(photos: DemoPhoto[], rows: ResultRow[]): PhotoOutcome[] {
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  return photos.map((photo) => {
+    const row = byKey.get(`images/${photo.file}`);
+    const tags = (row?.models[0]?.tags ?? []).slice(0, 3).map(({ label, score }) => ({ label, score }));
+    if (tags.length === 0) return { photo, tags, error: row?.error ? `${row.error.stage}: ${row.error.message}` : 'no result row' };
+    return { photo, tags, asExpected: photo.expect ? tags.some((t) => photo.expect!.includes(t.label)) : undefined };
+  });
 }
 
 /** The whole job on one machine with no cloud account: a loopback S3 server, a key list, plan, run, summary. */
@@ -75,7 +127,7 @@ export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: st
   try {
     configureS3({ endpoint: s3.endpoint });
     log({ event: 'demo-s3', endpoint: s3.endpoint });
-    const uris = await uploadImages(opts);
+    const { uris, photos } = await uploadImages(opts, log);
     log({ event: 'demo-uploaded', images: uris.length });
     const keyList = s3Uri(BUCKET, 'keys.txt');
     await writeBytes(keyList, uris.map((u) => `${u}\n`).join(''));
@@ -95,7 +147,7 @@ export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: st
       log,
     );
     const rows = (await Promise.all((await resultFiles(opts.run)).map((f) => readResults(f)))).flat();
-    return { endpoint: s3.endpoint, run: opts.run, summary, top: topLabels(rows, 5) };
+    return { endpoint: s3.endpoint, run: opts.run, summary, top: topLabels(rows, 5), ...(photos ? { photos: photoOutcomes(photos, rows) } : {}) };
   } finally {
     await s3.close();
   }

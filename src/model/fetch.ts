@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, UserError } from '../errors.js';
+import { UserError } from '../errors.js';
+import { downloadPinned } from '../storage/pinned-download.js';
 import { builtinSpecFile, readSpec, sha256Hex } from './resolve.js';
 import { modelCacheDir, modelSearchDirs } from './paths.js';
 import type { ModelSpec } from './spec.js';
@@ -22,25 +23,8 @@ async function fetchFile(file: string, url: string | undefined, sha256: string |
   }
   const from = mirror ? `${mirror.replace(/\/+$/, '')}/${file}` : url;
   if (!from) throw new UserError(`${file} has no download URL in its spec: place it in IMGTAG_MODEL_DIR`);
-  // Whatever stops the download, the line names the URL and the ways around it.
-  const around = `: put ${file} in a folder named by IMGTAG_MODEL_DIR, or download it through a mirror (npm run fetch-model -- --mirror <url>)`;
-  let res: Response;
-  try {
-    res = await fetch(from);
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new UserError(`downloading ${file} from ${from} failed (${cause?.code ?? cause?.message ?? errorMessage(e)}: offline, or no route to that host)${around}`);
-  }
-  if (!res.ok) throw new UserError(`downloading ${file} from ${from} failed: HTTP ${res.status}${around}`);
-  const bytes = Buffer.from(await res.arrayBuffer());
-  const got = sha256Hex(bytes);
-  if (sha256 !== undefined && got !== sha256) {
-    throw new UserError(`downloaded ${file} has sha256 ${got}, expected ${sha256}: not saved`);
-  }
   const dest = path.join(modelCacheDir(), file);
-  await fsp.mkdir(path.dirname(dest), { recursive: true });
-  await fsp.writeFile(`${dest}.part`, bytes);
-  await fsp.rename(`${dest}.part`, dest);
+  await downloadPinned(from, sha256, dest, `put ${file} in a folder named by IMGTAG_MODEL_DIR, or download it through a mirror (npm run fetch-model -- --mirror <url>)`);
   return { file, path: dest, action: 'downloaded' };
 }
 

@@ -8,10 +8,14 @@ import { settings } from '../settings.js';
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
 
 
-/** Where `npm run fetch-model` puts downloads: $IMGTAG_CACHE_DIR, else the XDG cache. */
+/** imgtag's download cache: $IMGTAG_CACHE_DIR, else the XDG cache. */
+export function cacheRoot(): string {
+  return settings().cacheDir ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'imgtag');
+}
+
+/** Where `npm run fetch-model` puts downloads. */
 export function modelCacheDir(): string {
-  const base = settings().cacheDir ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'imgtag');
-  return path.join(base, 'models');
+  return path.join(cacheRoot(), 'models');
 }
 
 /** Folders searched for a model's .onnx and labels files, in order. */
