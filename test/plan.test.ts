@@ -93,10 +93,11 @@ test('SIGTERM during a long plan: stopped within seconds, exit 3, nothing planne
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  await sleep(1500);
-  assert.equal(fs.existsSync(stale), false, 'the next plan removed the killed one\'s scratch');
   const mine = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`imgtag-plan-${child.pid}-`));
+  // Until the plan has its scratch folder (start-up takes seconds on a loaded machine); 3 M keys then take far longer.
+  for (const end = Date.now() + 30_000; mine().length === 0 && Date.now() < end; ) await sleep(100);
   assert.equal(mine().length, 1, 'planning, with its scratch folder');
+  assert.equal(fs.existsSync(stale), false, 'the next plan removed the killed one\'s scratch');
   const signalled = Date.now();
   child.kill('SIGTERM');
   assert.equal(await exited, 3, stderr);
