@@ -1,7 +1,8 @@
 {
   "variables": {
     "imgtag_jpeg%": "<!(node -p \"process.env.IMGTAG_NATIVE_JPEG || '1'\")",
-    "imgtag_heic%": "<!(node -p \"process.env.IMGTAG_NATIVE_HEIC || '1'\")"
+    "imgtag_heic%": "<!(node -p \"process.env.IMGTAG_NATIVE_HEIC || '1'\")",
+    "imgtag_hevc_ffmpeg%": "<!(node -p \"process.env.IMGTAG_NATIVE_HEVC_FFMPEG || '1'\")"
   },
   "targets": [
     {
@@ -27,7 +28,14 @@
           "target_name": "imgtag_heic",
           "sources": ["native/heic_decode.c"],
           "libraries": ["-lheif"],
-          "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
+          "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
+          "conditions": [
+            ["imgtag_hevc_ffmpeg == 1", {
+              "sources": ["native/hevc_ffmpeg.c"],
+              "defines": ["IMGTAG_FFMPEG_HEVC"],
+              "libraries": ["-lavcodec", "-lavutil"]
+            }]
+          ]
         }
       ]
     }]

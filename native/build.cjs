@@ -14,7 +14,10 @@ const [cmd, args] = gyp ? [process.execPath, [gyp, 'rebuild']] : ['node-gyp', ['
 const LIBRARY_PATHS = [
   { name: 'JPEG', variable: 'IMGTAG_NATIVE_JPEG', needs: 'libturbojpeg0-dev', fallback: 'JPEGs are decoded with sharp, slower' },
   { name: 'HEIC', variable: 'IMGTAG_NATIVE_HEIC', needs: 'libheif-dev', fallback: 'HEIC is decoded by libheif as WebAssembly, several times slower' },
+  { name: 'FFmpeg HEVC', variable: 'IMGTAG_NATIVE_HEVC_FFMPEG', needs: 'libavcodec-dev', fallback: "native HEIC goes through libheif's libde265, 1.4-1.6x slower" },
 ];
+// A path whose variable is 0 is left out on purpose (the GPU image builds HEIC without FFmpeg).
+const WANTED = LIBRARY_PATHS.filter((p) => process.env[p.variable] !== '0');
 
 /** undefined when node-gyp built it; else the first line that says why not. */
 function build(withPaths) {
@@ -28,8 +31,11 @@ function build(withPaths) {
   return (why ?? 'node-gyp failed').trim().slice(0, 160);
 }
 
-// The largest set of library paths that builds: all of them, then one fewer, down to planning alone.
-const subsets = [[...LIBRARY_PATHS], ...LIBRARY_PATHS.map((p) => LIBRARY_PATHS.filter((x) => x !== p)), []];
+// The largest set of library paths that builds: all of them, then every set one fewer, down to
+// planning alone. FFmpeg HEVC only adds to the HEIC path, so no set has it without HEIC.
+const subsets = Array.from({ length: 2 ** WANTED.length }, (_, bits) => WANTED.filter((_, i) => bits & (1 << i)))
+  .filter((set) => !set.some((p) => p.variable === 'IMGTAG_NATIVE_HEVC_FFMPEG') || set.some((p) => p.variable === 'IMGTAG_NATIVE_HEIC'))
+  .sort((a, b) => b.length - a.length);
 let first;
 let last;
 let built;
@@ -44,8 +50,9 @@ for (const subset of subsets) {
 }
 if (built === undefined) {
   // The last try built planning alone: its failure is the compiler's, not a library's.
-  console.log(`imgtag: the native fast paths were not built (${last}): planning reads lines in JavaScript, JPEGs go through sharp and HEIC through WebAssembly, all slower. For them: apt-get install build-essential libturbojpeg0-dev libheif-dev, then npm rebuild`);
+  console.log(`imgtag: the native fast paths were not built (${last}): planning reads lines in JavaScript, JPEGs go through sharp and HEIC through WebAssembly, all slower. For them: apt-get install build-essential libturbojpeg0-dev libheif-dev libavcodec-dev, then npm rebuild`);
 } else {
   console.log(`imgtag: built the native fast paths: planning${built.map((p) => `, ${p.name} decoding`).join('')}`);
-  for (const p of LIBRARY_PATHS.filter((x) => !built.includes(x))) console.log(`imgtag: the ${p.name} fast path was not built (${first}): ${p.fallback}. For it: apt-get install ${p.needs}, then npm rebuild`);
+  const heic = built.some((p) => p.variable === 'IMGTAG_NATIVE_HEIC');
+  for (const p of WANTED.filter((x) => !built.includes(x) && (heic || x.variable !== 'IMGTAG_NATIVE_HEVC_FFMPEG'))) console.log(`imgtag: the ${p.name} fast path was not built (${first}): ${p.fallback}. For it: apt-get install ${p.needs}, then npm rebuild`);
 }

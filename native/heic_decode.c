@@ -9,6 +9,9 @@
 #include <node_api.h>
 #include "async_job.h"
 #include <libheif/heif.h>
+#ifdef IMGTAG_FFMPEG_HEVC
+#include "hevc_ffmpeg.h"
+#endif
 
 typedef struct {
   async_job_t async;
@@ -54,6 +57,8 @@ static struct heif_image_handle *usable_thumbnail(const struct heif_image_handle
 
 static void fail(job_t *job, const char *what, struct heif_error err) {
   snprintf(job->error, sizeof job->error, "%s: %s", what, err.message ? err.message : "libheif error");
+  // libheif ends some messages with a newline: an error row's reason is one line.
+  for (size_t n = strlen(job->error); n > 0 && (job->error[n - 1] == '\n' || job->error[n - 1] == ' '); n--) job->error[n - 1] = 0;
 }
 
 static void execute(napi_env env, void *data) {
@@ -190,11 +195,34 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   return queue_job(env, "imgtag.heicDecode", argv[0], &job->async, execute, complete, job);
 }
 
+/**
+ * useFfmpeg(): string | undefined. From now on HEVC goes through FFmpeg's decoder (its libavcodec
+ * version is the answer); undefined when imgtag was built without libavcodec-dev (libde265 stays).
+ */
+static napi_value use_ffmpeg(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_get_undefined(env, &result);
+#ifdef IMGTAG_FFMPEG_HEVC
+  static int registered;
+  const char *problem = registered ? NULL : imgtag_register_ffmpeg_hevc();
+  if (problem) {
+    napi_throw_error(env, NULL, problem);
+    return NULL;
+  }
+  registered = 1;
+  napi_create_string_utf8(env, imgtag_ffmpeg_version(), NAPI_AUTO_LENGTH, &result);
+#endif
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   heif_init(NULL);
   napi_value fn;
   napi_create_function(env, "decode", NAPI_AUTO_LENGTH, decode, NULL, &fn);
   napi_set_named_property(env, exports, "decode", fn);
+  napi_create_function(env, "useFfmpeg", NAPI_AUTO_LENGTH, use_ffmpeg, NULL, &fn);
+  napi_set_named_property(env, exports, "useFfmpeg", fn);
   return exports;
 }
 

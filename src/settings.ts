@@ -25,6 +25,8 @@ export interface Settings {
   heicThreads?: number;
   /** HEIC: `thumbnail` (native; the file's thumbnail when large enough for the model), `full` (native, the primary image always), `wasm` (libheif as WebAssembly). */
   heic: 'thumbnail' | 'full' | 'wasm';
+  /** The native path's HEVC decoder: `ffmpeg` (libavcodec, when built with it) or `libde265` (libheif's own). */
+  hevcDecoder: 'ffmpeg' | 'libde265';
   /** `sharp`: every JPEG through sharp, not the libjpeg-turbo fast path. */
   jpeg: 'fast' | 'sharp';
   /** Off: every GET through the SDK, not the lean signed GET. */
@@ -79,6 +81,7 @@ export const VARIABLES: Variable[] = [
   { name: 'IMGTAG_LEASE_TTL_MS', key: 'leaseTtlMs', kind: 'ms', default: 120_000 },
   { name: 'IMGTAG_JPEG', key: 'jpeg', kind: 'text', default: 'fast' },
   { name: 'IMGTAG_HEIC', key: 'heic', kind: 'text', default: 'thumbnail' },
+  { name: 'IMGTAG_HEVC_DECODER', key: 'hevcDecoder', kind: 'text', default: 'ffmpeg' },
   { name: 'IMGTAG_WORKERS', key: 'workers', kind: 'count', shown: 'one per core on CPU, 1 on a GPU' },
   { name: 'IMGTAG_HEIC_THREADS', key: 'heicThreads', kind: 'count', shown: 'min(2, cores)' },
   { name: 'IMGTAG_PLAN_THREADS', key: 'planThreads', kind: 'count', shown: 'one per core' },
@@ -115,6 +118,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   if (out.jpeg !== 'fast' && out.jpeg !== 'sharp') throw new UserError(`IMGTAG_JPEG=${JSON.stringify(out.jpeg)} is not "sharp" (or unset)`);
   if (!['thumbnail', 'full', 'wasm'].includes(out.heic as string)) throw new UserError(`IMGTAG_HEIC=${JSON.stringify(out.heic)} is not "thumbnail", "full" or "wasm"`);
+  if (!['ffmpeg', 'libde265'].includes(out.hevcDecoder as string)) throw new UserError(`IMGTAG_HEVC_DECODER=${JSON.stringify(out.hevcDecoder)} is not "ffmpeg" or "libde265"`);
   return out as unknown as Settings;
 }
 

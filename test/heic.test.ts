@@ -94,3 +94,43 @@ test('HEIC thumbnails: used when their short side is at least the crop (224), el
   // Over --max-pixels: refused from the header, with its size, before any pixel is decoded.
   await assert.rejects(decodeImage(big, [{ ...target, maxPixels: 500_000 }]), /image is 1024x768, over the 500000-pixel limit/);
 });
+
+test("the native path's two HEVC decoders, FFmpeg's (the default) and libde265, give the same pixels, bit for bit: the 52 HEIC test photos, a grid, an irot, a 10-bit image, a thumbnail", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-hevc-'));
+  const wide = await sharp(path.join(IMAGENET_DIR, imagenetFiles()[9]!)).resize(512, 256, { fit: 'fill' }).png().toBuffer();
+  const made = heifEnc(dir, {
+    left: await sharp(wide).extract({ left: 0, top: 0, width: 256, height: 256 }).png().toBuffer(),
+    right: await sharp(wide).extract({ left: 256, top: 0, width: 256, height: 256 }).png().toBuffer(),
+    stored: await sharp(wide).rotate(90).png().toBuffer(),
+    deep: await sharp(wide).toColourspace('rgb16').png().toBuffer(),
+  });
+  fs.writeFileSync(path.join(dir, 'grid.heic'), gridHeif(made.left!, made.right!, 256, 256));
+  fs.writeFileSync(path.join(dir, 'irot.heic'), rotatedHeif(made.stored!, 1));
+  fs.writeFileSync(path.join(dir, 'deep.heic'), made.deep!);
+  // 1024x768 in a 320 box: a 320x240 thumbnail, large enough for the model, so it is what is decoded.
+  fs.writeFileSync(path.join(dir, 'thumb.heic'), heifEncThumb(dir, 'thumb', await sharp(wide).resize(1024, 768, { fit: 'fill' }).png().toBuffer(), 320));
+  const heicDir = path.join(IMAGE_DIR, 'heic');
+  const files = [...fs.readdirSync(heicDir).map((f) => path.join(heicDir, f)), ...['grid', 'irot', 'deep', 'thumb'].map((f) => path.join(dir, `${f}.heic`))];
+  // The decoder is chosen once per process: each runs in a child, which prints a sha256 per file.
+  const script = `
+    import { createHash } from 'node:crypto';
+    import fs from 'node:fs';
+    import { decodeHeicNative, hevcDecoderName } from ${JSON.stringify(new URL('../src/decode/heic-native.js', import.meta.url).href)};
+    const out = { decoder: hevcDecoderName(), files: {} };
+    for (const f of ${JSON.stringify(files)}) {
+      const d = await decodeHeicNative(fs.readFileSync(f), [{ width: 224, height: 224, shortSide: 256, maxPixels: 1e8 }], 1e8);
+      out.files[f] = [d.pixWidth, d.pixHeight, d.fromThumbnail, createHash('sha256').update(d.rgb).digest('hex')].join(' ');
+    }
+    console.log(JSON.stringify(out));`;
+  const decodeWith = (decoder: string) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, IMGTAG_HEVC_DECODER: decoder }, encoding: 'utf8' })) as { decoder: string; files: Record<string, string> };
+  const ffmpeg = decodeWith('ffmpeg');
+  const libde265 = decodeWith('libde265');
+  assert.match(ffmpeg.decoder, /^FFmpeg \(Lavc\d+/, 'npm ci builds the FFmpeg decoder where libavcodec-dev is installed (.ci/run installs it)');
+  assert.equal(libde265.decoder, 'libde265');
+  assert.equal(Object.keys(ffmpeg.files).length, 56);
+  assert.deepEqual(ffmpeg.files, libde265.files);
+  assert.match(ffmpeg.files[path.join(dir, 'thumb.heic')]!, /^320 240 true /, 'the thumbnail, decoded by FFmpeg');
+  // A file cut short is an error with a one-line reason (an error row), not a crash.
+  const cut = fs.readFileSync(files.find((f) => /n\d+_.*\.heic$/.test(f))!).subarray(0, 2000);
+  await assert.rejects(decodeImage(cut, [target]), (e: Error) => /^not a readable HEIF file: .*end of file/i.test(e.message) && !e.message.includes('\n'));
+});

@@ -9,10 +9,21 @@ export type NativeHeic =
 
 interface HeicAddon {
   decode(bytes: Buffer, minShortSide: number, maxPixels: number): Promise<NativeHeic>;
+  /** HEVC through FFmpeg's decoder from now on: its libavcodec version; undefined when built without it. */
+  useFfmpeg(): string | undefined;
 }
 
-let loaded: { addon?: HeicAddon; problem?: string } | undefined;
-const load = () => (loaded ??= loadAddon<HeicAddon>('imgtag_heic', settings().heic === 'wasm' ? 'IMGTAG_HEIC=wasm' : undefined, "install Debian's libheif-dev and a C compiler, then npm rebuild"));
+let loaded: { addon?: HeicAddon; problem?: string; hevc?: string } | undefined;
+function load(): { addon?: HeicAddon; problem?: string; hevc?: string } {
+  if (loaded) return loaded;
+  loaded = loadAddon<HeicAddon>('imgtag_heic', settings().heic === 'wasm' ? 'IMGTAG_HEIC=wasm' : undefined, "install Debian's libheif-dev and a C compiler, then npm rebuild");
+  const ffmpeg = settings().hevcDecoder === 'ffmpeg' ? loaded.addon?.useFfmpeg() : undefined;
+  loaded.hevc = loaded.addon ? (ffmpeg ? `FFmpeg (${ffmpeg})` : 'libde265') : undefined;
+  return loaded;
+}
+
+/** Which HEVC decoder the native path uses ("FFmpeg (Lavc59.37.100)", "libde265"); undefined without the native path. */
+export const hevcDecoderName = () => load().hevc;
 
 /** Why HEIC goes through libheif's WebAssembly build instead, said once at the start of a run; undefined when the native path is in use. */
 export const heicFastPathProblem = () => load().problem;
