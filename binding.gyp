@@ -16,7 +16,7 @@
       "targets": [
         {
           "target_name": "imgtag_jpeg",
-          "sources": ["native/jpeg_fast.c"],
+          "sources": ["native/jpeg_fast.c", "native/resize_crop.c"],
           "libraries": ["-lturbojpeg"],
           "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
         }
@@ -26,7 +26,7 @@
       "targets": [
         {
           "target_name": "imgtag_heic",
-          "sources": ["native/heic_decode.c"],
+          "sources": ["native/heic_decode.c", "native/resize_crop.c"],
           "libraries": ["-lheif"],
           "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
           "conditions": [

@@ -1,14 +1,18 @@
-// imgtag's HEIC path: the system's libheif (with libde265) decodes on libuv's thread pool, and only
-// as much as the model needs: the file's thumbnail when its short side is at least `minShortSide`,
-// else the primary image. libheif applies the item's transformations (irot, imir, clap), which is
-// how HEIF defines the image's orientation; EXIF orientation does not apply. The answer is 8-bit RGB;
-// the caller resizes and crops it as it does every image.
+// imgtag's HEIC path: the system's libheif decodes on libuv's thread pool (its HEVC decoder FFmpeg's
+// where built with it, see hevc_ffmpeg.c, else libde265), and only as much as the model needs: the
+// file's thumbnail when its short side is at least `minShortSide`, else the primary image. libheif
+// applies the item's transformations (irot, imir, clap), which is how HEIF defines the image's
+// orientation; EXIF orientation does not apply. libheif's RGB is averaged down by a whole factor
+// when it is that much larger than the model needs, and resize_crop.c makes each target's crop, as
+// the JPEG fast path does (no full-size copy, no sharp).
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
 #include "async_job.h"
 #include <libheif/heif.h>
+#include "resize_crop.h"
 #ifdef IMGTAG_FFMPEG_HEVC
 #include "hevc_ffmpeg.h"
 #endif
@@ -17,16 +21,21 @@ typedef struct {
   async_job_t async;
   const uint8_t *bytes;
   size_t size;
+  int n_targets;
+  target_t targets[MAX_TARGETS];
   int min_short_side;
   double max_pixels;
   // results
   char error[256];
   int over_limit;
   int width, height;          // the primary image, upright
-  int pix_width, pix_height;  // what was decoded
+  int pix_width, pix_height;  // what was decoded (the thumbnail's or the primary's size)
+  int shrink;                 // the even factor the decoded pixels were averaged down by, or 1
   int from_thumbnail;
-  uint8_t *rgb;
+  uint8_t *pixels[MAX_TARGETS];
 } job_t;
+
+static _Thread_local scratch_t scratch_rgb;
 
 static int short_side(const struct heif_image_handle *h) {
   int w = heif_image_handle_get_width(h), hh = heif_image_handle_get_height(h);
@@ -92,9 +101,10 @@ static void execute(napi_env env, void *data) {
   }
   thumb = usable_thumbnail(primary, job->min_short_side);
   job->from_thumbnail = thumb != NULL;
+  const struct heif_image_handle *chosen = thumb ? thumb : primary;
   opts = heif_decoding_options_alloc();
   if (opts) opts->convert_hdr_to_8bit = 1;
-  err = heif_decode_image(thumb ? thumb : primary, &img, heif_colorspace_RGB, heif_chroma_interleaved_RGB, opts);
+  err = heif_decode_image(chosen, &img, heif_colorspace_RGB, heif_chroma_interleaved_RGB, opts);
   if (err.code != heif_error_Ok) {
     fail(job, "HEVC data could not be decoded", err);
     goto done;
@@ -106,14 +116,34 @@ static void execute(napi_env env, void *data) {
     snprintf(job->error, sizeof job->error, "libheif decoded no pixels");
     goto done;
   }
-  job->rgb = malloc((size_t)w * h * 3);
-  if (!job->rgb) {
-    snprintf(job->error, sizeof job->error, "out of memory for %dx%d pixels", w, h);
-    goto done;
-  }
-  for (int y = 0; y < h; y++) memcpy(job->rgb + (size_t)y * w * 3, plane + (size_t)y * stride, (size_t)w * 3);
   job->pix_width = w;
   job->pix_height = h;
+  // Average down by the largest factor that still leaves every target's resize a downscale: a
+  // phone photo's 12 MP become ~0.2 MP before the resize, which then reads far less.
+  int need_w = 0, need_h = 0;
+  for (int t = 0; t < job->n_targets; t++) {
+    int tw, th;
+    resized_size(&job->targets[t], w, h, &tw, &th);
+    if (tw > need_w) need_w = tw;
+    if (th > need_h) need_h = th;
+  }
+  int k = 1;
+  while (w / (k + 1) >= need_w && h / (k + 1) >= need_h) k++;
+  int rw = w / k, rh = h / k;
+  job->shrink = k;
+  const uint8_t *rgb = plane;
+  int rgb_stride = stride;
+  if (k > 1) {
+    uint8_t *buf = scratch(&scratch_rgb, (size_t)rw * rh * 3);
+    if (!buf) {
+      snprintf(job->error, sizeof job->error, "out of memory for %dx%d pixels", rw, rh);
+      goto done;
+    }
+    box_shrink_rgb(plane, stride, w, h, k, buf);
+    rgb = buf;
+    rgb_stride = rw * 3;
+  }
+  if (!crop_targets(rgb, rgb_stride, rw, rh, 1, rw, rh, job->targets, job->n_targets, job->pixels)) snprintf(job->error, sizeof job->error, "out of memory for the model's crops");
 done:
   if (opts) heif_decoding_options_free(opts);
   if (img) heif_image_release(img);
@@ -141,7 +171,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_create_string_utf8(env, job->error[0] ? job->error : "the HEIC decode was cancelled", NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &error);
     napi_reject_deferred(env, job->async.deferred, error);
-    free(job->rgb);
+    for (int t = 0; t < job->n_targets; t++) free(job->pixels[t]);
   } else {
     napi_value result;
     napi_create_object(env, &result);
@@ -152,11 +182,17 @@ static void complete(napi_env env, napi_status status, void *data) {
       napi_get_boolean(env, true, &yes);
       napi_set_named_property(env, result, "overLimit", yes);
     } else {
-      napi_value rgb;
-      napi_create_external_buffer(env, (size_t)job->pix_width * job->pix_height * 3, job->rgb, free_rgb, NULL, &rgb);
-      napi_set_named_property(env, result, "rgb", rgb);
+      napi_value pixels, v;
+      napi_create_array_with_length(env, job->n_targets, &pixels);
+      for (int t = 0; t < job->n_targets; t++) {
+        napi_create_external_buffer(env, (size_t)job->targets[t].width * job->targets[t].height * 3, job->pixels[t], free_rgb, NULL, &v);
+        job->pixels[t] = NULL;
+        napi_set_element(env, pixels, t, v);
+      }
+      napi_set_named_property(env, result, "pixels", pixels);
       set_int(env, result, "pixWidth", job->pix_width);
       set_int(env, result, "pixHeight", job->pix_height);
+      set_int(env, result, "shrink", job->shrink);
       napi_value thumb;
       napi_get_boolean(env, job->from_thumbnail, &thumb);
       napi_set_named_property(env, result, "fromThumbnail", thumb);
@@ -167,12 +203,15 @@ static void complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-/** decode(heic: Buffer, minShortSide, maxPixels): Promise<{width, height, overLimit} | {width, height, rgb, pixWidth, pixHeight, fromThumbnail}> */
+/**
+ * decode(heic: Buffer, targets: Int32Array [width, height, shortSide]*, minShortSide, maxPixels):
+ * Promise<{width, height, overLimit} | {width, height, pixels: Buffer[], pixWidth, pixHeight, shrink, fromThumbnail}>
+ */
 static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "decode(heic, minShortSide, maxPixels)");
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    napi_throw_type_error(env, NULL, "decode(heic, targets, minShortSide, maxPixels)");
     return NULL;
   }
   job_t *job = calloc(1, sizeof(job_t));
@@ -180,14 +219,25 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  void *bytes;
-  size_t len;
+  void *bytes, *tdata;
+  size_t len, count;
+  napi_typedarray_type type;
   int32_t min_short;
-  if (napi_get_buffer_info(env, argv[0], &bytes, &len) != napi_ok || napi_get_value_int32(env, argv[1], &min_short) != napi_ok ||
-      napi_get_value_double(env, argv[2], &job->max_pixels) != napi_ok) {
+  if (napi_get_buffer_info(env, argv[0], &bytes, &len) != napi_ok || napi_get_typedarray_info(env, argv[1], &type, &count, &tdata, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      count == 0 || count % 3 || count / 3 > MAX_TARGETS || napi_get_value_int32(env, argv[2], &min_short) != napi_ok || napi_get_value_double(env, argv[3], &job->max_pixels) != napi_ok) {
     free(job);
-    napi_throw_type_error(env, NULL, "decode(heic: Buffer, minShortSide: number, maxPixels: number)");
+    napi_throw_type_error(env, NULL, "decode(heic: Buffer, targets: Int32Array of 1 to 8 [width, height, shortSide], minShortSide: number, maxPixels: number)");
     return NULL;
+  }
+  const int32_t *tv = tdata;
+  job->n_targets = (int)(count / 3);
+  for (int t = 0; t < job->n_targets; t++) {
+    job->targets[t] = (target_t){tv[t * 3], tv[t * 3 + 1], tv[t * 3 + 2]};
+    if (tv[t * 3] <= 0 || tv[t * 3 + 1] <= 0 || tv[t * 3 + 2] <= 0) {
+      free(job);
+      napi_throw_range_error(env, NULL, "target sizes must be positive");
+      return NULL;
+    }
   }
   job->bytes = bytes;
   job->size = len;

@@ -1,23 +1,19 @@
-// imgtag's JPEG fast path: libjpeg-turbo decode at a power-of-two DCT scale, a Pillow-style
-// antialiased bilinear resize computed only for the centre crop, EXIF orientation applied to the
-// small result. Runs on libuv's thread pool. Anything unusual (CMYK, 12-bit, a warning such as a
+// imgtag's JPEG fast path: libjpeg-turbo decode at a power-of-two DCT scale, then resize_crop.c's
+// resize and centre crop with EXIF orientation. Runs on libuv's thread pool. Anything unusual (CMYK, 12-bit, a warning such as a
 // truncated file, over the pixel limit) is declined: the caller decodes that image with sharp.
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
 #include "async_job.h"
 #include <turbojpeg.h>
-
-#define MAX_TARGETS 8
+#include "resize_crop.h"
 
 // Decode at a DCT scale whose result is at least the resized size (as Pillow's draft() and libvips's
 // shrink-on-load do): 2 would match Pillow's full decode more closely on large photos, at 0.77x the speed.
 #define MARGIN 1
-#define PRECISION_BITS (32 - 8 - 2)
-
-typedef struct { int width, height, short_side; } target_t;
+// The decoded photo, kept per thread between images (resize_crop.c says why).
+static _Thread_local scratch_t scratch_decoded;
 
 typedef struct {
   async_job_t async;
@@ -70,137 +66,6 @@ static int exif_orientation(const uint8_t *p, size_t n) {
   return 1;
 }
 
-/** Pillow's resampling coefficients (bilinear, antialiased when shrinking), fixed point, for output pixels [from, from+count). */
-typedef struct { int *bounds; int32_t *coeffs; int ksize; } kernel_t;
-
-static int make_kernel(kernel_t *k, int in_size, int out_size, int from, int count) {
-  double scale = (double)in_size / out_size;
-  double filterscale = scale < 1.0 ? 1.0 : scale;
-  double support = 1.0 * filterscale;
-  int ksize = (int)ceil(support) * 2 + 1;
-  k->ksize = ksize;
-  k->bounds = malloc(sizeof(int) * 2 * count);
-  k->coeffs = malloc(sizeof(int32_t) * ksize * count);
-  double *w = malloc(sizeof(double) * ksize);
-  if (!k->bounds || !k->coeffs || !w) { free(w); return 0; }
-  for (int o = 0; o < count; o++) {
-    double center = (from + o + 0.5) * scale;
-    double ss = 1.0 / filterscale;
-    int xmin = (int)(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    int xmax = (int)(center + support + 0.5);
-    if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    double total = 0;
-    for (int x = 0; x < xmax; x++) {
-      double d = fabs((x + xmin - center + 0.5) * ss);
-      double v = d < 1.0 ? 1.0 - d : 0.0;
-      w[x] = v;
-      total += v;
-    }
-    for (int x = 0; x < ksize; x++) {
-      double v = x < xmax && total != 0 ? w[x] / total : 0;
-      k->coeffs[o * ksize + x] = (int32_t)(v < 0 ? v * (1 << PRECISION_BITS) - 0.5 : v * (1 << PRECISION_BITS) + 0.5);
-    }
-    k->bounds[o * 2] = xmin;
-    k->bounds[o * 2 + 1] = xmax;
-  }
-  free(w);
-  return 1;
-}
-
-static void free_kernel(kernel_t *k) { free(k->bounds); free(k->coeffs); }
-
-/**
- * Scratch memory per thread-pool thread, kept between images: a fresh malloc of a decoded photo (over
- * glibc's mmap threshold, which imgtag's workers set low) would cost an mmap, page faults and munmap
- * per image.
- */
-typedef struct { void *p; size_t cap; } scratch_t;
-static _Thread_local scratch_t scratch_decoded, scratch_rows, scratch_acc, scratch_crop;
-
-static void *scratch(scratch_t *s, size_t n) {
-  if (n > s->cap) {
-    free(s->p);
-    s->p = malloc(n);
-    s->cap = s->p ? n : 0;
-  }
-  return s->p;
-}
-
-static inline uint8_t clip8(int32_t v) {
-  v >>= PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
-}
-
-/**
- * Resize src (sw x sh RGB) to rw x rh and keep only the window [cx, cx+cw) x [cy, cy+ch), into dst
- * (cw x ch RGB). Horizontal pass first, over only the source rows the window's rows need.
- */
-static int resize_crop(const uint8_t *src, int sw, int sh, int rw, int rh, int cx, int cy, int cw, int ch, uint8_t *dst) {
-  kernel_t kx, ky;
-  if (!make_kernel(&kx, sw, rw, cx, cw) || !make_kernel(&ky, sh, rh, cy, ch)) return 0;
-  int y0 = ky.bounds[0], y1 = y0;
-  for (int o = 0; o < ch; o++) {
-    int end = ky.bounds[o * 2] + ky.bounds[o * 2 + 1];
-    if (ky.bounds[o * 2] < y0) y0 = ky.bounds[o * 2];
-    if (end > y1) y1 = end;
-  }
-  int rows = y1 - y0;
-  uint8_t *tmp = scratch(&scratch_rows, (size_t)rows * cw * 3);
-  int32_t *acc = scratch(&scratch_acc, sizeof(int32_t) * cw * 3);
-  if (!tmp || !acc) { free_kernel(&kx); free_kernel(&ky); return 0; }
-  for (int y = 0; y < rows; y++) {
-    const uint8_t *line = src + (size_t)(y0 + y) * sw * 3;
-    uint8_t *out = tmp + (size_t)y * cw * 3;
-    for (int o = 0; o < cw; o++) {
-      int xmin = kx.bounds[o * 2], xn = kx.bounds[o * 2 + 1];
-      const int32_t *c = kx.coeffs + o * kx.ksize;
-      int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
-      const uint8_t *px = line + xmin * 3;
-      for (int x = 0; x < xn; x++, px += 3) {
-        r += px[0] * c[x];
-        g += px[1] * c[x];
-        b += px[2] * c[x];
-      }
-      out[o * 3] = clip8(r);
-      out[o * 3 + 1] = clip8(g);
-      out[o * 3 + 2] = clip8(b);
-    }
-  }
-  // Vertical pass a row at a time (contiguous, so the compiler vectorises it).
-  const int n = cw * 3;
-  for (int o = 0; o < ch; o++) {
-    int ymin = ky.bounds[o * 2] - y0, yn = ky.bounds[o * 2 + 1];
-    const int32_t *c = ky.coeffs + o * ky.ksize;
-    for (int x = 0; x < n; x++) acc[x] = 1 << (PRECISION_BITS - 1);
-    for (int y = 0; y < yn; y++) {
-      const uint8_t *row = tmp + (size_t)(ymin + y) * n;
-      const int32_t k = c[y];
-      for (int x = 0; x < n; x++) acc[x] += row[x] * k;
-    }
-    uint8_t *out = dst + (size_t)o * n;
-    for (int x = 0; x < n; x++) out[x] = clip8(acc[x]);
-  }
-  free_kernel(&kx);
-  free_kernel(&ky);
-  return 1;
-}
-
-/** Where upright pixel (x, y) of an image shown W x H comes from in the stored image (sw x sh). */
-static inline void stored_xy(int orient, int x, int y, int sw, int sh, int *sx, int *sy) {
-  switch (orient) {
-    case 2: *sx = sw - 1 - x; *sy = y; break;
-    case 3: *sx = sw - 1 - x; *sy = sh - 1 - y; break;
-    case 4: *sx = x; *sy = sh - 1 - y; break;
-    case 5: *sx = y; *sy = x; break;
-    case 6: *sx = y; *sy = sh - 1 - x; break;
-    case 7: *sx = sw - 1 - y; *sy = sh - 1 - x; break;
-    case 8: *sx = sw - 1 - y; *sy = x; break;
-    default: *sx = x; *sy = y;
-  }
-}
-
 static void execute(napi_env env, void *data) {
   (void)env;
   job_t *job = data;
@@ -220,15 +85,11 @@ static void execute(napi_env env, void *data) {
   job->width = uw;
   job->height = uh;
   // Resized (upright) sizes per target, as the sharp path computes them; the largest sets the DCT scale.
-  int rw[MAX_TARGETS], rh[MAX_TARGETS], need_w = 0, need_h = 0;
+  int need_w = 0, need_h = 0;
   for (int t = 0; t < job->n_targets; t++) {
-    target_t *tg = &job->targets[t];
-    double s = (double)tg->short_side / (uw < uh ? uw : uh);
-    rw[t] = (int)floor(uw * s + 0.5);
-    rh[t] = (int)floor(uh * s + 0.5);
-    if (rw[t] < tg->width) rw[t] = tg->width;
-    if (rh[t] < tg->height) rh[t] = tg->height;
-    int sw_need = transposed ? rh[t] : rw[t], sh_need = transposed ? rw[t] : rh[t];
+    int rw, rh;
+    resized_size(&job->targets[t], uw, uh, &rw, &rh);
+    int sw_need = transposed ? rh : rw, sh_need = transposed ? rw : rh;
     if (sw_need > need_w) need_w = sw_need;
     if (sh_need > need_h) need_h = sh_need;
   }
@@ -240,34 +101,7 @@ static void execute(napi_env env, void *data) {
   decoded = scratch(&scratch_decoded, (size_t)dw * dh * 3);
   if (!decoded) goto done;
   if (tjDecompress2(tj, job->jpeg, (unsigned long)job->jpeg_size, decoded, dw, 0, dh, TJPF_RGB, TJFLAG_STOPONWARNING) != 0) goto done;
-  for (int t = 0; t < job->n_targets; t++) {
-    target_t *tg = &job->targets[t];
-    // The centre crop, upright, then the same rectangle in the stored orientation.
-    int left = (rw[t] - tg->width) >> 1, top = (rh[t] - tg->height) >> 1;
-    int srw = transposed ? rh[t] : rw[t], srh = transposed ? rw[t] : rh[t];
-    int ax, ay, bx, by;
-    stored_xy(orient, left, top, srw, srh, &ax, &ay);
-    stored_xy(orient, left + tg->width - 1, top + tg->height - 1, srw, srh, &bx, &by);
-    int cx = ax < bx ? ax : bx, cy = ay < by ? ay : by;
-    int cw = transposed ? tg->height : tg->width, ch = transposed ? tg->width : tg->height;
-    uint8_t *crop = scratch(&scratch_crop, (size_t)cw * ch * 3);
-    uint8_t *out = malloc((size_t)tg->width * tg->height * 3);
-    if (!crop || !out || !resize_crop(decoded, dw, dh, srw, srh, cx, cy, cw, ch, crop)) {
-      free(out);
-      goto done;
-    }
-    if (orient == 1) {
-      memcpy(out, crop, (size_t)cw * ch * 3);
-    } else {
-      for (int y = 0; y < tg->height; y++)
-        for (int x = 0; x < tg->width; x++) {
-          int sx, sy;
-          stored_xy(orient, left + x, top + y, srw, srh, &sx, &sy);
-          memcpy(out + ((size_t)y * tg->width + x) * 3, crop + ((size_t)(sy - cy) * cw + (sx - cx)) * 3, 3);
-        }
-    }
-    job->pixels[t] = out;
-  }
+  if (!crop_targets(decoded, dw * 3, dw, dh, orient, uw, uh, job->targets, job->n_targets, job->pixels)) goto done;
   job->declined = 0;
 done:
   if (job->declined)

@@ -119,7 +119,7 @@ test("the native path's two HEVC decoders, FFmpeg's (the default) and libde265, 
     const out = { decoder: hevcDecoderName(), files: {} };
     for (const f of ${JSON.stringify(files)}) {
       const d = await decodeHeicNative(fs.readFileSync(f), [{ width: 224, height: 224, shortSide: 256, maxPixels: 1e8 }], 1e8);
-      out.files[f] = [d.pixWidth, d.pixHeight, d.fromThumbnail, createHash('sha256').update(d.rgb).digest('hex')].join(' ');
+      out.files[f] = [d.pixWidth, d.pixHeight, d.fromThumbnail, createHash('sha256').update(d.pixels[0]).digest('hex')].join(' ');
     }
     console.log(JSON.stringify(out));`;
   const decodeWith = (decoder: string) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, IMGTAG_HEVC_DECODER: decoder }, encoding: 'utf8' })) as { decoder: string; files: Record<string, string> };

@@ -96,9 +96,9 @@ export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): P
 }
 
 /**
- * HEIC, upright: natively (libheif and libde265 on the thread pool), from the file's thumbnail when
- * it is large enough for every target; else libheif as WebAssembly on a pool thread. Then the same
- * resize and crop as every image.
+ * HEIC, upright: natively (libheif on the thread pool, resized and cropped there as the JPEG fast
+ * path does), from the file's thumbnail when it is large enough for every target; else libheif as
+ * WebAssembly on a pool thread, then the same resize and crop as every image.
  */
 async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: number): Promise<DecodedImage> {
   const how = settings().heic;
@@ -107,10 +107,7 @@ async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: num
     throw new DecodeError(e instanceof Error ? e.message : String(e), 'undecodable');
   });
   if (native?.overLimit) throw overPixelLimit(native.width, native.height, maxPixels);
-  if (native) {
-    const open = () => sharp(native.rgb, { raw: { width: native.pixWidth, height: native.pixHeight, channels: 3 } });
-    return { pixels: await resizeAll(open, native.pixWidth, native.pixHeight, targets, { hasAlpha: false, plainRgb: true }), width: native.width, height: native.height };
-  }
+  if (native) return { pixels: native.pixels, width: native.width, height: native.height };
   return decodeHeicWasm(bytes, targets, maxPixels);
 }
 

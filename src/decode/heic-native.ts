@@ -1,14 +1,19 @@
 import { loadAddon } from '../native/load.js';
 import { settings } from '../settings.js';
 import type { DecodeTarget } from './types.js';
+import { packedTargets } from './jpeg-fast.js';
 
-/** The native addon (native/heic_decode.c), built at install over the system's libheif and libde265. */
+/**
+ * The native addon (native/heic_decode.c), built at install over the system's libheif: each target's
+ * centre crop, upright, as the JPEG fast path gives them; pixWidth x pixHeight is what was decoded
+ * (the thumbnail or the primary image), averaged down by `shrink` before the resize.
+ */
 export type NativeHeic =
   | { width: number; height: number; overLimit: true }
-  | { width: number; height: number; overLimit?: undefined; rgb: Buffer; pixWidth: number; pixHeight: number; fromThumbnail: boolean };
+  | { width: number; height: number; overLimit?: undefined; pixels: Buffer[]; pixWidth: number; pixHeight: number; shrink: number; fromThumbnail: boolean };
 
 interface HeicAddon {
-  decode(bytes: Buffer, minShortSide: number, maxPixels: number): Promise<NativeHeic>;
+  decode(bytes: Buffer, targets: Int32Array, minShortSide: number, maxPixels: number): Promise<NativeHeic>;
   /** HEVC through FFmpeg's decoder from now on: its libavcodec version; undefined when built without it. */
   useFfmpeg(): string | undefined;
 }
@@ -35,8 +40,8 @@ export const heicFastPathProblem = () => load().problem;
  */
 export const thumbnailFloor = (targets: DecodeTarget[]) => Math.max(...targets.map((t) => Math.min(t.width, t.height)));
 
-/** Decoded natively, RGB; undefined when the addon is not built (the caller uses WebAssembly). */
+/** Decoded natively and cropped for every target; undefined when the addon is not built (the caller uses WebAssembly). */
 export async function decodeHeicNative(bytes: Buffer, targets: DecodeTarget[], maxPixels: number, useThumbnail = true): Promise<NativeHeic | undefined> {
   const { addon } = load();
-  return addon?.decode(bytes, useThumbnail ? thumbnailFloor(targets) : 0, maxPixels);
+  return addon?.decode(bytes, packedTargets(targets), useThumbnail ? thumbnailFloor(targets) : 0, maxPixels);
 }

@@ -13,12 +13,12 @@ const load = () => (loaded ??= loadAddon<JpegAddon>('imgtag_jpeg', settings().jp
 /** Why JPEGs go through sharp instead, said once at the start of a run; undefined when the fast path is in use. */
 export const jpegFastPathProblem = () => load().problem;
 
-/** The targets as the addon takes them, packed once per target list (a run's is fixed), not per image. */
-const packed = new WeakMap<DecodeTarget[], { sizes: Int32Array; maxPixels: number }>();
-function packedTargets(targets: DecodeTarget[]): { sizes: Int32Array; maxPixels: number } {
+/** The targets as the native decoders take them ([width, height, shortSide] each), packed once per target list (a run's is fixed), not per image. */
+const packed = new WeakMap<DecodeTarget[], Int32Array>();
+export function packedTargets(targets: DecodeTarget[]): Int32Array {
   let p = packed.get(targets);
   if (!p) {
-    p = { sizes: Int32Array.from(targets.flatMap((t) => [t.width, t.height, t.shortSide])), maxPixels: Math.min(...targets.map((t) => t.maxPixels)) };
+    p = Int32Array.from(targets.flatMap((t) => [t.width, t.height, t.shortSide]));
     packed.set(targets, p);
   }
   return p;
@@ -34,7 +34,6 @@ const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && 
 export async function decodeJpegFast(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage | undefined> {
   const { addon } = load();
   if (!addon || !isJpeg(bytes)) return undefined;
-  const { sizes, maxPixels } = packedTargets(targets);
-  const got = await addon.decode(bytes, sizes, maxPixels);
+  const got = await addon.decode(bytes, packedTargets(targets), Math.min(...targets.map((t) => t.maxPixels)));
   return got ?? undefined;
 }
