@@ -1,6 +1,6 @@
 import sharp, { type Metadata } from 'sharp';
 import { decodeJpegFast } from './jpeg-fast.js';
-import { decodeHeicOffThread, isHeif } from './heic.js';
+import { decodeHeicOffThread, isHeif, isHevcHeif } from './heic.js';
 import { decodeHeicNative } from './heic-native.js';
 import { settings } from '../settings.js';
 import { DecodeError, overPixelLimit, type DecodedImage, type DecodeTarget } from './types.js';
@@ -75,6 +75,8 @@ export async function decodeImage(bytes: Buffer, targets: DecodeTarget[]): Promi
 /** Every format sharp reads (and JPEGs the fast path declines or cannot take); HEVC-coded HEIF through libheif. */
 export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage> {
   const maxPixels = Math.min(...targets.map((t) => t.maxPixels));
+  // An iPhone photo says HEVC in its first 12 bytes: libheif reads it, sharp's libvips cannot.
+  if (isHevcHeif(bytes)) return decodeHeic(bytes, targets, maxPixels);
   const options = { failOn: 'truncated' as const, limitInputPixels: maxPixels, sequentialRead: true, ignoreIcc: true };
   let meta: Metadata;
   try {

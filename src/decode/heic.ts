@@ -14,11 +14,16 @@ export function heicThreads(): number {
   return settings().heicThreads ?? Math.min(2, os.availableParallelism());
 }
 
+const HEVC_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs'];
+
 /** ISO-BMFF `ftyp` with a HEIF brand: what iPhones and many Android phones write. */
 export function isHeif(bytes: Buffer): boolean {
   if (bytes.length < 12 || bytes.toString('latin1', 4, 8) !== 'ftyp') return false;
-  return ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1'].includes(bytes.toString('latin1', 8, 12));
+  return [...HEVC_BRANDS, 'mif1', 'msf1'].includes(bytes.toString('latin1', 8, 12));
 }
+
+/** A major brand that means HEVC (not the generic mif1, which AVIF files may carry too): no need to ask sharp first. */
+export const isHevcHeif = (bytes: Buffer): boolean => bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp' && HEVC_BRANDS.includes(bytes.toString('latin1', 8, 12));
 
 export async function decodeHeicOffThread(bytes: Buffer, maxPixels: number): Promise<HeicPixels> {
   // piscina itself loads with the first HEIC that needs the WebAssembly decoder.
