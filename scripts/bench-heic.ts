@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cpuFlags, ONE_CORE, ROOT, seconds } from './bench-env.js';
+
+const CLI = path.join(ROOT, 'dist/cli/imgtag.js');
 import { writeBenchmarkSection } from './benchmarks-md.js';
 import { PRICES } from '../src/report/prices.js';
 import { testData } from './test-data.js';
@@ -61,7 +63,7 @@ const sets = [
 ];
 
 const rows: string[] = [];
-const measured: Record<string, { jpeg?: number; thumbnail?: number; full: number; wasm: number }> = {};
+const measured: Record<string, { jpeg?: number; thumbnail?: number; thumbnailDe265?: number; full: number; fullDe265: number; wasm: number }> = {};
 const de265 = { IMGTAG_HEVC_DECODER: 'libde265' };
 for (const set of sets) {
   const jpeg = set.jpeg.length > 0 ? rate(set.jpeg, {}, set.repeat) : undefined;
@@ -70,7 +72,7 @@ for (const set of sets) {
   const full = rate(set.heic, { IMGTAG_HEIC: 'full' }, set.repeat);
   const fullDe265 = rate(set.heic, { IMGTAG_HEIC: 'full', ...de265 }, set.repeat);
   const wasm = rate(set.heic, { IMGTAG_HEIC: 'wasm' }, Math.max(1, Math.round(set.repeat / 4)));
-  measured[set.name] = { jpeg, thumbnail, full, wasm };
+  measured[set.name] = { jpeg, thumbnail, thumbnailDe265, full, fullDe265, wasm };
   const name = `${set.name} (HEIC ${kb(set.heic)} KB${set.jpeg.length ? `, JPEG ${kb(set.jpeg)} KB` : ''} a photo)`;
   const row = (what: string, r: number | undefined) => {
     if (r === undefined) return;
@@ -83,6 +85,44 @@ for (const set of sets) {
   row('HEIC native, libde265, the primary image', fullDe265);
   row('HEIC as WebAssembly (libheif-js, the fallback)', wasm);
 }
+
+/**
+ * End to end on every core: `imgtag run` (MobileNetV2 int8, local files) over the ImageNet samples
+ * with thumbnails as HEIC and as JPEG, each photo under 40 keys (steady state, ~2,000 images).
+ */
+const endToEnd: string[] = [];
+{
+  const heics = sets[0]!.heic;
+  const keyList = (name: string, files: string[]) => {
+    const dir = path.join(work, `e2e-${name}`);
+    fs.mkdirSync(dir);
+    const keys = Array.from({ length: 40 }, (_, r) => files.map((f) => {
+      const key = path.join(dir, `${r}-${path.basename(f)}`);
+      fs.symlinkSync(f, key);
+      return key;
+    })).flat();
+    fs.writeFileSync(`${dir}.txt`, keys.join('\n'));
+    return `${dir}.txt`;
+  };
+  const runRate = (list: string, env: NodeJS.ProcessEnv) => {
+    const run = path.join(work, `run-${Date.now()}`);
+    execFileSync(process.execPath, [CLI, 'plan', '--manifest', list, '--run', run, '--shard-size', '250'], { stdio: 'ignore' });
+    const out = execFileSync(process.execPath, [CLI, 'run', '--run', run, '--progress', 'none', '--no-compact'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    return Number(/images\/s over wall time\s+([\d.]+)/.exec(out)![1]);
+  };
+  const jpegList = keyList('jpeg', sets[0]!.jpeg.filter((_, i) => fs.existsSync(heics[i]!)));
+  const heicList = keyList('heic', heics);
+  const jpegRate = runRate(jpegList, {});
+  for (const [what, env] of [
+    ['the same photos as JPEG (baseline)', undefined],
+    ['HEIC, FFmpeg, from the thumbnail', { IMGTAG_HEVC_DECODER: 'ffmpeg' }],
+    ['HEIC, libde265, from the thumbnail', { IMGTAG_HEVC_DECODER: 'libde265' }],
+    ['HEIC as WebAssembly', { IMGTAG_HEIC: 'wasm' }],
+  ] as const) {
+    const r = env ? runRate(heicList, env) : jpegRate;
+    endToEnd.push(`| ${what} | ${r.toFixed(1)} | ${(r / jpegRate).toFixed(2)}x |`);
+  }
+}
 fs.rmSync(work, { recursive: true, force: true });
 
 // 300 M images, a third of them phone HEIC photos (4:3, as phones shoot by default): core-hours at each path's rate.
@@ -91,9 +131,11 @@ const c7i = PRICES.instances['c7i.xlarge']!;
 const vcpuHour = c7i.usdPerHour / c7i.vcpus;
 const hours = (r: number) => 100e6 / r / 3600;
 const projection = [
-  ['WebAssembly (before)', phone.wasm],
-  ['native, the primary image', phone.full],
-  ['native, from the thumbnail', phone.thumbnail!],
+  ['WebAssembly', phone.wasm],
+  ['native with libde265, the primary image', phone.fullDe265],
+  ['native with FFmpeg, the primary image', phone.full],
+  ['native with libde265, from the thumbnail', phone.thumbnailDe265!],
+  ['native with FFmpeg, from the thumbnail', phone.thumbnail!],
   ['the same photos as JPEG (fast path)', phone.jpeg!],
 ].map(([what, r]) => `${what}: ${Math.round(hours(r as number)).toLocaleString('en')} core-hours, $${Math.round(hours(r as number) * vcpuHour).toLocaleString('en')}`);
 
@@ -103,6 +145,12 @@ const table = [
   '| photos | decoder | images/s | vs JPEG fast path | vs WebAssembly |',
   '| --- | --- | --- | --- | --- |',
   ...rows,
+  '',
+  `\`imgtag run\` end to end on all ${os.availableParallelism()} cores (MobileNetV2 int8, local files), the ${sets[0]!.heic.length} ImageNet samples with thumbnails, each under 40 keys:`,
+  '',
+  '| photos | images/s | vs JPEG |',
+  '| --- | --- | --- |',
+  ...endToEnd,
   '',
   `300 M images, a third of them phone photos as HEIC, decoded at the phone-photo rates above on c7i.xlarge vCPUs ($${vcpuHour.toFixed(4)} per vCPU-hour on demand): ${projection.join('; ')}.`,
   '',
