@@ -75,3 +75,35 @@ test('a previous nightly run with a shard under another host\'s live lease: exit
   assert.equal(res.code, 3, res.stderr);
   assert.match(res.stderr, /has 1 shard\(s\) held by another worker's lease: run the nightly again later: exit 3/);
 });
+
+test('nightly --include/--exclude: only the keys kept are tagged and in the current table; a key the filters later leave out leaves it as a deletion', async () => {
+  const s3 = await testS3();
+  const bucket = await newBucket('nightly-filter');
+  for (let i = 0; i < 6; i++) await writeBytes(`s3://${bucket}/img/${i}.jpg`, photo(i));
+  for (let i = 6; i < 8; i++) await writeBytes(`s3://${bucket}/img/${i}.png`, photo(i));
+  const nightly = (...filters: string[]) => imgtag(['nightly', '--root', `s3://${bucket}/nightly`, '--prefix', `s3://${bucket}/img/`, '--shard-size', '8', ...filters], s3.env);
+
+  const jpegsOnly = await nightly('--include', '*.jpg');
+  assert.equal(jpegsOnly.code, 0, jpegsOnly.stderr);
+  assert.equal(field(jpegsOnly.stdout, 'images'), '6');
+  assert.match(field(jpegsOnly.stdout, 'left out by filters') ?? '', /^2 /);
+  const tagged = (await readRunResults(field(jpegsOnly.stdout, 'run')!)).rows.map((r) => String(r.key)).sort();
+  assert.deepEqual(tagged, ['img/0.jpg', 'img/1.jpg', 'img/2.jpg', 'img/3.jpg', 'img/4.jpg', 'img/5.jpg']);
+
+  // Without filters the PNGs are new; nothing is deleted.
+  const all = await nightly();
+  assert.equal(all.code, 0, all.stderr);
+  assert.equal(field(all.stdout, 'images'), '2');
+  assert.equal(field(all.stdout, 'new objects'), '2');
+  assert.equal(field(all.stdout, 'deleted since parent'), '0');
+  assert.equal(field(all.stdout, 'left out by filters'), undefined);
+
+  // Leaving them out again takes them out of the current table: 2 of 8 is over the default 10% share, refused.
+  const refused = await nightly('--exclude', '*.png');
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.match(refused.stderr, /delete/i);
+  const dropped = await nightly('--exclude', '*.png', '--max-deletions', '0.5');
+  assert.equal(dropped.code, 0, dropped.stderr);
+  assert.equal(field(dropped.stdout, 'images'), '0');
+  assert.equal(field(dropped.stdout, 'deleted since parent'), '2');
+});

@@ -6,10 +6,12 @@ import type { NightlyResult } from '../../src/nightly/nightly.js';
 import { stopOnSignals } from '../../src/pool/stop.js';
 import { finishRun, type Act, type Cli } from '../common/context.js';
 import { runSummaryRows, table } from '../common/format.js';
-import { int, rate, runOptions, sourceOptions, type RunFlags, type SourceFlags } from '../common/options.js';
+import { globOptions, int, rate, runOptions, sourceOptions, type RunFlags, type SourceFlags } from '../common/options.js';
 
 type NightlyFlags = RunFlags &
   SourceFlags & {
+    include?: string[];
+    exclude?: string[];
     root: string;
     dataset?: string;
     maxDeletions: number;
@@ -38,6 +40,7 @@ function resultRows(res: NightlyResult): [string, string | number][] {
     ['new objects', c?.new ?? 0],
     ['changed or re-tagged', res.plan.counts.images - (c?.new ?? 0)],
     ['deleted since parent', c?.deleted ?? 0],
+    ...(res.plan.counts.filtered !== undefined ? [['left out by filters', `${res.plan.counts.filtered} (not tagged; not in the current table)`] as [string, string]] : []),
     ...(res.summary ? runSummaryRows(res.summary) : [['images', res.plan.counts.images] as [string, number]]),
     ...(res.submitted
       ? ([
@@ -52,7 +55,7 @@ function resultRows(res: NightlyResult): [string, string | number][] {
 /** imgtag nightly: tag only what is new or changed, and keep the current table (for cron). */
 export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
   runOptions(
-    sourceOptions(
+    globOptions(sourceOptions(
       program
         .command('nightly')
         .description('tag only what is new or changed since the last nightly under --root (for cron), and keep <root>/current/: one row per live object with its newest tags')
@@ -69,7 +72,7 @@ export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
         .option('--compact-job-queue <arn>', 'fleet: queue of the compact job that then updates the current table (terraform output planning_queue)')
         .option('--compact-job-definition <arn>', 'fleet: its job definition (terraform output compact_job_definition)')
         .option('--dry-run', 'plan in a scratch folder and say what would be done (for a fleet delta, the SubmitJob requests): nothing under --root changes, nothing is tagged or submitted'),
-    ),
+    )),
   ).action(
     act(async (o: NightlyFlags) => {
       if (o.fleetThreshold !== undefined && (!o.jobQueue || !o.jobDefinition)) throw new UserError('--fleet-threshold needs --job-queue and --job-definition');
@@ -81,7 +84,7 @@ export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
       try {
         const { runNightly } = await import('../../src/nightly/nightly.js');
         res = await runNightly(
-          { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards }, run: { ...o, models: o.model, s3: cli.s3(), stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, retryErrors: o.retryErrors, glueTable: o.glueTable, dataset: o.dataset, maxDeletions: o.maxDeletions, dryRun: o.dryRun, fleet },
+          { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards, ...(o.include || o.exclude ? { filter: { include: o.include, exclude: o.exclude } } : {}) }, run: { ...o, models: o.model, s3: cli.s3(), stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, retryErrors: o.retryErrors, glueTable: o.glueTable, dataset: o.dataset, maxDeletions: o.maxDeletions, dryRun: o.dryRun, fleet },
           cli.log,
         );
       } catch (e) {

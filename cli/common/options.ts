@@ -89,11 +89,15 @@ const date = (v: string): Date => {
   return d;
 };
 
-/** Which of a manifest's images go into a plan: for every source kind. */
-export const filterOptions = (cmd: Command) =>
+/** Which keys go in, by glob: for every source kind, on plan and nightly. */
+export const globOptions = (cmd: Command) =>
   cmd
     .option('--include <glob>', 'only keys (or paths) matching this glob; a glob without "/" matches the file name (repeat for more)', collect)
-    .option('--exclude <glob>', 'leave out keys (or paths) matching this glob (repeat for more)', collect)
+    .option('--exclude <glob>', 'leave out keys (or paths) matching this glob (repeat for more)', collect);
+
+/** Which of a manifest's images go into a plan: for every source kind. */
+export const filterOptions = (cmd: Command) =>
+  globOptions(cmd)
     .option('--min-bytes <n>', 'leave out objects smaller than this (needs sizes: a prefix, an Inventory, or a key list with sizes)', int(0))
     .option('--max-bytes <n>', 'leave out objects larger than this', int(0))
     .option('--modified-after <date>', 'only objects written after this date (a --prefix listing: S3 LastModified, a file\'s mtime)', date);

@@ -35,7 +35,12 @@ export interface NightlyOptions {
   /** Holds current/, current.json, nightly.json, runs/<time>/ and nightly.lock. */
   root: string;
   source: ManifestSource;
-  plan: Pick<PlanOptions, 'shardSize' | 'shards'>;
+  /**
+   * Shard sizes, and `filter`: the keys a nightly keeps (--include/--exclude). The current table
+   * holds only those: an object the filters leave out is not tagged, and its row, if an earlier
+   * night tagged it, leaves the current table as a deletion (which --max-deletions guards).
+   */
+  plan: Pick<PlanOptions, 'shardSize' | 'shards' | 'filter'>;
   run: Omit<RunOptions, 'run' | 'shards'>;
   /** Tag only new or changed objects even when the models changed (default: a new model version re-tags everything). */
   newObjectsOnly?: boolean;
