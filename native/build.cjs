@@ -14,7 +14,8 @@ const [cmd, args] = gyp ? [process.execPath, [gyp, 'rebuild']] : ['node-gyp', ['
 const LIBRARY_PATHS = [
   { name: 'JPEG', variable: 'IMGTAG_NATIVE_JPEG', needs: 'libturbojpeg0-dev', fallback: 'JPEGs are decoded with sharp, slower' },
   { name: 'HEIC', variable: 'IMGTAG_NATIVE_HEIC', needs: 'libheif-dev', fallback: 'HEIC is decoded by libheif as WebAssembly, several times slower' },
-  { name: 'FFmpeg HEVC', variable: 'IMGTAG_NATIVE_HEVC_FFMPEG', needs: 'libavcodec-dev', fallback: "native HEIC goes through libheif's libde265, 1.4-1.6x slower" },
+  // Only adds to the HEIC path: never built, nor reported missing, without it.
+  { name: 'FFmpeg HEVC', variable: 'IMGTAG_NATIVE_HEVC_FFMPEG', needs: 'libavcodec-dev', fallback: "native HEIC goes through libheif's libde265, 1.4-1.6x slower", within: 'IMGTAG_NATIVE_HEIC' },
 ];
 // A path whose variable is 0 is left out on purpose (the GPU image builds HEIC without FFmpeg).
 const WANTED = LIBRARY_PATHS.filter((p) => process.env[p.variable] !== '0');
@@ -31,10 +32,12 @@ function build(withPaths) {
   return (why ?? 'node-gyp failed').trim().slice(0, 160);
 }
 
-// The largest set of library paths that builds: all of them, then every set one fewer, down to
-// planning alone. FFmpeg HEVC only adds to the HEIC path, so no set has it without HEIC.
+/** A set of paths that can be built together: each path's `within` is in it too. */
+const whole = (set) => set.every((p) => !p.within || set.some((x) => x.variable === p.within));
+
+// The largest set of library paths that builds: all of them, then every set one fewer, down to planning alone.
 const subsets = Array.from({ length: 2 ** WANTED.length }, (_, bits) => WANTED.filter((_, i) => bits & (1 << i)))
-  .filter((set) => !set.some((p) => p.variable === 'IMGTAG_NATIVE_HEVC_FFMPEG') || set.some((p) => p.variable === 'IMGTAG_NATIVE_HEIC'))
+  .filter(whole)
   .sort((a, b) => b.length - a.length);
 let first;
 let last;
@@ -53,6 +56,5 @@ if (built === undefined) {
   console.log(`imgtag: the native fast paths were not built (${last}): planning reads lines in JavaScript, JPEGs go through sharp and HEIC through WebAssembly, all slower. For them: apt-get install build-essential libturbojpeg0-dev libheif-dev libavcodec-dev, then npm rebuild`);
 } else {
   console.log(`imgtag: built the native fast paths: planning${built.map((p) => `, ${p.name} decoding`).join('')}`);
-  const heic = built.some((p) => p.variable === 'IMGTAG_NATIVE_HEIC');
-  for (const p of WANTED.filter((x) => !built.includes(x) && (heic || x.variable !== 'IMGTAG_NATIVE_HEVC_FFMPEG'))) console.log(`imgtag: the ${p.name} fast path was not built (${first}): ${p.fallback}. For it: apt-get install ${p.needs}, then npm rebuild`);
+  for (const p of WANTED.filter((x) => !built.includes(x) && whole([...built, x]))) console.log(`imgtag: the ${p.name} fast path was not built (${first}): ${p.fallback}. For it: apt-get install ${p.needs}, then npm rebuild`);
 }

@@ -30,7 +30,6 @@ typedef struct {
   int over_limit;
   int width, height;          // the primary image, upright
   int pix_width, pix_height;  // what was decoded (the thumbnail's or the primary's size)
-  int shrink;                 // the even factor the decoded pixels were averaged down by, or 1
   int from_thumbnail;
   uint8_t *pixels[MAX_TARGETS];
 } job_t;
@@ -130,7 +129,6 @@ static void execute(napi_env env, void *data) {
   int k = 1;
   while (w / (k + 1) >= need_w && h / (k + 1) >= need_h) k++;
   int rw = w / k, rh = h / k;
-  job->shrink = k;
   const uint8_t *rgb = plane;
   int rgb_stride = stride;
   if (k > 1) {
@@ -192,7 +190,6 @@ static void complete(napi_env env, napi_status status, void *data) {
       napi_set_named_property(env, result, "pixels", pixels);
       set_int(env, result, "pixWidth", job->pix_width);
       set_int(env, result, "pixHeight", job->pix_height);
-      set_int(env, result, "shrink", job->shrink);
       napi_value thumb;
       napi_get_boolean(env, job->from_thumbnail, &thumb);
       napi_set_named_property(env, result, "fromThumbnail", thumb);
@@ -205,7 +202,7 @@ static void complete(napi_env env, napi_status status, void *data) {
 
 /**
  * decode(heic: Buffer, targets: Int32Array [width, height, shortSide]*, minShortSide, maxPixels):
- * Promise<{width, height, overLimit} | {width, height, pixels: Buffer[], pixWidth, pixHeight, shrink, fromThumbnail}>
+ * Promise<{width, height, overLimit} | {width, height, pixels: Buffer[], pixWidth, pixHeight, fromThumbnail}>
  */
 static napi_value decode(napi_env env, napi_callback_info info) {
   size_t argc = 4;

@@ -75,7 +75,8 @@ static void free_decoder(void *raw) {
 static struct heif_error push_data(void *raw, const void *data, size_t size) {
   decoder_t *d = raw;
   const uint8_t *in = data;
-  size_t need = d->len + size + size / 2 + 64 + AV_INPUT_BUFFER_PADDING_SIZE;
+  // Each NAL's 4-byte length becomes a 4-byte start code: the Annex B stream is exactly `size` longer.
+  size_t need = d->len + size + AV_INPUT_BUFFER_PADDING_SIZE;
   if (need > d->cap) {
     uint8_t *grown = realloc(d->stream, need);
     if (!grown) return plugin_error("out of memory");
@@ -88,7 +89,6 @@ static struct heif_error push_data(void *raw, const void *data, size_t size) {
     uint32_t n = (uint32_t)in[i] << 24 | (uint32_t)in[i + 1] << 16 | (uint32_t)in[i + 2] << 8 | in[i + 3];
     i += 4;
     if (n > size - i) return plugin_error("HEVC data ends inside a NAL unit");
-    // Each NAL adds 4 bytes of start code for its 4 of length: what was reserved always fits.
     memcpy(d->stream + d->len, start_code, 4);
     memcpy(d->stream + d->len + 4, in + i, n);
     d->len += 4 + n;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 import pLimit from 'p-limit';
+import { xdgCacheRoot } from '../src/model/paths.js';
 import { downloadPinned, mirroredUrl } from '../src/storage/pinned-download.js';
 
 /**
@@ -36,7 +37,7 @@ export const testData = (): TestData => JSON.parse(fs.readFileSync(path.join(ROO
 /** Where downloads go: IMGTAG_TEST_DATA_DIR, else the imgtag cache ($IMGTAG_CACHE_DIR or the XDG cache). */
 export function testDataCache(env: NodeJS.ProcessEnv = process.env): string {
   if (env.IMGTAG_TEST_DATA_DIR) return path.resolve(env.IMGTAG_TEST_DATA_DIR);
-  return path.join(env.IMGTAG_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'imgtag'), 'test-data');
+  return path.join(env.IMGTAG_CACHE_DIR ?? xdgCacheRoot(env), 'test-data');
 }
 
 /**

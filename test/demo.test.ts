@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { demoPhotoList } from '../src/demo/photos.js';
+import { demoPhotoDir, demoPhotoList } from '../src/demo/photos.js';
 import { parseLabels } from '../src/model/labels.js';
 import { events, imgtag } from './helpers/cli.js';
 import { IMAGENET_DIR, MODEL_DIR } from './helpers/env.js';
@@ -104,7 +104,7 @@ test('imgtag demo offline: one line names the URL and the ways around it, then t
 // downloaded into a scratch cache; where there is no internet (a CI without it) the test says so
 // and is skipped.
 const pinned = demoPhotoList();
-const cache = path.join(process.env.IMGTAG_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'imgtag'), 'demo-photos');
+const cache = demoPhotoDir();
 const cached = pinned.every((p) => fs.existsSync(path.join(cache, p.file)));
 test('imgtag demo over the pinned photographs: the cat is a cat, the dog a dog; the truncated JPEG is an error row; CMYK, EXIF-rotated and HEIC are tagged', async (t) => {
   const run = path.join(tmp('demo-pinned'), 'run');

@@ -1,26 +1,21 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { script } from './helpers/cli.js';
+import { closedPortUrl, fileMirror } from './helpers/file-mirror.js';
 import { MODEL_DIR } from './helpers/env.js';
 
 const fetchModel = (args: string[], env: NodeJS.ProcessEnv) => script('fetch-model', args, env);
 
 test('fetch-model downloads into the cache with a sha256 check, and refuses wrong bytes', async () => {
   // A loopback HTTP mirror: serves the real files, or corrupted ones under /bad/.
-  const server = http.createServer((req, res) => {
-    const bad = req.url!.startsWith('/bad/');
-    const file = path.join(MODEL_DIR, path.basename(req.url!));
-    if (!fs.existsSync(file)) return void res.writeHead(404).end();
-    const body = fs.readFileSync(file);
-    if (bad) body[100] = body[100]! ^ 0xff;
-    res.writeHead(200).end(body);
+  const mirror = await fileMirror((p) => {
+    const file = path.join(MODEL_DIR, path.basename(p));
+    return fs.existsSync(file) ? file : undefined;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const base = mirror.base;
   try {
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-cache-'));
     const env = { ...process.env, IMGTAG_CACHE_DIR: cache, IMGTAG_MODEL_DIR: path.join(cache, 'none') };
@@ -35,19 +30,14 @@ test('fetch-model downloads into the cache with a sha256 check, and refuses wron
     const again = await fetchModel(['--mirror', base], env);
     assert.match(again.out, /present .*mobilenetv2-12-int8\.onnx/);
   } finally {
-    server.close();
+    mirror.close();
   }
 });
 
 test('a download that cannot start (offline, a host not reachable) names the URL and the ways around it, in one line', async () => {
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-cache-'));
   const env = { ...process.env, IMGTAG_CACHE_DIR: cache, IMGTAG_MODEL_DIR: path.join(cache, 'none') };
-  // A loopback port just closed: nothing listens there, the connection is refused at once.
-  const server = http.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  const res = await fetchModel(['--mirror', `http://127.0.0.1:${port}/models`], env);
+  const res = await fetchModel(['--mirror', `${await closedPortUrl()}/models`], env);
   assert.equal(res.code, 1);
   assert.match(res.out, /downloading http:\/\/127\.0\.0\.1:\d+\/models\/mobilenetv2-12-int8\.onnx failed \(ECONNREFUSED: offline, or no route to that host\): put mobilenetv2-12-int8\.onnx in a folder named by IMGTAG_MODEL_DIR, or download it through a mirror/);
   assert.doesNotMatch(res.out, /fetch failed\n|at .*\.js:\d+/, 'no bare "fetch failed", no stack');

@@ -38,19 +38,27 @@ function heifEncThumb(dir: string, name: string, png: Buffer, box: number): Buff
   return fs.readFileSync(path.join(dir, `${name}.heic`));
 }
 
-test('HEIC as iPhones store it: a grid of tiles, an irot-rotated image and a 10-bit one decode whole, upright and in range, natively and as WebAssembly', async () => {
-  assert.equal(heicFastPathProblem(), undefined, 'npm ci builds native/heic_decode.c where libheif-dev is installed (.ci/run installs it)');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-'));
-  const wide = await sharp(path.join(IMAGENET_DIR, imagenetFiles()[5]!)).resize(512, 256, { fit: 'fill' }).png().toBuffer();
+/**
+ * An ImageNet sample at 512x256 (`wide`), and as HEIC: whole, its left and right halves (a grid's
+ * tiles), stored a quarter turn clockwise (irot turns it back anticlockwise for display), and from a
+ * 16-bit PNG (heif-enc's default for it: 10 bits).
+ */
+async function iphoneLike(dir: string, sample: number): Promise<{ wide: Buffer; heic: Record<string, Buffer> }> {
+  const wide = await sharp(path.join(IMAGENET_DIR, imagenetFiles()[sample]!)).resize(512, 256, { fit: 'fill' }).png().toBuffer();
   const heic = heifEnc(dir, {
     wide,
     left: await sharp(wide).extract({ left: 0, top: 0, width: 256, height: 256 }).png().toBuffer(),
     right: await sharp(wide).extract({ left: 256, top: 0, width: 256, height: 256 }).png().toBuffer(),
-    // Stored a quarter turn clockwise; irot turns it back anticlockwise for display.
     stored: await sharp(wide).rotate(90).png().toBuffer(),
-    // A 16-bit PNG becomes a 10-bit HEIC (heif-enc's default bit depth for it).
     deep: await sharp(wide).toColourspace('rgb16').png().toBuffer(),
   });
+  return { wide, heic };
+}
+
+test('HEIC as iPhones store it: a grid of tiles, an irot-rotated image and a 10-bit one decode whole, upright and in range, natively and as WebAssembly', async () => {
+  assert.equal(heicFastPathProblem(), undefined, 'npm ci builds native/heic_decode.c where libheif-dev is installed (.ci/run installs it)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-'));
+  const { wide, heic } = await iphoneLike(dir, 5);
   const reference = await decodeImage(await sharp(wide).jpeg({ quality: 95 }).toBuffer(), [target]);
   const paths = { native: (b: Buffer) => decodeImage(b, [target]), webassembly: (b: Buffer) => decodeHeicWasm(b, [target], target.maxPixels) };
   for (const [name, decode] of Object.entries(paths)) {
@@ -97,13 +105,7 @@ test('HEIC thumbnails: used when their short side is at least the crop (224), el
 
 test("the native path's two HEVC decoders, FFmpeg's (the default) and libde265, give the same pixels, bit for bit: the 52 HEIC test photos, a grid, an irot, a 10-bit image, a thumbnail", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-hevc-'));
-  const wide = await sharp(path.join(IMAGENET_DIR, imagenetFiles()[9]!)).resize(512, 256, { fit: 'fill' }).png().toBuffer();
-  const made = heifEnc(dir, {
-    left: await sharp(wide).extract({ left: 0, top: 0, width: 256, height: 256 }).png().toBuffer(),
-    right: await sharp(wide).extract({ left: 256, top: 0, width: 256, height: 256 }).png().toBuffer(),
-    stored: await sharp(wide).rotate(90).png().toBuffer(),
-    deep: await sharp(wide).toColourspace('rgb16').png().toBuffer(),
-  });
+  const { wide, heic: made } = await iphoneLike(dir, 9);
   fs.writeFileSync(path.join(dir, 'grid.heic'), gridHeif(made.left!, made.right!, 256, 256));
   fs.writeFileSync(path.join(dir, 'irot.heic'), rotatedHeif(made.stored!, 1));
   fs.writeFileSync(path.join(dir, 'deep.heic'), made.deep!);

@@ -1,16 +1,16 @@
 import { loadAddon } from '../native/load.js';
 import { settings } from '../settings.js';
 import type { DecodeTarget } from './types.js';
-import { packedTargets } from './jpeg-fast.js';
+import { nativeTargets } from './native-targets.js';
 
 /**
  * The native addon (native/heic_decode.c), built at install over the system's libheif: each target's
  * centre crop, upright, as the JPEG fast path gives them; pixWidth x pixHeight is what was decoded
- * (the thumbnail or the primary image), averaged down by `shrink` before the resize.
+ * (the thumbnail or the primary image).
  */
 export type NativeHeic =
   | { width: number; height: number; overLimit: true }
-  | { width: number; height: number; overLimit?: undefined; pixels: Buffer[]; pixWidth: number; pixHeight: number; shrink: number; fromThumbnail: boolean };
+  | { width: number; height: number; overLimit?: undefined; pixels: Buffer[]; pixWidth: number; pixHeight: number; fromThumbnail: boolean };
 
 interface HeicAddon {
   decode(bytes: Buffer, targets: Int32Array, minShortSide: number, maxPixels: number): Promise<NativeHeic>;
@@ -33,15 +33,14 @@ export const hevcDecoderName = () => load().hevc;
 /** Why HEIC goes through libheif's WebAssembly build instead, said once at the start of a run; undefined when the native path is in use. */
 export const heicFastPathProblem = () => load().problem;
 
-/**
- * The least that serves every target: a thumbnail stored in the file when its short side is at
- * least the largest crop's (so the model's resize enlarges it by at most short side / crop, 256/224
- * for the built-in models), else the primary image. Either way upright, as HEIF defines it.
- */
-export const thumbnailFloor = (targets: DecodeTarget[]) => Math.max(...targets.map((t) => Math.min(t.width, t.height)));
 
-/** Decoded natively and cropped for every target; undefined when the addon is not built (the caller uses WebAssembly). */
+/**
+ * Decoded natively and cropped for every target: the least that serves them all, the file's
+ * thumbnail when its short side is at least nativeTargets' floor, else the primary image; upright,
+ * as HEIF defines it. Undefined when the addon is not built (the caller uses WebAssembly).
+ */
 export async function decodeHeicNative(bytes: Buffer, targets: DecodeTarget[], maxPixels: number, useThumbnail = true): Promise<NativeHeic | undefined> {
   const { addon } = load();
-  return addon?.decode(bytes, packedTargets(targets), useThumbnail ? thumbnailFloor(targets) : 0, maxPixels);
+  const { sizes, thumbnailFloor } = nativeTargets(targets);
+  return addon?.decode(bytes, sizes, useThumbnail ? thumbnailFloor : 0, maxPixels);
 }

@@ -1,5 +1,6 @@
 import { loadAddon } from '../native/load.js';
 import type { DecodedImage, DecodeTarget } from './types.js';
+import { nativeTargets } from './native-targets.js';
 import { settings } from '../settings.js';
 
 /** The native addon (native/jpeg_fast.c), built at install over the system's libjpeg-turbo. */
@@ -13,17 +14,6 @@ const load = () => (loaded ??= loadAddon<JpegAddon>('imgtag_jpeg', settings().jp
 /** Why JPEGs go through sharp instead, said once at the start of a run; undefined when the fast path is in use. */
 export const jpegFastPathProblem = () => load().problem;
 
-/** The targets as the native decoders take them ([width, height, shortSide] each), packed once per target list (a run's is fixed), not per image. */
-const packed = new WeakMap<DecodeTarget[], Int32Array>();
-export function packedTargets(targets: DecodeTarget[]): Int32Array {
-  let p = packed.get(targets);
-  if (!p) {
-    p = Int32Array.from(targets.flatMap((t) => [t.width, t.height, t.shortSide]));
-    packed.set(targets, p);
-  }
-  return p;
-}
-
 const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
 /**
@@ -34,6 +24,7 @@ const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && 
 export async function decodeJpegFast(bytes: Buffer, targets: DecodeTarget[]): Promise<DecodedImage | undefined> {
   const { addon } = load();
   if (!addon || !isJpeg(bytes)) return undefined;
-  const got = await addon.decode(bytes, packedTargets(targets), Math.min(...targets.map((t) => t.maxPixels)));
+  const { sizes, maxPixels } = nativeTargets(targets);
+  const got = await addon.decode(bytes, sizes, maxPixels);
   return got ?? undefined;
 }

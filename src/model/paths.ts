@@ -8,9 +8,12 @@ import { settings } from '../settings.js';
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
 
 
+/** The XDG cache's imgtag folder: $XDG_CACHE_HOME/imgtag, else ~/.cache/imgtag. */
+export const xdgCacheRoot = (env: NodeJS.ProcessEnv = process.env): string => path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'imgtag');
+
 /** imgtag's download cache: $IMGTAG_CACHE_DIR, else the XDG cache. */
 export function cacheRoot(): string {
-  return settings().cacheDir ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'imgtag');
+  return settings().cacheDir ?? xdgCacheRoot();
 }
 
 /** Where `npm run fetch-model` puts downloads. */
