@@ -136,7 +136,8 @@ locals {
 #   AWS_BATCH_JOB_ARRAY_INDEX; parameters (Ref::...) are set per submission by `imgtag submit`.
 #   Retried on a spot reclaim, an image pull failure, or unfinished shards (exit 3).
 # - nightly: CPU; the schedule gives its command. Safe to retry (a lock, and a run it planned but
-#   could not submit is submitted by the next try); a busy previous run exits 0.
+#   could not submit is submitted by the next try); a busy previous run exits 0; exit 3 ("retry
+#   later": stopped, or a shard held by another lease) is retried.
 # - compact: after an array job (submit and the nightly chain it), CPU; exit 3 (another process
 #   holds the compaction lease, or shards are unfinished) is retried.
 # Anything else (a bad plan, a bad model, refused credentials) fails fast and pages.
@@ -165,7 +166,7 @@ locals {
       command          = ["nightly", "--help"]
       resources        = local.cpu_job_resources
       retry_reasons    = []
-      retry_exit_codes = []
+      retry_exit_codes = ["3"]
     }
     compact = {
       name             = "${var.name}-compact"

@@ -92,3 +92,8 @@ output "nightly_manifest_grants" {
   description = "What the nightly may read of nightly_manifest: the IAM statements its role gets (an Inventory folder read and listed, a dated manifest's folder, or one key list)."
   value       = local.inventory_statements
 }
+
+output "job_containers" {
+  description = "Each job definition's container command and environment, known at plan (the rehearsal in test/rehearsal.test.ts runs them as Batch would)."
+  value       = { for k, j in local.jobs : k => { command = j.command, environment = local.container_common.environment } }
+}

@@ -118,11 +118,11 @@ run "step_4_cpu_fleet" {
 
   # The schedule: latest job definition revisions, compaction on the CPU queue, no fixed shards per child.
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobDefinition == aws_batch_job_definition.job["nightly"].arn_prefix
-    error_message = "the schedule names the nightly job definition without a revision"
+    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobDefinition == "imgtag-nightly"
+    error_message = "the schedule names the nightly job definition without a revision (a name: known at plan)"
   }
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobQueue == aws_batch_job_queue.planning.arn
+    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobQueue == aws_batch_job_queue.planning.name
     error_message = "the nightly runs on the CPU planning queue"
   }
   assert {
@@ -134,8 +134,8 @@ run "step_4_cpu_fleet" {
       "nightly", "--root", "s3://my-imgtag/imgtag/nightly", "--dataset", "s3://my-imgtag/imgtag/tags/", "--manifest", "s3://my-inventory/my-photos/all/",
       "--glue-table", "imgtag.current",
       "--model", "mobilenetv2-12-int8", "--device", "cpu", "--fleet-threshold", "20000",
-      "--job-queue", aws_batch_job_queue.tag.arn, "--job-definition", aws_batch_job_definition.job["tag"].arn_prefix,
-      "--compact-job-queue", aws_batch_job_queue.planning.arn, "--compact-job-definition", aws_batch_job_definition.job["compact"].arn_prefix,
+      "--job-queue", "imgtag", "--job-definition", "imgtag",
+      "--compact-job-queue", "imgtag-planning", "--compact-job-definition", "imgtag-compact",
     ])
     error_message = "the nightly's command"
   }
@@ -144,13 +144,13 @@ run "step_4_cpu_fleet" {
     error_message = "outputs name the latest revisions"
   }
 
-  # Retries: children and compaction on exit 3 (unfinished, retry later); the nightly never (busy is exit 0).
+  # Retries: every job kind on exit 3 (unfinished, retry later; a busy previous run is exit 0).
   assert {
     condition = (
       compact([for r in aws_batch_job_definition.job["tag"].retry_strategy[0].evaluate_on_exit : r.on_exit_code]) == tolist(["3"]) &&
       compact([for r in aws_batch_job_definition.job["compact"].retry_strategy[0].evaluate_on_exit : r.on_exit_code]) == tolist(["3"]) &&
-      length(compact([for r in aws_batch_job_definition.job["nightly"].retry_strategy[0].evaluate_on_exit : r.on_exit_code])) == 0 &&
-      [for r in aws_batch_job_definition.job["nightly"].retry_strategy[0].evaluate_on_exit : r.action] == ["RETRY", "EXIT"]
+      compact([for r in aws_batch_job_definition.job["nightly"].retry_strategy[0].evaluate_on_exit : r.on_exit_code]) == tolist(["3"]) &&
+      [for r in aws_batch_job_definition.job["nightly"].retry_strategy[0].evaluate_on_exit : r.action] == ["RETRY", "RETRY", "EXIT"]
     )
     error_message = "retry rules per job kind"
   }
