@@ -1,69 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parse } from '@cdktf/hcl2json';
+import { planModule, README_VARIABLES, terraformIn, terraformMissing, TF_DIR } from './helpers/terraform.js';
 
-// No helpers/env.js: these tests need neither the models nor the photos.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TF_DIR = path.join(ROOT, 'infra/terraform');
-const run = promisify(execFile);
-
-/** Where a filesystem mirror of the hashicorp/aws provider may be (IMGTAG_TF_MIRROR first). */
-const MIRROR_CANDIDATES = [
-  process.env.IMGTAG_TF_MIRROR,
-  '/opt/tf-plugins',
-  path.join(os.homedir(), '.terraform.d/plugins'),
-  '/usr/local/share/terraform/plugins',
-  '/usr/share/terraform/plugins',
-].filter((d): d is string => d !== undefined && d !== '');
-
-function findMirror(): string | undefined {
-  return MIRROR_CANDIDATES.find((d) => fs.existsSync(path.join(d, 'registry.terraform.io/hashicorp/aws')));
-}
-
-async function terraformVersion(): Promise<string | undefined> {
-  try {
-    return (await run('terraform', ['version'], { env: { ...process.env, TF_CLI_CONFIG_FILE: os.devNull } })).stdout.split('\n')[0];
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Why the Terraform checks cannot run here, or undefined when they can. CI sets
- * IMGTAG_REQUIRE_TERRAFORM=1, so there a missing Terraform or mirror fails instead of skipping.
- */
-async function missing(): Promise<string | undefined> {
-  const why = !(await terraformVersion())
-    ? 'terraform is not on the PATH'
-    : !findMirror()
-      ? `no hashicorp/aws filesystem mirror in ${MIRROR_CANDIDATES.join(', ')} (set IMGTAG_TF_MIRROR)`
-      : undefined;
-  if (why && process.env.IMGTAG_REQUIRE_TERRAFORM === '1') assert.fail(`IMGTAG_REQUIRE_TERRAFORM=1 but ${why}`);
-  return why;
-}
-
-/** terraform with a CLI config that installs the AWS provider from the local mirror only, state in a temp folder. */
-async function terraform(): Promise<(args: string[]) => Promise<{ stdout: string; stderr: string }>> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-tf-'));
-  const config = path.join(tmp, 'terraformrc');
-  fs.writeFileSync(
-    config,
-    `provider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(findMirror())}\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n`,
-  );
-  const env = { ...process.env, TF_CLI_CONFIG_FILE: config, TF_DATA_DIR: path.join(tmp, 'data'), TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
-  return (args) => run('terraform', [...args], { cwd: TF_DIR, env, maxBuffer: 64 << 20 });
-}
 
 test('Terraform: fmt, init from the local mirror with the committed lock file, validate, and terraform test', async (t) => {
-  const why = await missing();
+  const why = await terraformMissing();
   if (why) return t.skip(why);
-  const tf = await terraform();
+  const tf = terraformIn(TF_DIR);
   await tf(['fmt', '-check', '-recursive', '-diff']);
   // The committed lock file must already name the provider the mirror holds: init may not change it.
   await tf(['init', '-backend=false', '-input=false', '-lockfile=readonly', '-no-color']);
@@ -76,6 +24,20 @@ test('Terraform: fmt, init from the local mirror with the committed lock file, v
   assert.match(tested.stdout, /Success! \d+ passed, 0 failed\./);
   const runs = [...tested.stdout.matchAll(/run "([^"]+)"\.\.\. pass/g)].map((m) => m[1]);
   assert.ok(runs.includes('step_2_repository_first') && runs.includes('step_4_cpu_fleet') && runs.includes('gpu_fleet'), tested.stdout);
+});
+
+test('a real plan of the module (the README variables, an empty account): the schedule input and the job containers are known before apply', async (t) => {
+  const why = await terraformMissing();
+  if (why) return t.skip(why);
+  const plan = await planModule(README_VARIABLES);
+  const schedule = plan.resources.get('aws_scheduler_schedule.nightly[0]')!;
+  const target = (schedule.after.target as { input?: string }[])[0]!;
+  assert.equal(typeof target.input, 'string', 'the schedule input is known at plan');
+  const input = JSON.parse(target.input!) as { JobQueue: string; JobDefinition: string; ContainerOverrides: { Command: string[] } };
+  assert.deepEqual([input.JobQueue, input.JobDefinition, input.ContainerOverrides.Command[0]], ['imgtag-planning', 'imgtag-nightly', 'nightly']);
+  const containers = plan.outputs.job_containers as Record<string, { command: string[] }>;
+  assert.deepEqual(Object.keys(containers).sort(), ['compact', 'nightly', 'tag']);
+  assert.equal(containers.tag!.command[0], 'run');
 });
 
 test('Terraform: every declared variable is used and described', async () => {
