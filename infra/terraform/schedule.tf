@@ -23,6 +23,7 @@ resource "aws_scheduler_schedule" "nightly" {
           "nightly", "--root", local.nightly_root, "--dataset", local.dataset, "--manifest", var.nightly_manifest,
           "--glue-table", "${aws_glue_catalog_database.imgtag.name}.current",
           "--model", var.model, "--device", "cpu", "--fleet-threshold", tostring(var.nightly_fleet_threshold),
+          "--shard-size", tostring(var.nightly_shard_size),
           "--job-queue", aws_batch_job_queue.tag.name, "--job-definition", aws_batch_job_definition.job["tag"].name,
           "--compact-job-queue", aws_batch_job_queue.planning.name, "--compact-job-definition", aws_batch_job_definition.job["compact"].name,
         ]

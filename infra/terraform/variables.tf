@@ -186,6 +186,12 @@ variable "nightly_fleet_threshold" {
   default     = 20000
 }
 
+variable "nightly_shard_size" {
+  description = "Images per shard of a nightly run (an array child takes one or more shards): 2000 keeps 300 M images at 150,000 shards, 15 per child."
+  type        = number
+  default     = 2000
+}
+
 variable "nightly_runs_expire_days" {
   description = "Days after which a nightly run directory is expired (0: kept). The current table and the dataset are not affected."
   type        = number

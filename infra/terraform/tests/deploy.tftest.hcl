@@ -133,7 +133,7 @@ run "step_4_cpu_fleet" {
     condition = join(" ", jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).ContainerOverrides.Command) == join(" ", [
       "nightly", "--root", "s3://my-imgtag/imgtag/nightly", "--dataset", "s3://my-imgtag/imgtag/tags/", "--manifest", "s3://my-inventory/my-photos/all/",
       "--glue-table", "imgtag.current",
-      "--model", "mobilenetv2-12-int8", "--device", "cpu", "--fleet-threshold", "20000",
+      "--model", "mobilenetv2-12-int8", "--device", "cpu", "--fleet-threshold", "20000", "--shard-size", "2000",
       "--job-queue", "imgtag", "--job-definition", "imgtag",
       "--compact-job-queue", "imgtag-planning", "--compact-job-definition", "imgtag-compact",
     ])
