@@ -15,9 +15,12 @@ locals {
     tag      = { max_vcpus = var.max_vcpus, instance_types = local.fleet.instance_types, image_type = local.fleet.image_type, volume_gib = 0 }
     planning = { max_vcpus = var.planning_max_vcpus, instance_types = var.planning_instance_types, image_type = "ECS_AL2023", volume_gib = var.planning_volume_gib }
   }
-  # Batch takes launch template user data only as MIME multipart. ECS spot draining: when EC2 gives
-  # its 2-minute reclaim notice the agent drains the instance, so the job's container gets SIGTERM
-  # (imgtag stops gracefully, exit 3, retried) instead of dying with the host. It is off by default.
+  # Batch takes launch template user data only as MIME multipart. ECS spot draining (off by
+  # default): on EC2's 2-minute reclaim notice the agent sets the instance DRAINING, so no new job
+  # is placed on a host about to go. It does not stop the jobs already there: ECS stops only service
+  # tasks when it drains, and Batch's are standalone tasks. They run until the host goes; the attempt
+  # then fails with "Host EC2 (instance i-...) terminated." and is retried (`Host EC2*` below); the
+  # shards it held are taken again once their leases expire (2 minutes), each redone exactly once.
   user_data = <<-MIME
     MIME-Version: 1.0
     Content-Type: multipart/mixed; boundary="==IMGTAG=="
@@ -36,6 +39,15 @@ resource "aws_launch_template" "fleet" {
   for_each  = local.compute_environments
   name      = "${var.name}-${each.key}"
   user_data = base64encode(local.user_data)
+  # IMDSv2 only, and a hop limit of 1: the instance's own agent reaches the metadata service, a
+  # container on Docker's bridge network (one hop further) does not, so no job can take the instance
+  # role. The jobs' credentials come from their own job role through the ECS agent's endpoint
+  # (169.254.170.2, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), which is not the metadata service.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
   # The planning job joins the Inventory against the current table on local disk (DuckDB spills
   # there): at 300 M objects that is ~50 GB, more than the AMI's default volume.
   dynamic "block_device_mappings" {
@@ -82,27 +94,49 @@ resource "aws_batch_compute_environment" "spot" {
   }
 }
 
-# Array children only.
-resource "aws_batch_job_queue" "tag" {
-  name     = var.name
+# Two queues: "tag" for the array children only; "planning" for CPU work (the nightly's planning
+# step: read the Inventory, join it against the current table, submit the delta; and the compact
+# jobs), never on the tagging fleet.
+locals {
+  queues = {
+    tag      = var.name
+    planning = "${var.name}-planning"
+  }
+  # What Batch reports for a job blocked at the head of a queue that no wait will unblock (or only a
+  # long one): cancelled after runnable_timeout_seconds, the job fails and the alarm pages. A job
+  # waiting its turn behind running jobs carries none of these reasons and is left alone.
+  blocked_reasons = ["CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE", "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"]
+}
+
+resource "aws_batch_job_queue" "queue" {
+  for_each = local.queues
+  name     = each.value
   state    = "ENABLED"
   priority = 1
   compute_environment_order {
     order               = 1
-    compute_environment = aws_batch_compute_environment.spot["tag"].arn
+    compute_environment = aws_batch_compute_environment.spot[each.key].arn
+  }
+  dynamic "job_state_time_limit_action" {
+    for_each = local.blocked_reasons
+    content {
+      state            = "RUNNABLE"
+      reason           = job_state_time_limit_action.value
+      max_time_seconds = var.runnable_timeout_seconds
+      action           = "CANCEL"
+    }
   }
 }
 
-# CPU work: the nightly's planning step (read the Inventory, join it against the current table,
-# submit the delta) and the compact jobs, never on the tagging fleet.
-resource "aws_batch_job_queue" "planning" {
-  name     = "${var.name}-planning"
-  state    = "ENABLED"
-  priority = 1
-  compute_environment_order {
-    order               = 1
-    compute_environment = aws_batch_compute_environment.spot["planning"].arn
-  }
+# The queues were two resources of their own before they shared their settings.
+moved {
+  from = aws_batch_job_queue.tag
+  to   = aws_batch_job_queue.queue["tag"]
+}
+
+moved {
+  from = aws_batch_job_queue.planning
+  to   = aws_batch_job_queue.queue["planning"]
 }
 
 # What every job's container shares: the image, the region, the logs.
@@ -112,8 +146,9 @@ locals {
     image            = local.image
     executionRoleArn = aws_iam_role.execution.arn
     environment      = [{ name = "AWS_REGION", value = var.region }]
-    # An init process as PID 1: it forwards SIGTERM (spot reclaim, job stop) to imgtag, which stops
-    # gracefully within its --stop-timeout (20 s, under ECS's 30 s), and reaps exited workers.
+    # An init process as PID 1: it forwards SIGTERM (`aws batch terminate-job`, the attempt's
+    # timeout) to imgtag, which stops gracefully within its --stop-timeout (20 s, under ECS's 30 s
+    # before SIGKILL), and reaps exited workers.
     linuxParameters = { initProcessEnabled = true }
     logConfiguration = {
       logDriver = "awslogs"

@@ -93,6 +93,9 @@ resource "aws_glue_catalog_table" "table" {
 # Queries run in their own workgroup, results under the run prefix, scanned bytes capped.
 resource "aws_athena_workgroup" "imgtag" {
   name = var.name
+  # Deleted with its saved queries and query history on destroy (AWS refuses otherwise); the query
+  # results are objects under the run prefix, which this does not touch.
+  force_destroy = true
   configuration {
     enforce_workgroup_configuration = true
     bytes_scanned_cutoff_per_query  = var.athena_bytes_scanned_cutoff

@@ -70,18 +70,28 @@ locals {
   kms_inputs = length(var.input_kms_key_arns) == 0 ? [] : [
     { Sid = "InputKeys", Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.input_kms_key_arns },
   ]
-  # The nightly submits its delta to the tagging queue and the compact job to the CPU queue.
-  submit_jobs = [{
-    Sid = "SubmitJobs", Effect = "Allow", Action = ["batch:SubmitJob"]
-    Resource = [
-      aws_batch_job_queue.tag.arn,
-      aws_batch_job_queue.planning.arn,
-      aws_batch_job_definition.job["tag"].arn_prefix,
-      "${aws_batch_job_definition.job["tag"].arn_prefix}:*",
-      aws_batch_job_definition.job["compact"].arn_prefix,
-      "${aws_batch_job_definition.job["compact"].arn_prefix}:*",
-    ]
-  }]
+  # Batch ARNs from the names (as AWS builds them), so that every policy is known at plan and can
+  # be read in `terraform plan` before anything exists. A job definition without a revision is the
+  # latest one; ":*" every revision (SubmitJob is authorised against the one it resolves to).
+  batch_arn  = "arn:${local.partition}:batch:${var.region}:${local.account}"
+  queue_arns = { for k, q in aws_batch_job_queue.queue : k => "${local.batch_arn}:job-queue/${q.name}" }
+  job_definition_arns = { for k, d in aws_batch_job_definition.job : k => [
+    "${local.batch_arn}:job-definition/${d.name}", "${local.batch_arn}:job-definition/${d.name}:*",
+  ] }
+  # SubmitJob needs both the queue and the job definition allowed.
+  submit = { for sid, to in {
+    # The nightly's delta to the tagging queue, its compact jobs to the CPU queue.
+    SubmitJobs = { queues = ["tag", "planning"], definitions = ["tag", "compact"] }
+    # The nightly itself, on the CPU queue: the schedule, or an operator running one now.
+    SubmitNightly = { queues = ["planning"], definitions = ["nightly"] }
+    } : sid => [{
+      Sid      = sid, Effect = "Allow", Action = ["batch:SubmitJob"]
+      Resource = concat([for q in to.queues : local.queue_arns[q]], flatten([for d in to.definitions : local.job_definition_arns[d]]))
+  }] }
+  submit_jobs = local.submit.SubmitJobs
+  # The nightly follows a previous fleet run it submitted (DescribeJobs takes no resource-level
+  # permission: "*" is what IAM allows for it) and resubmits what a failed array left unfinished.
+  follow_jobs = [{ Sid = "FollowJobs", Effect = "Allow", Action = ["batch:DescribeJobs"], Resource = ["*"] }]
 
   # The jobs that update the current table move its Glue table to each new version: that table only.
   move_current_table = [{
@@ -95,7 +105,7 @@ locals {
 
   job_statements = {
     tag     = concat(local.read_images, local.read_model, local.read_write_runs, local.deny_tables, local.kms_results, local.kms_inputs)
-    nightly = concat(local.read_images, local.read_model, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs, local.move_current_table)
+    nightly = concat(local.read_images, local.read_model, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs, local.follow_jobs, local.move_current_table)
     compact = concat(local.read_write_runs, local.kms_results, local.move_current_table)
   }
 
@@ -152,7 +162,8 @@ resource "aws_iam_instance_profile" "instance" {
   role = aws_iam_role.instance.name
 }
 
-# EventBridge Scheduler submits the nightly job, and nothing else.
+# EventBridge Scheduler submits the nightly job, and nothing else; an invocation it gives up on
+# goes to the dead-letter queue (schedule.tf).
 resource "aws_iam_role" "scheduler" {
   name               = "${var.name}-scheduler"
   assume_role_policy = local.trust["scheduler"]
@@ -163,28 +174,28 @@ resource "aws_iam_role_policy" "scheduler" {
   role = aws_iam_role.scheduler.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid = "SubmitNightly", Effect = "Allow", Action = ["batch:SubmitJob"]
-      Resource = [
-        aws_batch_job_queue.planning.arn,
-        aws_batch_job_definition.job["nightly"].arn_prefix,
-        "${aws_batch_job_definition.job["nightly"].arn_prefix}:*",
-      ]
-    }]
+    Statement = concat(local.submit.SubmitNightly, [for q in aws_sqs_queue.schedule_dead_letters :
+      { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [q.arn] }
+    ])
   })
 }
 
 # Attach to the people (or CI) who plan, submit and watch runs from their own machine: read the
-# images and the Inventory (plan), write run directories (plan), submit the array and compact jobs,
-# follow them (DescribeJobs and ListJobs take no resource-level permission) and query their logs.
+# images and the Inventory (plan), write run directories (plan), submit the array and compact jobs
+# and the nightly, follow them (DescribeJobs and ListJobs take no resource-level permission), stop
+# a runaway one, read the schedule, and query the logs.
 resource "aws_iam_policy" "operator" {
   name = "${var.name}-operator"
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = concat(local.read_images, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs, [
+    Statement = concat(local.read_images, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs, local.submit.SubmitNightly, [
       { Sid = "WatchJobs", Effect = "Allow", Action = ["batch:DescribeJobs", "batch:ListJobs"], Resource = ["*"] },
-      { Sid = "QueryLogs", Effect = "Allow", Action = ["logs:StartQuery", "logs:FilterLogEvents", "logs:GetLogEvents"], Resource = ["${aws_cloudwatch_log_group.imgtag.arn}:*"] },
+      # A job's ARN names no queue: TerminateJob and CancelJob can be held to this account and region's jobs, not to a queue.
+      { Sid = "StopJobs", Effect = "Allow", Action = ["batch:TerminateJob", "batch:CancelJob"], Resource = ["${local.batch_arn}:job/*"] },
+      { Sid = "QueryLogs", Effect = "Allow", Action = ["logs:StartQuery", "logs:FilterLogEvents", "logs:GetLogEvents"], Resource = ["arn:${local.partition}:logs:${var.region}:${local.account}:log-group:${aws_cloudwatch_log_group.imgtag.name}:*"] },
       { Sid = "QueryResults", Effect = "Allow", Action = ["logs:GetQueryResults", "logs:StopQuery"], Resource = ["*"] },
+      ], [for arn in local.schedule_arns :
+      { Sid = "ReadSchedule", Effect = "Allow", Action = ["scheduler:GetSchedule"], Resource = [arn] }
     ])
   })
 }

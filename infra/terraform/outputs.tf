@@ -4,8 +4,11 @@ output "ecr_repository_url" {
 }
 
 output "image_target" {
-  description = "The Dockerfile target to build for this fleet: cpu or gpu."
+  description = "The Dockerfile target to build for this fleet: cpu or gpu (docker build --platform linux/amd64: every instance type here is x86_64)."
   value       = local.fleet.image_target
+  # Terraform writes an output in a -target apply only when it follows a targeted resource: this
+  # one then is in state after README step 2 (the repository alone), for step 3's docker build.
+  depends_on = [aws_ecr_repository.imgtag]
 }
 
 output "tagging_fleet" {
@@ -15,7 +18,7 @@ output "tagging_fleet" {
 
 output "job_queue" {
   description = "Give to imgtag submit --job-queue."
-  value       = aws_batch_job_queue.tag.arn
+  value       = local.queue_arns["tag"]
 }
 
 output "job_definition" {
@@ -25,7 +28,7 @@ output "job_definition" {
 
 output "planning_queue" {
   description = "Give to imgtag submit/nightly --compact-job-queue: CPU jobs (compaction, the nightly's planning)."
-  value       = aws_batch_job_queue.planning.arn
+  value       = local.queue_arns["planning"]
 }
 
 output "compact_job_definition" {
@@ -34,8 +37,33 @@ output "compact_job_definition" {
 }
 
 output "nightly_job_definition" {
-  description = "The nightly's job definition (the schedule submits it; submit it by hand to run a nightly now)."
+  description = "The nightly's job definition (the schedule submits it; nightly_submit_job runs one now)."
   value       = aws_batch_job_definition.job["nightly"].arn_prefix
+}
+
+output "nightly_submit_job" {
+  description = "Run the nightly now, exactly as the schedule does: aws batch submit-job --cli-input-json \"$(terraform output -raw nightly_submit_job)\" (empty without nightly_manifest)."
+  value = length(local.schedule) == 0 ? "" : jsonencode({
+    jobName            = local.nightly_job.name
+    jobQueue           = local.nightly_job.queue
+    jobDefinition      = local.nightly_job.definition
+    containerOverrides = { command = local.nightly_job.command }
+  })
+}
+
+output "nightly_schedule" {
+  description = "The nightly's schedule: aws scheduler get-schedule --group-name <group> --name <name> (null without nightly_manifest)."
+  value       = length(local.schedule) == 0 ? null : { group = aws_scheduler_schedule_group.imgtag[0].name, name = local.schedule[0] }
+}
+
+output "schedule_dead_letters" {
+  description = "SQS queue where a nightly submission the schedule gave up on lands, with its error (null without nightly_manifest)."
+  value       = length(local.schedule) == 0 ? null : aws_sqs_queue.schedule_dead_letters[0].url
+}
+
+output "vpc_endpoints" {
+  description = "The VPC endpoints this module created (service => id): S3 gateway always, interface ones with subnet_egress = \"endpoints\"."
+  value       = merge({ for k, e in aws_vpc_endpoint.s3 : k => e.id }, { for k, e in aws_vpc_endpoint.interface : k => e.id })
 }
 
 output "runs_root" {

@@ -38,13 +38,49 @@ variable "run_prefix" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets for the GPU instances (private subnets with a NAT or S3 and ECR endpoints)."
+  description = "Private subnets of vpc_id for the instances (tagging and planning), one per Availability Zone when subnet_egress = \"endpoints\" (an interface endpoint takes one subnet per zone)."
   type        = list(string)
 }
 
 variable "security_group_ids" {
-  description = "Security groups for the GPU instances (egress to S3, ECR and CloudWatch only)."
+  description = "Security groups of the instances: egress on 443 to S3 (its prefix list), and to the NAT or, with subnet_egress = \"endpoints\", the VPC's interface endpoints (the module's endpoint security group admits 443 from these groups)."
   type        = list(string)
+}
+
+# Networking: the instances pull the image (ECR, whose layers are in S3), read every image from S3,
+# register with ECS and write logs. The module acts on how subnet_ids reach AWS (network.tf).
+variable "vpc_id" {
+  description = "VPC of subnet_ids: the module puts its VPC endpoints (S3 gateway; with subnet_egress = \"endpoints\", the interface endpoints) and their security group there."
+  type        = string
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must be a VPC id (vpc-...), the VPC of subnet_ids."
+  }
+}
+
+variable "route_table_ids" {
+  description = "Route tables of subnet_ids: the module's S3 gateway endpoint is added to them, so images and ECR's image layers reach S3 without a NAT (no NAT charge per GB). Empty only when existing_vpc_endpoints has \"s3\"."
+  type        = list(string)
+}
+
+variable "subnet_egress" {
+  description = "How subnet_ids reach AWS APIs other than S3: \"nat\" (a NAT gateway: the module adds only the S3 gateway endpoint) or \"endpoints\" (no NAT: the module adds the interface endpoints Batch on ECS and the jobs need: ecs, ecs-agent, ecs-telemetry, ecr.api, ecr.dkr, logs, sts, glue, batch; ~$0.01 an hour each per zone)."
+  type        = string
+  default     = "nat"
+  validation {
+    condition     = contains(["nat", "endpoints"], var.subnet_egress)
+    error_message = "subnet_egress must be \"nat\" (the subnets have a NAT gateway) or \"endpoints\" (no NAT: the module adds interface endpoints)."
+  }
+}
+
+variable "existing_vpc_endpoints" {
+  description = "Services the VPC already has endpoints for (\"s3\" on route_table_ids; interface ones with private DNS, e.g. \"ecs\", \"logs\"): the module creates no second one (AWS refuses a second S3 gateway endpoint on a route table and a second private DNS name for a service)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for s in var.existing_vpc_endpoints : contains(["s3", "ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sts", "glue", "batch"], s)])
+    error_message = "existing_vpc_endpoints names services the module would create: s3, ecs, ecs-agent, ecs-telemetry, ecr.api, ecr.dkr, logs, sts, glue, batch."
+  }
 }
 
 variable "tagging_fleet" {
@@ -94,7 +130,7 @@ variable "job_workers" {
 }
 
 variable "job_attempts" {
-  description = "Attempts per array child; spot reclaims (host EC2 termination) are retried."
+  description = "Attempts of every job (array child, nightly, compact): a spot reclaim (the host terminated), a failed image pull and exit 3 (unfinished, retry later) take another."
   type        = number
   default     = 5
 }
@@ -256,4 +292,14 @@ variable "athena_bytes_scanned_cutoff" {
   description = "Largest scan one query in the workgroup may make, in bytes."
   type        = number
   default     = 1099511627776
+}
+
+variable "runnable_timeout_seconds" {
+  description = "A job that Batch reports blocked at the head of a queue (no spot capacity in any listed pool, or more vCPUs or memory than the compute environment can ever give) is cancelled after this long, so it fails and the alarm pages; AWS takes 600 to 86400. Jobs waiting their turn behind running ones are never cancelled."
+  type        = number
+  default     = 7200
+  validation {
+    condition     = var.runnable_timeout_seconds >= 600 && var.runnable_timeout_seconds <= 86400
+    error_message = "runnable_timeout_seconds must be 600 to 86400 (AWS Batch's jobStateTimeLimitActions bounds)."
+  }
 }

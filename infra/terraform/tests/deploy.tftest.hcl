@@ -12,15 +12,16 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_event_rule" { defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/imgtag-failed-jobs" } }
   mock_resource "aws_athena_workgroup" { defaults = { arn = "arn:aws:athena:us-east-1:123456789012:workgroup/imgtag" } }
   mock_resource "aws_ecr_repository" { defaults = { repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/imgtag" } }
+  mock_resource "aws_sqs_queue" { defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:imgtag-nightly-dead-letters" } }
 }
 
 # Distinct ARNs per queue and job definition, so that an assertion can tell them apart.
 override_resource {
-  target = aws_batch_job_queue.tag
+  target = aws_batch_job_queue.queue["tag"]
   values = { arn = "arn:aws:batch:us-east-1:123456789012:job-queue/imgtag" }
 }
 override_resource {
-  target = aws_batch_job_queue.planning
+  target = aws_batch_job_queue.queue["planning"]
   values = { arn = "arn:aws:batch:us-east-1:123456789012:job-queue/imgtag-planning" }
 }
 override_resource {
@@ -43,6 +44,8 @@ variables {
   results_bucket     = "my-imgtag"
   subnet_ids         = ["subnet-0123456789abcdef0"]
   security_group_ids = ["sg-0123456789abcdef0"]
+  vpc_id             = "vpc-0123456789abcdef0"
+  route_table_ids    = ["rtb-0123456789abcdef0"]
   nightly_manifest   = "s3://my-inventory/my-photos/all/"
   # README step 4 (every run but the two below, which come before an image exists)
   image_digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -57,6 +60,10 @@ run "step_2_repository_first" {
   assert {
     condition     = aws_ecr_repository.imgtag.image_tag_mutability == "IMMUTABLE"
     error_message = "the repository is created on its own, immutable"
+  }
+  assert {
+    condition     = output.image_target == "cpu"
+    error_message = "the targeted apply writes image_target, which step 3 builds"
   }
 }
 
@@ -122,7 +129,7 @@ run "step_4_cpu_fleet" {
     error_message = "the schedule names the nightly job definition without a revision (a name: known at plan)"
   }
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobQueue == aws_batch_job_queue.planning.name
+    condition     = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobQueue == aws_batch_job_queue.queue["planning"].name
     error_message = "the nightly runs on the CPU planning queue"
   }
   assert {
@@ -178,7 +185,7 @@ run "step_4_cpu_fleet" {
     error_message = "compaction reads no image"
   }
   assert {
-    condition     = contains(flatten([for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s.Resource if contains(s.Action, "batch:SubmitJob")]), aws_batch_job_queue.tag.arn)
+    condition     = contains(flatten([for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : s.Resource if contains(s.Action, "batch:SubmitJob")]), aws_batch_job_queue.queue["tag"].arn)
     error_message = "the nightly may submit to the tagging queue"
   }
   assert {
@@ -187,7 +194,7 @@ run "step_4_cpu_fleet" {
     error_message = "trust policies name this account"
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [aws_batch_job_queue.planning.arn, aws_batch_job_definition.job["nightly"].arn_prefix, "${aws_batch_job_definition.job["nightly"].arn_prefix}:*"]
+    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [aws_batch_job_queue.queue["planning"].arn, aws_batch_job_definition.job["nightly"].arn_prefix, "${aws_batch_job_definition.job["nightly"].arn_prefix}:*"]
     error_message = "the scheduler submits the nightly and nothing else"
   }
 
@@ -232,11 +239,11 @@ run "step_4_cpu_fleet" {
 
   # Failed jobs of both queues page; array children do not page one by one.
   assert {
-    condition     = toset(jsondecode(aws_cloudwatch_event_rule.failed_jobs.event_pattern).detail.jobQueue) == toset([aws_batch_job_queue.tag.arn, aws_batch_job_queue.planning.arn])
+    condition     = toset(jsondecode(aws_cloudwatch_event_rule.job_events["failed_jobs"].event_pattern).detail.jobQueue) == toset([aws_batch_job_queue.queue["tag"].arn, aws_batch_job_queue.queue["planning"].arn])
     error_message = "the alarm watches both queues"
   }
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.failed_jobs.event_pattern).detail.arrayProperties.index == [{ exists = false }]
+    condition     = jsondecode(aws_cloudwatch_event_rule.job_events["failed_jobs"].event_pattern).detail.arrayProperties.index == [{ exists = false }]
     error_message = "array children are left out of the alarm"
   }
 }
