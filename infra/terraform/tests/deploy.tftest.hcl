@@ -248,6 +248,162 @@ run "step_4_cpu_fleet" {
   }
 }
 
+# What the first week needs besides: networking, IMDS, stopping and submitting by hand, alarms.
+run "step_4_operations" {
+  # The S3 gateway endpoint on the subnets' route tables (images and image layers skip the NAT); no
+  # interface endpoint where the subnets have a NAT.
+  assert {
+    condition = (
+      aws_vpc_endpoint.s3["s3"].vpc_endpoint_type == "Gateway" && aws_vpc_endpoint.s3["s3"].service_name == "com.amazonaws.us-east-1.s3" &&
+      aws_vpc_endpoint.s3["s3"].vpc_id == var.vpc_id && aws_vpc_endpoint.s3["s3"].route_table_ids == toset(var.route_table_ids) &&
+      length(aws_vpc_endpoint.interface) == 0 && length(aws_security_group.endpoints) == 0
+    )
+    error_message = "an S3 gateway endpoint on the route tables, no interface endpoint behind a NAT"
+  }
+  assert {
+    condition = alltrue([for k in ["tag", "planning"] : (
+      aws_launch_template.fleet[k].metadata_options[0].http_tokens == "required" &&
+      aws_launch_template.fleet[k].metadata_options[0].http_put_response_hop_limit == 1 &&
+      aws_launch_template.fleet[k].metadata_options[0].http_endpoint == "enabled"
+    )])
+    error_message = "IMDSv2 only, hop limit 1: containers on the bridge network cannot reach the instance role"
+  }
+  assert {
+    condition = alltrue([for k in ["tag", "planning"] :
+      [for a in aws_batch_job_queue.queue[k].job_state_time_limit_action : "${a.state} ${a.reason} ${a.max_time_seconds} ${a.action}"] == [
+        "RUNNABLE CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY 7200 CANCEL",
+        "RUNNABLE MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE 7200 CANCEL",
+        "RUNNABLE MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT 7200 CANCEL",
+      ]
+    ])
+    error_message = "a job blocked at the head of a queue is cancelled after runnable_timeout_seconds, so it fails and pages"
+  }
+  assert {
+    condition     = aws_athena_workgroup.imgtag.force_destroy
+    error_message = "the workgroup can be destroyed after queries"
+  }
+
+  # Operators stop a runaway job, run the nightly now, read the schedule; the nightly follows its fleet runs.
+  assert {
+    condition = [for s in jsondecode(aws_iam_policy.operator.policy).Statement : s if s.Sid == "StopJobs"] == [
+      { Sid = "StopJobs", Effect = "Allow", Action = ["batch:TerminateJob", "batch:CancelJob"], Resource = ["arn:aws:batch:us-east-1:123456789012:job/*"] },
+    ]
+    error_message = "operators may terminate and cancel this account's jobs in the region"
+  }
+  assert {
+    condition = (
+      [for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Resource if s.Sid == "SubmitNightly"] == [jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource] &&
+      [for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Resource if s.Sid == "ReadSchedule"] == [["arn:aws:scheduler:us-east-1:123456789012:schedule/imgtag/imgtag-nightly"]]
+    )
+    error_message = "operators may submit the nightly as the schedule does, and read the schedule"
+  }
+  assert {
+    condition     = contains([for s in jsondecode(aws_iam_role_policy.job["nightly"].policy).Statement : "${join(",", s.Action)} ${join(",", s.Resource)}"], "batch:DescribeJobs *")
+    error_message = "the nightly may describe the jobs it submitted"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.scheduler.policy).Statement : s if s.Sid == "DeadLetters"] == [
+      { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [aws_sqs_queue.schedule_dead_letters[0].arn] },
+    ]
+    error_message = "the scheduler may write its dead letters, nothing else of SQS"
+  }
+
+  # The nightly by hand is the scheduled one: the same request, in the AWS CLI's member names.
+  assert {
+    condition = jsondecode(output.nightly_submit_job) == {
+      jobName            = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobName
+      jobQueue           = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobQueue
+      jobDefinition      = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).JobDefinition
+      containerOverrides = { command = jsondecode(aws_scheduler_schedule.nightly[0].target[0].input).ContainerOverrides.Command }
+    }
+    error_message = "nightly_submit_job is the schedule's SubmitJob request"
+  }
+
+  # Alarms: a blocked queue, a schedule that could not submit.
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.job_events["blocked_queues"].event_pattern) == {
+      source = ["aws.batch"], "detail-type" = ["Batch Job Queue Blocked"]
+      detail = { jobQueue = [aws_batch_job_queue.queue["planning"].arn, aws_batch_job_queue.queue["tag"].arn] }
+    } && aws_cloudwatch_event_target.job_events["blocked_queues"].arn == aws_sns_topic.alarm.arn
+    error_message = "a blocked queue pages"
+  }
+  assert {
+    condition = alltrue([for m in ["TargetErrorCount", "InvocationDroppedCount"] : (
+      aws_cloudwatch_metric_alarm.schedule[m].namespace == "AWS/Scheduler" && aws_cloudwatch_metric_alarm.schedule[m].metric_name == m &&
+      aws_cloudwatch_metric_alarm.schedule[m].dimensions == tomap({ ScheduleGroup = aws_scheduler_schedule.nightly[0].group_name }) &&
+      aws_cloudwatch_metric_alarm.schedule[m].alarm_actions == toset([aws_sns_topic.alarm.arn]) &&
+      startswith(aws_cloudwatch_metric_alarm.schedule[m].alarm_name, "imgtag-")
+    )]) && aws_scheduler_schedule.nightly[0].group_name == "imgtag"
+    error_message = "Scheduler's target errors and dropped invocations of the nightly's own group page"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.nightly[0].target[0].dead_letter_config[0].arn == aws_sqs_queue.schedule_dead_letters[0].arn
+    error_message = "a submission Scheduler gives up on is kept in the dead-letter queue"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_sns_topic_policy.alarm.policy).Statement : s.Condition] == [
+      { ArnEquals = { "aws:SourceArn" = [aws_cloudwatch_event_rule.job_events["blocked_queues"].arn, aws_cloudwatch_event_rule.job_events["failed_jobs"].arn] } },
+      { ArnLike = { "aws:SourceArn" = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:imgtag-*" }, StringEquals = { "aws:SourceAccount" = "123456789012" } },
+    ]
+    error_message = "only this module's rules and alarms publish to the topic"
+  }
+}
+
+# Subnets without a NAT: every interface endpoint Batch on ECS and the jobs need, private DNS on,
+# 443 from the fleet's security groups; what the VPC already has is not created twice.
+run "endpoint_only_subnets" {
+  variables {
+    subnet_egress          = "endpoints"
+    security_group_ids     = ["sg-0123456789abcdef0", "sg-0fedcba9876543210"]
+    existing_vpc_endpoints = ["sts"]
+  }
+  assert {
+    condition = keys(aws_vpc_endpoint.interface) == ["batch", "ecr.api", "ecr.dkr", "ecs", "ecs-agent", "ecs-telemetry", "glue", "logs"] && alltrue([for k, e in aws_vpc_endpoint.interface : (
+      e.service_name == "com.amazonaws.us-east-1.${k}" && e.vpc_endpoint_type == "Interface" && e.private_dns_enabled &&
+      e.subnet_ids == toset(var.subnet_ids) && e.security_group_ids == toset([aws_security_group.endpoints[0].id])
+    )]) && length(aws_vpc_endpoint.s3) == 1
+    error_message = "the interface endpoints, less the VPC's own (sts), and the S3 gateway"
+  }
+  assert {
+    condition = toset([for r in aws_vpc_security_group_ingress_rule.endpoints : "${r.ip_protocol} ${r.from_port}-${r.to_port} ${r.referenced_security_group_id}"]) == toset([
+      "tcp 443-443 sg-0123456789abcdef0", "tcp 443-443 sg-0fedcba9876543210",
+    ]) && aws_security_group.endpoints[0].vpc_id == var.vpc_id
+    error_message = "the endpoints answer HTTPS from the fleet's security groups"
+  }
+}
+
+run "vpc_has_an_s3_endpoint" {
+  variables {
+    route_table_ids        = []
+    existing_vpc_endpoints = ["s3"]
+  }
+  assert {
+    condition     = length(aws_vpc_endpoint.s3) == 0
+    error_message = "no second S3 gateway endpoint on the VPC's route tables"
+  }
+}
+
+run "s3_endpoint_needs_route_tables" {
+  command = plan
+  variables {
+    route_table_ids = []
+  }
+  expect_failures = [aws_vpc_endpoint.s3]
+}
+
+run "no_nightly" {
+  variables {
+    nightly_manifest = ""
+  }
+  assert {
+    condition = (
+      length(aws_scheduler_schedule.nightly) == 0 && length(aws_cloudwatch_metric_alarm.schedule) == 0 && length(aws_sqs_queue.schedule_dead_letters) == 0 &&
+      output.nightly_submit_job == "" && !contains([for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Sid], "ReadSchedule")
+    )
+    error_message = "no schedule, nothing of it"
+  }
+}
+
 run "gpu_fleet" {
   variables {
     tagging_fleet = "gpu"
