@@ -93,9 +93,9 @@ export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
           return 3;
         }
         if (!(e instanceof PreviousRunBusy)) throw e;
-        // An overlap is normal: the scheduled job succeeds (no alarm) and says so, for people and for logs.
-        cli.log({ event: 'nightly-busy', reason: e.message });
-        console.error(`imgtag: nothing started tonight, the previous nightly is still going: ${e.message}`);
+        // An overlap, a resubmission or a wait is normal: the scheduled job succeeds (no alarm) and says so, for people and for logs.
+        cli.log({ event: e.event, reason: e.message });
+        console.error(`imgtag: ${e.headline}: ${e.message}`);
         return 0;
       }
       console.log(table(resultRows(res)));

@@ -1,5 +1,6 @@
-import { BatchClient, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
+import { BatchClient, DescribeJobsCommand, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import { UserError } from '../errors.js';
+import { committedShards } from '../rundir/commits.js';
 import { loadPlan, type Plan } from '../rundir/plan-file.js';
 import { s3Settings } from '../storage/s3-config.js';
 import { isS3Uri } from '../storage/uri.js';
@@ -16,6 +17,8 @@ export interface SubmitOptions {
   jobName?: string;
   /** The run's plan when it is not (yet) in the run directory: a dry run's, planned elsewhere. */
   plan?: Pick<Plan, 'shards'> & Partial<Pick<Plan, 'counts'>>;
+  /** Shards the array takes when some are committed already (default: all the plan's). */
+  pendingShards?: number;
 }
 
 /**
@@ -29,14 +32,13 @@ export function fittingShardsPerTask(shards: number): number {
 
 /** The SubmitJob call for a planned run: one array child per `shardsPerTask` shards. */
 export async function submitJobInput(opts: SubmitOptions): Promise<SubmitJobCommandInput> {
-  // Array children on other machines must all reach the run directory.
-  if (!isS3Uri(opts.run)) throw new UserError(`--run ${opts.run} is not on S3: the fleet's jobs can only reach a run directory at s3://bucket/prefix`);
-  const plan = opts.plan ?? (await loadPlan(opts.run));
-  const shardsPerTask = opts.shardsPerTask ?? fittingShardsPerTask(plan.shards);
-  const tasks = Math.ceil(plan.shards / shardsPerTask);
+  assertFleetRun(opts.run);
+  const shards = opts.pendingShards ?? (opts.plan ?? (await loadPlan(opts.run))).shards;
+  const shardsPerTask = opts.shardsPerTask ?? fittingShardsPerTask(shards);
+  const tasks = Math.ceil(shards / shardsPerTask);
   if (tasks > MAX_ARRAY_SIZE) {
     throw new UserError(
-      `${plan.shards} shards at ${shardsPerTask} per task need ${tasks} array children, over AWS Batch's ${MAX_ARRAY_SIZE}: use --shards-per-task ${fittingShardsPerTask(plan.shards)} or more, or leave it out`,
+      `${shards} shards at ${shardsPerTask} per task need ${tasks} array children, over AWS Batch's ${MAX_ARRAY_SIZE}: use --shards-per-task ${fittingShardsPerTask(shards)} or more, or leave it out`,
     );
   }
   const name = opts.jobName ?? `imgtag-${opts.run.replace(/^s3:\/\//, '').replace(/[^A-Za-z0-9_-]+/g, '-')}`.slice(0, 128);
@@ -97,10 +99,30 @@ export interface Submitted {
   requests: { tag: SubmitJobCommandInput; merge?: SubmitJobCommandInput; compact: SubmitJobCommandInput };
 }
 
-/** The array job and its compaction, or with dryRun, their requests only (job ids then say so). */
+/** Array children on other machines must all reach the run directory. */
+function assertFleetRun(run: string): void {
+  if (!isS3Uri(run)) throw new UserError(`--run ${run} is not on S3: the fleet's jobs can only reach a run directory at s3://bucket/prefix`);
+}
+
+/** The shards of a run not committed yet, in order (one LIST per 1,000 commit markers). */
+async function pendingShards(run: string, total: number): Promise<number[]> {
+  const done = await committedShards(run);
+  return Array.from({ length: total }, (_, i) => i).filter((i) => !done.has(i));
+}
+
+/**
+ * The array job and its compaction, or with dryRun, their requests only (job ids then say so). A
+ * run with shards committed already (submitted again after a child failed for good) gets an array
+ * over its unfinished shards only, listed in tasks.json for the children.
+ */
 export async function submitRun(opts: SubmitOptions & { compact?: CompactTarget; dryRun?: boolean }): Promise<Submitted> {
+  assertFleetRun(opts.run);
   const plan = opts.plan ?? (await loadPlan(opts.run));
-  const tag = await submitJobInput({ ...opts, plan });
+  // A nightly's dry run plans elsewhere: its run directory does not exist, nothing is committed.
+  const pending = opts.plan && opts.dryRun ? undefined : await pendingShards(opts.run, plan.shards);
+  if (pending?.length === 0) throw new UserError(`every shard of ${opts.run} is committed: nothing to tag (imgtag compact --run ${opts.run} merges it, if that is not done)`);
+  if (pending && !opts.dryRun) await (await import('./task-map.js')).writeTaskMap(opts.run, pending, plan.shards);
+  const tag = await submitJobInput({ ...opts, plan, pendingShards: pending?.length });
   const children = opts.compact?.children ?? compactChildren(plan.counts?.images ?? 0);
   const send = (input: SubmitJobCommandInput, placeholder: string) => (opts.dryRun ? Promise.resolve(placeholder) : submitJob(input));
   const tagJob = await send(tag, '<tag job id>');
@@ -117,9 +139,18 @@ export async function submitRun(opts: SubmitOptions & { compact?: CompactTarget;
   };
 }
 
-export async function submitJob(input: SubmitJobCommandInput): Promise<string> {
-  // The region of --region (or AWS_REGION, or the profile's), as every other client here uses.
+/** The region of --region (or AWS_REGION, or the profile's), as every other client here uses. */
+function batchClient(): BatchClient {
   const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  const out = await new BatchClient(region ? { region } : {}).send(new SubmitJobCommand(input));
-  return out.jobId!;
+  return new BatchClient(region ? { region } : {});
+}
+
+export async function submitJob(input: SubmitJobCommandInput): Promise<string> {
+  return (await batchClient().send(new SubmitJobCommand(input))).jobId!;
+}
+
+/** Where a submitted job stands; undefined when Batch no longer knows it (it keeps ended jobs for about a week). */
+export async function jobState(jobId: string): Promise<{ status: string; statusReason?: string } | undefined> {
+  const job = (await batchClient().send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0];
+  return job ? { status: job.status ?? 'UNKNOWN', ...(job.statusReason ? { statusReason: job.statusReason } : {}) } : undefined;
 }

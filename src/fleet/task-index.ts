@@ -22,8 +22,14 @@ export function shardsForTask(index: number, perTask: number, total: number): nu
   return Array.from({ length: Math.max(0, Math.min(perTask, total - first)) }, (_, i) => first + i);
 }
 
-/** This fleet task's shards of a run: its index from the environment, its share of the plan's shards. */
+/**
+ * This fleet task's shards of a run: its index from the environment, its share of the plan's
+ * shards, or of the unfinished ones a resubmission listed in tasks.json.
+ */
 export async function fleetTaskShards(run: string, perTask: number): Promise<number[]> {
+  const index = taskIndexFromEnv();
+  const map = await (await import('./task-map.js')).readTaskMap(run);
+  if (map) return shardsForTask(index, perTask, map.shards.length).map((k) => map.shards[k]!);
   const { loadPlan } = await import('../rundir/plan-file.js');
-  return shardsForTask(taskIndexFromEnv(), perTask, (await loadPlan(run)).shards);
+  return shardsForTask(index, perTask, (await loadPlan(run)).shards);
 }

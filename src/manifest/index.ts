@@ -27,6 +27,11 @@ export function manifestSource(opts: { manifest?: string; prefix?: string; bucke
   return { kind, uri, bucket: opts.bucket };
 }
 
+/** An Inventory configuration's folder with no report in it yet: S3 delivers the first within 48 hours. */
+export class NoInventoryReport extends UserError {
+  override name = 'NoInventoryReport';
+}
+
 /** Inventory writes each report under a folder named for its time: 2026-11-22T01-00Z/manifest.json. */
 const DATED = /\/(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)\/$/;
 
@@ -40,7 +45,7 @@ export async function resolveManifest(source: ManifestSource): Promise<ManifestS
   if (source.kind !== 'inventory' || !source.uri.endsWith('/')) return source;
   const dated = (await listFolders(source.uri)).filter((f) => DATED.test(f));
   if (dated.length === 0) {
-    throw new UserError(`${source.uri} has no dated Inventory reports (folders like 2026-11-22T01-00Z/): give the Inventory configuration's folder, or one manifest.json`);
+    throw new NoInventoryReport(`${source.uri} has no dated Inventory reports (folders like 2026-11-22T01-00Z/): give the Inventory configuration's folder, or one manifest.json`);
   }
   return { ...source, uri: `${dated.at(-1)!}manifest.json` };
 }

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { NightlyRetryLater, PreviousRunBusy } from './busy.js';
+import { dryRunSubmission, resumeFleetRun, submitNightly } from './fleet-run.js';
+import { awaitInventory } from './inventory-wait.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../rundir/current.js';
 import { tidyCurrent } from '../current/update.js';
@@ -18,6 +20,14 @@ import { exitOnSignal } from '../pool/stop.js';
 import { runName } from '../rundir/layout.js';
 import { modelsOrDefault } from '../defaults.js';
 import { resolveModel } from '../model/resolve.js';
+import { settings } from '../settings.js';
+
+/**
+ * nightly.lock holds this many lease times (10 minutes by default), renewed while the nightly runs:
+ * a nightly whose host was lost leaves it to expire, and the next attempt (Batch retries a lost host)
+ * takes it after that.
+ */
+const LOCK_LEASES = 5;
 
 /** Tag on AWS Batch instead of here when the delta is this large. */
 export interface NightlyFleet {
@@ -78,48 +88,21 @@ export interface NightlyResult {
   submitted?: Omit<Submitted, 'requests'> & { requests?: Submitted['requests'] };
 }
 
-
-const SUBMITTING = 'submitting to ';
-
-/** What `submit` is given for a nightly's run on the fleet. */
-const fleetSubmission = (run: string, fleet: NightlyFleet) => ({ run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact });
-
-/** Submit a nightly's run; nightly.json says so first, so a run whose submission fails is not lost. */
-async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<NonNullable<NightlyResult['submitted']>> {
-  const opts = fleetSubmission(latest.run, fleet);
-  await writeLatestRun(root, { ...latest, fleet: `${SUBMITTING}${fleet.jobQueue}` });
-  // The Batch client loads only for nights that go to the fleet.
-  const submitted = await (await import('../fleet/submit.js')).submitRun(opts);
-  await writeLatestRun(root, { ...latest, fleet: submitted.tagJob });
-  const { requests: _, ...rest } = submitted;
-  return rest;
-}
-
 /** A nightly run tagged here always compacts: that is what updates the current table. */
 const localRun = (opts: NightlyOptions, run: string): RunOptions => ({ ...opts.run, run, compact: opts.run.compact || undefined });
 
 /**
  * Bring the current table up to the previous nightly's run, if it is not yet: a run tagged here is
  * finished here (its unfinished shards, compaction, the table); a fleet run is only compacted here,
- * once every shard is committed, else the nightly stops with PreviousRunBusy.
+ * once every shard is committed; else its job is still going (PreviousRunBusy) or it ended and its
+ * unfinished shards are resubmitted (see resumeFleetRun).
  */
 async function settlePrevious(root: string, latest: LatestRun | undefined, opts: NightlyOptions, log: (e: RunEvent) => void): Promise<RunSummary | undefined> {
   if (latest === undefined || (await readCurrent(root))?.run === latest.run) return undefined;
   const plan = await loadPlan(latest.run);
   if (latest.fleet !== undefined) {
-    if (latest.fleet.startsWith(SUBMITTING) && opts.fleet !== undefined) {
-      // The submission was never confirmed (the planning job was stopped): submit it again. Should
-      // both jobs run, each shard is still done once (leases, commit markers).
-      const again = await submitNightly(root, latest, opts.fleet);
-      throw new PreviousRunBusy(`the previous nightly run ${latest.run} was planned but its submission not confirmed: submitted it again as job ${again.tagJob}`);
-    }
     const committed = (await committedShards(latest.run)).size;
-    if (committed < plan.shards) {
-      throw new PreviousRunBusy(
-        `the previous nightly run ${latest.run} (job ${latest.fleet}) has ${committed} of ${plan.shards} shards committed: ` +
-          `nothing new is planned until it is done (resubmit it with "imgtag submit --run ${latest.run}" if its job failed)`,
-      );
-    }
+    if (committed < plan.shards) await resumeFleetRun(root, latest, plan.shards, committed, opts.fleet);
     const c = await compactRun(latest.run);
     if (c.status !== 'compacted' && c.status !== 'already') throw new PreviousRunBusy(`the previous nightly run ${latest.run} is being compacted: try again later`);
     return undefined;
@@ -145,7 +128,7 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
   const root = rootId(opts.root);
   if (opts.dryRun) return dryRun(root, opts);
   const lockUri = joinUri(root, 'nightly.lock');
-  const got = await acquireLock(lockUri, 10 * 60_000);
+  const got = await acquireLock(lockUri, LOCK_LEASES * settings().leaseTtlMs);
   if ('holder' in got) {
     throw new PreviousRunBusy(`another nightly run holds ${lockUri} (owner ${got.holder.owner}, since ${got.holder.since}): not starting`);
   }
@@ -154,11 +137,13 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     await tidyCurrent(root);
     const latest = await readLatestRun(root);
     const resumedParent = await settlePrevious(root, latest, opts, log);
+    // An Inventory configuration's first report comes within 48 hours: until then, a quiet wait.
+    const source = await awaitInventory(root, opts.source);
     const models = await modelIds(opts);
     const run = nightlyRunUri(root);
     // Planning has no graceful stop: a signal ends it at once, the lock given back.
     const planning = exitOnSignal('planning the nightly', opts.run.stop, () => got.lease.release());
-    const plan = await createPlan(opts.source, run, planOptions(root, latest, models, opts)).finally(planning);
+    const plan = await createPlan(source, run, planOptions(root, latest, models, opts)).finally(planning);
     // The plan read the current table it joined against: its run is the parent.
     const result: NightlyResult = { run, parent: plan.current?.base, resumedParent, plan, models, parentModels: latest?.models };
     const fleet = opts.fleet;
@@ -213,7 +198,7 @@ async function dryRun(root: string, opts: NightlyOptions): Promise<NightlyResult
     };
     const fleet = opts.fleet;
     if (fleet === undefined || plan.counts.images < fleet.threshold) return result;
-    const r = await (await import('../fleet/submit.js')).submitRun({ ...fleetSubmission(run, fleet), plan, dryRun: true });
+    const r = await dryRunSubmission(run, fleet, plan);
     return { ...result, submitted: r };
   } finally {
     await dropScratch(scratch);

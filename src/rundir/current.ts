@@ -74,6 +74,8 @@ export interface LatestRun {
   models?: string[];
   /** Set when the run went to the fleet: its array job (or what became of the submission). */
   fleet?: string;
+  /** How often later nightlies resubmitted the run's unfinished shards after its fleet job ended. */
+  resubmits?: number;
 }
 
 export async function readLatestRun(root: string): Promise<LatestRun | undefined> {

@@ -86,11 +86,15 @@ export interface BatchFleetOptions {
   /** Before a retried attempt starts again (Batch takes seconds to place it). */
   retryDelayMs?: number;
   /** Called when an attempt starts: a test terminates hosts from here. */
-  onAttempt?: (job: FleetJob, attempt: number) => void;
+  onAttempt?: (job: FleetJob, attempt: number, fleet: BatchFleet) => void;
+  /** Called with what an attempt prints (stdout and stderr), as it prints it. */
+  onOutput?: (job: FleetJob, text: string, fleet: BatchFleet) => void;
 }
 
 export interface BatchFleet {
   endpoint: string;
+  /** RegisterJobDefinition: a new revision of each, which a submission by name then takes. */
+  register(definitions: FleetJobDefinition[]): void;
   jobs: Map<string, FleetJob>;
   events: BatchEvent[];
   /** Kill the host an attempt runs on: SIGKILL, status reason `Host EC2 (instance i-…) terminated.` */
@@ -200,7 +204,10 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
     const child = spawn(process.execPath, [CLI, ...job.command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     job.process = child;
     let output = '';
-    const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
+    const keep = (d: Buffer) => {
+      output = (output + d.toString()).slice(-8000);
+      opts.onOutput?.(job, d.toString(), fleet);
+    };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     const timer = job.definition.timeoutSeconds
@@ -219,7 +226,7 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
       end(job, a, stopped?.retry ?? true);
       pump();
     });
-    opts.onAttempt?.(job, attempt);
+    opts.onAttempt?.(job, attempt, fleet);
   };
 
   const end = (job: FleetJob, a: Attempt, retryable: boolean) => {
@@ -357,8 +364,9 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 
-  return {
+  const fleet: BatchFleet = {
     endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    register: (defs) => defs.forEach((d) => definitions.set(d.name, d)),
     jobs,
     events,
     terminateHost: (job) => stop(job, { statusReason: `Host EC2 (instance i-0${(++hosts).toString(16).padStart(16, '0')}) terminated.`, retry: true }, 'SIGKILL'),
@@ -372,4 +380,5 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+  return fleet;
 }

@@ -1,8 +1,9 @@
 import http from 'node:http';
 
 /**
- * AWS Batch's SubmitJob over real HTTP on loopback (no Batch runs here): the SDK's client sends
- * its signed REST call, this answers with a job id and keeps the request for the test to read.
+ * AWS Batch's SubmitJob over real HTTP on loopback (no Batch runs here: helpers/batch-fleet.ts
+ * does): the SDK's client sends its signed REST call, this answers with a job id and keeps the
+ * request for the test to read. DescribeJobs says every job it took is RUNNING: the test runs them.
  */
 export interface BatchServer {
   endpoint: string;
@@ -16,6 +17,10 @@ export async function startBatchServer(): Promise<BatchServer> {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/describejobs') {
+        const ids = (JSON.parse(body) as { jobs: string[] }).jobs;
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jobs: ids.map((jobId) => ({ jobId, status: 'RUNNING' })) }));
+      }
       if (req.method !== 'POST' || req.url !== '/v1/submitjob') return void res.writeHead(404).end();
       const input = JSON.parse(body) as Record<string, unknown>;
       submitted.push(input);

@@ -29,6 +29,10 @@ export interface Rehearsal {
   inventory(date: string): Promise<void>;
   /** The schedule fires: its target input submitted to Batch; resolves when every job has ended. */
   night(): Promise<FleetJob[]>;
+  /** `terraform apply` with changed variables: the job definitions and the schedule as the new plan renders them. */
+  apply(vars: Record<string, unknown>): Promise<void>;
+  /** SubmitJob as the operator sends it (the AWS CLI's camelCase input); resolves when every job has ended. */
+  submit(input: SubmitJobCommandInput): Promise<FleetJob[]>;
   close(): Promise<void>;
 }
 
@@ -72,7 +76,8 @@ export function scheduleInput(plan: ModulePlan): SubmitJobCommandInput {
 export async function startRehearsal(bucket: string, vars: Record<string, unknown>, fleetOptions: Partial<BatchFleetOptions> = {}): Promise<Rehearsal> {
   const s3 = await testS3();
   const inventoryFolder = `s3://${bucket}/inventory/${bucket}/all/`;
-  const plan = await planModule({ ...README_VARIABLES, input_bucket: bucket, results_bucket: bucket, create_results_bucket: false, nightly_manifest: inventoryFolder, ...vars });
+  const variables = { ...README_VARIABLES, input_bucket: bucket, results_bucket: bucket, create_results_bucket: false, nightly_manifest: inventoryFolder, ...vars };
+  let plan = await planModule(variables);
   const table = plan.resources.get('aws_glue_catalog_table.table["current"]')!.after as { database_name: string; name: string; storage_descriptor: { location: string }[] };
   const tableLocation = table.storage_descriptor[0]!.location;
   const glue = await startGlueServer(table.database_name, table.name, tableLocation);
@@ -91,7 +96,7 @@ export async function startRehearsal(bucket: string, vars: Record<string, unknow
   const root = String(plan.outputs.nightly_root);
   const client = new BatchClient({ region: 'us-east-1', endpoint: fleet.endpoint, credentials: { accessKeyId: 'AKIDREHEARSAL', secretAccessKey: 'rehearsal' } });
 
-  return {
+  const rehearsal: Rehearsal = {
     bucket,
     plan,
     fleet,
@@ -108,16 +113,26 @@ export async function startRehearsal(bucket: string, vars: Record<string, unknow
       await writeBytes(`${inventoryFolder}${date}T01-00Z/manifest.json`, JSON.stringify(manifest));
     },
     async night() {
+      return rehearsal.submit(scheduleInput(plan));
+    },
+    async submit(input) {
       const before = new Set(fleet.jobs.keys());
-      await client.send(new SubmitJobCommand(scheduleInput(plan)));
+      await client.send(new SubmitJobCommand(input));
       await fleet.settled();
       return [...fleet.jobs.values()].filter((j) => !before.has(j.jobId));
+    },
+    async apply(changed) {
+      Object.assign(variables, changed);
+      plan = await planModule(variables);
+      rehearsal.plan = plan;
+      fleet.register(planDefinitions(plan));
     },
     async close() {
       await fleet.close();
       await glue.close();
     },
   };
+  return rehearsal;
 }
 
 /** A job's attempts, for an assertion's message. */

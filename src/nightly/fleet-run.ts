@@ -1,0 +1,76 @@
+import { UserError } from '../errors.js';
+import type { NightlyFleet, NightlyResult } from './nightly.js';
+import { NightlyRetryLater, PreviousRunBusy, PreviousRunResubmitted } from './busy.js';
+import { writeLatestRun, type LatestRun } from '../rundir/current.js';
+
+/** What nightly.json says while a submission is not yet confirmed. */
+export const SUBMITTING = 'submitting to ';
+
+/** A run whose fleet job keeps failing is resubmitted this often by the nightlies after it, then pages. */
+export const MAX_RESUBMITS = 3;
+
+/** Batch's states of a job that has not ended. */
+const LIVE = new Set(['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING']);
+
+const fleetSubmission = (run: string, fleet: NightlyFleet) => ({ run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact });
+
+/** Submit a nightly's run; nightly.json says so first, so a run whose submission fails is not lost. */
+export async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<NonNullable<NightlyResult['submitted']>> {
+  await writeLatestRun(root, { ...latest, fleet: `${SUBMITTING}${fleet.jobQueue}` });
+  // The Batch client loads only for nights that go to the fleet.
+  const submitted = await (await import('../fleet/submit.js')).submitRun(fleetSubmission(latest.run, fleet));
+  await writeLatestRun(root, { ...latest, fleet: submitted.tagJob });
+  const { requests: _, ...rest } = submitted;
+  return rest;
+}
+
+/** A dry run's SubmitJob requests for a planned delta. */
+export async function dryRunSubmission(run: string, fleet: NightlyFleet, plan: NonNullable<Parameters<typeof import('../fleet/submit.js').submitRun>[0]['plan']>) {
+  return (await import('../fleet/submit.js')).submitRun({ ...fleetSubmission(run, fleet), plan, dryRun: true });
+}
+
+/** Where the run's array job stands, from Batch: a refusal is the operator's to fix, anything else is retried later. */
+async function fleetJobState(jobId: string) {
+  const { jobState } = await import('../fleet/submit.js');
+  try {
+    return await jobState(jobId);
+  } catch (e) {
+    const name = (e as { name?: string }).name ?? '';
+    const why = `could not ask AWS Batch about job ${jobId}: ${(e as Error).message}`;
+    if (/AccessDenied|UnrecognizedClient|InvalidSignature|ExpiredToken/.test(name)) throw new UserError(`${why} (the nightly's role needs batch:DescribeJobs)`);
+    throw new NightlyRetryLater(why);
+  }
+}
+
+/**
+ * The previous nightly's fleet run has shards not committed. While its job is alive, that is an
+ * overlap (exit 0, busy). Once the job has ended (a child failed for good: that paged when it
+ * happened) its unfinished shards are resubmitted, an array over them alone with its compact job,
+ * so no night is silently busy for ever; after MAX_RESUBMITS the nightly fails and pages itself.
+ */
+export async function resumeFleetRun(root: string, latest: LatestRun, shards: number, committed: number, fleet: NightlyFleet | undefined): Promise<never> {
+  const progress = `${committed} of ${shards} shards committed`;
+  if (latest.fleet!.startsWith(SUBMITTING)) {
+    if (fleet === undefined) throw new PreviousRunBusy(`the previous nightly run ${latest.run} was planned but its submission never confirmed: run the nightly with its fleet options`);
+    // The submission was never confirmed (the planning job was stopped): submit it again. Should
+    // both jobs run, each shard is still done once (leases, commit markers).
+    const again = await submitNightly(root, latest, fleet);
+    throw new PreviousRunResubmitted(`the previous nightly run ${latest.run} was planned but its submission not confirmed: submitted it again as job ${again.tagJob}`);
+  }
+  const job = await fleetJobState(latest.fleet!);
+  if (job && LIVE.has(job.status)) throw new PreviousRunBusy(`the previous nightly run ${latest.run} (job ${latest.fleet}, ${job.status}) has ${progress}: nothing new is planned until it is done`);
+  const ended = job ? `ended ${job.status}${job.statusReason ? ` (${job.statusReason})` : ''}` : 'is no longer known to AWS Batch';
+  const resubmits = latest.resubmits ?? 0;
+  if (resubmits >= MAX_RESUBMITS || fleet === undefined) {
+    throw new UserError(
+      `the previous nightly run ${latest.run} has ${progress} and its job ${latest.fleet} ${ended}` +
+        (fleet === undefined ? '' : `, after ${resubmits} resubmissions`) +
+        `: read its children's logs (event "shard-failed"), fix the cause, then "imgtag submit --run ${latest.run}" with the fleet's queues`,
+    );
+  }
+  const again = await submitNightly(root, { ...latest, resubmits: resubmits + 1 }, fleet);
+  throw new PreviousRunResubmitted(
+    `the previous nightly run ${latest.run} has ${progress} and its job ${latest.fleet} ${ended}: ` +
+      `resubmitted the unfinished shards as job ${again.tagJob} (array of ${again.arraySize}; resubmission ${resubmits + 1} of ${MAX_RESUBMITS})`,
+  );
+}
