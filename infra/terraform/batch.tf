@@ -92,6 +92,9 @@ resource "aws_batch_compute_environment" "spot" {
   lifecycle {
     create_before_destroy = true
   }
+  # Instances start only once the subnets reach S3 (and, without a NAT, ECS, ECR and the logs),
+  # and are gone before the endpoints are.
+  depends_on = [aws_vpc_endpoint.s3, aws_vpc_endpoint.interface]
 }
 
 # Two queues: "tag" for the array children only; "planning" for CPU work (the nightly's planning

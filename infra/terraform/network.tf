@@ -5,7 +5,8 @@
 # with ECS, pull from ECR, write logs) and the ones the jobs call (the nightly: Batch and Glue; STS),
 # or the instances never join and jobs stay RUNNABLE for ever.
 locals {
-  interface_services = var.subnet_egress == "endpoints" ? ["ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sts", "glue", "batch"] : []
+  endpoint_services  = ["ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sts", "glue", "batch"]
+  interface_services = var.subnet_egress == "endpoints" ? local.endpoint_services : []
   # Created here: what the subnets need, less what the VPC already has.
   gateway_endpoints   = contains(var.existing_vpc_endpoints, "s3") ? [] : ["s3"]
   interface_endpoints = toset([for s in local.interface_services : s if !contains(var.existing_vpc_endpoints, s)])

@@ -78,8 +78,8 @@ variable "existing_vpc_endpoints" {
   type        = list(string)
   default     = []
   validation {
-    condition     = alltrue([for s in var.existing_vpc_endpoints : contains(["s3", "ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sts", "glue", "batch"], s)])
-    error_message = "existing_vpc_endpoints names services the module would create: s3, ecs, ecs-agent, ecs-telemetry, ecr.api, ecr.dkr, logs, sts, glue, batch."
+    condition     = alltrue([for s in var.existing_vpc_endpoints : contains(concat(["s3"], local.endpoint_services), s)])
+    error_message = "existing_vpc_endpoints names services the module would create: s3 or an interface endpoint's service (network.tf, local.endpoint_services)."
   }
 }
 

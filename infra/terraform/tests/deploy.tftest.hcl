@@ -383,6 +383,14 @@ run "vpc_has_an_s3_endpoint" {
   }
 }
 
+run "unknown_existing_endpoint" {
+  command = plan
+  variables {
+    existing_vpc_endpoints = ["s3", "sqs"]
+  }
+  expect_failures = [var.existing_vpc_endpoints]
+}
+
 run "s3_endpoint_needs_route_tables" {
   command = plan
   variables {
