@@ -159,6 +159,7 @@ export const README_VARIABLES: Record<string, unknown> = {
   security_group_ids: ['sg-0123456789abcdef0'],
   vpc_id: 'vpc-0123456789abcdef0',
   route_table_ids: ['rtb-0123456789abcdef0'],
+  subnet_egress: 'nat',
   nightly_manifest: 's3://my-inventory/my-photos/all/',
   tagging_fleet: 'cpu',
   max_vcpus: 400,
