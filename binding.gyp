@@ -26,7 +26,7 @@
       "targets": [
         {
           "target_name": "imgtag_heic",
-          "sources": ["native/heic_decode.c", "native/resize_crop.c"],
+          "sources": ["native/heic_decode.c", "native/heif_extent.c", "native/resize_crop.c"],
           "libraries": ["-lheif"],
           "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
           "conditions": [

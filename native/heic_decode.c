@@ -12,6 +12,7 @@
 #include <node_api.h>
 #include "async_job.h"
 #include <libheif/heif.h>
+#include "heif_extent.h"
 #include "resize_crop.h"
 #ifdef IMGTAG_FFMPEG_HEVC
 #include "hevc_ffmpeg.h"
@@ -28,6 +29,7 @@ typedef struct {
   // results
   char error[256];
   int over_limit;
+  char decodes[160];  // over the limit by what it would decode: "a 30000x20000 grid canvas"
   int width, height;          // the primary image, upright
   int pix_width, pix_height;  // what was decoded (the thumbnail's or the primary's size)
   int from_thumbnail;
@@ -41,8 +43,8 @@ static int short_side(const struct heif_image_handle *h) {
   return w < hh ? w : hh;
 }
 
-/** The smallest thumbnail whose short side is at least `min`; NULL when none is (or none is asked for). */
-static struct heif_image_handle *usable_thumbnail(const struct heif_image_handle *primary, int min) {
+/** The smallest thumbnail whose short side is at least `min` (its item in *id); NULL when none is (or none is asked for). */
+static struct heif_image_handle *usable_thumbnail(const struct heif_image_handle *primary, int min, heif_item_id *id) {
   int n = heif_image_handle_get_number_of_thumbnails(primary);
   if (n <= 0 || min <= 0) return NULL;
   heif_item_id *ids = calloc((size_t)n, sizeof *ids);
@@ -55,6 +57,7 @@ static struct heif_image_handle *usable_thumbnail(const struct heif_image_handle
     if (short_side(t) >= min && (!best || short_side(t) < short_side(best))) {
       if (best) heif_image_handle_release(best);
       best = t;
+      *id = ids[i];
     } else {
       heif_image_handle_release(t);
     }
@@ -80,8 +83,10 @@ static void execute(napi_env env, void *data) {
     snprintf(job->error, sizeof job->error, "out of memory");
     return;
   }
-  // One thread per image: the pipeline already decodes as many images at once as there are cores.
-  heif_context_set_max_decoding_threads(ctx, 1);
+  // A grid's tiles on this thread, one after another: at 1 or more libheif starts a short-lived
+  // thread per tile (std::async), whatever the decoder keeps per thread dies with it, and the
+  // pipeline already decodes as many images at once as there are cores.
+  heif_context_set_max_decoding_threads(ctx, 0);
   struct heif_error err = heif_context_read_from_memory_without_copy(ctx, job->bytes, job->size, NULL);
   if (err.code != heif_error_Ok) {
     fail(job, "not a readable HEIF file", err);
@@ -98,9 +103,24 @@ static void execute(napi_env env, void *data) {
     job->over_limit = 1;
     goto done;
   }
-  thumb = usable_thumbnail(primary, job->min_short_side);
+  heif_item_id chosen_id = 0;
+  thumb = usable_thumbnail(primary, job->min_short_side, &chosen_id);
   job->from_thumbnail = thumb != NULL;
   const struct heif_image_handle *chosen = thumb ? thumb : primary;
+  if (!thumb) heif_context_get_primary_image_ID(ctx, &chosen_id);
+  // The limit against what libheif would decode (canvas, tiles, alpha, each at its coded size), not
+  // what the file says: a grid or an ispe can declare a small image over a huge decode.
+  char why[128];
+  int extent = heif_extent_check(job->bytes, job->size, chosen_id, job->max_pixels, why, sizeof why);
+  if (extent == HEIF_EXTENT_OVER) {
+    job->over_limit = 1;
+    snprintf(job->decodes, sizeof job->decodes, "%s%s", thumb ? "its thumbnail is " : "", why);
+    goto done;
+  }
+  if (extent == HEIF_EXTENT_UNREADABLE) {
+    snprintf(job->error, sizeof job->error, "HEIF file whose size could not be checked before decoding: %s", why);
+    goto done;
+  }
   opts = heif_decoding_options_alloc();
   if (opts) opts->convert_hdr_to_8bit = 1;
   err = heif_decode_image(chosen, &img, heif_colorspace_RGB, heif_chroma_interleaved_RGB, opts);
@@ -117,6 +137,8 @@ static void execute(napi_env env, void *data) {
   }
   job->pix_width = w;
   job->pix_height = h;
+  // The primary's size as decoded, not as declared: a row says what the pixels were.
+  if (!thumb) job->width = w, job->height = h;
   // Average down by the largest factor that still leaves every target's resize a downscale: a
   // phone photo's 12 MP become ~0.2 MP before the resize, which then reads far less.
   int need_w = 0, need_h = 0;
@@ -179,6 +201,11 @@ static void complete(napi_env env, napi_status status, void *data) {
       napi_value yes;
       napi_get_boolean(env, true, &yes);
       napi_set_named_property(env, result, "overLimit", yes);
+      if (job->decodes[0]) {
+        napi_value decodes;
+        napi_create_string_utf8(env, job->decodes, NAPI_AUTO_LENGTH, &decodes);
+        napi_set_named_property(env, result, "decodes", decodes);
+      }
     } else {
       napi_value pixels, v;
       napi_create_array_with_length(env, job->n_targets, &pixels);
@@ -202,7 +229,7 @@ static void complete(napi_env env, napi_status status, void *data) {
 
 /**
  * decode(heic: Buffer, targets: Int32Array [width, height, shortSide]*, minShortSide, maxPixels):
- * Promise<{width, height, overLimit} | {width, height, pixels: Buffer[], pixWidth, pixHeight, fromThumbnail}>
+ * Promise<{width, height, overLimit, decodes?} | {width, height, pixels: Buffer[], pixWidth, pixHeight, fromThumbnail}>
  */
 static napi_value decode(napi_env env, napi_callback_info info) {
   size_t argc = 4;

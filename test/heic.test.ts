@@ -9,7 +9,9 @@ import { decodeHeicWasm, decodeImage } from '../src/decode/decode.js';
 import { decodeHeicNative, heicFastPathProblem } from '../src/decode/heic-native.js';
 import { closeHeicPool, heicPoolThreads } from '../src/decode/heic.js';
 import { IMAGE_DIR, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
-import { gridHeif, rotatedHeif } from './helpers/heif.js';
+import { declaredAs, gridHeif, rotatedHeif, tiledHeif, withoutSps } from './helpers/heif.js';
+import { describeDecodeError } from '../src/decode/decode-error.js';
+import { DecodeError } from '../src/decode/types.js';
 
 const target = { width: 224, height: 224, shortSide: 256, maxPixels: 100_000_000 };
 after(closeHeicPool);
@@ -135,4 +137,87 @@ test("the native path's two HEVC decoders, FFmpeg's (the default) and libde265, 
   // A file cut short is an error with a one-line reason (an error row), not a crash.
   const cut = fs.readFileSync(files.find((f) => /n\d+_.*\.heic$/.test(f))!).subarray(0, 2000);
   await assert.rejects(decodeImage(cut, [target]), (e: Error) => /^not a readable HEIF file: .*end of file/i.test(e.message) && !e.message.includes('\n'));
+});
+
+/** A module script run by node in a child, with this environment; its stdout parsed as JSON. */
+function child<T>(script: string, env: NodeJS.ProcessEnv, args: string[] = []): T {
+  return JSON.parse(execFileSync(process.execPath, [...args, '--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 24 })) as T;
+}
+const nativeUrl = new URL('../src/decode/heic-native.js', import.meta.url).href;
+
+test('the same bytes give the same answer wherever they fall: a HEIC without its SPS is an error decoded first on a thread and after other images on it, with either HEVC decoder', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-sps-'));
+  const { heic } = await iphoneLike(dir, 3);
+  const files = { good: path.join(dir, 'good.heic'), grid: path.join(dir, 'grid.heic'), nosps: path.join(dir, 'nosps.heic') };
+  fs.writeFileSync(files.good, heic.wide!);
+  fs.writeFileSync(files.grid, gridHeif(heic.left!, heic.right!, 256, 256));
+  fs.writeFileSync(files.nosps, withoutSps(heic.wide!));
+  // One libuv thread: every decode on the same thread, the SPS-less file first and then after the others.
+  const script = `
+    import fs from 'node:fs';
+    import { decodeHeicNative } from ${JSON.stringify(nativeUrl)};
+    const out = [];
+    for (const f of ${JSON.stringify([files.nosps, files.good, files.grid, files.nosps, files.good, files.nosps])}) {
+      try {
+        const d = await decodeHeicNative(fs.readFileSync(f), [{ width: 224, height: 224, shortSide: 256, maxPixels: 1e8 }], 1e8);
+        out.push('ok ' + d.pixWidth + 'x' + d.pixHeight);
+      } catch (e) { out.push('error ' + e.message); }
+    }
+    console.log(JSON.stringify(out));`;
+  for (const decoder of ['ffmpeg', 'libde265']) {
+    const got = child<string[]>(script, { UV_THREADPOOL_SIZE: '1', IMGTAG_HEVC_DECODER: decoder });
+    assert.match(got[0]!, /^error HEVC data could not be decoded/, `${decoder}: decoded first`);
+    assert.deepEqual([got[3], got[5]], [got[0], got[0]], `${decoder}: the same error after a single image and after a grid`);
+    assert.deepEqual([got[1], got[2], got[4]], ['ok 512x256', 'ok 512x256', 'ok 512x256'], decoder);
+  }
+  // Through the decode stage: an error row's reason, one line.
+  await assert.rejects(decodeImage(withoutSps(heic.wide!), [target]), (e: Error) => e instanceof DecodeError && e.kind === 'undecodable' && !e.message.includes('\n'));
+});
+
+test('a grid HEIC decoded 1,000 times in one worker with the default (FFmpeg) decoder: RSS stays flat (no decoder context kept per thread or per tile)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-rss-'));
+  const { heic } = await iphoneLike(dir, 4);
+  // A 2x2 grid of 256x256 tiles, as a phone's 48: each tile a decoder libheif asks for and frees.
+  const file = path.join(dir, 'grid.heic');
+  fs.writeFileSync(file, tiledHeif([[heic.left!, heic.right!], [heic.right!, heic.left!]], { width: 512, height: 512 }));
+  const script = `
+    import fs from 'node:fs';
+    import { decodeHeicNative, hevcDecoderName } from ${JSON.stringify(nativeUrl)};
+    const bytes = fs.readFileSync(${JSON.stringify(file)});
+    const targets = [{ width: 224, height: 224, shortSide: 256, maxPixels: 1e8 }];
+    const rss = () => { globalThis.gc(); return process.memoryUsage().rss; };
+    let warm = 0;
+    for (let i = 0; i < 1000; i++) {
+      const d = await decodeHeicNative(bytes, targets, 1e8);
+      if (d.pixWidth !== 512) throw new Error('decoded ' + d.pixWidth);
+      if (i === 99) warm = rss();
+    }
+    console.log(JSON.stringify({ decoder: hevcDecoderName(), warm, end: rss() }));`;
+  const got = child<{ decoder: string; warm: number; end: number }>(script, { UV_THREADPOOL_SIZE: '1' }, ['--expose-gc']);
+  assert.match(got.decoder, /^FFmpeg/);
+  const mb = (n: number) => (n / 1048576).toFixed(0);
+  // A context lost per tile was ~0.3-1.4 MB: 4,000 tiles would add gigabytes. 64 MB is room for the allocator.
+  assert.ok(got.end - got.warm < 64 * 1048576, `RSS ${mb(got.warm)} MB after 100 decodes, ${mb(got.end)} MB after 1,000`);
+});
+
+test('the pixel limit holds against what would be decoded, before decoding: a grid canvas far larger than its file says, and a coded image larger than its ispe, refused with that size', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-heic-bomb-'));
+  const { heic } = await iphoneLike(dir, 6);
+  // Two 256x256 tiles on a canvas the grid's data says is 30000x20000; the file declares 512x256.
+  const gridBomb = tiledHeif([[heic.left!, heic.right!]], { width: 30000, height: 20000 }, { width: 512, height: 256 });
+  assert.ok(gridBomb.length < 200_000);
+  await assert.rejects(decodeImage(gridBomb, [target]), (e: Error) => e instanceof DecodeError && e.kind === 'too-many-pixels' && /512x256 but would decode a 30000x20000 grid canvas, over the 100000000-pixel limit/.test(e.message));
+  // 1200x900 coded, 100x100 declared, under --max-pixels 1000000.
+  const photo = heifEnc(dir, { big: await sharp(path.join(IMAGENET_DIR, imagenetFiles()[6]!)).resize(1200, 900, { fit: 'fill' }).png().toBuffer() }).big!;
+  const small = declaredAs(photo, 100, 100);
+  const limit = { ...target, maxPixels: 1_000_000 };
+  const refused = await decodeImage(small, [limit]).then(() => undefined, (e: unknown) => e);
+  assert.ok(refused instanceof DecodeError && refused.kind === 'too-many-pixels', String(refused));
+  assert.equal(await describeDecodeError(small, refused, 1_000_000), 'too many pixels: 100x100 would decode a 1200x900 HEVC image (the file says 100x100), over the --max-pixels limit of 1000000');
+  // Within the limit it decodes, and the row gives the size decoded, not the one declared.
+  const ok = await decodeImage(small, [target]);
+  assert.deepEqual([ok.width, ok.height], [1200, 900]);
+  // Tiles past the limit together, each one under it: 64 tiles of 512x256 on a 1000x1000 canvas, at 1000000 pixels.
+  const many = tiledHeif(Array.from({ length: 8 }, () => Array<Buffer>(8).fill(heic.wide!)), { width: 1000, height: 1000 });
+  await assert.rejects(decodeImage(many, [limit]), /would decode more than 4000000 pixels in all/);
 });

@@ -69,6 +69,7 @@ export async function describeDecodeError(bytes: Buffer, err: unknown, maxPixels
   if (bytes.length === 0) return 'empty file: 0 bytes';
   if (err instanceof DecodeError && err.kind === 'too-many-pixels') {
     const size = err.size ? `${err.size.width}x${err.size.height}` : await headerSize(bytes);
+    if (err.decodes) return `too many pixels: ${size ?? 'the image'} would decode ${err.decodes}, over the --max-pixels limit of ${maxPixels}`;
     return `too many pixels: ${size ?? 'the image'} is over the --max-pixels limit of ${maxPixels}`;
   }
   if (kind === 'SVG') return 'SVG is not decoded: it is a document that can reference other files, not an image';

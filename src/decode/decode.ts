@@ -108,7 +108,7 @@ async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: num
   const native = await decodeHeicNative(bytes, targets, maxPixels, how === 'thumbnail').catch((e: unknown) => {
     throw new DecodeError(e instanceof Error ? e.message : String(e), 'undecodable');
   });
-  if (native?.overLimit) throw overPixelLimit(native.width, native.height, maxPixels);
+  if (native?.overLimit) throw overPixelLimit(native.width, native.height, maxPixels, native.decodes);
   if (native) return { pixels: native.pixels, width: native.width, height: native.height };
   return decodeHeicWasm(bytes, targets, maxPixels);
 }

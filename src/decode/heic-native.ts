@@ -6,10 +6,11 @@ import { nativeTargets } from './native-targets.js';
 /**
  * The native addon (native/heic_decode.c), built at install over the system's libheif: each target's
  * centre crop, upright, as the JPEG fast path gives them; pixWidth x pixHeight is what was decoded
- * (the thumbnail or the primary image).
+ * (the thumbnail or the primary image). Over the limit: `decodes` says what decoding would have
+ * taken when that, not the declared size, is over it (a grid canvas, an SPS larger than the ispe).
  */
 export type NativeHeic =
-  | { width: number; height: number; overLimit: true }
+  | { width: number; height: number; overLimit: true; decodes?: string }
   | { width: number; height: number; overLimit?: undefined; pixels: Buffer[]; pixWidth: number; pixHeight: number; fromThumbnail: boolean };
 
 interface HeicAddon {

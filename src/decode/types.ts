@@ -24,9 +24,11 @@ export type DecodeErrorKind = 'too-many-pixels' | 'unsupported' | 'undecodable';
 
 export class DecodeError extends Error {
   override name = 'DecodeError';
-  constructor(message: string, readonly kind: DecodeErrorKind, readonly size?: { width: number; height: number }) {
+  /** `decodes`: over the limit by what decoding it would take, not by its declared size ("a 30000x20000 grid canvas"). */
+  constructor(message: string, readonly kind: DecodeErrorKind, readonly size?: { width: number; height: number }, readonly decodes?: string) {
     super(message);
   }
 }
 
-export const overPixelLimit = (width: number, height: number, maxPixels: number) => new DecodeError(`image is ${width}x${height}, over the ${maxPixels}-pixel limit`, 'too-many-pixels', { width, height });
+export const overPixelLimit = (width: number, height: number, maxPixels: number, decodes?: string) =>
+  new DecodeError(decodes ? `image is ${width}x${height} but would decode ${decodes}, over the ${maxPixels}-pixel limit` : `image is ${width}x${height}, over the ${maxPixels}-pixel limit`, 'too-many-pixels', { width, height }, decodes);

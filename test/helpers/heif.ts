@@ -1,7 +1,8 @@
 /**
  * Minimal HEIF (ISO-BMFF) box surgery for test fixtures that Debian's heif-enc (libheif 1.15) cannot
- * write itself: an image turned upright by an `irot` transform, and a grid (tiled) image, the way
- * iPhones store photos. The tiles' coded data comes from single-image files heif-enc wrote.
+ * write itself: an image turned upright by an `irot` transform, a grid (tiled) image, the way
+ * iPhones store photos, and hostile ones (no SPS, a size declared smaller than the coded one, a grid
+ * canvas far larger than its tiles). The coded data comes from single-image files heif-enc wrote.
  */
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
@@ -103,9 +104,12 @@ interface Item {
 function heifFile(items: Item[], primary: number, dimg?: { from: number; to: number[] }): Buffer {
   const allProps = items.flatMap((i) => i.props.map((p) => p.box));
   let next = 1;
+  // Property indices in 7 bits, or 15 (flag 1) when there are more properties than that.
+  const wide = allProps.length > 127;
+  const index = (essential: boolean) => (wide ? u16((essential ? 0x8000 : 0) | next++) : Buffer.from([(essential ? 0x80 : 0) | next++]));
   const ipma = fullBox(
-    'ipma', 0, 0, u32(items.length),
-    ...items.map((i) => Buffer.concat([u16(i.id), Buffer.from([i.props.length]), ...i.props.map((p) => Buffer.from([(p.essential ? 0x80 : 0) | next++]))])),
+    'ipma', 0, wide ? 1 : 0, u32(items.length),
+    ...items.map((i) => Buffer.concat([u16(i.id), Buffer.from([i.props.length]), ...i.props.map((p) => index(p.essential))])),
   );
   const iref = dimg ? [fullBox('iref', 0, 0, box('dimg', u16(dimg.from), u16(dimg.to.length), ...dimg.to.map(u16)))] : [];
   const metaFor = (dataStart: number) => {
@@ -141,15 +145,58 @@ export function rotatedHeif(stored: Buffer, quarterTurns: number): Buffer {
 
 /** A 2x1 grid of two tiles, each a single-image HEIF of tileWidth x height: width 2 x tileWidth. */
 export function gridHeif(left: Buffer, right: Buffer, tileWidth: number, height: number): Buffer {
-  const [a, b] = [primaryImage(left), primaryImage(right)];
-  const grid = Buffer.concat([Buffer.from([0, 0, 0, 1]), u16(2 * tileWidth), u16(height)]);
+  return tiledHeif([[left, right]], { width: 2 * tileWidth, height });
+}
+
+/**
+ * A grid of rows x columns tiles (each a single-image HEIF, row by row), as iPhones store photos.
+ * `canvas` is the size the grid's own data gives (what libheif allocates and pastes the tiles into);
+ * `ispe`, the size the file declares for it: the same unless a test makes them differ.
+ */
+export function tiledHeif(rows: Buffer[][], canvas: { width: number; height: number }, ispeSize = canvas): Buffer {
+  const tiles = rows.flat().map(primaryImage);
+  const wide = canvas.width > 65535 || canvas.height > 65535;
+  const size = wide ? Buffer.concat([u32(canvas.width), u32(canvas.height)]) : Buffer.concat([u16(canvas.width), u16(canvas.height)]);
+  const grid = Buffer.concat([Buffer.from([0, wide ? 1 : 0, rows.length - 1, rows[0]!.length - 1]), size]);
+  const gridId = tiles.length + 1;
   return heifFile(
     [
-      { id: 1, type: 'hvc1', data: a.data, props: [{ box: a.hvcC, essential: true }, { box: a.ispe, essential: false }] },
-      { id: 2, type: 'hvc1', data: b.data, props: [{ box: b.hvcC, essential: true }, { box: b.ispe, essential: false }] },
-      { id: 3, type: 'grid', data: grid, props: [{ box: ispe(2 * tileWidth, height), essential: false }] },
+      ...tiles.map((t, i) => ({ id: i + 1, type: 'hvc1', data: t.data, props: [{ box: t.hvcC, essential: true }, { box: t.ispe, essential: false }] })),
+      { id: gridId, type: 'grid', data: grid, props: [{ box: ispe(ispeSize.width, ispeSize.height), essential: false }] },
     ],
-    3,
-    { from: 3, to: [1, 2] },
+    gridId,
+    { from: gridId, to: tiles.map((_, i) => i + 1) },
   );
 }
+
+/** One image as heif-enc wrote it, with its hvcC and ispe replaced (the coded data as it was). */
+function reboxed(file: Buffer, change: (img: { hvcC: Buffer; ispe: Buffer }) => { hvcC: Buffer; ispe: Buffer }): Buffer {
+  const img = primaryImage(file);
+  const { hvcC, ispe: size } = change(img);
+  return heifFile([{ id: 1, type: 'hvc1', data: img.data, props: [{ box: hvcC, essential: true }, { box: size, essential: false }] }], 1);
+}
+
+/** The image with its hvcC's NAL arrays of these types left out (33: the SPS). */
+function hvcCWithout(hvcC: Buffer, nalTypes: number[]): Buffer {
+  // Box header (8) and the 22 bytes of configuration, then numOfArrays and each array:
+  // [completeness | type] (1), numNalus (2), then each NAL as length (2) and bytes.
+  const out: Buffer[] = [hvcC.subarray(8, 30)];
+  const arrays: Buffer[] = [];
+  let at = 31;
+  for (let a = 0; a < hvcC[30]!; a++) {
+    const start = at;
+    const type = hvcC[at]! & 0x3f;
+    const count = hvcC.readUInt16BE(at + 1);
+    at += 3;
+    for (let n = 0; n < count; n++) at += 2 + hvcC.readUInt16BE(at);
+    if (!nalTypes.includes(type)) arrays.push(hvcC.subarray(start, at));
+  }
+  out.push(Buffer.from([arrays.length]), ...arrays);
+  return box('hvcC', ...out);
+}
+
+/** A sample without its SPS (sequence parameter set): undecodable, whichever image a decoder saw before. */
+export const withoutSps = (file: Buffer) => reboxed(file, (img) => ({ hvcC: hvcCWithout(img.hvcC, [33]), ispe: img.ispe }));
+
+/** An image whose ispe declares another size than its coded data has (a pixel bomb when smaller). */
+export const declaredAs = (file: Buffer, width: number, height: number) => reboxed(file, (img) => ({ hvcC: img.hvcC, ispe: ispe(width, height) }));
