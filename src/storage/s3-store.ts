@@ -121,6 +121,12 @@ async function followingTemporaryRedirects<T>(request: () => Promise<T>, counter
   }
 }
 
+/**
+ * A PUT's body with its length: the SDK sets Content-Length only for a non-empty body, and warns on
+ * stderr ("Stream of unknown length") for every empty one, such as each commit-log object.
+ */
+const sized = (body: Uint8Array | string) => ({ Body: body, ContentLength: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength });
+
 const where = (uri: string) => {
   const loc = parseUri(uri);
   if (loc.kind !== 's3') throw new Error(`${uri} is not an s3:// URI`);
@@ -140,7 +146,7 @@ async function* listPages(prefixUri: string, pageSize: number, opts: ListOptions
 
 async function conditionalPut(uri: string, body: string, condition: { IfNoneMatch?: string; IfMatch?: string }, counter?: S3Counter): Promise<boolean> {
   try {
-    await send(uri, new PutObjectCommand({ ...where(uri), Body: body, ...condition }), undefined, counter);
+    await send(uri, new PutObjectCommand({ ...where(uri), ...sized(body), ...condition }), undefined, counter);
     return true;
   } catch (e) {
     if (e instanceof StoreError && e.kind === 'conflict') return false;
@@ -194,7 +200,7 @@ export const s3Store: Store = {
   },
 
   async write(uri, body, contentType, counter) {
-    await send(uri, new PutObjectCommand({ ...where(uri), Body: body, ContentType: contentType }), undefined, counter);
+    await send(uri, new PutObjectCommand({ ...where(uri), ...sized(body), ContentType: contentType }), undefined, counter);
   },
 
   async upload(file, uri, contentType) {

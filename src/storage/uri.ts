@@ -31,13 +31,17 @@ export function s3Uri(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
 }
 
-/** Join path segments onto a base location with "/", whichever backend it is. */
+/**
+ * Join path segments onto a base location with "/", whichever backend it is. A relative local base
+ * is made absolute here: what a run records (done.json's files, current.json's root) then names the
+ * same files from any folder, and `--run ./r1` and `--run $PWD/r1` are one run.
+ */
 export function joinUri(base: string, ...parts: string[]): string {
   if (isS3Uri(base)) {
     const trimmed = base.replace(/\/+$/, '');
     return [trimmed, ...parts].join('/');
   }
-  return path.join(base, ...parts);
+  return path.join(path.resolve(base), ...parts);
 }
 
 /** The folder that holds a location, used to resolve relative entries of a key list. */

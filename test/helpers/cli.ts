@@ -8,10 +8,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the built `imgtag` command as a user would, in its own process. */
-export function imgtag(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+/** Run the built `imgtag` command as a user would, in its own process (in `cwd`, else this one's). */
+export function imgtag(args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

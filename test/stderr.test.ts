@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { imgtag } from './helpers/cli.js';
+import { photos, plannedS3Run } from './helpers/planned.js';
+
+/** Every stderr line an S3 plan and run print with --progress json: a fleet's log holds nothing else. */
+test('an S3 run with --progress json writes JSON lines only on stderr: no SDK warning per shard, no Node version notice', async () => {
+  const { bucket, env } = await plannedS3Run('stderr', photos(0, 12), 3);
+  // The CLI silences the SDK's Node 20 notice itself; the test does not do it for it.
+  const bare = { ...env };
+  delete bare.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+  const run = `s3://${bucket}/run2`;
+  const plan = await imgtag(['plan', '--manifest', `s3://${bucket}/keys.txt`, '--run', run, '--shard-size', '3', '--progress', 'json'], bare);
+  const tagged = await imgtag(['run', '--run', run, '--progress', 'json'], bare);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.equal(tagged.code, 0, tagged.stderr);
+  for (const line of [...plan.stderr.split('\n'), ...tagged.stderr.split('\n')].filter((l) => l !== '')) {
+    assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
+  }
+  assert.ok(tagged.stderr.includes('"event":"summary"'));
+});
