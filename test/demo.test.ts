@@ -28,7 +28,8 @@ test('imgtag demo --generated: loopback S3, generated images, plan, run, summary
 
 /**
  * Seven ImageNet samples as a pinned photo list (the shape of data/demo-photos.json), each expecting
- * its class: the model sees six clearly, and takes the banana for a pot.
+ * its class. How many the int8 model gets right differs by CPU (VNNI rounds otherwise), so the test
+ * checks the demo's words against the rows it wrote, not one CPU's answers.
  */
 function sampleList(dir: string): { list: string; files: Map<string, string> } {
   const synset = fs.readFileSync(path.join(MODEL_DIR, 'synset.txt'), 'utf8').trim().split('\n');
@@ -67,16 +68,22 @@ test('imgtag demo over pinned photographs: downloaded once (here from a loopback
     assert.equal(good.code, 0, good.stderr);
     assert.ok(notices(good.stderr).includes(`demo: 7 photograph(s) downloaded into ${path.join(dir, 'cache/demo-photos')}`), good.stderr);
     assert.match(good.stdout, /^images\s+7$/m);
-    assert.match(good.stdout, /first three tags; 6 of 7 with an expected tag have it/);
-    // Each line is the photo's first tags as the results hold them.
+    // Each line is the photo's first tags as the results hold them, marked against its expected tag.
     const { rows } = await readRunResults(run);
+    const expect = new Map(JSON.parse(fs.readFileSync(list, 'utf8')).photos.map((p: { file: string; expect: string[] }) => [p.file, p.expect[0]!]));
     const width = Math.max(...rows.map((r) => path.basename(String(r.key)).length));
+    let seen = 0;
     for (const r of rows) {
       const tags = (r[MOBILENET_TAGS] as { label: string; score: number }[]).slice(0, 3);
-      const mark = String(r.key).endsWith('_banana.JPEG') ? '(expected banana)' : '(as expected)';
+      const wanted = expect.get(path.basename(String(r.key)))!;
+      const hit = tags.some((t) => t.label === wanted);
+      seen += hit ? 1 : 0;
+      const mark = hit ? '(as expected)' : `(expected ${wanted})`;
       const line = `${path.basename(String(r.key)).padEnd(width)}  ${tags.map((t) => `${t.label} ${t.score.toFixed(2)}`).join(', ')}  ${mark}`;
       assert.ok(good.stdout.includes(line), `${line}\n${good.stdout}`);
     }
+    assert.match(good.stdout, new RegExp(`first three tags; ${seen} of 7 with an expected tag have it`));
+    assert.ok(seen >= 4, `the model sees most of the seven: ${seen}`);
 
     // Cached: the next demo downloads nothing.
     const before = mirror.served();
@@ -87,6 +94,17 @@ test('imgtag demo over pinned photographs: downloaded once (here from a loopback
   } finally {
     mirror.close();
   }
+});
+
+test('imgtag demo offline with no model: one line says the demo needs the model, where it comes from and where to put it', async (t) => {
+  const dir = tmp('demo-no-model');
+  const env: NodeJS.ProcessEnv = { ...process.env, IMGTAG_CACHE_DIR: path.join(dir, 'cache') };
+  delete env.IMGTAG_MODEL_DIR;
+  const res = await imgtag(['demo', '--generated', '--count', '2', '--run', path.join(dir, 'run')], env);
+  if (res.code === 0) return void t.skip('this machine reached the model\'s download: not offline');
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /^imgtag: the demo needs the model mobilenetv2-12-int8 \(one download, cached\) even offline, and it is not on this machine: downloading https:\/\/\S+ failed .*IMGTAG_MODEL_DIR/);
+  assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
 });
 
 test('imgtag demo offline: one line names the URL and the ways around it, then the generated images are tagged', async () => {
@@ -112,10 +130,12 @@ test('imgtag demo over the pinned photographs: the cat is a cat, the dog a dog; 
   const offline = notices(res.stderr).find((n) => n.startsWith('demo: no photographs'));
   if (offline) return void t.skip(`the pinned photographs are not cached here and could not be downloaded: ${offline}`);
   assert.equal(res.code, 0, res.stderr);
+  // Tags within the first three, not one CPU's first (int8 rounds differently with VNNI).
   const expected = pinned.filter((p) => p.expect).length;
-  assert.match(res.stdout, new RegExp(`${expected} of ${expected} with an expected tag have it`));
-  assert.match(res.stdout, /^chelsea\.png +(Egyptian cat|tabby|tiger cat) /m);
-  assert.match(res.stdout, /^domestic_dog\.jpg +German shepherd /m);
+  const seen = Number(/(\d+) of \d+ with an expected tag have it/.exec(res.stdout)?.[1]);
+  assert.ok(seen >= expected - 2, res.stdout);
+  assert.match(res.stdout, /^chelsea\.png +.*\b(Egyptian cat|tabby|tiger cat) \d/m);
+  assert.match(res.stdout, /^domestic_dog\.jpg +.*\bGerman shepherd \d/m);
   assert.match(res.stdout, /^african_elephants_truncated_file\.jpg +error row: decode: truncated JPEG/m);
   const { rows } = await readRunResults(run);
   const first = (file: string) => (rows.find((r) => r.key === `images/${file}`)![MOBILENET_TAGS] as { label: string }[])[0]?.label;

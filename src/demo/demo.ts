@@ -121,7 +121,12 @@ function photoOutcomes(photos: DemoPhoto[], rows: ResultRow[]): PhotoOutcome[] {
 /** The whole job on one machine with no cloud account: a loopback S3 server, a key list, plan, run, summary. */
 export async function runDemo(opts: DemoOptions, log: (e: RunEvent | { event: string; [k: string]: unknown }) => void): Promise<DemoResult> {
   // A fresh machine has no model yet: fetch the built-in one (sha256-checked) before anything else.
-  for (const m of modelsOrDefault(opts.models)) await ensureBuiltinModel(m);
+  // Offline, generated images stand in for the photographs, but nothing stands in for the model.
+  for (const m of modelsOrDefault(opts.models)) {
+    await ensureBuiltinModel(m).catch((e: unknown) => {
+      throw e instanceof UserError ? new UserError(`the demo needs the model ${m} (one download, cached) even offline, and it is not on this machine: ${e.message}`) : e;
+    });
+  }
   Object.assign(process.env, LOCAL_S3_CREDENTIALS);
   const s3 = await startLocalS3({ buckets: [BUCKET] });
   try {
