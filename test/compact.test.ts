@@ -239,3 +239,45 @@ test('a damaged compacted file is named by run, report and verify, never trusted
   const { rows } = await readRunResults(run);
   assert.deepEqual(rows.map((r) => String(r.key)).sort(), [...keys].sort(), 'every row once');
 });
+
+test('verify sees the dataset folder whole: an extra copy of a compacted file, and a file gone from both done.json and the folder, are named; --repair deletes the copy and makes the lost file again', async () => {
+  const keys = photoPaths(0, 60);
+  const { run } = await plannedLocalRun('whole', keys, 10);
+  assert.equal((await imgtag(['run', '--run', run, '--no-compact'])).code, 0);
+  assert.equal((await imgtag(['compact', '--run', run, '--target-file-mb', '0.001'])).code, 0);
+  const files = parquetIn(path.join(run, 'tags')).sort();
+  assert.ok(files.length >= 2, `${files.length} compacted files`);
+
+  // A copy beside the file (a bad restore): readers of the folder would read its rows twice.
+  const copy = path.join(path.dirname(files[0]!), `copy of ${path.basename(files[0]!)}`);
+  fs.copyFileSync(files[0]!, copy);
+  const extra = await imgtag(['verify', '--run', run]);
+  assert.equal(extra.code, 1);
+  assert.match(extra.stderr, new RegExp(`copy of ${path.basename(files[0]!)} is a copy of ${path.basename(files[0]!)} that done.json does not list: readers of the folder get its \\d+ rows twice`));
+  const refused = await imgtag(['run', '--run', run]);
+  assert.equal(refused.code, 1, 'run does not call it compacted');
+  assert.match(refused.stderr, /is in the dataset folder but not in done.json/);
+  const repaired = await imgtag(['verify', '--run', run, '--repair']);
+  assert.equal(repaired.code, 0, repaired.stderr);
+  assert.match(repaired.stdout, /0 file\(s\) to make again from 0 shard\(s\), 1 copy\(ies\) deleted/);
+  assert.ok(!fs.existsSync(copy));
+  assert.equal((await imgtag(['verify', '--run', run])).code, 0);
+
+  // A file gone from the folder and from done.json, its totals edited to match: its rows are lost.
+  const donePath = path.join(run, 'compaction', 'done.json');
+  const done = JSON.parse(fs.readFileSync(donePath, 'utf8')) as { rows: number; bytes: number; files: { uri: string; rows: number; bytes: number }[] };
+  const lost = done.files.find((f) => path.resolve(f.uri) === path.resolve(files[1]!))!;
+  fs.writeFileSync(donePath, JSON.stringify({ ...done, rows: done.rows - lost.rows, bytes: done.bytes - lost.bytes, files: done.files.filter((f) => f !== lost) }));
+  fs.rmSync(files[1]!);
+  const missing = await imgtag(['verify', '--run', run]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, new RegExp(`${path.basename(files[1]!)} is in compaction/plan.json \\(${lost.rows} rows of shard\\(s\\) [\\d, ]+\\) but not in done.json`));
+  const again = await imgtag(['run', '--run', run]);
+  assert.equal(again.code, 1);
+  assert.doesNotMatch(again.stdout, /already compacted/);
+  assert.equal((await imgtag(['verify', '--run', run, '--repair'])).code, 0);
+  assert.equal((await imgtag(['run', '--run', run])).code, 0);
+  assert.equal((await imgtag(['verify', '--run', run])).code, 0);
+  const { rows } = await readRunResults(run);
+  assert.deepEqual(rows.map((r) => String(r.key)).sort(), [...keys].sort(), 'every row once');
+});

@@ -7,7 +7,7 @@ import { table } from '../common/format.js';
 export function verifyCommand(program: Command, act: Act): void {
   program
     .command('verify')
-    .description("check a compacted run's dataset files against compaction/done.json: size, footer row count, sha256; --repair makes damaged ones again from their shards")
+    .description("check a compacted run's dataset folder against compaction/done.json both ways (listed files missing, of another size, row count or sha256; files there it does not list; files compaction planned that it lost); --repair makes damaged ones again from their shards and deletes copies")
     .requiredOption('--run <dir>', 'run directory')
     .option('--repair', "forget the damaged files' shards (their commit markers), so that \"imgtag run\" re-tags them and compacts just those files")
     .action(
@@ -18,10 +18,10 @@ export function verifyCommand(program: Command, act: Act): void {
         await loadPlan(o.run);
         const done = await readState<import('../../src/rundir/compaction.js').CompactionDone>(o.run, 'done.json');
         if (done === undefined) throw new UserError(`${o.run} is not compacted yet: nothing to verify (its shards are checked by run and report)`);
-        const damage = await checkDataset(done, true);
+        const damage = await checkDataset(o.run, done, true);
         for (const d of damage) console.error(`imgtag: ${d.uri} ${d.why}`);
         if (damage.length === 0) {
-          console.log(table([['run', o.run], ['dataset', `${done.files.length} file(s), ${done.rows} rows: sizes, row counts and checksums as done.json records`]]));
+          console.log(table([['run', o.run], ['dataset', `${done.files.length} file(s), ${done.rows} rows: sizes, row counts and checksums as done.json records, no other file in the folder`]]));
           return 0;
         }
         if (!o.repair) {
@@ -29,8 +29,11 @@ export function verifyCommand(program: Command, act: Act): void {
           return 1;
         }
         const r = await repairDataset(o.run, damage);
-        console.log(table([['run', o.run], ['repair', `${r.groups.length} file(s) to make again from ${r.shards.length} shard(s): now run "imgtag run --run ${o.run}"`]]));
-        return 0;
+        const copies = damage.filter((d) => d.extra === 'copy').length;
+        const left = damage.filter((d) => d.extra === 'unlisted');
+        console.log(table([['run', o.run], ['repair', `${r.groups.length} file(s) to make again from ${r.shards.length} shard(s)${copies ? `, ${copies} copy(ies) deleted` : ''}: now run "imgtag run --run ${o.run}"`]]));
+        for (const d of left) console.error(`imgtag: ${d.uri} is not done.json's and was left in place: move it out of the dataset folder, or delete it`);
+        return left.length ? 1 : 0;
       }),
     );
 }
