@@ -69,6 +69,21 @@ static int is_image_key(const uint8_t *buf, size_t from, size_t to) {
   return 0;
 }
 
+/**
+ * keyNeedsDecoding (line-bytes.ts), the one rule of both byte paths: an escape within 15 bytes of
+ * the end (".tiff" escaped byte by byte) or an escaped "." or "/" in the last segment ("x%2Ejpeg",
+ * "a%2F.jpg") can change what the key is: the string path judges it decoded.
+ */
+static int key_needs_decoding(const uint8_t *buf, size_t from, size_t to) {
+  for (size_t i = to; i-- > from;) {
+    if (buf[i] == '/') return 0;
+    if (buf[i] != '%') continue;
+    if (i + 15 >= to) return 1;
+    if (i + 2 < to && buf[i + 1] == '2' && ((buf[i + 2] | 0x20) == 'e' || (buf[i + 2] | 0x20) == 'f')) return 1;
+  }
+  return 0;
+}
+
 /** LineBytes.copyKey: "+" a space, "%XX" a byte, valid UTF-8 only, nothing JSON escapes. */
 static int copy_key(const uint8_t *src, size_t from, size_t to, uint8_t *out, size_t *pos) {
   size_t p = *pos;
@@ -122,8 +137,7 @@ static int plan_line(const uint8_t *buf, size_t a, size_t end, const int32_t *co
   // Versions that are not the latest, and delete markers, are not current objects: not rows at all.
   if (field_is(buf, bounds, cols[C_LATEST], "false") || field_is(buf, bounds, cols[C_DELETE], "true")) return 1;
   size_t ka = (size_t)bounds[2 * cols[C_KEY]], kb = (size_t)bounds[2 * cols[C_KEY] + 1];
-  // An escape in the extension ("photo%2Ejpg") is judged on the decoded key, by the string path.
-  for (size_t i = kb > ka + 6 ? kb - 6 : ka; i < kb; i++) if (buf[i] == '%') return 0;
+  if (key_needs_decoding(buf, ka, kb)) return 0;
   if (!is_image_key(buf, ka, kb)) {
     state[S_ROWS]++;
     state[S_SKIPPED]++;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { writeBytes } from '../src/storage/storage.js';
 import { KEYS } from './helpers/inventory-keys.js';
+import { ESCAPED_KEYS as ESCAPED } from './helpers/escaped-keys.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 
 const CLI = fileURLToPath(new URL('../cli/imgtag.js', import.meta.url));
@@ -36,6 +37,8 @@ test('the native line reader plans the same shards, byte for byte, as JavaScript
     if (i % 500 === 0) lines.push(`${bucket},p/${i}/unquoted.jpg,v,true,false,${i},e${i}`); // another shape: csv-parse reads it
     if (i % 700 === 1) lines.push(`${q(bucket, `p/${i}/say ""hi"".png`, 'v', 'true', 'false', '9', 'e')}\r`); // escaped quotes, CRLF
   }
+  // Escapes that change the key's extension or last segment once decoded ("x%2Ejpeg" is x.jpeg, "a%2F.jpg" a hidden a/.jpg).
+  for (const key of ESCAPED) lines.push(q(bucket, key, 'v', 'true', 'false', '7', 'e'));
   lines.push(q(bucket, `${'long/'.repeat(250_000)}x.jpg`, 'v', 'true', 'false', '1', 'e')); // 1.25 MB: more than the 1 MiB output buffer
   await writeBytes(`s3://${bucket}/inv/data.csv.gz`, gzipSync(lines.join('\n') + '\n'));
   const manifest = `s3://${bucket}/inv/manifest.json`;
@@ -53,5 +56,7 @@ test('the native line reader plans the same shards, byte for byte, as JavaScript
   assert.ok(plan.counts.images > 3000 && plan.counts.rows > plan.counts.images, JSON.stringify(plan.counts));
   assert.match(native.shards, new RegExp(`"uri":"s3://${bucket}/p/1/say \\\\"hi\\\\"\\.png"`));
   assert.match(native.shards, /long\/long\/.*x\.jpg/);
+  assert.match(native.shards, new RegExp(`"uri":"s3://${bucket}/p/x\\.jpeg"`));
+  assert.doesNotMatch(native.shards, new RegExp(`s3://${bucket}/p/a/\\.jpg`));
   fs.rmSync(dir, { recursive: true, force: true });
 });

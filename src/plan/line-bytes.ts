@@ -9,6 +9,28 @@ const HEX = new Int8Array(256).fill(-1);
 for (let d = 0; d < 10; d++) HEX[0x30 + d] = d;
 for (let d = 0; d < 6; d++) HEX[0x41 + d] = HEX[0x61 + d] = 10 + d;
 
+const SLASH = 0x2f;
+/** How far from its end an escape can change a key's extension: ".tiff" escaped byte by byte is 15 bytes. */
+const EXTENSION_REACH = 15;
+
+/**
+ * Whether a URL-encoded key must be judged on its decoded form (by the string path), not its bytes:
+ * an escape where the extension is ("photo.jp%67" is photo.jpg; "x%2Ejpeg" is x.jpeg), or an
+ * escaped "." or "/" anywhere in its last segment ("a%2F.jpg" is a/.jpg, a hidden file, not an
+ * image). The one rule of both byte paths: part-writer.ts and native/plan_lines.c (key_needs_decoding).
+ */
+export function keyNeedsDecoding(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = to - 1; i >= from; i--) {
+    const b = buf[i]!;
+    if (b === SLASH) return false;
+    if (b !== PERCENT) continue;
+    if (i >= to - EXTENSION_REACH) return true;
+    const x = (buf[i + 2] ?? 0) | 0x20;
+    if (buf[i + 1] === 0x32 && (x === 0x65 || x === 0x66)) return true;
+  }
+  return false;
+}
+
 /**
  * An output buffer that shard lines are assembled in byte by byte, from ranges of the input, so
  * the common line costs no string at all. `copy*` return false when a byte needs another path.

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { lineChunks } from '../manifest/line-chunks.js';
 import { s3Uri } from '../storage/uri.js';
 import { isImageKeyBytes, isImageUri } from './filter.js';
-import { LineBytes, plainByte } from './line-bytes.js';
+import { keyNeedsDecoding, LineBytes, plainByte } from './line-bytes.js';
 import { encodeShardLine } from '../rundir/shard-line.js';
 import { NativeStop, nativeLines, type NativeLineState } from './native-lines.js';
 
@@ -38,13 +38,6 @@ const QUOTE = Buffer.from('"');
 const SIZE = Buffer.from(',"size":');
 const ETAG = Buffer.from(',"etag":"');
 const CLOSE = Buffer.from('}\n');
-const PERCENT = 0x25;
-
-/** A "%" among a key's last 6 bytes: its extension may be escaped. */
-function percentNearEnd(buf: Uint8Array, from: number, to: number): boolean {
-  for (let i = Math.max(from, to - 6); i < to; i++) if (buf[i] === PERCENT) return true;
-  return false;
-}
 
 /** `{"uri":"s3://<bucket>/` for the bucket of the last line: its bytes, and whether a line's bucket is it. */
 class UriPrefix {
@@ -103,8 +96,8 @@ class PartLines {
     const buf = f.buf;
     const ka = f.start(c.key);
     const kb = f.end(c.key);
-    // An escape in the extension ("photo%2Ejpg") is judged on the decoded key, by the string path.
-    if (percentNearEnd(buf, ka, kb)) return this.addDecoded(f, c);
+    // An escape that can change the extension ("x%2Ejpeg", "a%2F.jpg") is judged on the decoded key, by the string path.
+    if (keyNeedsDecoding(buf, ka, kb)) return this.addDecoded(f, c);
     if (!isImageKeyBytes(buf, ka, kb)) {
       this.counts.rows++;
       this.counts.skipped++;

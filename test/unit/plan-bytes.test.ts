@@ -11,6 +11,7 @@ import { encodeShardLine } from '../../src/rundir/shard-line.js';
 import { s3Uri } from '../../src/storage/uri.js';
 import { LineBytes } from '../../src/plan/line-bytes.js';
 import { KEYS } from '../helpers/inventory-keys.js';
+import { ESCAPED_KEYS as ESCAPED } from '../helpers/escaped-keys.js';
 
 // decodeURIComponent refuses these: both paths must refuse them alike.
 const BAD = ['p/overlong%C0%AF.jpg', 'p/surrogate%ED%A0%80.jpg', 'p/cut%E2%82.jpg', 'p/bad%ZZ.jpg', 'p/past%F4%90%80%80.jpg'];
@@ -41,6 +42,12 @@ test('Inventory keys URL-decoded byte by byte give the same shard lines, byte fo
   const bytes = await viaBytes(KEYS);
   assert.equal(bytes, viaStrings(KEYS));
   assert.match(bytes, /"uri":"s3:\/\/my-photos\/photos\/Été 2024 \[copy\]\/IMG 12\+3\.jpg"/);
+  // Escapes that make another extension or last segment: x.jpeg is an image, a/.jpg is not.
+  const escaped = await viaBytes(ESCAPED);
+  assert.equal(escaped, viaStrings(ESCAPED));
+  assert.match(escaped, /"uri":"s3:\/\/my-photos\/p\/x\.jpeg"/);
+  assert.match(escaped, /"uri":"s3:\/\/my-photos\/p\/photo\.jpg"/);
+  assert.doesNotMatch(escaped, /a\/\.jpg|b\/\.png|x\.txt/);
   // Many rows, every kind, in one file: the same again.
   const many = Array.from({ length: 5000 }, (_, i) => KEYS[i % KEYS.length]!.replace('p/', `p/${i}/`));
   assert.equal(await viaBytes(many), viaStrings(many));
