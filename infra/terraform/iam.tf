@@ -103,6 +103,37 @@ locals {
     ]
   }]
 
+  # The stream's consumer (stream.tf): reads the images it tags (read_images: ListBucket under the
+  # prefix too, so an object deleted before it is tagged is a 404, not a 403 that looks like a
+  # misconfiguration), the model, current.json; reads, writes, lists and deletes only <nightly_root>/stream/;
+  # receives, deletes and extends the queue's messages and sends the ones it cannot parse to the
+  # dead-letter queue (the Batch forms of these calls are authorised by the same actions).
+  stream_objects = "${local.results_bucket_arn}/${var.run_prefix}nightly/stream/*"
+  stream_statements = concat(
+    local.read_images,
+    [
+      { Sid = "ReadCurrent", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.results_bucket_arn}/${var.run_prefix}nightly/current.json"] },
+      { Sid = "ReadWriteStream", Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource = [local.stream_objects] },
+      {
+        Sid       = "ListStream", Effect = "Allow", Action = ["s3:ListBucket"], Resource = [local.results_bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = ["${var.run_prefix}nightly/stream/*"] } }
+      },
+      { Sid = "ConsumeQueue", Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"], Resource = [local.stream_queue_arn] },
+      { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [local.stream_dlq_arn] },
+    ],
+    local.read_model, local.kms_results, local.kms_inputs,
+  )
+  # Operators watch the queues and redrive the dead-letter queue to the stream's queue
+  # (StartMessageMoveTask reads and deletes on the dead-letter queue, sends to the destination).
+  stream_operator_statements = var.stream ? [
+    { Sid = "WatchStream", Effect = "Allow", Action = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListDeadLetterSourceQueues"], Resource = [local.stream_queue_arn, local.stream_dlq_arn] },
+    {
+      Sid    = "RedriveStream", Effect = "Allow", Resource = [local.stream_dlq_arn]
+      Action = ["sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    },
+    { Sid = "RedriveToStream", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [local.stream_queue_arn] },
+  ] : []
+
   job_statements = {
     tag     = concat(local.read_images, local.read_model, local.read_write_runs, local.deny_tables, local.kms_results, local.kms_inputs)
     nightly = concat(local.read_images, local.read_model, local.inventory_statements, local.read_write_runs, local.kms_results, local.kms_inputs, local.submit_jobs, local.follow_jobs, local.move_current_table)
@@ -133,6 +164,20 @@ resource "aws_iam_role_policy" "job" {
   name     = "${var.name}-${each.key}"
   role     = aws_iam_role.job[each.key].id
   policy   = jsonencode({ Version = "2012-10-17", Statement = each.value })
+}
+
+# The stream's consumer (stream.tf), its own role.
+resource "aws_iam_role" "stream" {
+  count              = length(local.stream)
+  name               = "${var.name}-listen-job"
+  assume_role_policy = local.trust["ecs-tasks"]
+}
+
+resource "aws_iam_role_policy" "stream" {
+  count  = length(local.stream)
+  name   = "${var.name}-listen"
+  role   = aws_iam_role.stream[0].id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.stream_statements })
 }
 
 # Pulls the image from ECR and writes the logs (AWS managed policy for exactly that).
@@ -183,7 +228,8 @@ resource "aws_iam_role_policy" "scheduler" {
 # Attach to the people (or CI) who plan, submit and watch runs from their own machine: read the
 # images and the Inventory (plan), write run directories (plan), submit the array and compact jobs
 # and the nightly, follow them (DescribeJobs and ListJobs take no resource-level permission), stop
-# a runaway one, read the schedule, and query the logs.
+# a runaway one, read the schedule, and query the logs; with the stream, watch its queues and redrive
+# its dead-letter queue.
 resource "aws_iam_policy" "operator" {
   name = "${var.name}-operator"
   policy = jsonencode({
@@ -196,6 +242,6 @@ resource "aws_iam_policy" "operator" {
       { Sid = "QueryResults", Effect = "Allow", Action = ["logs:GetQueryResults", "logs:StopQuery"], Resource = ["*"] },
       ], [for arn in local.schedule_arns :
       { Sid = "ReadSchedule", Effect = "Allow", Action = ["scheduler:GetSchedule"], Resource = [arn] }
-    ])
+    ], local.stream_operator_statements)
   })
 }

@@ -5,8 +5,10 @@
 # with ECS, pull from ECR, write logs) and the ones the jobs call (the nightly: Batch and Glue; STS),
 # or the instances never join and jobs stay RUNNABLE for ever.
 locals {
-  endpoint_services  = ["ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sts", "glue", "batch"]
-  interface_services = var.subnet_egress == "endpoints" ? local.endpoint_services : []
+  # sqs: the stream's consumer (stream.tf), only with stream = true. Fargate tasks need no ECS endpoint of
+  # their own: they pull through ecr.api, ecr.dkr and S3, and log through logs.
+  endpoint_services  = ["ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sts", "glue", "batch", "sqs"]
+  interface_services = var.subnet_egress == "endpoints" ? [for s in local.endpoint_services : s if s != "sqs" || var.stream] : []
   # Created here: what the subnets need, less what the VPC already has.
   gateway_endpoints   = contains(var.existing_vpc_endpoints, "s3") ? [] : ["s3"]
   interface_endpoints = toset([for s in local.interface_services : s if !contains(var.existing_vpc_endpoints, s)])

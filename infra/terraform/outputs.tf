@@ -125,3 +125,23 @@ output "job_containers" {
   description = "Each job definition's container command and environment, known at plan (the rehearsal in test/rehearsal.test.ts runs them as Batch would)."
   value       = { for k, j in local.jobs : k => { command = j.command, environment = local.container_common.environment } }
 }
+
+output "stream_queue_url" {
+  description = "The stream's SQS queue (listen --queue-url; null without stream)."
+  value       = var.stream ? aws_sqs_queue.stream[0].url : null
+}
+
+output "stream_queue_arn" {
+  description = "ARN of the stream's SQS queue (the redrive destination; null without stream)."
+  value       = var.stream ? aws_sqs_queue.stream[0].arn : null
+}
+
+output "stream_dead_letter_queue_url" {
+  description = "The stream's dead-letter queue: messages listen could not parse or tag (their reason attribute); redrive with aws sqs start-message-move-task (null without stream)."
+  value       = var.stream ? aws_sqs_queue.stream_dead_letters[0].url : null
+}
+
+output "stream_service" {
+  description = "The listen service, as aws ecs describe-services --cluster <cluster> --services <name> takes it (null without stream)."
+  value       = var.stream ? { cluster = aws_ecs_cluster.stream[0].name, name = aws_ecs_service.stream[0].name } : null
+}

@@ -64,7 +64,7 @@ variable "route_table_ids" {
 }
 
 variable "subnet_egress" {
-  description = "How subnet_ids reach AWS APIs other than S3: \"nat\" (a NAT gateway: the module adds only the S3 gateway endpoint) or \"endpoints\" (no NAT: the module adds the interface endpoints Batch on ECS and the jobs need: ecs, ecs-agent, ecs-telemetry, ecr.api, ecr.dkr, logs, sts, glue, batch; ~$0.01 an hour each per zone)."
+  description = "How subnet_ids reach AWS APIs other than S3: \"nat\" (a NAT gateway: the module adds only the S3 gateway endpoint) or \"endpoints\" (no NAT: the module adds the interface endpoints Batch on ECS and the jobs need: ecs, ecs-agent, ecs-telemetry, ecr.api, ecr.dkr, logs, sts, glue, batch, and sqs with stream = true; ~$0.01 an hour each per zone)."
   type        = string
   default     = "nat"
   validation {
@@ -302,4 +302,103 @@ variable "runnable_timeout_seconds" {
     condition     = var.runnable_timeout_seconds >= 600 && var.runnable_timeout_seconds <= 86400
     error_message = "runnable_timeout_seconds must be 600 to 86400 (AWS Batch's jobStateTimeLimitActions bounds)."
   }
+}
+
+# The stream (stream.tf, README "Fresh within a minute"): off unless stream = true.
+variable "stream" {
+  description = "Tag new uploads within a minute: an SQS queue told of every object created or removed under input_prefix, and `imgtag listen` on ECS Fargate scaled with its depth (down to zero); the nightly folds in what it tagged. false: none of it exists."
+  type        = bool
+  default     = false
+}
+
+variable "stream_source" {
+  description = "How S3 tells the queue: \"s3\" (an aws_s3_bucket_notification on input_bucket, which REPLACES the bucket's whole notification configuration) or \"eventbridge\" (a rule on the bucket's EventBridge events, for buckets that already notify something: turn on the bucket's EventBridge notifications where its configuration is managed)."
+  type        = string
+  default     = "s3"
+  validation {
+    condition     = contains(["s3", "eventbridge"], var.stream_source)
+    error_message = "stream_source must be \"s3\" (the module owns the bucket's notification configuration) or \"eventbridge\"."
+  }
+}
+
+variable "stream_max_receive_count" {
+  description = "Receives of one message before SQS moves it to the dead-letter queue (which pages): a poison image, or a consumer killed that many times holding it."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.stream_max_receive_count >= 1 && var.stream_max_receive_count <= 1000
+    error_message = "stream_max_receive_count must be 1 to 1000 (SQS's bounds)."
+  }
+}
+
+variable "stream_visibility_timeout_seconds" {
+  description = "How long a received message stays hidden before SQS hands it out again; listen extends it while it tags, so this is how soon a killed consumer's messages return."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.stream_visibility_timeout_seconds >= 30 && var.stream_visibility_timeout_seconds <= 43200
+    error_message = "stream_visibility_timeout_seconds must be 30 to 43200 (12 hours, SQS's longest)."
+  }
+}
+
+variable "stream_batch_size" {
+  description = "listen --batch-size: images per micro-batch (one Parquet file and commit marker each); a batch closes at this count or after stream_batch_seconds, whichever first."
+  type        = number
+  default     = 100
+}
+
+variable "stream_batch_seconds" {
+  description = "listen --batch-seconds: the longest a micro-batch waits to fill before it is tagged and committed (upload-to-row latency is about this plus the tagging)."
+  type        = number
+  default     = 10
+}
+
+variable "stream_task_cpu" {
+  description = "CPU units of a listen task on Fargate (1024 = 1 vCPU; 256, 512, 1024, 2048, 4096, 8192 or 16384), with a memory Fargate allows for it."
+  type        = number
+  default     = 2048
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.stream_task_cpu)
+    error_message = "stream_task_cpu must be a Fargate CPU size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
+}
+
+variable "stream_task_memory_mib" {
+  description = "Memory of a listen task on Fargate, in MiB (2048 to 16384 with 2048 CPU units)."
+  type        = number
+  default     = 4096
+}
+
+variable "stream_min_tasks" {
+  description = "Fewest listen tasks: 0 scales to nothing when the queue is empty (the first upload after a quiet spell then waits for a task to start, a minute or two); 1 keeps one running (~$72 a month at the default size) for sub-minute freshness at any hour."
+  type        = number
+  default     = 0
+}
+
+variable "stream_max_tasks" {
+  description = "Most listen tasks the queue's depth may scale to (each tags a few hundred images a second)."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.stream_max_tasks >= 1 && var.stream_max_tasks >= var.stream_min_tasks
+    error_message = "stream_max_tasks must be at least 1 and at least stream_min_tasks."
+  }
+}
+
+variable "stream_scale_out_backlog" {
+  description = "Messages waiting (visible) for 2 minutes that add a listen task; ten times as many add two."
+  type        = number
+  default     = 1000
+}
+
+variable "stream_scale_in_minutes" {
+  description = "Minutes with nothing waiting or in flight before the service scales in to stream_min_tasks."
+  type        = number
+  default     = 15
+}
+
+variable "stream_oldest_message_alarm_seconds" {
+  description = "Page (alarm_topic) when the queue's oldest message is older than this: the consumer is down, failing, or at stream_max_tasks."
+  type        = number
+  default     = 900
 }

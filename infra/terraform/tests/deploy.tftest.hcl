@@ -13,6 +13,19 @@ mock_provider "aws" {
   mock_resource "aws_athena_workgroup" { defaults = { arn = "arn:aws:athena:us-east-1:123456789012:workgroup/imgtag" } }
   mock_resource "aws_ecr_repository" { defaults = { repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/imgtag" } }
   mock_resource "aws_sqs_queue" { defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:imgtag-nightly-dead-letters" } }
+  mock_resource "aws_appautoscaling_policy" { defaults = { arn = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:mocked:resource/ecs/service/imgtag-stream/imgtag-listen:policyName/mocked" } }
+  mock_resource "aws_ecs_cluster" { defaults = { arn = "arn:aws:ecs:us-east-1:123456789012:cluster/imgtag-stream" } }
+  mock_resource "aws_ecs_task_definition" { defaults = { arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/imgtag-listen:1" } }
+}
+
+# The stream's queues as AWS names them (the default above is the schedule's dead-letter queue).
+override_resource {
+  target = aws_sqs_queue.stream[0]
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:imgtag-stream", url = "https://sqs.us-east-1.amazonaws.com/123456789012/imgtag-stream" }
+}
+override_resource {
+  target = aws_sqs_queue.stream_dead_letters[0]
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:imgtag-stream-dead-letters", url = "https://sqs.us-east-1.amazonaws.com/123456789012/imgtag-stream-dead-letters" }
 }
 
 # Distinct ARNs per queue and job definition, so that an assertion can tell them apart.
@@ -386,7 +399,7 @@ run "vpc_has_an_s3_endpoint" {
 run "unknown_existing_endpoint" {
   command = plan
   variables {
-    existing_vpc_endpoints = ["s3", "sqs"]
+    existing_vpc_endpoints = ["s3", "kinesis-streams"]
   }
   expect_failures = [var.existing_vpc_endpoints]
 }
@@ -503,4 +516,186 @@ run "other_partition" {
     )) : startswith(arn, "arn:aws-us-gov:")])
     error_message = "every ARN the module builds is in the partition it runs in"
   }
+}
+
+# The default deployment has no stream: no queue, no service, no SQS endpoint, nothing for operators.
+run "no_stream_by_default" {
+  variables {
+    subnet_egress = "endpoints"
+  }
+  assert {
+    condition = (
+      length(aws_sqs_queue.stream) == 0 && length(aws_s3_bucket_notification.stream) == 0 && length(aws_cloudwatch_event_rule.stream) == 0 &&
+      length(aws_ecs_service.stream) == 0 && length(aws_iam_role.stream) == 0 && length(aws_appautoscaling_policy.stream) == 0 &&
+      length(aws_cloudwatch_metric_alarm.stream) == 0 && !contains(keys(aws_vpc_endpoint.interface), "sqs") &&
+      !anytrue([for s in jsondecode(aws_iam_policy.operator.policy).Statement : strcontains(s.Sid, "Stream")]) &&
+      output.stream_queue_url == null && output.stream_service == null
+    )
+    error_message = "stream = false creates nothing of the stream"
+  }
+}
+
+# README "Fresh within a minute": the queue and its dead letters, S3's notification, the consumer on
+# Fargate scaled from zero by the queue's depth, its role, the pages; subnets without a NAT.
+run "stream" {
+  variables {
+    stream        = true
+    input_prefix  = "uploads/"
+    subnet_egress = "endpoints"
+  }
+  # The queue: encrypted, redrive to the dead-letter queue after 5 receives, 4 days' retention; 14 in the DLQ.
+  assert {
+    condition = (
+      aws_sqs_queue.stream[0].sqs_managed_sse_enabled && aws_sqs_queue.stream_dead_letters[0].sqs_managed_sse_enabled &&
+      jsondecode(aws_sqs_queue.stream[0].redrive_policy) == { deadLetterTargetArn = aws_sqs_queue.stream_dead_letters[0].arn, maxReceiveCount = 5 } &&
+      aws_sqs_queue.stream[0].message_retention_seconds == 345600 && aws_sqs_queue.stream_dead_letters[0].message_retention_seconds == 1209600 &&
+      aws_sqs_queue.stream[0].visibility_timeout_seconds == 300 &&
+      jsondecode(aws_sqs_queue_redrive_allow_policy.stream[0].redrive_allow_policy).sourceQueueArns == [aws_sqs_queue.stream[0].arn]
+    )
+    error_message = "the queue, its redrive policy and the dead-letter queue"
+  }
+  # Only S3, for the input bucket of this account, may send.
+  assert {
+    condition = jsondecode(aws_sqs_queue_policy.stream[0].policy).Statement == [{
+      Sid       = "BucketNotifications", Effect = "Allow", Principal = { Service = "s3.amazonaws.com" }, Action = "sqs:SendMessage", Resource = aws_sqs_queue.stream[0].arn
+      Condition = { ArnEquals = { "aws:SourceArn" = "arn:aws:s3:::my-photos" }, StringEquals = { "aws:SourceAccount" = "123456789012" } }
+    }] && aws_sqs_queue_policy.stream[0].queue_url == aws_sqs_queue.stream[0].url
+    error_message = "the queue policy admits S3 for the input bucket and this account only"
+  }
+  assert {
+    condition = (
+      aws_s3_bucket_notification.stream[0].bucket == "my-photos" && length(aws_s3_bucket_notification.stream[0].queue) == 1 &&
+      aws_s3_bucket_notification.stream[0].queue[0].queue_arn == aws_sqs_queue.stream[0].arn &&
+      aws_s3_bucket_notification.stream[0].queue[0].events == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]) &&
+      aws_s3_bucket_notification.stream[0].queue[0].filter_prefix == "uploads/" && length(aws_cloudwatch_event_rule.stream) == 0
+    )
+    error_message = "the bucket notifies the queue of objects created and removed under input_prefix"
+  }
+  # The consumer: Fargate x86_64, private, the pinned image, listen with the queue URLs.
+  assert {
+    condition = (
+      aws_ecs_service.stream[0].launch_type == "FARGATE" && aws_ecs_service.stream[0].network_configuration[0].assign_public_ip == false &&
+      aws_ecs_service.stream[0].network_configuration[0].subnets == toset(var.subnet_ids) &&
+      aws_ecs_service.stream[0].network_configuration[0].security_groups == toset(var.security_group_ids) &&
+      aws_ecs_task_definition.stream[0].runtime_platform[0].cpu_architecture == "X86_64" &&
+      aws_ecs_task_definition.stream[0].requires_compatibilities == toset(["FARGATE"]) && aws_ecs_task_definition.stream[0].network_mode == "awsvpc" &&
+      aws_ecs_task_definition.stream[0].cpu == "2048" && aws_ecs_task_definition.stream[0].memory == "4096" &&
+      aws_ecs_task_definition.stream[0].task_role_arn == aws_iam_role.stream[0].arn && aws_ecs_task_definition.stream[0].execution_role_arn == aws_iam_role.execution.arn
+    )
+    error_message = "listen runs on Fargate x86_64 in the fleet's subnets, no public IP, as its own role"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.stream[0].container_definitions)[0].image == "${aws_ecr_repository.imgtag.repository_url}@${var.image_digest}" &&
+      join(" ", jsondecode(aws_ecs_task_definition.stream[0].container_definitions)[0].command) == join(" ", [
+        "listen", "--root", "s3://my-imgtag/imgtag/nightly", "--dataset", "s3://my-imgtag/imgtag/tags/",
+        "--queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/imgtag-stream",
+        "--dead-letter-queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/imgtag-stream-dead-letters",
+        "--model", "mobilenetv2-12-int8", "--device", "cpu", "--batch-size", "100", "--batch-seconds", "10",
+      ]) &&
+      jsondecode(aws_ecs_task_definition.stream[0].container_definitions)[0].logConfiguration.options["awslogs-group"] == aws_cloudwatch_log_group.imgtag.name
+    )
+    error_message = "listen's command, image and logs"
+  }
+  # Scaling: 0 to 4 tasks on the queue's depth; out from 0 on any waiting message, in to 0 when empty.
+  assert {
+    condition = (
+      aws_appautoscaling_target.stream[0].min_capacity == 0 && aws_appautoscaling_target.stream[0].max_capacity == 4 &&
+      aws_appautoscaling_target.stream[0].scalable_dimension == "ecs:service:DesiredCount" &&
+      aws_appautoscaling_target.stream[0].resource_id == "service/imgtag-stream/imgtag-listen" &&
+      alltrue([for k, p in aws_appautoscaling_policy.stream : p.policy_type == "StepScaling" && p.resource_id == aws_appautoscaling_target.stream[0].resource_id])
+    )
+    error_message = "the service scales 0 to stream_max_tasks"
+  }
+  assert {
+    condition = (
+      [for s in aws_appautoscaling_policy.stream["wake"].step_scaling_policy_configuration[0].step_adjustment : s.scaling_adjustment] == [1] &&
+      aws_appautoscaling_policy.stream["wake"].step_scaling_policy_configuration[0].adjustment_type == "ExactCapacity" &&
+      aws_cloudwatch_metric_alarm.stream_scaling["wake"].threshold == 1 && aws_cloudwatch_metric_alarm.stream_scaling["wake"].evaluation_periods == 1 &&
+      aws_cloudwatch_metric_alarm.stream_scaling["wake"].alarm_actions == toset([aws_appautoscaling_policy.stream["wake"].arn]) &&
+      [for q in aws_cloudwatch_metric_alarm.stream_scaling["wake"].metric_query : q.expression if q.return_data == true] == ["visible - 1000000 * inflight"] &&
+      [for s in aws_appautoscaling_policy.stream["idle"].step_scaling_policy_configuration[0].step_adjustment : s.scaling_adjustment] == [0] &&
+      aws_appautoscaling_policy.stream["idle"].step_scaling_policy_configuration[0].adjustment_type == "ExactCapacity" &&
+      aws_cloudwatch_metric_alarm.stream_scaling["idle"].comparison_operator == "LessThanOrEqualToThreshold" &&
+      aws_cloudwatch_metric_alarm.stream_scaling["idle"].evaluation_periods == 15 && aws_cloudwatch_metric_alarm.stream_scaling["idle"].treat_missing_data == "breaching" &&
+      toset([for s in aws_appautoscaling_policy.stream["backlog"].step_scaling_policy_configuration[0].step_adjustment : s.scaling_adjustment]) == toset([1, 2]) &&
+      alltrue(flatten([for a in aws_cloudwatch_metric_alarm.stream_scaling : [for q in a.metric_query : q.metric[0].dimensions.QueueName == "imgtag-stream" if length(q.metric) > 0]]))
+    )
+    error_message = "out from zero when a message waits and none is in flight, more on a backlog, in to zero after 15 empty minutes"
+  }
+  # Its role: the images under the prefix, writes only under <nightly_root>/stream/, the queue's messages.
+  assert {
+    condition = (
+      flatten([for s in jsondecode(aws_iam_role_policy.stream[0].policy).Statement : s.Resource if contains(s.Action, "s3:PutObject") || contains(s.Action, "s3:DeleteObject")]) == ["arn:aws:s3:::my-imgtag/imgtag/nightly/stream/*"] &&
+      flatten([for s in jsondecode(aws_iam_role_policy.stream[0].policy).Statement : s.Resource if contains(s.Action, "s3:GetObject")]) == ["arn:aws:s3:::my-photos/uploads/*", "arn:aws:s3:::my-imgtag/imgtag/nightly/current.json", "arn:aws:s3:::my-imgtag/imgtag/nightly/stream/*"] &&
+      [for s in jsondecode(aws_iam_role_policy.stream[0].policy).Statement : s.Condition["StringLike"]["s3:prefix"] if contains(s.Action, "s3:ListBucket")] == [["uploads/*"], ["imgtag/nightly/stream/*"]]
+    )
+    error_message = "listen reads the images it tags and current.json, and writes only the stream's prefix"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.stream[0].policy).Statement : "${join(",", s.Action)} ${join(",", s.Resource)}" if startswith(s.Action[0], "sqs:")] == [
+      "sqs:ReceiveMessage,sqs:DeleteMessage,sqs:ChangeMessageVisibility arn:aws:sqs:us-east-1:123456789012:imgtag-stream",
+      "sqs:SendMessage arn:aws:sqs:us-east-1:123456789012:imgtag-stream-dead-letters",
+    ] && jsondecode(aws_iam_role.stream[0].assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"
+    error_message = "listen consumes the queue and sends only to its dead-letter queue"
+  }
+  assert {
+    condition = (
+      contains(flatten([for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Action if s.Sid == "RedriveStream"]), "sqs:StartMessageMoveTask") &&
+      contains(flatten([for s in jsondecode(aws_iam_policy.operator.policy).Statement : s.Action if s.Sid == "WatchStream"]), "sqs:GetQueueAttributes")
+    )
+    error_message = "operators watch the queues and redrive the dead letters"
+  }
+  # Pages: dead letters, and a message waiting longer than 900 s.
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.stream["dead-letters"].dimensions == tomap({ QueueName = "imgtag-stream-dead-letters" }) &&
+      aws_cloudwatch_metric_alarm.stream["dead-letters"].metric_name == "ApproximateNumberOfMessagesVisible" &&
+      aws_cloudwatch_metric_alarm.stream["dead-letters"].threshold == 0 && aws_cloudwatch_metric_alarm.stream["dead-letters"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.stream["oldest-message"].dimensions == tomap({ QueueName = "imgtag-stream" }) &&
+      aws_cloudwatch_metric_alarm.stream["oldest-message"].metric_name == "ApproximateAgeOfOldestMessage" &&
+      aws_cloudwatch_metric_alarm.stream["oldest-message"].threshold == 900 &&
+      alltrue([for a in aws_cloudwatch_metric_alarm.stream : a.alarm_actions == toset([aws_sns_topic.alarm.arn]) && startswith(a.alarm_name, "imgtag-")])
+    )
+    error_message = "the dead-letter queue and the oldest message's age page the alarm topic"
+  }
+  assert {
+    condition     = contains(keys(aws_vpc_endpoint.interface), "sqs") && aws_vpc_endpoint.interface["sqs"].service_name == "com.amazonaws.us-east-1.sqs"
+    error_message = "subnets without a NAT get the SQS endpoint with the stream"
+  }
+  assert {
+    condition     = output.stream_queue_url == aws_sqs_queue.stream[0].url && output.stream_service == { cluster = "imgtag-stream", name = "imgtag-listen" } && output.stream_dead_letter_queue_url == aws_sqs_queue.stream_dead_letters[0].url
+    error_message = "the outputs name the queues and the service"
+  }
+}
+
+# A bucket that already has notifications: the bucket's EventBridge events instead, the module leaves
+# the bucket's notification configuration alone.
+run "stream_from_eventbridge" {
+  variables {
+    stream        = true
+    stream_source = "eventbridge"
+  }
+  assert {
+    condition = (
+      length(aws_s3_bucket_notification.stream) == 0 &&
+      jsondecode(aws_cloudwatch_event_rule.stream[0].event_pattern) == { source = ["aws.s3"], "detail-type" = ["Object Created", "Object Deleted"], detail = { bucket = { name = ["my-photos"] } } } &&
+      aws_cloudwatch_event_target.stream[0].arn == aws_sqs_queue.stream[0].arn &&
+      jsondecode(aws_sqs_queue_policy.stream[0].policy).Statement == [{
+        Sid       = "BucketEvents", Effect = "Allow", Principal = { Service = "events.amazonaws.com" }, Action = "sqs:SendMessage", Resource = aws_sqs_queue.stream[0].arn
+        Condition = { ArnEquals = { "aws:SourceArn" = "arn:aws:events:us-east-1:123456789012:rule/imgtag-stream" } }
+      }]
+    )
+    error_message = "an EventBridge rule on the bucket's events feeds the queue, and only it may send"
+  }
+}
+
+run "stream_min_above_max" {
+  command = plan
+  variables {
+    stream           = true
+    stream_min_tasks = 2
+    stream_max_tasks = 1
+  }
+  expect_failures = [var.stream_max_tasks]
 }
