@@ -24,7 +24,7 @@ test('Terraform: fmt, init from the local mirror with the committed lock file, v
   });
   assert.match(tested.stdout, /Success! \d+ passed, 0 failed\./);
   const runs = [...tested.stdout.matchAll(/run "([^"]+)"\.\.\. pass/g)].map((m) => m[1]);
-  for (const run of ['step_2_repository_first', 'step_4_cpu_fleet', 'step_4_operations', 'endpoint_only_subnets', 'gpu_fleet']) assert.ok(runs.includes(run), `${run}:\n${tested.stdout}`);
+  for (const run of ['step_2_repository_first', 'step_4_cpu_fleet', 'step_4_operations', 'endpoint_only_subnets', 'gpu_fleet', 'no_stream_by_default', 'stream', 'stream_from_eventbridge']) assert.ok(runs.includes(run), `${run}:\n${tested.stdout}`);
 });
 
 /** One real plan of the whole module, shared by the tests that read it (a plan takes seconds). */
@@ -71,6 +71,9 @@ test('a real plan of the module: IMDSv2 with hop limit 1, the nightly retries ex
     'one S3 gateway endpoint on the subnets\' route tables',
   );
   assert.equal(after(plan, 'aws_athena_workgroup.imgtag').force_destroy, true, 'the workgroup is destroyable');
+  // The stream (issue 35) is off unless asked for: the README's deployment plans none of it.
+  assert.deepEqual([...plan.resources.keys()].filter((a) => /\.stream(\[|$)|stream_dead_letters/.test(a)), [], 'no stream resource by default');
+  assert.equal(plan.outputs.stream_queue_url ?? null, null);
   const operator = after(plan, 'aws_iam_policy.operator').policy;
   assert.equal(typeof operator, 'string', 'the operator policy is known at plan');
   const statements = (JSON.parse(operator as string) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] }).Statement;
