@@ -12,7 +12,7 @@ export function reportCommand(program: Command, cli: Cli, act: Act): void {
       .description('aggregate a run (finished or in progress) into reports/report.{json,md,html}: images, failures, rate, stages, cost, ETA')
       .requiredOption('--run <dir>', 'run directory'),
   )
-    .option('--watch [seconds]', 'refresh every N seconds (default 10) until the run is complete, reading only new commit markers; then write the reports', (v) => positiveSeconds(v))
+    .option('--watch [seconds]', 'refresh every N seconds (default 10) until the run is complete, reading only new commit markers; then write the reports. Ends with exit 3 when nothing has moved for a lease time and no lease is live (a killed run)', (v) => positiveSeconds(v))
     .action(
       act(async (o: PriceFlags & { run: string; watch?: number | true }) => {
         const [{ buildRunReport, aggregateRunReport, reportContext }, { runReportSections, writeReports }] = await Promise.all([
@@ -20,15 +20,26 @@ export function reportCommand(program: Command, cli: Cli, act: Act): void {
           import('../../src/report/run-report.js'),
         ]);
         if (o.watch !== undefined) {
-          const { MarkerWatch } = await import('../../src/report/watch.js');
+          const { MarkerWatch, StallWatch } = await import('../../src/report/watch.js');
           const every = o.watch === true ? 10 : o.watch;
           const ctx = await reportContext(o.run);
           const watch = new MarkerWatch(o.run);
+          const stall = new StallWatch(o.run);
           for (;;) {
             const { markers, requests } = await watch.refresh();
             const r = aggregateRunReport(ctx, markers, priceRequest(o));
-            cli.log({ event: 'watch', committed: r.shards.committed, planned: r.shards.planned, images: r.images.done, errorRows: r.images.failed, imagesPerSecond: Number(r.imagesPerSecond.toFixed(2)), ...(r.etaSeconds !== undefined ? { etaSeconds: Math.ceil(r.etaSeconds) } : {}), s3Requests: requests.requests });
+            const still = r.complete ? undefined : await stall.stalled(r.shards.committed);
+            // A stalled run has no ETA: the one from its last rate would be a promise nobody keeps.
+            const eta = r.etaSeconds !== undefined && still === undefined ? { etaSeconds: Math.ceil(r.etaSeconds) } : {};
+            cli.log({ event: 'watch', committed: r.shards.committed, planned: r.shards.planned, images: r.images.done, errorRows: r.images.failed, imagesPerSecond: Number(r.imagesPerSecond.toFixed(2)), ...eta, s3Requests: requests.requests, ...(still !== undefined ? { stalledSeconds: Math.round(still / 1000) } : {}) });
             if (r.complete) break;
+            if (still !== undefined) {
+              console.error(
+                `imgtag: ${o.run} has not moved for ${hms(still / 1000)} (${r.shards.committed}/${r.shards.planned} shards committed) and no worker holds a live lease: ` +
+                  `it is not running (killed, or never started). "imgtag run --run ${o.run}" goes on from where it stopped`,
+              );
+              return 3;
+            }
             await new Promise((resolve) => setTimeout(resolve, every * 1000));
           }
         }

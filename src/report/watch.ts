@@ -3,8 +3,9 @@ import { NotFoundError } from '../errors.js';
 import { markerShard, readMarker, type CommitMarker } from '../rundir/commits.js';
 import { runLayout } from '../rundir/layout.js';
 import { newCounter, type S3Counter } from '../storage/s3-config.js';
-import { listObjects } from '../storage/storage.js';
-import { basenameUri } from '../storage/uri.js';
+import { listObjects, readObject } from '../storage/storage.js';
+import { basenameUri, dirnameUri } from '../storage/uri.js';
+import { leaseTtlMs, type Holder } from '../lease/lease.js';
 
 /** Commits can be logged out of clock order by this much (hosts' clocks, slow PUTs): each refresh re-lists that margin. */
 const SKEW_MS = 60_000;
@@ -59,5 +60,49 @@ export class MarkerWatch {
       ),
     );
     return { markers: [...this.markers.values()].sort((a, b) => a.shard - b.shard), requests: counter };
+  }
+}
+
+/**
+ * Whether a run has stopped moving: no shard committed for a whole lease time and no worker holding
+ * a live shard lease (a worker renews its lease every third of that, so a live one never looks
+ * expired; one killed with -9 leaves its lease to expire). Until then `report --watch` waits; after,
+ * it says so and ends instead of printing the same ETA for ever.
+ */
+export class StallWatch {
+  private committed = -1;
+  private movedAt = Date.now();
+
+  constructor(private readonly run: string, private readonly now = () => Date.now()) {}
+
+  /** After a refresh: undefined while the run may be moving, else how long nothing has moved (ms). */
+  async stalled(committed: number): Promise<number | undefined> {
+    if (committed !== this.committed) {
+      this.committed = committed;
+      this.movedAt = this.now();
+      return undefined;
+    }
+    const still = this.now() - this.movedAt;
+    if (still < leaseTtlMs() || (await this.liveLeases()) > 0) return undefined;
+    return still;
+  }
+
+  /** Shard leases not yet expired (a LIST of leases/ and a GET per lease: at most one per worker). */
+  private async liveLeases(): Promise<number> {
+    let live = 0;
+    for await (const o of listObjects(`${dirnameUri(runLayout.lease(this.run, 0))}/`)) {
+      if (!/^part-\d+\.json$/.test(basenameUri(o.uri))) continue;
+      let holder: Partial<Holder> = {};
+      try {
+        holder = JSON.parse((await readObject(o.uri)).body.toString('utf8')) as Holder;
+      } catch (e) {
+        // Released since it was listed, or half-written by a killed worker: as lease.ts does, it holds until its age passes the lease time.
+        if (e instanceof NotFoundError) continue;
+        if (e instanceof SyntaxError && o.modified !== undefined) holder = { expiresAt: new Date(o.modified.getTime() + leaseTtlMs()).toISOString() };
+        else if (!(e instanceof SyntaxError)) throw e;
+      }
+      if (holder.expiresAt !== undefined && Date.parse(holder.expiresAt) > this.now()) live++;
+    }
+    return live;
   }
 }
