@@ -150,7 +150,7 @@ export async function submitJob(input: SubmitJobCommandInput): Promise<string> {
 }
 
 /** Where a submitted job stands; undefined when Batch no longer knows it (it keeps ended jobs for about a week). */
-export async function jobState(jobId: string): Promise<{ status: string; statusReason?: string } | undefined> {
+export async function jobState(jobId: string): Promise<{ status: string; statusReason?: string; createdAt?: number } | undefined> {
   const job = (await batchClient().send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0];
-  return job ? { status: job.status ?? 'UNKNOWN', ...(job.statusReason ? { statusReason: job.statusReason } : {}) } : undefined;
+  return job ? { status: job.status ?? 'UNKNOWN', ...(job.statusReason ? { statusReason: job.statusReason } : {}), ...(job.createdAt ? { createdAt: job.createdAt } : {}) } : undefined;
 }

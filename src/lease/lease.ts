@@ -95,7 +95,24 @@ function isLive(uri: string, seen: { holder: Holder; written?: Date }, ttlMs: nu
     process.emitWarning(`${uri} (owner ${seen.holder.owner}) ${skew} (clock skew?): taken over as stale`, 'ImgtagClockSkew');
     return false;
   }
-  return Date.parse(seen.holder.expiresAt) > Date.now() && !ownerIsDeadHere(seen.holder.owner);
+  return Date.parse(seen.holder.expiresAt) > Date.now() && !ownerIsDeadHere(seen.holder.owner) && !earlierAttemptOfThisJob(seen.holder.owner);
+}
+
+/** An AWS Batch job's id and attempt in its lock owners: `host:pid:random:job=<id>@<attempt>` (an array child's id ends in `:<index>`). */
+const JOB_TAG = ':job=';
+const ownerTag = () => (process.env.AWS_BATCH_JOB_ID ? `${JOB_TAG}${process.env.AWS_BATCH_JOB_ID}@${Number(process.env.AWS_BATCH_JOB_ATTEMPT) || 1}` : '');
+
+/**
+ * Batch runs one attempt of a job at a time: a lock or lease held by an earlier attempt of this job
+ * is on a host that is gone (a spot reclaim) or in a container that exited. The retry takes it
+ * over at once instead of waiting out its lease, which would spend the job's attempts on exit 3
+ * (a child) or skip the night as busy (the nightly). Workers of one attempt share its number and
+ * keep each other's leases as usual.
+ */
+function earlierAttemptOfThisJob(owner: string): boolean {
+  const ours = /:job=(.+)@(\d+)$/.exec(ownerTag());
+  const theirs = /:job=(.+)@(\d+)$/.exec(owner);
+  return ours !== null && theirs !== null && theirs[1] === ours[1] && Number(theirs[2]) < Number(ours[2]);
 }
 
 /**
@@ -104,7 +121,7 @@ function isLive(uri: string, seen: { holder: Holder; written?: Date }, ttlMs: nu
  * dead holder's lock only if unchanged. Otherwise answers who holds it.
  */
 export async function acquireLock(uri: string, ttlMs: number, counter?: S3Counter): Promise<{ lease: Lease } | { holder: Holder }> {
-  const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}${ownerTag()}`;
   const since = new Date().toISOString();
   const body = () => JSON.stringify({ owner, since, expiresAt: new Date(Date.now() + ttlMs).toISOString() } satisfies Holder);
   // Read first: a store without conditional writes then still refuses any overlap that is not simultaneous.

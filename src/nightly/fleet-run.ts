@@ -9,6 +9,9 @@ export const SUBMITTING = 'submitting to ';
 /** A run whose fleet job keeps failing is resubmitted this often by the nightlies after it, then pages. */
 export const MAX_RESUBMITS = 3;
 
+/** A nightly's fleet job still unfinished after this long pages instead of keeping every night busy. */
+export const MAX_FLEET_HOURS = 36;
+
 /** Batch's states of a job that has not ended. */
 const LIVE = new Set(['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING']);
 
@@ -58,7 +61,14 @@ export async function resumeFleetRun(root: string, latest: LatestRun, shards: nu
     throw new PreviousRunResubmitted(`the previous nightly run ${latest.run} was planned but its submission not confirmed: submitted it again as job ${again.tagJob}`);
   }
   const job = await fleetJobState(latest.fleet!);
-  if (job && LIVE.has(job.status)) throw new PreviousRunBusy(`the previous nightly run ${latest.run} (job ${latest.fleet}, ${job.status}) has ${progress}: nothing new is planned until it is done`);
+  if (job && LIVE.has(job.status)) {
+    const hours = job.createdAt ? (Date.now() - job.createdAt) / 3600_000 : 0;
+    // A queue with no capacity it may ever launch (a spot quota of 0, an invalid compute environment) keeps jobs RUNNABLE for ever.
+    if (hours > MAX_FLEET_HOURS) {
+      throw new UserError(`the previous nightly run ${latest.run} has ${progress} and its job ${latest.fleet} is still ${job.status} after ${Math.floor(hours)} hours: is the queue able to launch instances (quotas, compute environment VALID)? Stop it with "aws batch terminate-job", then the next nightly resubmits what is unfinished`);
+    }
+    throw new PreviousRunBusy(`the previous nightly run ${latest.run} (job ${latest.fleet}, ${job.status}) has ${progress}: nothing new is planned until it is done`);
+  }
   const ended = job ? `ended ${job.status}${job.statusReason ? ` (${job.statusReason})` : ''}` : 'is no longer known to AWS Batch';
   const resubmits = latest.resubmits ?? 0;
   if (resubmits >= MAX_RESUBMITS || fleet === undefined) {

@@ -79,7 +79,7 @@ export interface BatchFleetOptions {
   definitions: FleetJobDefinition[];
   /** Queue names the module creates; a submission may name a queue by name or ARN. */
   queues: string[];
-  /** What every container gets besides the definition's environment: endpoints, credentials. */
+  /** What every container gets besides the definition's environment and Batch's variables: endpoints, credentials. Nothing else of this process's environment reaches it. */
   env: NodeJS.ProcessEnv;
   /** Attempts run at once (the fleet's instances): 2 on a 2-core machine. */
   slots?: number;
@@ -118,6 +118,14 @@ const globMatch = (pattern: string | undefined, value: string | undefined) =>
 export function matchRetryRule(rules: RetryRule[], a: Pick<Attempt, 'exitCode' | 'reason' | 'statusReason'>): RetryRule | undefined {
   return rules.find((r) => globMatch(r.onExitCode, a.exitCode === undefined ? undefined : String(a.exitCode)) && globMatch(r.onReason, a.reason) && globMatch(r.onStatusReason, a.statusReason));
 }
+
+const killGroup = (pid: number) => {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+};
 
 const substitute = (command: string[], parameters: Record<string, string>) => command.map((t) => (t.startsWith('Ref::') && t.slice(5) in parameters ? parameters[t.slice(5)]! : t));
 
@@ -159,7 +167,6 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
   const settleParent = (parent: FleetJob) => {
     const kids = parent.children!;
     if (TERMINAL.includes(parent.status)) return;
-    if (kids.some((k) => k.status === 'RUNNING' || k.status === 'STARTING') && parent.status !== 'RUNNING') setStatus(parent, 'RUNNING');
     if (!kids.every((k) => TERMINAL.includes(k.status))) return;
     const failed = kids.filter((k) => k.status === 'FAILED').length;
     if (failed > 0) setStatus(parent, 'FAILED', `Array Child Job failed (${failed} of ${kids.length})`);
@@ -197,11 +204,10 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
       AWS_BATCH_JOB_ID: job.jobId,
       AWS_BATCH_JOB_ATTEMPT: String(attempt),
       AWS_BATCH_JQ_NAME: job.jobQueue,
-      AWS_BATCH_CE_NAME: `${job.jobQueue}-spot`,
     };
-    delete env.AWS_BATCH_JOB_ARRAY_INDEX;
     if (job.index !== undefined) env.AWS_BATCH_JOB_ARRAY_INDEX = String(job.index);
-    const child = spawn(process.execPath, [CLI, ...job.command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a lost host takes the worker processes with it, as a container's do.
+    const child = spawn(process.execPath, [CLI, ...job.command], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     job.process = child;
     let output = '';
     const keep = (d: Buffer) => {
@@ -245,9 +251,12 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
   const stop = (job: FleetJob, why: NonNullable<FleetJob['stopping']>, signal: NodeJS.Signals) => {
     if (!job.process) return;
     job.stopping = why;
-    job.process.kill(signal);
-    // As ECS stops a container: SIGTERM, then SIGKILL 30 s later.
-    if (signal === 'SIGTERM') setTimeout(() => job.process?.kill('SIGKILL'), 30_000).unref();
+    const pid = job.process.pid!;
+    // As ECS stops a container: SIGTERM to its main process, then SIGKILL to everything in it 30 s later.
+    if (signal === 'SIGTERM') {
+      job.process.kill('SIGTERM');
+      setTimeout(() => killGroup(pid), 30_000).unref();
+    } else killGroup(pid);
   };
 
   const submit = (input: Record<string, unknown>): FleetJob => {
@@ -376,7 +385,7 @@ export async function startBatchFleet(opts: BatchFleetOptions): Promise<BatchFle
         pump();
       }),
     close: async () => {
-      for (const j of leaves()) j.process?.kill('SIGKILL');
+      for (const j of leaves()) if (j.process) killGroup(j.process.pid!);
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

@@ -1,8 +1,15 @@
 import { BatchClient, SubmitJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { listObjects, writeBytes } from '../../src/storage/storage.js';
 import { startBatchFleet, type BatchFleet, type BatchFleetOptions, type FleetJob, type FleetJobDefinition, type RetryRule } from './batch-fleet.js';
+import { MODEL_DIR, ROOT } from './env.js';
+import { fileMirror } from './file-mirror.js';
 import { startGlueServer, type GlueServer } from './glue-server.js';
 import { testS3 } from './s3.js';
 import { planModule, README_VARIABLES, type ModulePlan } from './terraform.js';
@@ -34,6 +41,36 @@ export interface Rehearsal {
   /** SubmitJob as the operator sends it (the AWS CLI's camelCase input); resolves when every job has ended. */
   submit(input: SubmitJobCommandInput): Promise<FleetJob[]>;
   close(): Promise<void>;
+}
+
+let baked: Promise<string> | undefined;
+
+/**
+ * The models the container image holds: the Dockerfile's own fetch-model line (the CPU image's),
+ * run as `docker build` would, from a loopback mirror of the test models, into a cache folder.
+ */
+export function imageModels(): Promise<string> {
+  baked ??= (async () => {
+    const lines = fs.readFileSync(path.join(ROOT, 'infra/docker/Dockerfile'), 'utf8').split('\n');
+    const cpu = lines.findIndex((l) => /^FROM .* AS cpu$/.test(l));
+    const start = lines.findIndex((l, i) => i > cpu && /^RUN .*fetch-model|^RUN set -- && for spec in models/.test(l));
+    if (cpu < 0 || start < 0) throw new Error('the Dockerfile\'s cpu stage has no RUN line that fetches the models');
+    let end = start;
+    while (lines[end]!.endsWith('\\')) end++;
+    const run = lines.slice(start, end + 1).join('\n').replace(/^RUN /, '');
+    const mirror = await fileMirror((p) => {
+      const file = path.join(MODEL_DIR, path.basename(p));
+      return fs.existsSync(file) ? file : undefined;
+    });
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-image-'));
+    try {
+      await promisify(execFile)('sh', ['-c', run], { cwd: ROOT, env: { PATH: process.env.PATH, MODEL_MIRROR: mirror.base, IMGTAG_CACHE_DIR: cache, HOME: cache } });
+    } finally {
+      mirror.close();
+    }
+    return cache;
+  })();
+  return baked;
 }
 
 /** The job definitions as the plan renders them (the resources' own attributes, the containers from an output known at plan). */
@@ -81,8 +118,17 @@ export async function startRehearsal(bucket: string, vars: Record<string, unknow
   const table = plan.resources.get('aws_glue_catalog_table.table["current"]')!.after as { database_name: string; name: string; storage_descriptor: { location: string }[] };
   const tableLocation = table.storage_descriptor[0]!.location;
   const glue = await startGlueServer(table.database_name, table.name, tableLocation);
+  // A container's environment: what the job definition and Batch give it, the image's own (its
+  // models, baked by the Dockerfile's line), the loopback endpoints and credentials; nothing of this
+  // test process's (no IMGTAG_MODEL_DIR: a model the image lacks fails, as it would on AWS).
   const env: NodeJS.ProcessEnv = {
-    ...s3.env,
+    PATH: process.env.PATH,
+    HOME: os.tmpdir(),
+    IMGTAG_CACHE_DIR: await imageModels(),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY,
+    AWS_ENDPOINT_URL: s3.endpoint,
     AWS_ENDPOINT_URL_GLUE: glue.endpoint,
     // A killed child's leases expire in seconds, not minutes: the retries here come seconds apart.
     IMGTAG_LEASE_TTL_MS: '3000',
