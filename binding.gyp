@@ -9,6 +9,11 @@
       "target_name": "imgtag_plan",
       "sources": ["native/plan_lines.c"],
       "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "imgtag_heif_extent",
+      "sources": ["native/heif_extent_addon.c", "native/heif_extent.c"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
     }
   ],
   "conditions": [

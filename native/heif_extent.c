@@ -73,6 +73,7 @@ typedef struct {
 
 typedef struct {
   rd_t file, idat;
+  uint32_t primary;  // pitm
   infe_t *infe;
   size_t n_infe;
   loc_t *loc;
@@ -233,6 +234,11 @@ static int parse(heif_t *h, const uint8_t *file, size_t size) {
     else if (type == FOURCC('i', 'r', 'e', 'f')) ok = parse_iref(h, b);
     else if (type == FOURCC('i', 'p', 'r', 'p')) ok = parse_iprp(h, b);
     else if (type == FOURCC('i', 'd', 'a', 't')) h->idat = b;
+    else if (type == FOURCC('p', 'i', 't', 'm')) {
+      int version = (int)get(&b, 1);
+      get(&b, 3);
+      h->primary = (uint32_t)get(&b, version == 0 ? 2 : 4);
+    }
     if (!ok) return 0;
   }
   return !meta.bad;
@@ -513,6 +519,7 @@ int heif_extent_check(const uint8_t *file, size_t size, uint32_t item, double ma
     snprintf(why, why_len, "its boxes could not be read");
     res = HEIF_EXTENT_UNREADABLE;
   } else {
+    if (item == 0) item = h.primary;
     res = walk(&h, item, &a, 0);
     // The alpha image: an auxl reference from it to the item.
     for (size_t i = 0; i < h.n_ref && res == HEIF_EXTENT_OK; i++)

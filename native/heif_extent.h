@@ -8,7 +8,7 @@
 enum { HEIF_EXTENT_OK = 0, HEIF_EXTENT_OVER = 1, HEIF_EXTENT_UNREADABLE = -1 };
 
 /**
- * Whether decoding item `item` of this HEIF file (with the alpha image libheif decodes beside it)
+ * Whether decoding item `item` (0: the primary, as pitm names it) of this HEIF file (with the alpha image libheif decodes beside it)
  * stays within `max_pixels`: every coded image at the size its SPS gives, every grid or overlay
  * canvas, and all of them together within 4 x max_pixels. HEIF_EXTENT_OVER or
  * HEIF_EXTENT_UNREADABLE with `why` saying what, in a few words.

@@ -207,6 +207,8 @@ test('the pixel limit holds against what would be decoded, before decoding: a gr
   const gridBomb = tiledHeif([[heic.left!, heic.right!]], { width: 30000, height: 20000 }, { width: 512, height: 256 });
   assert.ok(gridBomb.length < 200_000);
   await assert.rejects(decodeImage(gridBomb, [target]), (e: Error) => e instanceof DecodeError && e.kind === 'too-many-pixels' && /512x256 but would decode a 30000x20000 grid canvas, over the 100000000-pixel limit/.test(e.message));
+  // The WebAssembly fallback checks the same before its libheif sees the file.
+  await assert.rejects(decodeHeicWasm(gridBomb, [target], target.maxPixels), (e: Error) => e instanceof DecodeError && /would decode a 30000x20000 grid canvas/.test(e.message));
   // 1200x900 coded, 100x100 declared, under --max-pixels 1000000.
   const photo = heifEnc(dir, { big: await sharp(path.join(IMAGENET_DIR, imagenetFiles()[6]!)).resize(1200, 900, { fit: 'fill' }).png().toBuffer() }).big!;
   const small = declaredAs(photo, 100, 100);

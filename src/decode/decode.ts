@@ -2,6 +2,7 @@ import sharp, { type Metadata } from 'sharp';
 import { decodeJpegFast } from './jpeg-fast.js';
 import { decodeHeicOffThread, isHeif, isHevcHeif } from './heic.js';
 import { decodeHeicNative } from './heic-native.js';
+import { refuseHeifOverLimit } from './heif-extent.js';
 import { settings } from '../settings.js';
 import { DecodeError, overPixelLimit, type DecodedImage, type DecodeTarget } from './types.js';
 
@@ -93,6 +94,8 @@ export async function decodeWithSharp(bytes: Buffer, targets: DecodeTarget[]): P
   const { width, height } = meta.autoOrient ?? meta;
   if (!width || !height) throw new DecodeError('image has no size', 'undecodable');
   if (width * height > maxPixels) throw overPixelLimit(width, height, maxPixels);
+  // AVIF (and HEIF of other codecs) through sharp's libheif: its grid canvas and tiles, not just the declared size.
+  if (meta.format === 'heif') refuseHeifOverLimit(bytes, maxPixels, { width, height });
   const layout: Layout = { hasAlpha: meta.hasAlpha === true, plainRgb: meta.space === 'srgb' && meta.channels === 3 && meta.depth === 'uchar' };
   return { pixels: await resizeAll(() => sharp(bytes, options).autoOrient(), width, height, targets, layout), width, height };
 }
@@ -115,6 +118,7 @@ async function decodeHeic(bytes: Buffer, targets: DecodeTarget[], maxPixels: num
 
 /** HEIC by libheif's WebAssembly build on a pool thread: the fallback where the addon is not built. */
 export async function decodeHeicWasm(bytes: Buffer, targets: DecodeTarget[], maxPixels: number): Promise<DecodedImage> {
+  refuseHeifOverLimit(bytes, maxPixels);
   const got = await decodeHeicOffThread(bytes, maxPixels);
   if (got.overLimit) throw overPixelLimit(got.width, got.height, maxPixels);
   const { width, height, rgba } = got;
