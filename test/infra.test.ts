@@ -118,6 +118,10 @@ test('the Dockerfile: multi-stage, non-root, GPU providers installed by a flag o
   assert.doesNotMatch(docker, /^(RUN|ENV|ARG).*ONNXRUNTIME_NODE_INSTALL=cuda12/m);
   assert.match(docker, /ldd "\$so" \| grep 'not found'/);
   assert.match(docker, /for so in libonnxruntime_providers_cuda\.so libonnxruntime_providers_tensorrt\.so/);
+  // The launch templates refuse the metadata service to this uid (Batch's EC2 jobs use host networking).
+  const uids = [...docker.matchAll(/useradd --create-home --uid (\d+)/g)].map((m) => m[1]);
+  const batchTf = fs.readFileSync(path.join(TF_DIR, 'batch.tf'), 'utf8');
+  assert.deepEqual([...new Set(uids)], [/image_uid = (\d+)/.exec(batchTf)![1]], 'the image\'s user is the one the user data keeps off the metadata service');
   const users = [...docker.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
   assert.ok(users.length >= 2 && users.every((u) => u !== 'root' && u !== '0'));
   const entrypoints = [...docker.matchAll(/^ENTRYPOINT (.+)$/gm)].map((m) => JSON.parse(m[1]!) as string[]);

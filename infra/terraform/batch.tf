@@ -21,6 +21,10 @@ locals {
   # tasks when it drains, and Batch's are standalone tasks. They run until the host goes; the attempt
   # then fails with "Host EC2 (instance i-...) terminated." and is retried (`Host EC2*` below); the
   # shards it held are taken again once their leases expire (2 minutes), each redone exactly once.
+  # AWS Batch runs EC2 jobs in host network mode, where the metadata service's hop limit stops no
+  # container: the image's user (infra/docker/Dockerfile, useradd --uid) is refused it by iptables,
+  # so no job can take the instance role; the ECS agent (root) still reaches it.
+  image_uid = 10001
   user_data = <<-MIME
     MIME-Version: 1.0
     Content-Type: multipart/mixed; boundary="==IMGTAG=="
@@ -30,6 +34,7 @@ locals {
 
     #!/bin/bash
     echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config
+    iptables --insert OUTPUT --destination 169.254.169.254/32 --match owner --uid-owner ${local.image_uid} --jump REJECT
 
     --==IMGTAG==--
   MIME

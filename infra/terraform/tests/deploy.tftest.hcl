@@ -279,7 +279,11 @@ run "step_4_operations" {
       aws_launch_template.fleet[k].metadata_options[0].http_put_response_hop_limit == 1 &&
       aws_launch_template.fleet[k].metadata_options[0].http_endpoint == "enabled"
     )])
-    error_message = "IMDSv2 only, hop limit 1: containers on the bridge network cannot reach the instance role"
+    error_message = "IMDSv2 only, hop limit 1"
+  }
+  assert {
+    condition     = alltrue([for k in ["tag", "planning"] : strcontains(base64decode(aws_launch_template.fleet[k].user_data), "iptables --insert OUTPUT --destination 169.254.169.254/32 --match owner --uid-owner 10001 --jump REJECT")])
+    error_message = "the metadata service is refused to the image's user: Batch's EC2 jobs share the host's network, where a hop limit stops nothing"
   }
   assert {
     condition = alltrue([for k in ["tag", "planning"] :
