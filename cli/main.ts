@@ -16,6 +16,7 @@ import { verifyCommand } from './commands/verify.js';
 import type { Act, Cli } from './common/context.js';
 import { PROGRESS_MODES, progressReporter, type AnyEvent, type ProgressMode } from './common/progress.js';
 
+import { strictSubcommands } from './common/strict.js';
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
@@ -33,7 +34,7 @@ function buildProgram(): { program: Command; exitCode: () => number } {
     .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal and JSON lines elsewhere (auto), or always bar, json, or none').choices(PROGRESS_MODES).default('auto'))
     .version(PACKAGE_VERSION, '--version', 'print the version')
     // A mistyped flag gets one line and where to look, not 30 lines of usage.
-    .showHelpAfterError('(imgtag <command> --help shows the options)')
+    .showHelpAfterError('(imgtag --help lists the commands)')
     // The one place the S3 client is configured: from the global flags, before the command's action.
     .hook('preAction', () => {
       const o = program.opts<{ endpoint?: string; region?: string; progress: ProgressMode }>();
@@ -62,6 +63,7 @@ function buildProgram(): { program: Command; exitCode: () => number } {
   currentCommand(program, act);
   return { program, exitCode: () => exitCode };
 }
+  strictSubcommands(program);
 
 /**
  * Run imgtag with these arguments (process.argv's shape) and answer its exit code; nothing here

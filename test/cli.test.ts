@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { imgtag, type CliResult } from './helpers/cli.js';
 import { ROOT } from './helpers/env.js';
+import { closedPortUrl } from './helpers/file-mirror.js';
 import { testS3 } from './helpers/s3.js';
 
 test('the README way in works: npx imgtag runs the built bin', () => {
@@ -36,7 +37,20 @@ test('a new user\'s first-hour mistakes each get one line saying what was wrong 
   // A bad flag value: the error and where to look, not 30 lines of usage.
   const zero = await imgtag(['run', '--run', dir, '--batch-size', '0']);
   assert.match(oneLine(zero), /^error: option '--batch-size <n>' argument '0' is invalid\. must be an integer >= 1$/);
-  assert.match(zero.stderr, /imgtag <command> --help shows the options/);
+  assert.match(zero.stderr, /^\(imgtag run --help shows its options\)$/m);
+  // A mistyped flag is named, with the flag meant, before any required option is missed.
+  const typo = await imgtag(['run', '--rn', 'x']);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /^error: unknown option '--rn'\n/);
+  assert.match(typo.stderr, /^\(Did you mean --run\?\)$/m);
+  // A wrong endpoint: the endpoint named, not only the socket's "connect ECONNREFUSED".
+  const closed = await closedPortUrl();
+  assert.match(oneLine(await imgtag(['--endpoint', closed, 'plan', '--manifest', 's3://some-bucket/keys.txt', '--run', path.join(dir, 'r6')], noEndpoint)), new RegExp(`^imgtag: nothing answers at the S3 endpoint ${closed} \\(ECONNREFUSED\\) for s3://some-bucket/keys\\.txt: is the server running`));
+  // Bare keys in a local list without --bucket are paths beside the list: planned, and warned.
+  fs.writeFileSync(path.join(dir, 'bare.txt'), 'photos/2026/a.jpg\n');
+  const bareKeys = await imgtag(['plan', '--manifest', path.join(dir, 'bare.txt'), '--run', path.join(dir, 'r7')]);
+  assert.equal(bareKeys.code, 0, bareKeys.stderr);
+  assert.match(bareKeys.stderr, /^imgtag: warning: the first entry of \S+bare\.txt is read as the local path \S+photos\/2026\/a\.jpg, which is not there: if the list holds S3 keys, give --bucket BUCKET$/m);
   // --run naming a file.
   const file = path.join(dir, 'notes.txt');
   fs.writeFileSync(file, 'x');

@@ -42,10 +42,20 @@ test('nightly tags only new and changed objects; the union of latest rows covers
   const secondKeys = (await readRunResults(field(second.stdout, 'run')!)).rows.map((r) => String(r.key)).sort();
   assert.deepEqual(secondKeys, ['img/20.jpg', 'img/21.jpg', 'img/22.jpg', 'img/23.jpg', 'img/24.jpg', 'img/25.jpg', 'img/26.jpg', 'img/27.jpg', 'img/28.jpg', 'img/29.jpg', 'img/3.jpg', 'img/7.jpg']);
 
+  // Nothing new: nothing written, no run folder, no new table version, and said so.
+  const objects = async () => {
+    const all: string[] = [];
+    for await (const o of listObjects(`s3://${bucket}/nightly/`)) if (!o.uri.endsWith('nightly.lock')) all.push(`${o.uri} ${o.etag}`);
+    return all.sort();
+  };
+  const before = await objects();
   const third = await nightly();
   assert.equal(third.code, 0, third.stderr);
   assert.equal(field(third.stdout, 'images'), '0');
   assert.equal(field(third.stdout, 'unchanged since parent'), '30');
+  assert.match(field(third.stdout, 'run')!, /^none: nothing new, changed or deleted since the parent, so the dataset and the current table are as they were$/);
+  assert.match(third.stderr, /"event":"nightly-unchanged"/);
+  assert.deepEqual(await objects(), before);
 });
 
 test('a second nightly is refused while one holds the lock: a normal overlap, exit 0 with an event saying so', async () => {

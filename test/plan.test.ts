@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { size } from '../src/report/units.js';
 import { readText, writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
@@ -128,11 +129,21 @@ test('a local folder as --prefix, through --include, --exclude, --min-bytes, --m
   assert.deepEqual(all.uris, ['a/old.jpg', 'a/tiny.jpg', 'a/x.jpg', 'b/y.PNG', 'b/z.jpg']);
   assert.equal(all.plan.counts.skipped, 1);
   assert.equal(all.plan.counts.bytes, 4 * photo.length + 100);
-  assert.match(all.stdout, new RegExp(`GB to read +${((4 * photo.length + 100) / 1e9).toFixed(2)}`));
-  assert.match(all.stdout, /estimate +[\d.]+ s on 2 x c7i\.xlarge: \$[\d.]+ on demand/);
+  assert.match(all.stdout, new RegExp(`^to read +${size(4 * photo.length + 100).replace('.', '\\.')}$`, 'm'));
+  assert.match(all.stdout, /estimate +\d+:\d\d:\d\d on 2 x c7i\.xlarge: \$[\d.]+ on demand/);
+  assert.equal(all.plan.options.filter, undefined);
 
-  // Globs see the path under the folder; one without "/" matches the file name.
-  assert.deepEqual((await plan('jpg', '--include', '*.jpg', '--exclude', 'b/**')).uris, ['a/old.jpg', 'a/tiny.jpg', 'a/x.jpg']);
+  // Globs see the path under the folder; one without "/" matches the file name; plan.json records them.
+  const jpg = await plan('jpg', '--include', '*.jpg', '--exclude', 'b/**');
+  assert.deepEqual(jpg.uris, ['a/old.jpg', 'a/tiny.jpg', 'a/x.jpg']);
+  assert.deepEqual(jpg.plan.options.filter, { include: ['*.jpg'], exclude: ['b/**'] });
+  // An extension matches in any case, as the rule for what is an image does: *.png keeps y.PNG.
+  assert.deepEqual((await plan('png', '--include', '*.png')).uris, ['b/y.PNG']);
+  assert.deepEqual((await plan('PNG', '--include', 'b/*.PNG', '--exclude', '*.JPG')).uris, ['b/y.PNG']);
+  // A filter that leaves no image says so plainly.
+  const none = await imgtag(['plan', '--prefix', photos, '--run', path.join(dir, 'none'), '--include', '*.webp']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stderr, /^imgtag: nothing to tag: the filters left out every image \(5 images; globs match the key or the path under --prefix, a glob without "\/" the file name\)$/m);
   const sized = await plan('sized', '--min-bytes', '1000', '--max-bytes', String(photo.length));
   assert.deepEqual(sized.uris, ['a/old.jpg', 'a/x.jpg', 'b/y.PNG', 'b/z.jpg']);
   assert.equal(sized.plan.counts.filtered, 1);

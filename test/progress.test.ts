@@ -66,7 +66,7 @@ test('a terminal of 80 columns: one progress line redrawn in place, never wrappe
     assert.equal(lines().length, 1, `nothing else on the screen:\n${tty.screen()}`);
     tty.keys('C-c');
     const asked = Date.now();
-    await until('the stop to be acknowledged', () => /stopping \(SIGINT\): \d shard\(s\) finishing, up to \d+ s; Ctrl-C again aborts/.test(tty.screen()), 2);
+    await until('the stop to be acknowledged', () => /stopping \(SIGINT\): \d shards? finishing, up to \d+:\d\d:\d\d; Ctrl-C again aborts/.test(tty.screen()), 2);
     assert.ok(Date.now() - asked < 2000);
     await until('the run to exit', () => fs.existsSync(done) && fs.readFileSync(done, 'utf8').trim() !== '', 60);
     assert.equal(fs.readFileSync(done, 'utf8').trim(), '3', 'interrupted with shards left: exit 3');
@@ -75,11 +75,41 @@ test('a terminal of 80 columns: one progress line redrawn in place, never wrappe
     assert.equal(bars.length, 1, `still one progress line:\n${tty.screen()}`);
     assert.match(bars[0]!, /^\[[#.]+\] \d+\/300 images {2}[\d.]+ images\/s {2}ETA [\d:?]+( {2}\d+\/30 shards.*)?$/);
     assert.ok(Number(/(\d+)\/300 images/.exec(bars[0]!)![1]) < 300, bars[0]);
-    assert.match(tty.screen(), /^imgtag: interrupted by SIGINT: \d+ shard\(s\) left unfinished/m);
+    assert.match(tty.screen(), /^imgtag: interrupted by SIGINT: \d+ shards? left unfinished/m);
     assert.match(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'), /shards +\d+ tagged, 0 already done, 0 held by other workers, [1-9]\d* unfinished \(of 30\)/);
   } finally {
     tty.close();
   }
+});
+
+test('a terminal: the summary starts on its own line below the last bar; a Ctrl-C that stops nothing is not called an interruption (exit 0)', async () => {
+  const { dir, run } = await plannedLocalRun('tty-done', photoPaths(0, 40), 40);
+  const done = path.join(dir, 'exit-code');
+  const tty = await terminal(`${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} run --run ${JSON.stringify(run)} --batch-size 4 --workers 1; echo $? >${JSON.stringify(done)}`);
+  try {
+    // One shard: a Ctrl-C while it is in hand lets it finish, so nothing is left unfinished.
+    await until('the bar to count images', () => /\] [1-9]\d*\/40 images/.test(tty.screen()), 60);
+    tty.keys('C-c');
+    await until('the run to exit', () => fs.existsSync(done) && fs.readFileSync(done, 'utf8').trim() !== '', 60);
+    assert.equal(fs.readFileSync(done, 'utf8').trim(), '0', tty.screen());
+    const screen = tty.screen();
+    assert.doesNotMatch(screen, /interrupted|exit 3|run the same command again/, screen);
+    assert.match(screen, /^imgtag: SIGINT came as the last shards finished: nothing is left to do$/m);
+    assert.match(screen, /^\[#+\] 40\/40 images .*$\n^shards +1 tagged, 0 already done/m, screen);
+  } finally {
+    tty.close();
+  }
+});
+
+test('a resumed run counts exactly the images left: its bar and heartbeats end at their total', async () => {
+  const { run } = await plannedLocalRun('resumed-total', photoPaths(0, 25), 10);
+  const first = await imgtag(['run', '--run', run, '--shard', '0', '--progress', 'none']);
+  assert.equal(first.code, 0, first.stderr);
+  const rest = await imgtag(['run', '--run', run, '--progress', 'json']);
+  assert.equal(rest.code, 0, rest.stderr);
+  // Shards of 10, 10 and 5: the two left hold 15 (the plan's average shard would say 17).
+  assert.equal(events(rest.stderr).find((e) => e.event === 'start')!.images, 15);
+  assert.equal(events(rest.stderr).at(-1)!.images, 15);
 });
 
 test('--progress json: every line has a level; none: no progress lines at all', async () => {

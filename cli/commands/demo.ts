@@ -28,18 +28,15 @@ export function demoCommand(program: Command, cli: Cli, act: Act): void {
     act(async (o: RunFlags & { images?: string; generated?: boolean; mirror?: string; count: number; run: string }) => {
       const { runDemo } = await import('../../src/demo/demo.js');
       const res = await runDemo({ ...o, models: o.model, stop: stopOnSignals(o.stopTimeout) }, cli.log);
-      console.log(table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]));
-      for (const line of failureDigestLines(res.summary)) console.log(line);
+      const out = [table([['S3 server', `${res.endpoint} (stopped)`], ['results', path.resolve(res.run)], ...runSummaryRows(res.summary)]), ...failureDigestLines(res.summary)];
       if (res.photos) {
         // A newcomer's check that the model sees what is in each photo; credits are in the README.
         const expected = res.photos.filter((p) => p.asExpected !== undefined);
-        console.log(`\neach photograph's first three tags; ${expected.filter((p) => p.asExpected).length} of ${expected.length} with an expected tag have it (credits: README, "Demo photographs")`);
-        console.log(table(res.photos.map(photoRow)));
+        out.push(`\neach photograph's first three tags; ${expected.filter((p) => p.asExpected).length} of ${expected.length} with an expected tag have it (credits: README, "Demo photographs")`, table(res.photos.map(photoRow)));
       } else {
-        console.log('\ntop tags');
-        console.log(table(res.top.map((t) => [t.label, t.count])));
+        out.push('\ntop tags', table(res.top.map((t) => [t.label, t.count])));
       }
-      return finishRun(cli, res.summary, o.maxErrorRate);
+      return finishRun(cli, res.summary, o.maxErrorRate, out);
     }),
   );
 }

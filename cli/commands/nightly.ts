@@ -31,7 +31,7 @@ function resultRows(res: NightlyResult): [string, string | number][] {
   const changed = res.parentModels !== undefined && res.parentModels.join(',') !== res.models.join(',');
   const c = res.plan.current?.counts;
   return [
-    ['run', res.dryRun ? `${res.run} (dry run: nothing was written)` : res.run],
+    ['run', res.dryRun ? `${res.run} (dry run: nothing was written)` : res.nothingToDo ? 'none: nothing new, changed or deleted since the parent, so the dataset and the current table are as they were' : res.run],
     ...(res.dryRun?.unfinished ? [['previous run', `${res.dryRun.unfinished} is not in the current table yet: a real nightly finishes it first`] as [string, string]] : []),
     ['parent', res.parent ?? '(none: first run)'],
     ['models', res.models.join(', ')],
@@ -98,9 +98,12 @@ export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
         console.error(`imgtag: ${e.headline}: ${e.message}`);
         return 0;
       }
-      console.log(table(resultRows(res)));
-      if (res.submitted?.requests) console.log(JSON.stringify(res.submitted.requests, null, 2));
-      return res.summary ? finishRun(cli, res.summary, o.maxErrorRate) : 0;
+      // For cron's log too: a night with nothing to do is a success that wrote nothing.
+      if (res.nothingToDo) cli.log({ event: 'nightly-unchanged', parent: res.parent, reason: 'nothing new, changed or deleted since the parent: nothing written' });
+      const out = [table(resultRows(res)), ...(res.submitted?.requests ? [JSON.stringify(res.submitted.requests, null, 2)] : [])];
+      if (res.summary) return finishRun(cli, res.summary, o.maxErrorRate, out);
+      for (const line of out) console.log(line);
+      return 0;
     }),
   );
 }

@@ -3,7 +3,7 @@ import { fleetTaskShards, INDEX_VARIABLES } from '../../src/fleet/task-index.js'
 import { stopOnSignals } from '../../src/pool/stop.js';
 import { readTuningConfig } from '../../src/tune/config-file.js';
 import { finishRun, type Act, type Cli } from '../common/context.js';
-import { failureDigestLines, runSummaryRows, table, unfinishedLines } from '../common/format.js';
+import { failureDigestLines, plural, runSummaryRows, table, unfinishedLines } from '../common/format.js';
 import { int, runOptions, type RunFlags } from '../common/options.js';
 
 type RunCommandFlags = RunFlags & { run: string; shard?: number; shardFromEnv?: boolean; shardsPerTask: number; config?: string; compact: boolean };
@@ -32,12 +32,13 @@ export function runCommand(program: Command, cli: Cli, act: Act): void {
       const compact = o.compact === false || shards !== undefined ? false : {};
       const { runPlan } = await import('../../src/run/run-plan.js');
       const summary = await runPlan({ ...o, models: o.model, shards, s3: cli.s3(), compact, stop: stopOnSignals(o.stopTimeout) }, cli.log);
-      console.log(table(runSummaryRows(summary)));
-      for (const line of failureDigestLines(summary)) console.log(line);
       const notes = unfinishedLines(summary);
-      if (summary.interrupted) notes.push(`imgtag: interrupted by ${summary.interrupted}: ${summary.failedShards.length} shard(s) left unfinished, no lease held: exit 3, run the same command again to finish them`);
-      else if (summary.failedShards.length > 0) notes.push('run the same command again to finish the remaining shards');
-      return finishRun(cli, summary, o.maxErrorRate, notes);
+      const left = summary.failedShards.length;
+      // A signal that came as the last shards finished stopped nothing: the run is done (exit 0).
+      if (summary.interrupted && left > 0) notes.push(`imgtag: interrupted by ${summary.interrupted}: ${plural(left, 'shard')} left unfinished, no lease held: exit 3, run the same command again to finish them`);
+      else if (summary.interrupted) notes.push(`imgtag: ${summary.interrupted} came as the last shards finished: nothing is left to do`);
+      else if (left > 0) notes.push('run the same command again to finish the remaining shards');
+      return finishRun(cli, summary, o.maxErrorRate, [table(runSummaryRows(summary)), ...failureDigestLines(summary)], notes);
     }),
   );
 }

@@ -18,13 +18,15 @@ export interface Cli {
 export type Act = <A extends unknown[]>(handler: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
 
 /**
- * The exit code of a run, and its summary event: on a terminal it ends the bar's line, so the notes
- * (unfinished shards, the line that explains a 4) follow on lines of their own.
+ * The exit code of a run, and its summary event: on a terminal it ends the bar's line first, so the
+ * summary (`out`, on stdout) and the notes (unfinished shards, the line that explains a 4) follow on
+ * lines of their own.
  */
-export function finishRun(cli: Cli, summary: RunSummary, maxErrorRate: number | undefined, notes: string[] = []): number {
+export function finishRun(cli: Cli, summary: RunSummary, maxErrorRate: number | undefined, out: string[], notes: string[] = []): number {
   const exitCode = exitCodeFor(summary, maxErrorRate);
   const { markers: _, compaction, ...counts } = summary;
   cli.log({ event: 'summary', exitCode, ...counts, ...(compaction ? { compaction: compaction.status } : {}) });
+  for (const line of out) console.log(line);
   const line = errorRateLine(summary, maxErrorRate);
   for (const note of line ? [...notes, line] : notes) console.error(note);
   return exitCode;

@@ -3,6 +3,7 @@ import { INDEX_VARIABLES } from '../../src/fleet/task-index.js';
 import type { RunEvent } from '../../src/run/run-plan.js';
 import { settings } from '../../src/settings.js';
 import { clock } from '../../src/report/duration.js';
+import { plural } from '../../src/report/units.js';
 import { RateWindow } from './rate-window.js';
 
 export type AnyEvent = RunEvent | { event: string; [k: string]: unknown };
@@ -186,7 +187,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr, mo
       // Acknowledged at once: the workers may need seconds to finish or give back their shards.
       return void say(
         Number(e.seconds) > 0
-          ? `imgtag: stopping (${e.signal}): ${tally.inHand} shard(s) finishing, up to ${e.seconds} s; Ctrl-C again aborts`
+          ? `imgtag: stopping (${e.signal}): ${plural(tally.inHand, 'shard')} finishing, up to ${clock(Number(e.seconds))}; Ctrl-C again aborts`
           : `imgtag: aborting (${e.signal}): shards in hand left for the next run`,
       );
     }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
-import { UserError, errorMessage } from '../errors.js';
+import { StoreError, StoreUserError, UserError, errorMessage } from '../errors.js';
 
 /** Inflate in 1 MiB steps: at zlib's default 16 KiB, per-chunk overhead costs 4x the inflating. */
 const CHUNK = 1 << 20;
@@ -16,6 +16,8 @@ export function inflated(raw: Readable, uri: string): Readable {
 
 /** zlib's words for a cut or damaged file, said in the user's terms. */
 export function readError(uri: string, e: unknown): unknown {
+  // The store's own errors already say what went wrong (and may contain "invalid", as a host name can).
+  if (e instanceof StoreError || e instanceof StoreUserError) return e;
   const code = (e as { code?: string }).code;
   if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end of file|incorrect header check|invalid/.test(errorMessage(e))) {
     return new UserError(`${uri} is truncated or is not valid gzip (${errorMessage(e)}): nothing was planned from it`);

@@ -15,6 +15,7 @@ import { loadPlan, type Plan } from '../rundir/plan-file.js';
 import { createPlan, type PlanOptions } from '../plan/plan.js';
 import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../run/run-plan.js';
+import { deleteTree } from '../storage/storage.js';
 import { joinUri } from '../storage/uri.js';
 import { exitOnSignal } from '../pool/stop.js';
 import { runName } from '../rundir/layout.js';
@@ -82,6 +83,8 @@ export interface NightlyResult {
   parentModels?: string[];
   /** Tagged here... */
   summary?: RunSummary;
+  /** Nothing new, changed or deleted since the parent: the run planned to find out is removed, and the dataset and current table are as they were. */
+  nothingToDo?: true;
   /** A dry run: nothing was written; the previous run a real nightly would finish first, if any. */
   dryRun?: { unfinished?: string };
   /** ...or submitted to the fleet: the array job and the job that compacts it and updates the current table. */
@@ -146,6 +149,10 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     const plan = await createPlan(source, run, planOptions(root, latest, models, opts)).finally(planning);
     // The plan read the current table it joined against: its run is the parent.
     const result: NightlyResult = { run, parent: plan.current?.base, resumedParent, plan, models, parentModels: latest?.models };
+    if (nothingChanged(plan)) {
+      await deleteTree(run);
+      return { ...result, nothingToDo: true };
+    }
     const fleet = opts.fleet;
     if (fleet !== undefined && plan.counts.images >= fleet.threshold) return { ...result, submitted: await submitNightly(root, { version: 1, run, models }, fleet) };
     await writeLatestRun(root, { version: 1, run, models });
@@ -155,6 +162,9 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     await got.lease.release();
   }
 }
+
+/** A plan against a current table that finds nothing to tag and nothing deleted: a new table version would be the same rows. */
+const nothingChanged = (plan: Plan) => plan.counts.images === 0 && plan.current?.base !== undefined && plan.current.counts.deleted === 0;
 
 /**
  * A new run folder: its time, and a random tail so that two nightlies started in the same second on

@@ -20,6 +20,8 @@ export interface DeltaSource {
   models?: string[];
   /** Permanent error rows do not count as tagged: their objects are tagged again. */
   retryErrors?: boolean;
+  /** The plan has filters: a key they leave out is a deletion too, so the guard names them. */
+  filtered?: boolean;
 }
 
 /**
@@ -58,11 +60,15 @@ export const DEFAULT_MAX_DELETIONS = 0.1;
  * order) looks like every object was deleted: refused before anything is written, so bad input
  * never empties the table. A real mass deletion is let through with a larger --max-deletions.
  */
-export function refuseMassDeletion(tableRows: number, deleted: number, maxShare: number): void {
+export function refuseMassDeletion(tableRows: number, deleted: number, maxShare: number, filtered = false): void {
   if (tableRows === 0 || deleted <= maxShare * tableRows) return;
+  const what = filtered ? 'the manifest through the filters' : 'the manifest';
+  const check = filtered
+    ? 'Check the filters first (a key --include, --exclude or a bound leaves out leaves the table as a deletion), then the manifest'
+    : 'Check the manifest (empty? columns in the order its fileSchema says?)';
   throw new UserError(
-    `the manifest would delete ${deleted} of the current table's ${tableRows} objects (${((100 * deleted) / tableRows).toFixed(1)}%), over --max-deletions ${maxShare}: ` +
-      'refused, the table is unchanged. Check the manifest (empty? columns in the order its fileSchema says?); if the objects really are gone, run again with a larger --max-deletions',
+    `${what} would delete ${deleted} of the current table's ${tableRows} objects (${((100 * deleted) / tableRows).toFixed(1)}%), over --max-deletions ${maxShare}: ` +
+      `refused, the table is unchanged. ${check}; if the objects really are gone, run again with a larger --max-deletions`,
   );
 }
 
@@ -79,7 +85,7 @@ export async function planDelta(parts: string[], src: DeltaSource, run: string, 
     threads: os.availableParallelism(),
   });
   if (src.current === undefined) return { join };
-  refuseMassDeletion(table?.rows ?? 0, join.counts.deleted, src.current.maxDeletions ?? DEFAULT_MAX_DELETIONS);
+  refuseMassDeletion(table?.rows ?? 0, join.counts.deleted, src.current.maxDeletions ?? DEFAULT_MAX_DELETIONS, src.filtered);
   const limit = pLimit(8);
   const kept = await Promise.all(
     join.kept.map(({ file, rows }, i) =>

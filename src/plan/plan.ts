@@ -62,8 +62,10 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
   if (await hasCommits(run)) {
     throw new UserError(`${run} already has committed shards: plan into a new run directory`);
   }
-  const options = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULTS.shardSize };
-  const sink = options.shards !== undefined ? await hashedSink(run, options.shards) : sequentialSink(run, options.shardSize!);
+  const sharding = opts.shards !== undefined ? { shards: opts.shards } : { shardSize: opts.shardSize ?? DEFAULTS.shardSize };
+  const sink = sharding.shards !== undefined ? await hashedSink(run, sharding.shards) : sequentialSink(run, sharding.shardSize!);
+  // The filters too: what a plan left out, and why, is read from plan.json, not from a shell history.
+  const options: Plan['options'] = { ...sharding, ...(hasFilter(opts.filter) ? { filter: { ...opts.filter, modifiedAfter: opts.filter.modifiedAfter?.toISOString() } } : {}) };
   const counts: Plan['counts'] = { rows: 0, images: 0, skipped: 0, unchanged: 0, bytes: 0, ...(hasFilter(opts.filter) ? { filtered: 0 } : {}) };
   const dir = await scratchDir('plan');
   let current: PlanCurrent | undefined;
@@ -84,7 +86,7 @@ export async function createPlan(given: ManifestSource, run: string, opts: PlanO
       await fsp.rm(part.file);
     }
     if (join) {
-      const delta = await planDelta(files, { since: opts.since, current: opts.current, models: opts.sinceModels, retryErrors: opts.retryErrors }, run, dir);
+      const delta = await planDelta(files, { since: opts.since, current: opts.current, models: opts.sinceModels, retryErrors: opts.retryErrors, filtered: hasFilter(opts.filter) }, run, dir);
       counts.images = delta.join.counts.delta;
       counts.unchanged = delta.join.counts.unchanged;
       counts.untaggable = delta.join.counts.untaggable;

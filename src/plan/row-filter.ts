@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import { UserError } from '../errors.js';
 import { parseUri } from '../storage/uri.js';
+import { IMAGE_EXTENSIONS } from './filter.js';
 
 /** plan's filters, for every source: which of the manifest's images go into the plan. */
 export interface RowFilterOptions {
@@ -30,6 +31,19 @@ const keyOf = (uri: string, root?: string) => {
   return loc.kind === 's3' ? loc.key : uri;
 };
 
+const imageExtensions = new Set<string>(IMAGE_EXTENSIONS);
+
+/**
+ * A key or glob with its image extension lower-cased: an image is one whatever its extension's case
+ * (filter.ts), so `--include '*.jpeg'` keeps X.JPEG too. The rest of a key keeps its case, as S3 does.
+ */
+function foldExtension(s: string): string {
+  const dot = s.lastIndexOf('.');
+  if (dot < 0 || dot < s.lastIndexOf('/')) return s;
+  const ext = s.slice(dot + 1).toLowerCase();
+  return imageExtensions.has(ext) ? s.slice(0, dot + 1) + ext : s;
+}
+
 /**
  * The filter as one function. A row without a size passes the size bounds only when none is set,
  * and a row without a date cannot be judged by --modified-after: both are refused with the reason
@@ -39,8 +53,8 @@ export function rowFilter(o: RowFilterOptions, root?: string): (row: FilterRow) 
   // picomatch's basename option also applies to globs with "/" (and then never matches): kept apart.
   const glob = (patterns: string[] | undefined) => {
     if (!patterns?.length) return undefined;
-    const names = patterns.filter((p) => !p.includes('/'));
-    const paths = patterns.filter((p) => p.includes('/'));
+    const names = patterns.filter((p) => !p.includes('/')).map(foldExtension);
+    const paths = patterns.filter((p) => p.includes('/')).map(foldExtension);
     const byName = names.length ? picomatch(names, { dot: true, basename: true }) : () => false;
     const byPath = paths.length ? picomatch(paths, { dot: true }) : () => false;
     return (key: string) => byName(key) || byPath(key);
@@ -49,7 +63,7 @@ export function rowFilter(o: RowFilterOptions, root?: string): (row: FilterRow) 
   const exclude = glob(o.exclude);
   const after = o.modifiedAfter?.getTime();
   return (row) => {
-    const key = keyOf(row.uri, root);
+    const key = foldExtension(keyOf(row.uri, root));
     if (include && !include(key)) return false;
     if (exclude?.(key)) return false;
     if (o.minBytes !== undefined || o.maxBytes !== undefined) {

@@ -1,21 +1,22 @@
 import type { Pricing, Projection } from './prices.js';
 import { hms } from './duration.js';
+import { plural } from './units.js';
 import { usd, type Section } from './render.js';
 
 /** What is priced, at which prices, and on what rate: every report says it in the same words. */
 export function priceLine(p: Pricing): string {
   const spot = p.spotUsdPerHour !== undefined ? `, spot $${p.spotUsdPerHour}/h` : '';
-  return `${p.instance ?? 'the measured machine'} at $${p.usdPerHour}/h on demand${spot}, ${p.instances} instance(s) (${p.source}); rate: ${p.rateBasis}; S3 requests: ${p.s3.source}`;
+  return `${p.instance ?? 'the measured machine'} at $${p.usdPerHour}/h on demand${spot}, ${plural(p.instances, 'instance')} (${p.source}); rate: ${p.rateBasis}; S3 requests: ${p.s3.source}`;
 }
 
 /** Hours on the fleet, instance-hours and dollars (on demand and spot) per row; a row without a projection says why. */
 export function costTable(rows: [string, Projection | undefined][]): NonNullable<Section['table']> {
   return {
-    headers: ['', 'images', 'images/s per instance', 'hours on the fleet', 'instance-hours', 'S3 requests', 'on demand total', 'per million', 'spot total', 'spot per million'],
+    headers: ['', 'images', 'images/s per instance', 'time on the fleet', 'instance-hours', 'S3 requests', 'on demand total', 'per million', 'spot total', 'spot per million'],
     rows: rows.map(([label, p]) =>
       p === undefined
         ? [label, 'no shard committed yet: nothing measured to project from', '', '', '', '', '', '', '', '']
-        : [label, p.images, p.imagesPerSecond, p.hours, p.instanceHours, usd(p.requestUsd), usd(p.totalUsd), usd(p.usdPerMillion), p.spot ? usd(p.spot.totalUsd) : 'n/a', p.spot ? usd(p.spot.usdPerMillion) : 'n/a'],
+        : [label, p.images, p.imagesPerSecond, hms(p.hours * 3600), p.instanceHours, usd(p.requestUsd), usd(p.totalUsd), usd(p.usdPerMillion), p.spot ? usd(p.spot.totalUsd) : 'n/a', p.spot ? usd(p.spot.usdPerMillion) : 'n/a'],
     ),
   };
 }

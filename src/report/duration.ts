@@ -4,7 +4,5 @@ export function clock(seconds: number): string {
   return `${Math.floor(t / 3600)}:${String(Math.floor(t / 60) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
 }
 
-/** A duration as people read it: h:mm:ss (tenths under a minute). */
-export function hms(seconds: number): string {
-  return seconds < 60 ? `${seconds.toFixed(1)} s` : clock(seconds);
-}
+/** A duration as people read it, everywhere the same: h:mm:ss. */
+export const hms = clock;

@@ -10,11 +10,12 @@ export interface Section {
   chart?: TopLevelSpec;
 }
 
-/** Numbers as people read them: integers as they are, small fractions to 3 significant digits. */
+/** Numbers as people read them: integers as they are, small fractions to 3 significant digits, never as 9.81e-7. */
 const cell = (v: string | number) => {
   if (typeof v !== 'number') return v;
   if (Number.isInteger(v)) return String(v);
-  return Math.abs(v) < 0.1 ? String(Number(v.toPrecision(3))) : v.toFixed(2);
+  if (Math.abs(v) >= 0.1) return v.toFixed(2);
+  return v.toFixed(Math.min(20, 2 - Math.floor(Math.log10(Math.abs(v))))).replace(/0+$/, '');
 };
 
 /** Dollars: cents when it is at least a dollar, else four decimals. */

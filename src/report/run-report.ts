@@ -3,12 +3,14 @@ import { joinUri } from '../storage/uri.js';
 import { html, markdown, type Section } from './render.js';
 import { costTable, priceLine } from './cost-table.js';
 import type { RunReport } from './aggregate.js';
+import { hms } from './duration.js';
+import { size } from './units.js';
 
 export function runReportSections(r: RunReport): Section[] {
   return [
     {
       heading: 'Summary',
-      text: r.complete ? 'The run is complete.' : `In progress: ${r.shards.committed} of ${r.shards.planned} shards committed${r.etaSeconds !== undefined ? `, about ${Math.ceil(r.etaSeconds)} s to go` : ''}.`,
+      text: r.complete ? 'The run is complete.' : `In progress: ${r.shards.committed} of ${r.shards.planned} shards committed${r.etaSeconds !== undefined ? `, about ${hms(r.etaSeconds)} to go` : ''}.`,
       table: {
         headers: ['measure', 'value'],
         rows: [
@@ -17,9 +19,9 @@ export function runReportSections(r: RunReport): Section[] {
           ['tagged ok', r.images.ok],
           ['error rows', r.images.failed],
           ...Object.entries(r.images.failuresByStage).map(([k, v]) => [`  ${k} errors`, v] as [string, number]),
-          ['MB read', r.bytes / 1e6],
-          ['wall seconds', r.wallSeconds],
-          ['tagging seconds (gaps between attempts left out)', r.taggingSeconds],
+          ['read', size(r.bytes)],
+          ['wall time', hms(r.wallSeconds)],
+          ['tagging time (gaps between attempts left out)', hms(r.taggingSeconds)],
           ['images/s (all machines, while tagging)', r.imagesPerSecond],
           ['images/s per machine', r.imagesPerMachineSecond],
           ['measured on', r.machines.join('; ') || 'not recorded'],

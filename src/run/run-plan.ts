@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { UserError } from '../errors.js';
 import { trustedShards, type CommitMarker } from '../rundir/commits.js';
-import { loadPlan, planIdentity } from '../rundir/plan-file.js';
+import { imagesIn, loadPlan, planIdentity } from '../rundir/plan-file.js';
 import { compactRun, type CompactOptions, type CompactOutcome } from '../compact/compact.js';
 import type { Device } from '../defaults.js';
 import { DEFAULTS, modelsOrDefault } from '../defaults.js';
@@ -144,8 +144,7 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
     summary.failedShards.push({ shard, message });
     log({ event: 'shard-failed', shard, message });
   };
-  // Images to do: exact when every shard is to do, else estimated from the plan's average shard.
-  const images = todo.length === plan.shards ? plan.counts.images : Math.round((plan.counts.images / Math.max(1, plan.shards)) * todo.length);
+  const images = imagesIn(plan, todo);
   log({ event: 'start', run: opts.run, shards: plan.shards, todo: todo.length, images, workers, threads: init.threads, batchSize: opts.batchSize, concurrency: opts.concurrency });
   const slower = jpegFastPathProblem();
   if (slower) log({ event: 'notice', message: `JPEG fast path off, sharp decodes JPEGs: ${slower}` });

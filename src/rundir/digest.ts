@@ -7,7 +7,7 @@ import type { ErrorStage } from './stages.js';
  */
 export interface ErrorReason {
   stage: ErrorStage;
-  /** The message with its numbers as `#`, so "object is 12 MB" and "object is 14 MB" are one reason. */
+  /** The message with its quantities as `#`, so "object is 12 MB" and "object is 14 MB" are one reason. */
   reason: string;
   count: number;
   /** Up to SAMPLES keys (s3://bucket/key or paths) of images that failed so. */
@@ -31,7 +31,13 @@ const SAMPLES = 3;
 /** Reasons and labels a marker keeps: a shard with more reasons than this is rare, and is cut at its most frequent. */
 const KEPT = 20;
 
-const reasonOf = (message: string) => message.replace(/\d+(\.\d+)?/g, '#');
+/**
+ * A message's reason: its quantities as `#` ("object is 12 MB" and "14 MB" are one reason), but not
+ * what names a kind: a zero ("empty file: 0 bytes"), an HTTP status, a file's first bytes in hex
+ * ("starts with bytes 3c 68 74 6d"), nor digits inside a word; a width x height is `#x#`.
+ */
+const QUANTITY = /\b[0-9a-f]{2}(?: [0-9a-f]{2})+\b|HTTP \d{3}\b|\b\d+x\d+\b|(?<![\w.])\d+(?:\.\d+)?(?!\w|\.\d)/g;
+const reasonOf = (message: string) => message.replace(QUANTITY, (m) => (/^\d+x\d+$/.test(m) ? '#x#' : /^\d+(\.\d+)?$/.test(m) && Number(m) !== 0 ? '#' : m));
 /** A sample key, cut at 300 characters: a marker stays small whatever the keys (S3 allows 1,024 bytes). */
 const where = (r: Pick<DigestRow, 'bucket' | 'key'>) => {
   const uri = r.bucket ? `s3://${r.bucket}/${r.key}` : r.key;

@@ -25,7 +25,8 @@ export interface Plan {
   version: 1;
   createdAt: string;
   source: ManifestSource;
-  options: { shardSize?: number; shards?: number };
+  /** How it was sharded, and the filters that chose its images (--include ... --modified-after, as given). */
+  options: { shardSize?: number; shards?: number; filter?: { include?: string[]; exclude?: string[]; minBytes?: number; maxBytes?: number; modifiedAfter?: string } };
   /**
    * rows read; images planned; skipped: not images; unchanged: already tagged by the parent run or
    * its ancestors (or the current table); untaggable: of those, objects whose row is a permanent error.
@@ -62,6 +63,18 @@ export function defaultDataset(run: string): string {
 
 /** A shard is a file, a commit marker and a lease: a million is 10,000 array children of 100. */
 export const MAX_SHARDS = 1_000_000;
+/**
+ * Images in these shards of a plan: exact for --shard-size plans (every shard full but the last),
+ * whose resumed run's bar then ends at its total; estimated from the average shard for --shards.
+ */
+export function imagesIn(plan: Plan, shards: number[]): number {
+  const { images } = plan.counts;
+  if (shards.length === plan.shards) return images;
+  const size = plan.options.shardSize;
+  if (size === undefined || Math.ceil(images / size) !== plan.shards) return Math.round((images / Math.max(1, plan.shards)) * shards.length);
+  return shards.reduce((sum, i) => sum + Math.max(0, Math.min(size, images - i * size)), 0);
+}
+
 
 /** A local --run that names a file: said plainly, not as the ENOTDIR of a path below it. */
 export function refuseFileAsRun(run: string): void {

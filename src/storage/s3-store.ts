@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { AccessRefused, NotFoundError, StoreError, StoreUserError, type StoreErrorKind } from '../errors.js';
 import { s3Client } from './s3-client.js';
-import { countAttempts, requestTimeoutMs, type S3Counter } from './s3-config.js';
+import { countAttempts, requestTimeoutMs, s3Endpoint, type S3Counter } from './s3-config.js';
 import { leanGet } from './lean-get.js';
 import { overLimit, type ListOptions, type ObjectInfo, type ReadResult, type Store } from './store.js';
 import { parseUri, s3Uri } from './uri.js';
@@ -41,6 +41,14 @@ export function s3Kind(e: SdkError): StoreErrorKind {
   return 'permanent';
 }
 
+/** A server that is not there, said with the endpoint the request went to (the socket's words name only an address). */
+function unreachable(uri: string, code: string): string {
+  const endpoint = s3Endpoint();
+  if (endpoint === undefined) return `S3 could not be reached for ${uri} (${code}): offline, or no route to AWS?`;
+  const what = code === 'ECONNREFUSED' ? 'nothing answers at' : 'no host found for';
+  return `${what} the S3 endpoint ${endpoint} (${code}) for ${uri}: is the server running, and is that its address? (--endpoint or AWS_ENDPOINT_URL names it; "npm run s3-server" starts a local one)`;
+}
+
 /** An SDK error as the store's error: the user's own problems said as what to do about them. */
 function failure(uri: string, err: unknown): never {
   const e = err as SdkError;
@@ -58,6 +66,7 @@ function failure(uri: string, err: unknown): never {
       name,
     );
   }
+  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND') throw new StoreError(unreachable(uri, e.code), kind, e.code, status);
   if (kind === 'missing') throw new NotFoundError(`not found: ${uri}`);
   if (kind === 'refused') {
     const shown = name && name !== 'UnknownError' ? ` ${name}` : '';

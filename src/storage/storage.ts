@@ -71,6 +71,14 @@ export async function deleteObjects(uris: string[]): Promise<void> {
   await localStore.delete(uris.filter((u) => !isS3Uri(u)));
 }
 
+/** Everything under a folder (a run planned for nothing): on S3 every object under the prefix, locally the folder. */
+export async function deleteTree(dirUri: string): Promise<void> {
+  if (!isS3Uri(dirUri)) return fsp.rm(dirUri, { recursive: true, force: true });
+  const uris: string[] = [];
+  for await (const o of listObjects(`${dirUri.replace(/\/+$/, '')}/`)) uris.push(o.uri);
+  await deleteObjects(uris);
+}
+
 export const deleteObject = async (uri: string, counter?: S3Counter): Promise<void> => (await storeOf(uri)).delete([uri], counter);
 
 export const statObject = async (uri: string, counter?: S3Counter): Promise<ObjectInfo> => (await storeOf(uri)).stat(uri, counter);
