@@ -6,6 +6,7 @@ import { configureS3, type S3Options } from '../src/storage/s3-config.js';
 import { compactCommand } from './commands/compact.js';
 import { currentCommand } from './commands/current.js';
 import { demoCommand } from './commands/demo.js';
+import { listenCommand } from './commands/listen.js';
 import { nightlyCommand } from './commands/nightly.js';
 import { planCommand } from './commands/plan.js';
 import { reportCommand } from './commands/report.js';
@@ -15,8 +16,8 @@ import { tuneCommand } from './commands/tune.js';
 import { verifyCommand } from './commands/verify.js';
 import type { Act, Cli } from './common/context.js';
 import { PROGRESS_MODES, progressReporter, type AnyEvent, type ProgressMode } from './common/progress.js';
-
 import { strictSubcommands } from './common/strict.js';
+
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
@@ -60,10 +61,11 @@ function buildProgram(): { program: Command; exitCode: () => number } {
   tuneCommand(program, cli, act);
   submitCommand(program, act);
   nightlyCommand(program, cli, act);
+  listenCommand(program, cli, act);
   currentCommand(program, act);
+  strictSubcommands(program);
   return { program, exitCode: () => exitCode };
 }
-  strictSubcommands(program);
 
 /**
  * Run imgtag with these arguments (process.argv's shape) and answer its exit code; nothing here

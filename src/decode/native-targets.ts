@@ -9,6 +9,8 @@ export interface NativeTargets {
   /**
    * The smallest thumbnail short side that serves every target: the largest crop's short side, so
    * the model's resize enlarges a thumbnail by at most short side / crop (256/224 for the built-in models).
+   * Not lower: a 16:9 phone photo's 320x180 thumbnail loses 2.0 points of top-5 against the whole
+   * image (MobileNetV2, 500 samples; BENCHMARKS.md, "HEIC 16:9 thumbnails"), past the one point allowed.
    */
   thumbnailFloor: number;
 }

@@ -45,6 +45,8 @@ export interface Plan {
   dataset?: string;
   /** A nightly's run: the current table it updates once it is done. */
   current?: PlanCurrent;
+  /** A stream session (`imgtag listen`): its shards are micro-batches of S3 events from this queue, added as they come. */
+  stream?: { queue: string };
 }
 
 /** The run's id, and its dataset and partition: defaults for plans written before they were recorded. */
@@ -61,8 +63,6 @@ export function defaultDataset(run: string): string {
   return joinUri(run, 'tags');
 }
 
-/** A shard is a file, a commit marker and a lease: a million is 10,000 array children of 100. */
-export const MAX_SHARDS = 1_000_000;
 /**
  * Images in these shards of a plan: exact for --shard-size plans (every shard full but the last),
  * whose resumed run's bar then ends at its total; estimated from the average shard for --shards.
@@ -75,6 +75,8 @@ export function imagesIn(plan: Plan, shards: number[]): number {
   return shards.reduce((sum, i) => sum + Math.max(0, Math.min(size, images - i * size)), 0);
 }
 
+/** A shard is a file, a commit marker and a lease: a million is 10,000 array children of 100. */
+export const MAX_SHARDS = 1_000_000;
 
 /** A local --run that names a file: said plainly, not as the ENOTDIR of a path below it. */
 export function refuseFileAsRun(run: string): void {

@@ -1,0 +1,197 @@
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { DEFAULTS, type Device } from '../defaults.js';
+import { errorMessage } from '../errors.js';
+import { modelsOrDefault } from '../defaults.js';
+import { createTagger, type Tagger } from '../pipeline/tagger.js';
+import { isImageUri } from '../plan/filter.js';
+import { settings } from '../settings.js';
+import { s3Settings, type S3Options } from '../storage/s3-config.js';
+import { BadMessage, latestPerObject, parseNotification, type ObjectEvent } from './events.js';
+import { openSession, type StreamSession } from './session.js';
+
+export interface ListenOptions {
+  /** The nightly root the stream stages under (`<root>/stream/`). */
+  root: string;
+  dataset: string;
+  queueUrl: string;
+  /** Where a message that is no S3 event goes, with its reason (else SQS's redrive takes it after maxReceiveCount). */
+  deadLetterQueueUrl?: string;
+  models?: string[];
+  device: Device;
+  threads: number;
+  /** A micro-batch is tagged once it holds this many new objects... */
+  batchSize: number;
+  /** ...or once its first message has waited this long, whichever comes first. */
+  batchSeconds: number;
+  /** Messages in hand are hidden this long, and kept hidden while their batch is tagged. */
+  visibilitySeconds: number;
+  /** A session is closed and a new one opened after this long, so the nightly can fold the closed ones. */
+  sessionMinutes: number;
+  /** Stop when the queue is empty (tests, backfills, benchmarks) instead of listening for ever. */
+  untilEmpty?: boolean;
+  s3: S3Options;
+  /** Set (by a signal) to stop: no more receives, messages in hand given back at once. */
+  signal: AbortSignal;
+}
+
+export type ListenEvent =
+  | { event: 'listen-start'; session: string; queue: string }
+  | { event: 'stream-batch'; session: string; shard?: number; images: number; removed: number; skipped: number; messages: number; seconds: number; oldestEventSeconds: number }
+  | { event: 'batch-open'; messages: number }
+  | { event: 'dead-letter'; messageId: string; reason: string }
+  | { event: 'batch-failed'; messages: number; message: string }
+  | { event: 'listen-stop'; reason: string; batches: number; images: number };
+
+interface InHand {
+  message: Message;
+  events: ObjectEvent[];
+}
+
+/** SQS's limit on messages per receive and per batch call. */
+const SQS_BATCH = 10;
+/** The longest long poll SQS allows. */
+const LONG_POLL_S = 20;
+
+function sqsClient(): SQSClient {
+  const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  return new SQSClient(region ? { region } : {});
+}
+
+const chunks = <T>(xs: T[], n: number) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+
+/**
+ * imgtag listen: S3 event notifications from an SQS queue, tagged in micro-batches and staged as
+ * a stream session under the nightly root. A batch's messages are deleted only once its rows are
+ * committed (and its deletions recorded): a crash at any point leaves them to come back. SQS
+ * delivers at least once, so an object may be tagged twice; the nightly's fold and the "now" view
+ * keep one row per (key, ETag).
+ */
+export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void): Promise<{ batches: number; images: number }> {
+  const sqs = sqsClient();
+  const tagged = new Set<string>();
+  let session: StreamSession | undefined;
+  let tagger: Tagger | undefined;
+  let hand: InHand[] = [];
+  let firstAt = 0;
+  const totals = { batches: 0, images: 0 };
+  const inHand = () => hand.reduce((n, h) => n + h.events.length, 0);
+
+  const open = async () => {
+    session = await openSession(opts.root, opts.dataset, opts.queueUrl);
+    tagger = await createTagger({
+      run: session.run,
+      runId: session.plan.id!,
+      models: modelsOrDefault(opts.models),
+      shard: { batchSize: Math.min(DEFAULTS.batchSize, opts.batchSize), concurrency: DEFAULTS.concurrency, maxPixels: DEFAULTS.maxPixels },
+      threads: opts.threads,
+      device: opts.device,
+      s3: opts.s3,
+      stopSeconds: DEFAULTS.stopSeconds,
+      settings: settings(),
+    });
+    log({ event: 'listen-start', session: session.run, queue: opts.queueUrl });
+  };
+  const close = async () => {
+    await tagger?.close();
+    await session?.close();
+    session = undefined;
+    tagger = undefined;
+  };
+
+  const setVisibility = (messages: Message[], seconds: number) =>
+    Promise.all(
+      chunks(messages, SQS_BATCH).map((c) =>
+        sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: opts.queueUrl, Entries: c.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: seconds })) })),
+      ),
+    );
+  const remove = (messages: Message[]) =>
+    Promise.all(chunks(messages, SQS_BATCH).map((c) => sqs.send(new DeleteMessageBatchCommand({ QueueUrl: opts.queueUrl, Entries: c.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }))));
+
+  /** A message that is not an S3 event: to the dead-letter queue with its reason, then off this queue. */
+  const deadLetter = async (m: Message, reason: string) => {
+    log({ event: 'dead-letter', messageId: m.MessageId ?? '?', reason });
+    if (opts.deadLetterQueueUrl === undefined) return; // SQS's redrive moves it after maxReceiveCount.
+    await sqs.send(new SendMessageCommand({ QueueUrl: opts.deadLetterQueueUrl, MessageBody: m.Body ?? '', MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000) } } }));
+    await remove([m]);
+  };
+
+  /** Tag what the messages in hand created, record what they removed, then delete them. */
+  const flush = async () => {
+    const batch = hand;
+    hand = [];
+    const started = performance.now();
+    const events = latestPerObject(batch.flatMap((h) => h.events));
+    const created = events.filter((e) => e.kind === 'created' && isImageUri(e.uri) && !tagged.has(`${e.uri}\n${e.etag}`));
+    const removed = events.filter((e) => e.kind === 'removed');
+    const messages = batch.map((h) => h.message);
+    // Tagging may outlast the visibility timeout: keep the messages hidden until they are deleted.
+    const keepHidden = setInterval(() => void setVisibility(messages, opts.visibilitySeconds).catch(() => undefined), (opts.visibilitySeconds * 1000) / 3);
+    try {
+      let shard: number | undefined;
+      if (created.length > 0) {
+        shard = await session!.stage(created.map((e) => ({ uri: e.uri, size: e.size, etag: e.etag })));
+        const outcome = await tagger!.tag(shard);
+        if (outcome.status === 'leased') throw new Error(`shard ${shard} of ${session!.run} is leased by another process`);
+        for (const e of created) tagged.add(`${e.uri}\n${e.etag}`);
+      }
+      if (removed.length > 0) await session!.recordDeletions(removed);
+      if (shard !== undefined) await session!.savePlan();
+      await remove(messages);
+      const oldest = Math.min(...events.map((e) => Date.parse(e.time)).filter(Number.isFinite), Date.now());
+      totals.batches += 1;
+      totals.images += created.length;
+      log({ event: 'stream-batch', session: session!.run, shard, images: created.length, removed: removed.length, skipped: events.length - created.length - removed.length, messages: messages.length, seconds: (performance.now() - started) / 1000, oldestEventSeconds: (Date.now() - oldest) / 1000 });
+    } catch (e) {
+      // Not deleted: the messages come back after their visibility timeout (and to the dead-letter
+      // queue after maxReceiveCount, if this keeps failing).
+      log({ event: 'batch-failed', messages: messages.length, message: errorMessage(e) });
+    } finally {
+      clearInterval(keepHidden);
+    }
+  };
+
+  await open();
+  try {
+    while (!opts.signal.aborted) {
+      if (session && Date.now() - session.openedAt > opts.sessionMinutes * 60_000 && hand.length === 0) {
+        await close();
+        await open();
+      }
+      // With nothing in hand, a long poll a signal may cut short (a message it was about to hand over
+      // comes back after its visibility timeout); with a batch filling, short polls a signal waits for.
+      const waitS = hand.length === 0 ? LONG_POLL_S : Math.min(1, Math.max(0, Math.ceil(opts.batchSeconds - (Date.now() - firstAt) / 1000)));
+      let received: Message[] = [];
+      try {
+        const out = await sqs.send(
+          // No more than the batch has room for (S3 sends one object per message).
+          new ReceiveMessageCommand({ QueueUrl: opts.queueUrl, MaxNumberOfMessages: Math.max(1, Math.min(SQS_BATCH, opts.batchSize - inHand())), WaitTimeSeconds: waitS, VisibilityTimeout: opts.visibilitySeconds }),
+          hand.length === 0 ? { abortSignal: opts.signal } : {},
+        );
+        received = out.Messages ?? [];
+      } catch (e) {
+        if (opts.signal.aborted) break;
+        throw e;
+      }
+      for (const m of received) {
+        try {
+          const events = parseNotification(m.Body ?? '');
+          if (hand.length === 0) firstAt = Date.now();
+          hand.push({ message: m, events });
+          if (hand.length === 1) log({ event: 'batch-open', messages: received.length });
+        } catch (e) {
+          if (!(e instanceof BadMessage)) throw e;
+          await deadLetter(m, e.message);
+        }
+      }
+      const due = hand.length > 0 && (inHand() >= opts.batchSize || Date.now() - firstAt >= opts.batchSeconds * 1000 || (opts.untilEmpty && received.length === 0));
+      if (due && !opts.signal.aborted) await flush();
+      if (opts.untilEmpty && received.length === 0 && hand.length === 0) break;
+    }
+  } finally {
+    // Stopped: what is in hand goes back to the queue now, not after its visibility timeout.
+    if (hand.length > 0) await setVisibility(hand.map((h) => h.message), 0).catch(() => undefined);
+    log({ event: 'listen-stop', reason: opts.signal.aborted ? String(opts.signal.reason ?? 'signal') : 'queue empty', ...totals });
+    await close();
+  }
+  return totals;
+}

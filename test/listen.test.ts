@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { listFolders, readText } from '../src/storage/storage.js';
+import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
+import { events, imgtag } from './helpers/cli.js';
+import { readRunResults } from './helpers/results.js';
+import { newBucket, testS3 } from './helpers/s3.js';
+import { s3Notification, uploadNotified } from './helpers/s3-events.js';
+import { startSqsServer, type SqsQueue, type SqsServer } from './helpers/sqs-server.js';
+
+const photo = (i: number) => fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i % imagenetFiles().length]!));
+
+interface Stream {
+  bucket: string;
+  root: string;
+  sqs: SqsServer;
+  queue: SqsQueue;
+  dlq: SqsQueue;
+  env: NodeJS.ProcessEnv;
+  args: string[];
+}
+
+async function stream(name: string, visibilityTimeoutS = 30): Promise<Stream> {
+  const s3 = await testS3();
+  const bucket = await newBucket(name);
+  const sqs = await startSqsServer();
+  const dlq = sqs.createQueue(`${name}-dlq`);
+  const queue = sqs.createQueue(name, { visibilityTimeoutS, redrive: { dlq, maxReceiveCount: 3 } });
+  const root = `s3://${bucket}/nightly`;
+  return {
+    bucket,
+    root,
+    sqs,
+    queue,
+    dlq,
+    env: { ...s3.env, AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_REGION: 'us-east-1' },
+    args: ['listen', '--root', root, '--queue-url', queue.url, '--dead-letter-queue-url', dlq.url, '--threads', '1'],
+  };
+}
+
+/** Every row the stream staged under the root, from each session's committed shards. */
+async function streamRows(root: string): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for (const session of await listFolders(`${root}/stream/`)) rows.push(...(await readRunResults(session.replace(/\/$/, ''))).rows);
+  return rows;
+}
+
+test('a burst of uploads, duplicates, a poison image and a message that is no event: every upload tagged once, the queue emptied, the bad message dead-lettered with its reason', async () => {
+  const s = await stream('listen-burst');
+  try {
+    const etags: Record<string, string> = {};
+    for (let i = 0; i < 12; i++) etags[`img/${i}.jpg`] = (await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i))).etag;
+    // At-least-once: S3 (or a retry) delivers the same event twice.
+    s.sqs.send(s.queue, s3Notification('created', s.bucket, 'img/3.jpg', etags['img/3.jpg'], 1));
+    // A key with a space, URL-encoded in the notification.
+    etags['img/with space.jpg'] = (await uploadNotified(s.sqs, s.queue, s.bucket, 'img/with space.jpg', photo(20))).etag;
+    // Not an image at all, though named like one: an error row, and its message is done with.
+    etags['img/poison.jpg'] = (await uploadNotified(s.sqs, s.queue, s.bucket, 'img/poison.jpg', Buffer.from('not a jpeg'))).etag;
+    await uploadNotified(s.sqs, s.queue, s.bucket, 'img/notes.txt', Buffer.from('text'));
+    s.sqs.send(s.queue, '{"hello": "world"}');
+    s.sqs.send(s.queue, JSON.stringify({ Event: 's3:TestEvent', Service: 'Amazon S3' }));
+
+    const res = await imgtag([...s.args, '--batch-size', '8', '--batch-seconds', '1', '--until-empty'], s.env);
+    assert.equal(res.code, 0, res.stderr);
+    const rows = await streamRows(s.root);
+    const keys = rows.map((r) => String(r.key)).sort();
+    assert.deepEqual(keys, Object.keys(etags).sort(), 'each upload once (the duplicate skipped), the .txt left out');
+    for (const r of rows) assert.equal(r.etag, etags[String(r.key)], `${String(r.key)}: the event's ETag`);
+    assert.match(JSON.stringify(rows.find((r) => r.key === 'img/poison.jpg')!.error), /decode/);
+    assert.equal(rows.filter((r) => r.error == null).length, 13, 'every other upload tagged without error');
+    assert.deepEqual([s.queue.messages.length, s.dlq.messages.length], [0, 1], 'the queue is empty; the bad message is dead-lettered');
+    assert.match(s.dlq.messages[0]!.attributes.reason!.StringValue!, /not an S3 event notification/);
+    const batches = events(res.stderr).filter((e) => e.event === 'stream-batch');
+    assert.ok(batches.length >= 2, 'micro-batches of at most 8 objects');
+    assert.ok(batches.every((b) => (b.images as number) <= 8));
+  } finally {
+    await s.sqs.close();
+  }
+});
+
+test('killed -9 in the middle of a batch: its messages come back after their visibility timeout and are tagged by the next listener; deletions are recorded', async () => {
+  const s = await stream('listen-kill', 3);
+  try {
+    for (let i = 0; i < 6; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
+    // The first listener dies as it starts tagging its first batch.
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...s.args, '--batch-size', '6', '--visibility-timeout', '10', '--progress', 'json'], { env: s.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      // Killed once it holds the batch: the batch is being tagged, or about to be.
+      child.stderr.on('data', (d: Buffer) => d.toString().includes('"event":"batch-open"') && child.kill('SIGKILL'));
+      child.on('close', () => resolve());
+    });
+    assert.equal(s.queue.messages.length, 6, 'nothing was deleted');
+    s.sqs.send(s.queue, s3Notification('removed', s.bucket, 'img/gone.jpg'));
+    // The next listener starts once they are visible again (10 s after the dead one received them).
+    while (s.queue.messages.some((m) => m.visibleAt > Date.now())) await new Promise((r) => setTimeout(r, 200));
+    const res = await imgtag([...s.args, '--batch-size', '20', '--batch-seconds', '1', '--until-empty'], s.env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual([s.queue.messages.length, s.dlq.messages.length], [0, 0]);
+    const keys = (await streamRows(s.root)).map((r) => String(r.key));
+    assert.deepEqual([...new Set(keys)].sort(), ['img/0.jpg', 'img/1.jpg', 'img/2.jpg', 'img/3.jpg', 'img/4.jpg', 'img/5.jpg']);
+    assert.equal(s.queue.messages.length, 0);
+    const sessions = await listFolders(`${s.root}/stream/`);
+    const deletions = [];
+    for (const session of sessions) {
+      for (const f of ['deletions/part-00000.json']) deletions.push(...(await readText(`${session}${f}`).then((t) => (JSON.parse(t) as { removed: { uri: string }[] }).removed, () => [])));
+    }
+    assert.deepEqual(deletions.map((d) => d.uri), [`s3://${s.bucket}/img/gone.jpg`]);
+  } finally {
+    await s.sqs.close();
+  }
+});
+
+test('SIGTERM stops a listener within seconds, the messages in hand back on the queue at once', async () => {
+  const s = await stream('listen-term', 60);
+  try {
+    for (let i = 0; i < 3; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
+    const code = await new Promise<number | null>((resolve) => {
+      // A long batch window: the messages are in hand, not yet tagged, when SIGTERM comes.
+      const child = spawn(process.execPath, [CLI, ...s.args, '--batch-seconds', '600', '--progress', 'json'], { env: s.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr.on('data', (d: Buffer) => d.toString().includes('"event":"batch-open"') && child.kill('SIGTERM'));
+      child.on('close', resolve);
+    });
+    assert.equal(code, 0);
+    assert.ok(s.queue.messages.every((m) => m.visibleAt <= Date.now()), 'visible again at once, not after 60 s');
+    assert.equal(s.queue.messages.length, 3);
+  } finally {
+    await s.sqs.close();
+  }
+});
