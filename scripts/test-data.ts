@@ -118,8 +118,14 @@ export async function fetchTestData({ dest, mirror, log = () => undefined }: Fet
       limit(async () => {
         const file = path.join(dest, f.path);
         if (fs.existsSync(file) && sha256(await fsp.readFile(file)) === f.sha256) return void present++;
-        const around = 'or point IMGTAG_MODEL_DIR and IMGTAG_IMAGE_DIR at folders that have the files (npm run fetch-test-data -- --mirror <url> for a mirror)';
-        bytes += await downloadPinned(mirroredUrl(f.url, mirror), f.sha256, file, around);
+        const around = 'point IMGTAG_MODEL_DIR and IMGTAG_IMAGE_DIR at folders that have the files, or download them through a mirror (npm run fetch-test-data -- --mirror <url>)';
+        try {
+          bytes += await downloadPinned(mirroredUrl(f.url, mirror), f.sha256, file, around);
+        } catch (e) {
+          // Offline, every one of the 500 files would fail in turn: the first failure ends the download.
+          limit.clearQueue();
+          throw e;
+        }
         downloaded++;
       }),
     ),

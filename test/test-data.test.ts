@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { testData, testDataDirs } from '../scripts/test-data.js';
 import { script } from './helpers/cli.js';
-import { fileMirror } from './helpers/file-mirror.js';
+import { closedPortUrl, fileMirror } from './helpers/file-mirror.js';
 import { IMAGE_DIR, MODEL_DIR } from './helpers/env.js';
 
 const fetchTestData = (args: string[], env: NodeJS.ProcessEnv) => script('fetch-test-data', args, env);
@@ -32,6 +32,12 @@ test('a fresh clone without ../shared: the pinned models and photos are download
     const bad = await fetchTestData(['--mirror', `${base}/bad`], env);
     assert.equal(bad.code, 1);
     assert.match(bad.out, /fetch-test-data: http:\/\/127\.0\.0\.1:\d+\/bad\/\S+ has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}: not saved/);
+
+    // Offline: the first failure ends it (not 500 in turn), said once in a whole sentence.
+    const offline = await fetchTestData(['--mirror', await closedPortUrl()], env);
+    assert.equal(offline.code, 1);
+    assert.match(offline.out, /^fetch-test-data: downloading http:\/\/127\.0\.0\.1:\d+\/\S+ failed \(ECONNREFUSED: offline, or no route to that host\): point IMGTAG_MODEL_DIR and IMGTAG_IMAGE_DIR at folders that have the files, or download them through a mirror \(npm run fetch-test-data -- --mirror <url>\)$/m);
+    assert.equal(offline.out.split('\n').filter((l) => l.startsWith('fetch-test-data:')).length, 1, offline.out);
 
     const good = await fetchTestData(['--mirror', base], env);
     assert.equal(good.code, 0, good.out);
