@@ -1,9 +1,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULTS, DEVICES, type Device } from '../../src/defaults.js';
 import type { Act, Cli } from '../common/context.js';
-import { table } from '../common/format.js';
+import { plural, table } from '../common/format.js';
 import { int, priceOptions, priceRequest, type PriceFlags } from '../common/options.js';
 import { KNOBS, type Knob } from '../../src/tune/knobs.js';
+import type { Iteration } from '../../src/tune/search.js';
 
 type TuneFlags = PriceFlags & { run: string; model: string; sample: number; repeats: number; device: Device; maxPixels: number; vary?: Knob[] };
 
@@ -27,9 +28,9 @@ export function tuneCommand(program: Command, cli: Cli, act: Act): void {
       const w = res.winner;
       console.log(
         table([
-          ['iterations', `${res.iterations.length}, ${res.repeats} runs each`],
+          ['iterations', `${res.iterations.length}, ${plural(res.repeats, 'run')} each`],
           ['winner', `#${w.index}: ${JSON.stringify(w.config)}`],
-          ['images/s', `${w.imagesPerSecond.toFixed(1)} median, spread ${(100 * w.spread).toFixed(1)}% (${w.repetitions.map((x) => x.toFixed(1)).join(', ')})`],
+          ['images/s', imagesPerSecondLine(w)],
           ['measured on', res.machine],
           ['rate used', res.pricing.rateBasis],
           ['whole plan', projectionLine(w.projection, res.pricing)],
@@ -40,6 +41,12 @@ export function tuneCommand(program: Command, cli: Cli, act: Act): void {
       return 0;
     }),
   );
+}
+
+/** The winner's rate and how far to trust it: one run per setting measures no spread, and keeps no change. */
+function imagesPerSecondLine(w: Iteration): string {
+  if (w.repetitions.length === 1) return `${w.imagesPerSecond.toFixed(1)} (one run: no spread measured, so no change could show a gain; --repeats 3 measures one)`;
+  return `${w.imagesPerSecond.toFixed(1)} median, spread ${(100 * w.spread).toFixed(1)}% (${w.repetitions.map((x) => x.toFixed(1)).join(', ')})`;
 }
 
 /** --vary batch-size,workers */

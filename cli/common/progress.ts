@@ -192,7 +192,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr, mo
       );
     }
     if (!bar) return;
-    if (e.event === 'tune-iteration') return void say(`tune: iteration ${e.index} ${e.change}: ${e.imagesPerSecond} images/s (spread ${(100 * Number(e.spread ?? 0)).toFixed(1)}%)`);
+    if (e.event === 'tune-iteration') return void say(`tune: iteration ${e.index} ${e.change}: ${e.imagesPerSecond} images/s (${Number(e.runs) === 1 ? 'one run: no spread' : `spread ${(100 * Number(e.spread ?? 0)).toFixed(1)}%`})`);
     if (e.event === 'summary') return draw(true);
     if (e.event === 'watch') {
       const line = `watching: ${e.committed}/${e.planned} shards  ${e.images} images  ${e.errorRows} error rows  ${e.imagesPerSecond} images/s while tagging  ETA ${e.etaSeconds === undefined ? '-' : clock(Number(e.etaSeconds))}  ${e.s3Requests} S3 requests`;

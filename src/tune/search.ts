@@ -85,7 +85,9 @@ const range = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
 /**
  * A change is kept only when its gain is more than the noise: its median beats the best setting's
  * by more than half the wider of the two ranges of runs (one median outside the other's half-range).
+ * One run of a setting measures no noise at all, so it shows no gain (`tune --repeats 1`).
  */
 export function beatsSpread(next: Pick<Iteration, 'imagesPerSecond' | 'repetitions'>, best: Pick<Iteration, 'imagesPerSecond' | 'repetitions'>): boolean {
+  if (next.repetitions.length < 2 || best.repetitions.length < 2) return false;
   return next.imagesPerSecond - best.imagesPerSecond > Math.max(range(next.repetitions), range(best.repetitions)) / 2;
 }

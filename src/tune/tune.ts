@@ -99,7 +99,7 @@ export async function tune(opts: TuneOptions, log: (e: RunEvent | { event: strin
       projection: project(plan.counts.images, plan.shards, pricedRate(imagesPerSecond, pricing), pricing),
     };
     iterations.push(it);
-    log({ event: 'tune-iteration', index: it.index, change, ...config, imagesPerSecond: Number(imagesPerSecond.toFixed(2)), spread: Number(it.spread.toFixed(3)) });
+    log({ event: 'tune-iteration', index: it.index, change, ...config, imagesPerSecond: Number(imagesPerSecond.toFixed(2)), runs: repetitions.length, spread: Number(it.spread.toFixed(3)) });
     return it;
   };
 

@@ -140,6 +140,7 @@ test("tune's keep rule on fixed numbers: a change is kept only when its median b
   assert.equal(beatsSpread(it(102, [101, 102, 103]), it(100, [98, 100, 104])), false, '2 over, half the wider range is 3');
   assert.equal(beatsSpread(it(100, [100, 100, 100]), it(100, [100, 100, 100])), false, 'equal is not better');
   assert.equal(beatsSpread(it(90, [90, 90, 90]), it(100, [100, 100, 100])), false);
+  assert.equal(beatsSpread(it(150, [150]), it(100, [100])), false, 'one run each (--repeats 1): no noise measured, no gain shown');
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 2, 3]), 2.5);
 });
