@@ -4,12 +4,33 @@
 // built is left out, and imgtag uses its fallback (JavaScript lines, sharp, libheif as WebAssembly),
 // saying so once, here and where it is used. IMGTAG_NO_NATIVE=1 skips the build.
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 if (process.env.IMGTAG_NO_NATIVE === '1') process.exit(0);
-// npm puts its bundled node-gyp on PATH for install scripts; npm_config_node_gyp names it too.
-const gyp = process.env.npm_config_node_gyp;
-const [cmd, args] = gyp ? [process.execPath, [gyp, 'rebuild']] : ['node-gyp', ['rebuild']];
+
+const prefix = path.resolve(path.dirname(process.execPath), '..');
+/**
+ * Where this Node's own headers are, when they came with it (Debian's and NodeSource's nodejs put
+ * them in <prefix>/include/node): node-gyp would otherwise download them, and fail offline.
+ */
+function localNodedir() {
+  if (process.env.npm_config_nodedir) return undefined;
+  try {
+    const h = fs.readFileSync(path.join(prefix, 'include/node/node_version.h'), 'utf8');
+    const version = ['MAJOR', 'MINOR', 'PATCH'].map((k) => new RegExp(`define NODE_${k}_VERSION (\\d+)`).exec(h)?.[1]).join('.');
+    return `v${version}` === process.version ? prefix : undefined;
+  } catch {
+    return undefined;
+  }
+}
+// npm names its bundled node-gyp for install scripts; run by hand (node native/build.cjs), npm's
+// copy beside this Node, else one on PATH.
+const npmGyp = path.join(prefix, 'lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+const gyp = process.env.npm_config_node_gyp ?? (fs.existsSync(npmGyp) ? npmGyp : undefined);
+const nodedir = localNodedir();
+const gypArgs = ['rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+const [cmd, args] = gyp ? [process.execPath, [gyp, ...gypArgs]] : ['node-gyp', gypArgs];
 
 const LIBRARY_PATHS = [
   { name: 'JPEG', variable: 'IMGTAG_NATIVE_JPEG', needs: 'libturbojpeg0-dev', fallback: 'JPEGs are decoded with sharp, slower' },
