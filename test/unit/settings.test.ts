@@ -21,12 +21,20 @@ test('settings: defaults when unset; values parsed; a bad value refused by its n
   assert.throws(() => readSettings({ IMGTAG_JPEG: 'turbo' }), /IMGTAG_JPEG="turbo"/);
 });
 
-test("README's settings table names every variable src/settings.ts reads, and no other; no other module reads IMGTAG_*", () => {
+/** Every .ts file under a folder. */
+const walkTs = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walkTs(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));
+
+test("README's settings table names every variable src/settings.ts reads, and no other; no other module reads IMGTAG_*; the tests' own variables have a table too", () => {
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const readme = fs.readFileSync(`${root}README.md`, 'utf8');
-  const section = readme.slice(readme.indexOf('### Settings: environment variables'), readme.indexOf('## Benchmarks'));
+  const section = readme.slice(readme.indexOf('### Settings: environment variables'), readme.indexOf('#### For the test suite'));
   assert.deepEqual([...section.matchAll(/^\| `(IMGTAG_\w+)`/gm)].map((m) => m[1]), VARIABLES.map((v) => v.name));
-  const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));
-  const readers = [...walk(`${root}src`), ...walk(`${root}cli`)].filter((f) => /process\.env(\.IMGTAG_|\[)/.test(fs.readFileSync(f, 'utf8')));
+  // The tests' own variables (test/, scripts/) have a table of their own below it.
+  const tests = readme.slice(readme.indexOf('#### For the test suite'), readme.indexOf('## Benchmarks'));
+  const program = new Set(VARIABLES.map((v) => v.name));
+  const testFiles = [...walkTs(`${root}test`), ...walkTs(`${root}scripts`)];
+  const read = new Set(testFiles.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/\bIMGTAG_[A-Z0-9_]+/g)].map((m) => m[0]).filter((n) => !program.has(n))));
+  assert.deepEqual([...tests.matchAll(/^\| `(IMGTAG_\w+)`/gm)].map((m) => m[1]).sort(), [...read].sort());
+  const readers = [...walkTs(`${root}src`), ...walkTs(`${root}cli`)].filter((f) => /process\.env(\.IMGTAG_|\[)/.test(fs.readFileSync(f, 'utf8')));
   assert.deepEqual(readers.map((f) => f.slice(root.length)).filter((f) => f !== 'cli/common/progress.ts'), []);
 });
