@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { listFolders, readText } from '../src/storage/storage.js';
+import { deleteObjects, exists, listFolders, readText, writeBytes } from '../src/storage/storage.js';
+import { assertCurrent, currentTable } from './helpers/current-table.js';
 import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { events, imgtag } from './helpers/cli.js';
 import { readRunResults } from './helpers/results.js';
@@ -126,6 +127,49 @@ test('SIGTERM stops a listener within seconds, the messages in hand back on the 
     assert.equal(code, 0);
     assert.ok(s.queue.messages.every((m) => m.visibleAt <= Date.now()), 'visible again at once, not after 60 s');
     assert.equal(s.queue.messages.length, 3);
+  } finally {
+    await s.sqs.close();
+  }
+});
+
+test('the stream and the nightly together: what the stream tagged is folded into the current table, never tagged again; what it missed the nightly finds; one row per live object', async () => {
+  const s = await stream('listen-fold');
+  try {
+    const nightly = async () => {
+      const res = await imgtag(['nightly', '--root', s.root, '--prefix', `s3://${s.bucket}/img/`, '--max-deletions', '0.5'], s.env);
+      assert.equal(res.code, 0, res.stderr);
+      return res;
+    };
+    for (let i = 0; i < 6; i++) await writeBytes(`s3://${s.bucket}/img/${i}.jpg`, photo(i));
+    await nightly();
+    await assertCurrent(s.root, s.bucket, 'mobilenetv2_12_int8');
+
+    // Today's uploads, a changed photo, a deleted one, a duplicate delivery: tagged by the stream.
+    for (let i = 6; i < 10; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
+    const changed = await uploadNotified(s.sqs, s.queue, s.bucket, 'img/2.jpg', photo(102));
+    s.sqs.send(s.queue, s3Notification('created', s.bucket, 'img/2.jpg', changed.etag, 1));
+    await deleteObjects([`s3://${s.bucket}/img/3.jpg`]);
+    s.sqs.send(s.queue, s3Notification('removed', s.bucket, 'img/3.jpg'));
+    const listened = await imgtag([...s.args, '--batch-seconds', '1', '--until-empty'], s.env);
+    assert.equal(listened.code, 0, listened.stderr);
+    assert.equal((await streamRows(s.root)).length, 5);
+
+    // The night: nothing to tag (the stream did it), one deletion, the stream's five rows folded in.
+    const second = await nightly();
+    assert.match(second.stdout, /^images\s+0$/m, second.stdout);
+    assert.match(second.stdout, /^deleted since parent\s+1$/m);
+    await assertCurrent(s.root, s.bucket, 'mobilenetv2_12_int8');
+    const table = await currentTable(s.root);
+    assert.equal(table.filter((r) => String(r.run_id).startsWith('stream-')).length, 5, 'the stream\'s rows, once each');
+    // The closed session was merged into the dataset: one file, not one per batch.
+    const [session] = await listFolders(`${s.root}/stream/`);
+    assert.ok(await exists(`${session}compaction/done.json`), 'the session compacted into the dataset');
+
+    // An upload whose event never came (a lost event, a queue outage): the Inventory is the truth.
+    await writeBytes(`s3://${s.bucket}/img/10.jpg`, photo(10));
+    const third = await nightly();
+    assert.match(third.stdout, /^images\s+1$/m, third.stdout);
+    await assertCurrent(s.root, s.bucket, 'mobilenetv2_12_int8');
   } finally {
     await s.sqs.close();
   }

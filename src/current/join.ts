@@ -13,6 +13,13 @@ export interface TaggedRows {
   current: boolean;
   /** Tag again objects whose row is a permanent error (default: such an object waits for a new ETag or model). */
   retryErrors?: boolean;
+  /**
+   * Rows `imgtag listen` staged since (current table only): a row whose object and ETag the manifest
+   * lists, by the wanted models, counts as tagged and joins the table in place of the object's older
+   * row; one row per object however often the stream tagged it. The others wait (an upload after
+   * the manifest was taken) or are past (an object deleted or changed since).
+   */
+  stream?: LocalCopy[];
 }
 
 export interface JoinCounts {
@@ -27,6 +34,8 @@ export interface JoinCounts {
   new: number;
   /** Objects in the current table that the manifest no longer lists (current table only). */
   deleted: number;
+  /** Of the unchanged, objects the stream tagged since the current table: folded into it, not tagged again. */
+  stream?: number;
 }
 
 export interface JoinResult {
@@ -93,6 +102,26 @@ async function fileRows(duck: Duck, files: string[]): Promise<{ file: string; ro
 }
 
 /**
+ * The stream's rows that the manifest lists as they are (object and ETag), by the wanted models,
+ * not already in the table with that ETag: table `s`, one row per object (the newest), and `t`
+ * (what counts as tagged) widened by them. Returns how many.
+ */
+async function foldStream(duck: Awaited<ReturnType<typeof openDuckDb>>, tagged: TaggedRows): Promise<number> {
+  if (!tagged.stream?.length) return 0;
+  await q(duck, `CREATE VIEW stream_files AS SELECT * FROM read_parquet(${sqlFiles(tagged.stream)}, union_by_name = true)`);
+  const schema = (await duck.conn.runAndReadAll('DESCRIBE stream_files')).getRows().map((r) => String(r[0]));
+  const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, schema.includes('error'), tagged.retryErrors === true);
+  await q(duck, `CREATE VIEW sf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_, ${schema.includes('error') ? 'error IS NOT NULL' : 'false'} AS failed_ FROM stream_files`);
+  await q(
+    duck,
+    'CREATE TABLE s AS SELECT * EXCLUDE (rn) FROM (SELECT x.*, row_number() OVER (PARTITION BY x.uri_ ORDER BY x.tagged_at DESC) AS rn ' +
+      'FROM (SELECT sf.* FROM sf SEMI JOIN m ON m.uri = sf.uri_ AND m.etag = sf.etag WHERE sf.tagged_) x ANTI JOIN t ON t.uri = x.uri_ AND t.etag = x.etag) WHERE rn = 1',
+  );
+  await q(duck, 'CREATE OR REPLACE VIEW t AS SELECT uri, etag, failed FROM c WHERE tagged UNION ALL SELECT uri_ AS uri, etag, failed_ AS failed FROM s');
+  return Number((await one(duck, 'SELECT count(*) FROM s'))[0]);
+}
+
+/**
  * Join a manifest's image rows (part files of shard lines, removed once loaded) against rows tagged before, in DuckDB,
  * out of core: what is left to tag goes to `delta` sorted by URI (so shards are the same whatever
  * order the manifest came in), and with the current table, its rows that stay go to Parquet files.
@@ -135,6 +164,7 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
       await q(duck, 'CREATE TABLE c (uri VARCHAR, etag VARCHAR, tagged BOOLEAN, failed BOOLEAN)');
       await q(duck, 'CREATE VIEW t AS SELECT uri, etag, failed FROM c');
     }
+    const streamRows = await foldStream(duck, tagged);
     // Each manifest row once, with whether it was tagged (or found untaggable) as it is now.
     await q(duck, 'CREATE TABLE j AS SELECT m.*, t.uri IS NOT NULL AS unchanged, coalesce(t.failed, false) AS untaggable FROM m LEFT JOIN t ON m.uri = t.uri AND m.etag = t.etag');
     const deltaRows = await count(duck, `COPY (SELECT uri, size, etag FROM j WHERE NOT unchanged ORDER BY uri) TO ${sqlString(delta)} (FORMAT json)`);
@@ -143,16 +173,21 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
     let keptRows = 0;
     let deleted = 0;
     let kept: { file: string; rows: number }[] = [];
-    if (tagged.current && tagged.files.length > 0) {
+    if (tagged.current && (tagged.files.length > 0 || streamRows > 0)) {
       // What leaves the table is small (the delta and the deleted): the rows that stay are found by
       // an anti-join against it, streaming the table past a small hash table, never the reverse.
       await q(duck, 'CREATE TABLE gone AS SELECT uri FROM c ANTI JOIN m ON m.uri = c.uri');
       deleted = Number((await one(duck, 'SELECT count(*) FROM gone'))[0]);
       await q(duck, 'INSERT INTO gone SELECT uri FROM j WHERE NOT unchanged');
       await fsp.mkdir(keptDir, { recursive: true });
+      // The table's rows that stay, but where the stream tagged the object since; and the stream's rows.
+      const keptRows_ = [
+        ...(tagged.files.length > 0 ? [`SELECT tf.* EXCLUDE (uri_, tagged_) FROM tf ANTI JOIN gone ON tf.uri_ = gone.uri${streamRows > 0 ? ' ANTI JOIN s ON tf.uri_ = s.uri_' : ''}`] : []),
+        ...(streamRows > 0 ? ['SELECT s.* EXCLUDE (uri_, tagged_) FROM s'] : []),
+      ];
       keptRows = await count(
         duck,
-        `COPY (SELECT tf.* EXCLUDE (uri_, tagged_) FROM tf ANTI JOIN gone ON tf.uri_ = gone.uri) ` +
+        `COPY (${keptRows_.join(' UNION ALL BY NAME ')}) ` +
           `TO ${sqlString(keptDir)} (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '${o.fileMb}MB', ROW_GROUP_SIZE ${rowGroupRows(o)}, OVERWRITE_OR_IGNORE true)`,
       );
       kept = await fileRows(duck, (await fsp.readdir(keptDir)).filter((f) => f.endsWith('.parquet')).sort().map((f) => path.join(keptDir, f)));
@@ -164,6 +199,7 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
       delta: deltaRows,
       new: deltaRows - Number(known),
       deleted,
+      ...(streamRows > 0 ? { stream: streamRows } : {}),
     };
     return { delta, counts, kept, keptRows };
   } catch (e) {

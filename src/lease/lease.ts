@@ -156,6 +156,12 @@ export async function acquireLock(uri: string, ttlMs: number, counter?: S3Counte
 }
 
 /** The lease on one shard of a run; undefined when another live worker holds it. */
+/** Whether a live holder has this lock now (nothing is taken). */
+export async function isHeld(uri: string): Promise<boolean> {
+  const seen = await readHolder(uri, leaseTtlMs());
+  return seen !== undefined && isLive(uri, seen, leaseTtlMs());
+}
+
 export async function acquireLease(run: string, shard: number, counter?: S3Counter): Promise<Lease | undefined> {
   const got = await acquireLock(runLayout.lease(run, shard), leaseTtlMs(), counter);
   return 'lease' in got ? got.lease : undefined;

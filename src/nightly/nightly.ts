@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import { NightlyRetryLater, PreviousRunBusy } from './busy.js';
 import { dryRunSubmission, resumeFleetRun, submitNightly } from './fleet-run.js';
 import { awaitInventory } from './inventory-wait.js';
+import { settleStreams } from '../listen/streams.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../rundir/current.js';
 import { tidyCurrent } from '../current/update.js';
@@ -142,6 +143,8 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     const resumedParent = await settlePrevious(root, latest, opts, log);
     // An Inventory configuration's first report comes within 48 hours: until then, a quiet wait.
     const source = await awaitInventory(root, opts.source);
+    // The stream's closed sessions merged into the dataset before the join folds their rows in.
+    await settleStreams(root);
     const models = await modelIds(opts);
     const run = nightlyRunUri(root);
     // Planning has no graceful stop: a signal ends it at once, the lock given back.
@@ -163,8 +166,8 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
   }
 }
 
-/** A plan against a current table that finds nothing to tag and nothing deleted: a new table version would be the same rows. */
-const nothingChanged = (plan: Plan) => plan.counts.images === 0 && plan.current?.base !== undefined && plan.current.counts.deleted === 0;
+/** A plan against a current table that finds nothing to tag, nothing deleted and nothing from the stream to fold in: a new table version would be the same rows. */
+const nothingChanged = (plan: Plan) => plan.counts.images === 0 && plan.current?.base !== undefined && plan.current.counts.deleted === 0 && !plan.current.counts.stream;
 
 /**
  * A new run folder: its time, and a random tail so that two nightlies started in the same second on

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { resultFiles } from '../rundir/result-files.js';
+import { streamResultFiles } from '../listen/streams.js';
 import { joinManifest, type JoinCounts, type JoinResult } from '../current/join.js';
 import { readCurrent, rootId } from '../rundir/current.js';
 import type { LocalCopy } from '../sql/duckdb.js';
@@ -38,13 +39,13 @@ async function lineage(run: string): Promise<string[]> {
 }
 
 /** Local copies of Parquet objects (local files are read where they are). */
-async function localCopies(uris: string[], dir: string): Promise<LocalCopy[]> {
+async function localCopies(uris: string[], dir: string, name = 'tagged'): Promise<LocalCopy[]> {
   const limit = pLimit(8);
   return Promise.all(
     uris.map((uri, i) =>
       limit(async () => {
         if (!isS3Uri(uri)) return { file: uri, uri };
-        const file = path.join(dir, `tagged-${i}.parquet`);
+        const file = path.join(dir, `${name}-${i}.parquet`);
         await downloadFile(uri, file);
         return { file, uri };
       }),
@@ -80,7 +81,9 @@ export async function planDelta(parts: string[], src: DeltaSource, run: string, 
   const table = src.current === undefined ? undefined : await readCurrent(src.current.root);
   const uris = table ? table.files.map((f) => f.uri) : src.since ? (await Promise.all((await lineage(src.since)).map(resultFiles))).flat() : [];
   const files = await localCopies(uris, dir);
-  const join = await joinManifest(parts, { files, models: src.models, current: src.current !== undefined, retryErrors: src.retryErrors }, dir, {
+  // What `imgtag listen` tagged since: folded into the table, never tagged again.
+  const stream = src.current === undefined ? [] : await localCopies(await streamResultFiles(src.current.root), dir, 'stream');
+  const join = await joinManifest(parts, { files, models: src.models, current: src.current !== undefined, retryErrors: src.retryErrors, stream }, dir, {
     ...joinSettings(),
     threads: os.availableParallelism(),
   });
@@ -96,5 +99,5 @@ export async function planDelta(parts: string[], src: DeltaSource, run: string, 
       }),
     ),
   );
-  return { join, current: { root: rootId(src.current.root), base: table?.run, baseModels: table ? src.current.baseModels : undefined, kept, counts: { new: join.counts.new, deleted: join.counts.deleted }, ...(src.current.glueTable ? { glueTable: src.current.glueTable } : {}) } };
+  return { join, current: { root: rootId(src.current.root), base: table?.run, baseModels: table ? src.current.baseModels : undefined, kept, counts: { new: join.counts.new, deleted: join.counts.deleted, ...(join.counts.stream ? { stream: join.counts.stream } : {}) }, ...(src.current.glueTable ? { glueTable: src.current.glueTable } : {}) } };
 }

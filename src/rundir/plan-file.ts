@@ -15,7 +15,8 @@ export interface PlanCurrent {
   baseModels?: string[];
   /** Rows of that table still live and unchanged, staged in the run directory. */
   kept: { uri: string; rows: number }[];
-  counts: { new: number; deleted: number };
+  /** stream: objects `imgtag listen` tagged since the table, folded into it (not tagged again). */
+  counts: { new: number; deleted: number; stream?: number };
   /** The Glue table (database.table) moved to each new version of the current table. */
   glueTable?: string;
 }

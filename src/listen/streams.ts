@@ -1,0 +1,72 @@
+import { UserError } from '../errors.js';
+import { compactRun } from '../compact/compact.js';
+import { isHeld } from '../lease/lease.js';
+import { committedShards } from '../rundir/commits.js';
+import { runLayout } from '../rundir/layout.js';
+import { loadPlan, type Plan } from '../rundir/plan-file.js';
+import { resultFiles } from '../rundir/result-files.js';
+import { deleteObjects, listFolders, listObjects, writeBytes } from '../storage/storage.js';
+import { streamLayout } from './session.js';
+
+/** A stream session is kept this long after it was opened: long past any Inventory report that lists what it tagged. */
+export const STREAM_RETENTION_DAYS = 7;
+
+/** The stream sessions under a nightly root, oldest first. */
+export async function streamSessions(root: string): Promise<string[]> {
+  return (await listFolders(streamLayout.dir(root))).map((f) => f.replace(/\/$/, '')).sort();
+}
+
+/** Every Parquet file holding rows the stream tagged (a closed session's merged files, an open one's staged ones). */
+export async function streamResultFiles(root: string): Promise<string[]> {
+  return (await Promise.all((await streamSessions(root)).map(resultFiles))).flat();
+}
+
+export interface StreamSettlement {
+  compacted: number;
+  retired: number;
+  open: number;
+}
+
+/**
+ * What the nightly does with the stream's sessions before it plans: a closed one (no listener
+ * holds it) is closed for good (plan.json counts the committed batches; a batch its listener died
+ * in is dropped: its messages were tagged again from the queue) and compacted into the dataset,
+ * one file where it had a Parquet file per batch; one older than STREAM_RETENTION_DAYS is retired
+ * (its control files removed; its rows stay in the dataset and, where still live, in the current
+ * table).
+ */
+export async function settleStreams(root: string, now = Date.now()): Promise<StreamSettlement> {
+  const out: StreamSettlement = { compacted: 0, retired: 0, open: 0 };
+  for (const session of await streamSessions(root)) {
+    if (await isHeld(streamLayout.lease(session))) {
+      out.open += 1;
+      continue;
+    }
+    const plan = await loadPlan(session).catch(() => undefined);
+    if (plan?.stream === undefined) continue;
+    if (now - Date.parse(plan.createdAt) > STREAM_RETENTION_DAYS * 86_400_000) {
+      const files: string[] = [];
+      for await (const o of listObjects(`${session}/`)) files.push(o.uri);
+      await deleteObjects(files);
+      out.retired += 1;
+      continue;
+    }
+    await closeSession(session, plan);
+    const c = await compactRun(session);
+    if (c.status === 'compacted') out.compacted += 1;
+    else if (c.status !== 'already') throw new UserError(`the stream session ${session} could not be compacted (${c.status}): run the nightly again`);
+  }
+  return out;
+}
+
+/** A dead listener's session: its committed batches are the session; an uncommitted last one is dropped. */
+async function closeSession(session: string, plan: Plan): Promise<void> {
+  const done = await committedShards(session);
+  let shards = 0;
+  while (done.has(shards)) shards++;
+  if (shards === plan.shards) return;
+  const dropped: string[] = [];
+  for (let i = shards; i < plan.shards; i++) dropped.push(runLayout.shard(session, i));
+  await writeBytes(runLayout.plan(session), JSON.stringify({ ...plan, shards }, null, 2));
+  await deleteObjects(dropped);
+}
