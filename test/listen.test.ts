@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { deleteObjects, exists, listFolders, readText, writeBytes } from '../src/storage/storage.js';
-import { assertCurrent, currentTable } from './helpers/current-table.js';
+import { assertCurrent, currentTable, truth } from './helpers/current-table.js';
+import { duckdb } from './helpers/duckdb.js';
 import { CLI, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
 import { events, imgtag } from './helpers/cli.js';
 import { readRunResults } from './helpers/results.js';
@@ -153,6 +155,14 @@ test('the stream and the nightly together: what the stream tagged is folded into
     const listened = await imgtag([...s.args, '--batch-seconds', '1', '--until-empty'], s.env);
     assert.equal(listened.code, 0, listened.stderr);
     assert.equal((await streamRows(s.root)).length, 5);
+
+    // "Now", before any nightly: the current table and the stream's rows, one row per live object.
+    const nowFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-now-')), 'now.parquet');
+    const now = await imgtag(['current', '--root', s.root, '--now', nowFile], s.env);
+    assert.equal(now.code, 0, now.stderr);
+    const live = await truth(s.bucket);
+    const nowRows = await duckdb(`SELECT key, etag FROM read_parquet('${nowFile}') ORDER BY key`);
+    assert.deepEqual(nowRows.map((r) => [r.key, r.etag]), [...live].sort(([a], [b]) => (a < b ? -1 : 1)), 'one row per live object, at its ETag: img/3 removed, img/2 changed, img/6-9 new');
 
     // The night: nothing to tag (the stream did it), one deletion, the stream's five rows folded in.
     const second = await nightly();

@@ -9,8 +9,15 @@ export function currentCommand(program: Command, act: Act): void {
     .command('current')
     .description("where the current table of a nightly root is now: its version's folder, rows, the run it reflects, and a DuckDB query over it")
     .requiredOption('--root <dir>', "the nightly's --root")
+    .option('--now <file.parquet>', 'write "now": one row per live object with its newest tags, the current table and what `imgtag listen` tagged since, less what it saw removed (local or s3://)')
     .action(
-      act(async (o: { root: string }) => {
+      act(async (o: { root: string; now?: string }) => {
+        if (o.now !== undefined) {
+          const { writeNowView } = await import('../../src/listen/now.js');
+          const v = await writeNowView(o.root, o.now);
+          console.log(table([['now', o.now], ['rows', v.rows], ['newest from the stream', v.fromStream], ['removed (seen by the stream)', v.removed]]));
+          return 0;
+        }
         const { readCurrent } = await import('../../src/rundir/current.js');
         const { dirnameUri } = await import('../../src/storage/uri.js');
         const current = await readCurrent(o.root);

@@ -39,7 +39,7 @@ async function lineage(run: string): Promise<string[]> {
 }
 
 /** Local copies of Parquet objects (local files are read where they are). */
-async function localCopies(uris: string[], dir: string, name = 'tagged'): Promise<LocalCopy[]> {
+export async function localCopies(uris: string[], dir: string, name = 'tagged'): Promise<LocalCopy[]> {
   const limit = pLimit(8);
   return Promise.all(
     uris.map((uri, i) =>
