@@ -58,7 +58,7 @@ const positiveSeconds = (v: string): number => {
 };
 
 /** What `report` prints: the state, the rates by name, the cost and where the files are. */
-async function reportTable(r: RunReport, files: string[]): Promise<string> {
+export async function reportTable(r: RunReport, files: string[]): Promise<string> {
   const [{ usd }, { projectionLine }] = await Promise.all([import('../../src/report/render.js'), import('../../src/report/cost-table.js')]);
   return table([
     ['state', r.complete ? 'complete' : `in progress (${r.shards.committed}/${r.shards.planned} shards)`],

@@ -125,7 +125,7 @@ export function barLine(n: ProgressNumbers, columns: number): string {
   };
   const parts = [
     `${n.imagesPerSecond.toFixed(1)} images/s`,
-    `ETA ${n.etaSeconds === undefined ? '?' : clock(n.etaSeconds)}`,
+    `ETA ${n.etaSeconds === undefined ? 'unknown' : clock(n.etaSeconds)}`,
     `${n.shards}/${n.todoShards} shards${n.unfinishedShards > 0 ? ` (${n.unfinishedShards} unfinished)` : ''}`,
     `${n.errors} error rows`,
     `${n.mbPerSecond.toFixed(1)} MB/s`,
@@ -139,6 +139,21 @@ export function barLine(n: ProgressNumbers, columns: number): string {
     }
   }
   return head(10).slice(0, max);
+}
+
+/**
+ * `report --watch`'s line, fitted to `columns` as the bar is: whole parts dropped from the end, never
+ * a word cut; an ETA that cannot be known (nothing measured yet, or a stalled run) says so.
+ */
+export function watchLine(e: Record<string, unknown>, columns: number): string {
+  const eta = e.etaSeconds !== undefined ? clock(Number(e.etaSeconds)) : e.stalledSeconds !== undefined ? 'none (stalled)' : 'unknown';
+  const parts = [`watching: ${e.committed}/${e.planned} shards`, `${e.images} images`, `ETA ${eta}`, `${e.imagesPerSecond} images/s while tagging`, `${e.errorRows} error rows`, `${e.s3Requests} S3 requests`];
+  const max = usableColumns(columns);
+  for (let keep = parts.length; keep > 1; keep--) {
+    const line = parts.slice(0, keep).join('  ');
+    if (line.length <= max) return line;
+  }
+  return parts[0]!.slice(0, max);
 }
 
 /**
@@ -194,10 +209,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr, mo
     if (!bar) return;
     if (e.event === 'tune-iteration') return void say(`tune: iteration ${e.index} ${e.change}: ${e.imagesPerSecond} images/s (${Number(e.runs) === 1 ? 'one run: no spread' : `spread ${(100 * Number(e.spread ?? 0)).toFixed(1)}%`})`);
     if (e.event === 'summary') return draw(true);
-    if (e.event === 'watch') {
-      const line = `watching: ${e.committed}/${e.planned} shards  ${e.images} images  ${e.errorRows} error rows  ${e.imagesPerSecond} images/s while tagging  ETA ${e.etaSeconds === undefined ? '-' : clock(Number(e.etaSeconds))}  ${e.s3Requests} S3 requests`;
-      return void stream.write(`\r\x1b[2K${line.slice(0, usableColumns(stream.columns ?? 80))}${e.committed === e.planned ? '\n' : ''}`);
-    }
+    if (e.event === 'watch') return void stream.write(`\r\x1b[2K${watchLine(e, stream.columns ?? 80)}${e.committed === e.planned ? '\n' : ''}`);
     // A few redraws a second at most: a terminal is slower than the images.
     if (e.event === 'start' || e.event === 'shard' || e.event === 'shard-failed' || (e.event === 'progress' && performance.now() - drawn > 200)) draw(false);
   };
