@@ -5,6 +5,7 @@ import { plural, table } from '../common/format.js';
 import { int, priceOptions, priceRequest, type PriceFlags } from '../common/options.js';
 import { KNOBS, type Knob } from '../../src/tune/knobs.js';
 import type { Iteration } from '../../src/tune/search.js';
+import { spreadText } from '../../src/tune/spread.js';
 
 type TuneFlags = PriceFlags & { run: string; model: string; sample: number; repeats: number; device: Device; maxPixels: number; vary?: Knob[] };
 
@@ -45,8 +46,8 @@ export function tuneCommand(program: Command, cli: Cli, act: Act): void {
 
 /** The winner's rate and how far to trust it: one run per setting measures no spread, and keeps no change. */
 function imagesPerSecondLine(w: Iteration): string {
-  if (w.repetitions.length === 1) return `${w.imagesPerSecond.toFixed(1)} (one run: no spread measured, so no change could show a gain; --repeats 3 measures one)`;
-  return `${w.imagesPerSecond.toFixed(1)} median, spread ${(100 * w.spread).toFixed(1)}% (${w.repetitions.map((x) => x.toFixed(1)).join(', ')})`;
+  if (w.repetitions.length === 1) return `${w.imagesPerSecond.toFixed(1)} (${spreadText(w)}, so no change could show a gain; --repeats 3 measures one)`;
+  return `${w.imagesPerSecond.toFixed(1)} median, ${spreadText(w)} (${w.repetitions.map((x) => x.toFixed(1)).join(', ')})`;
 }
 
 /** --vary batch-size,workers */

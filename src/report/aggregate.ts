@@ -6,6 +6,7 @@ import { machineLabel, type Machine } from '../infer/machine.js';
 import { mergeErrorDigests, mergeTopTags, type ErrorReason, type TagCount } from '../rundir/digest.js';
 import { isS3Uri } from '../storage/uri.js';
 import { addStages, STAGES, zeroStages, type Stage } from '../rundir/stages.js';
+import { plural } from './units.js';
 
 export interface RunReport {
   run: string;
@@ -106,7 +107,7 @@ function measuredMachine(markers: CommitMarker[]): { machine?: Machine; labels: 
     byLabel.set(label, { ...seen, shards: seen.shards + 1 });
   }
   const ranked = [...byLabel].sort((a, b) => b[1].shards - a[1].shards);
-  return { machine: ranked[0]?.[1].machine, labels: ranked.map(([label, v]) => `${label} (${v.shards} shards)`) };
+  return { machine: ranked[0]?.[1].machine, labels: ranked.map(([label, v]) => `${label} (${plural(v.shards, 'shard')})`) };
 }
 
 /** What a report needs besides the markers, read once (a watch reuses it every refresh). */

@@ -1,6 +1,8 @@
 import { costTable, priceLine, projectionLine } from '../report/cost-table.js';
 import type { Section } from '../report/render.js';
 import type { TuneConfig, TuneResult } from './search.js';
+import { spreadText } from './spread.js';
+import { hms } from '../report/duration.js';
 
 /** The tuning report's sections: the search's iterations, the winner, the fleet projection, as tables and charts. */
 
@@ -12,7 +14,7 @@ export function tuningSections(r: Omit<TuneResult, 'reports'>): Section[] {
     {
       heading: 'Winner',
       text:
-        `Iteration ${w.index} (${configText(w.config)}): median ${w.imagesPerSecond.toFixed(1)} images/s (spread ${(100 * w.spread).toFixed(1)}%) ` +
+        `Iteration ${w.index} (${configText(w.config)}): median ${w.imagesPerSecond.toFixed(1)} images/s (${spreadText(w)}) ` +
         `on ${r.sample} sample images (${r.storage === 's3' ? 'on S3' : 'local files: concurrency not tuned, run keeps its default'}), measured on ${r.machine}. ` +
         `Whole plan: ${projectionLine(w.projection, r.pricing)}. Saved to ${r.configFile} for run --config. Prices: ${priceLine(r.pricing)}.`,
       table: costTable([['whole plan, winner', w.projection]]),
@@ -74,8 +76,8 @@ export function tuningSections(r: Omit<TuneResult, 'reports'>): Section[] {
         },
       },
       table: {
-        headers: ['instances', 'hours', 'on demand $', 'spot $'],
-        rows: r.fleet.map((f) => [f.instances, f.hours, f.totalUsd, f.spotUsd ?? 'n/a']),
+        headers: ['instances', 'time on the fleet', 'on demand $', 'spot $'],
+        rows: r.fleet.map((f) => [f.instances, hms(f.hours * 3600), f.totalUsd, f.spotUsd ?? 'n/a']),
       },
     },
     {
