@@ -114,7 +114,7 @@ static void execute(napi_env env, void *data) {
   int extent = heif_extent_check(job->bytes, job->size, chosen_id, job->max_pixels, why, sizeof why);
   if (extent == HEIF_EXTENT_OVER) {
     job->over_limit = 1;
-    snprintf(job->decodes, sizeof job->decodes, "%s%s", thumb ? "its thumbnail is " : "", why);
+    snprintf(job->decodes, sizeof job->decodes, "%s%s", thumb ? "its thumbnail, " : "", why);
     goto done;
   }
   if (extent == HEIF_EXTENT_UNREADABLE) {

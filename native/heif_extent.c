@@ -63,8 +63,8 @@ typedef struct {
   uint64_t off, len;
 } ext_t;
 typedef struct {
-  uint32_t type, from;
-  size_t first, n;  // to-ids
+  uint32_t from, type, seq;  // seq: its place in iref
+  size_t first, n;           // to-ids
 } ref_t;
 typedef struct {
   uint32_t id;
@@ -161,6 +161,7 @@ static int parse_iref(heif_t *h, rd_t r) {
     ref_t *f = PUSH(h->ref, h->n_ref);
     if (!f) return 0;
     f->type = type;
+    f->seq = (uint32_t)(h->n_ref - 1);
     f->from = (uint32_t)get(&b, id_size);
     f->n = (size_t)get(&b, 2);
     f->first = h->n_to;
@@ -256,16 +257,53 @@ static void release(heif_t *h) {
   free(h->assoc_idx);
 }
 
+// Items, locations, property associations and references sorted by item id (each struct's first
+// field; references by the item they are from, in file order among one item's) and found by binary
+// search: a grid can name 65536 tiles among thousands of items, and a linear search per tile would
+// make a small file a long wait. An id listed twice (no valid file does) may give either entry.
+#define BY_ID(name, type)                                          \
+  static int name(const void *a, const void *b) {                  \
+    const type *x = a, *y = b;                                     \
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;             \
+    return 0;                                                      \
+  }
+BY_ID(infe_cmp, infe_t)
+BY_ID(loc_cmp, loc_t)
+BY_ID(assoc_cmp, assoc_t)
+
+static int ref_cmp(const void *a, const void *b) {
+  const ref_t *x = a, *y = b;
+  if (x->from != y->from) return x->from < y->from ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/** The first element of a sorted array whose id (its first uint32_t) is `id`; NULL if none. */
+static const void *first_of(const void *arr, size_t n, size_t size, uint32_t id) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (*(const uint32_t *)((const char *)arr + mid * size) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && *(const uint32_t *)((const char *)arr + lo * size) == id ? (const char *)arr + lo * size : NULL;
+}
+
+static void sort_by_id(heif_t *h) {
+  if (h->ref) qsort(h->ref, h->n_ref, sizeof *h->ref, ref_cmp);
+  if (h->infe) qsort(h->infe, h->n_infe, sizeof *h->infe, infe_cmp);
+  if (h->loc) qsort(h->loc, h->n_loc, sizeof *h->loc, loc_cmp);
+  if (h->assoc) qsort(h->assoc, h->n_assoc, sizeof *h->assoc, assoc_cmp);
+}
+
 static uint32_t item_type(const heif_t *h, uint32_t id) {
-  for (size_t i = 0; i < h->n_infe; i++)
-    if (h->infe[i].id == id) return h->infe[i].type;
-  return 0;
+  const infe_t *e = first_of(h->infe, h->n_infe, sizeof *h->infe, id);
+  return e ? e->type : 0;
 }
 
 /** The item's property of this type (its first), as a reader over the box body; NULL if none. */
 static const rd_t *property(const heif_t *h, uint32_t id, uint32_t type) {
-  for (size_t i = 0; i < h->n_assoc; i++) {
-    if (h->assoc[i].id != id) continue;
+  const assoc_t *first = first_of(h->assoc, h->n_assoc, sizeof *h->assoc, id);
+  for (size_t i = first ? (size_t)(first - h->assoc) : h->n_assoc; i < h->n_assoc && h->assoc[i].id == id; i++) {
     for (size_t k = 0; k < h->assoc[i].n; k++) {
       size_t idx = h->assoc_idx[h->assoc[i].first + k];
       if (idx >= 1 && idx <= h->n_prop && h->prop_type[idx - 1] == type) return &h->prop[idx - 1];
@@ -276,8 +314,9 @@ static const rd_t *property(const heif_t *h, uint32_t id, uint32_t type) {
 
 /** The first reference of this type from `from` (as libheif takes it); its ids and count. */
 static const uint32_t *refs_from(const heif_t *h, uint32_t from, uint32_t type, size_t *n) {
-  for (size_t i = 0; i < h->n_ref; i++)
-    if (h->ref[i].from == from && h->ref[i].type == type) {
+  const ref_t *first = first_of(h->ref, h->n_ref, sizeof *h->ref, from);
+  for (size_t i = first ? (size_t)(first - h->ref) : h->n_ref; i < h->n_ref && h->ref[i].from == from; i++)
+    if (h->ref[i].type == type) {
       *n = h->ref[i].n;
       return h->to + h->ref[i].first;
     }
@@ -288,9 +327,7 @@ static const uint32_t *refs_from(const heif_t *h, uint32_t from, uint32_t type, 
 /** The item's data, its extents joined: *owned is set when it had to be copied (free it). NULL when not in the file. */
 static const uint8_t *item_data(const heif_t *h, uint32_t id, size_t *n, uint8_t **owned) {
   *owned = NULL;
-  const loc_t *l = NULL;
-  for (size_t i = 0; i < h->n_loc && !l; i++)
-    if (h->loc[i].id == id) l = &h->loc[i];
+  const loc_t *l = first_of(h->loc, h->n_loc, sizeof *h->loc, id);
   // More than 32 extents: libheif refuses the item, and joining them could ask for far more than the file.
   if (!l || l->method > 1 || l->n == 0 || l->n > 32) return NULL;
   const rd_t *src = l->method == 1 ? &h->idat : &h->file;
@@ -520,6 +557,7 @@ int heif_extent_check(const uint8_t *file, size_t size, uint32_t item, double ma
     res = HEIF_EXTENT_UNREADABLE;
   } else {
     if (item == 0) item = h.primary;
+    sort_by_id(&h);
     res = walk(&h, item, &a, 0);
     // The alpha image: an auxl reference from it to the item.
     for (size_t i = 0; i < h.n_ref && res == HEIF_EXTENT_OK; i++)

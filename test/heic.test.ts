@@ -9,7 +9,7 @@ import { decodeHeicWasm, decodeImage } from '../src/decode/decode.js';
 import { decodeHeicNative, heicFastPathProblem } from '../src/decode/heic-native.js';
 import { closeHeicPool, heicPoolThreads } from '../src/decode/heic.js';
 import { IMAGE_DIR, IMAGENET_DIR, imagenetFiles } from './helpers/env.js';
-import { declaredAs, gridHeif, rotatedHeif, tiledHeif, withoutSps } from './helpers/heif.js';
+import { declaredAs, gridHeif, rotatedHeif, tiledHeif, withoutSps, withThumbnail } from './helpers/heif.js';
 import { describeDecodeError } from '../src/decode/decode-error.js';
 import { DecodeError } from '../src/decode/types.js';
 
@@ -219,6 +219,12 @@ test('the pixel limit holds against what would be decoded, before decoding: a gr
   // Within the limit it decodes, and the row gives the size decoded, not the one declared.
   const ok = await decodeImage(small, [target]);
   assert.deepEqual([ok.width, ok.height], [1200, 900]);
+  // A thumbnail is checked as what it decodes too: 320x240 declared (so it is the one chosen), 1200x900 coded.
+  const primary = heifEnc(dir, { primary: await sharp(path.join(IMAGENET_DIR, imagenetFiles()[6]!)).resize(1000, 750, { fit: 'fill' }).png().toBuffer() }).primary!;
+  const lyingThumb = withThumbnail(primary, photo, { width: 320, height: 240 });
+  await assert.rejects(decodeImage(lyingThumb, [limit]), /image is 1000x750 but would decode its thumbnail, a 1200x900 HEVC image \(the file says 320x240\), over the 1000000-pixel limit/);
+  const viaThumb = await decodeHeicNative(lyingThumb, [target], target.maxPixels);
+  assert.ok(viaThumb && !viaThumb.overLimit && viaThumb.fromThumbnail, 'under the default limit it is decoded from that thumbnail');
   // Tiles past the limit together, each one under it: 64 tiles of 512x256 on a 1000x1000 canvas, at 1000000 pixels.
   const many = tiledHeif(Array.from({ length: 8 }, () => Array<Buffer>(8).fill(heic.wide!)), { width: 1000, height: 1000 });
   await assert.rejects(decodeImage(many, [limit]), /would decode more than 4000000 pixels in all/);

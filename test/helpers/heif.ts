@@ -100,8 +100,8 @@ interface Item {
   props: { box: Buffer; essential: boolean }[];
 }
 
-/** A HEIF file from items: every item's data in mdat, located by a version-0 iloc with 4-byte offsets. */
-function heifFile(items: Item[], primary: number, dimg?: { from: number; to: number[] }): Buffer {
+/** A HEIF file from items: every item's data in mdat, located by a version-0 iloc with 4-byte offsets; `refs` in iref (dimg, thmb). */
+function heifFile(items: Item[], primary: number, refs: { type: string; from: number; to: number[] }[] = []): Buffer {
   const allProps = items.flatMap((i) => i.props.map((p) => p.box));
   let next = 1;
   // Property indices in 7 bits, or 15 (flag 1) when there are more properties than that.
@@ -111,7 +111,7 @@ function heifFile(items: Item[], primary: number, dimg?: { from: number; to: num
     'ipma', 0, wide ? 1 : 0, u32(items.length),
     ...items.map((i) => Buffer.concat([u16(i.id), Buffer.from([i.props.length]), ...i.props.map((p) => index(p.essential))])),
   );
-  const iref = dimg ? [fullBox('iref', 0, 0, box('dimg', u16(dimg.from), u16(dimg.to.length), ...dimg.to.map(u16)))] : [];
+  const iref = refs.length ? [fullBox('iref', 0, 0, ...refs.map((r) => box(r.type, u16(r.from), u16(r.to.length), ...r.to.map(u16))))] : [];
   const metaFor = (dataStart: number) => {
     let offset = dataStart;
     const entries = items.map((i) => {
@@ -165,7 +165,20 @@ export function tiledHeif(rows: Buffer[][], canvas: { width: number; height: num
       { id: gridId, type: 'grid', data: grid, props: [{ box: ispe(ispeSize.width, ispeSize.height), essential: false }] },
     ],
     gridId,
-    { from: gridId, to: tiles.map((_, i) => i + 1) },
+    [{ type: 'dimg', from: gridId, to: tiles.map((_, i) => i + 1) }],
+  );
+}
+
+/** A photo with a thumbnail item (each a single-image HEIF heif-enc wrote), the thumbnail declaring `thumbSize` in its ispe. */
+export function withThumbnail(photo: Buffer, thumb: Buffer, thumbSize: { width: number; height: number }): Buffer {
+  const [p, t] = [primaryImage(photo), primaryImage(thumb)];
+  return heifFile(
+    [
+      { id: 1, type: 'hvc1', data: p.data, props: [{ box: p.hvcC, essential: true }, { box: p.ispe, essential: false }] },
+      { id: 2, type: 'hvc1', data: t.data, props: [{ box: t.hvcC, essential: true }, { box: ispe(thumbSize.width, thumbSize.height), essential: false }] },
+    ],
+    1,
+    [{ type: 'thmb', from: 2, to: [1] }],
   );
 }
 
