@@ -36,7 +36,7 @@ export function reportCommand(program: Command, cli: Cli, act: Act): void {
             if (still !== undefined) {
               console.error(
                 `imgtag: ${o.run} has not moved for ${hms(still / 1000)} (${r.shards.committed}/${r.shards.planned} shards committed) and no worker holds a live lease: ` +
-                  `it is not running (killed, or never started). "imgtag run --run ${o.run}" goes on from where it stopped`,
+                  `it is not running (killed, or its machines lost). "imgtag run --run ${o.run}" goes on from where it stopped`,
               );
               return 3;
             }

@@ -67,31 +67,35 @@ export class MarkerWatch {
  * Whether a run has stopped moving: no shard committed for a whole lease time and no worker holding
  * a live shard lease (a worker renews its lease every third of that, so a live one never looks
  * expired; one killed with -9 leaves its lease to expire). Until then `report --watch` waits; after,
- * it says so and ends instead of printing the same ETA for ever.
+ * it says so and ends instead of printing the same ETA for ever. A run that has shown nothing yet (no
+ * commit, no lease: a fleet's jobs still queued) is waited for: it has not stopped, it has not started.
  */
 export class StallWatch {
   private committed = -1;
   private movedAt = Date.now();
+  private started = false;
 
   constructor(private readonly run: string, private readonly now = () => Date.now()) {}
 
   /** After a refresh: undefined while the run may be moving, else how long nothing has moved (ms). */
   async stalled(committed: number): Promise<number | undefined> {
+    if (committed > 0) this.started = true;
     if (committed !== this.committed) {
       this.committed = committed;
       this.movedAt = this.now();
       return undefined;
     }
     const still = this.now() - this.movedAt;
-    if (still < leaseTtlMs() || (await this.liveLeases()) > 0) return undefined;
+    if (still < leaseTtlMs() || (await this.liveLeases()) > 0 || !this.started) return undefined;
     return still;
   }
 
-  /** Shard leases not yet expired (a LIST of leases/ and a GET per lease: at most one per worker). */
+  /** Shard leases not yet expired (a LIST of leases/ and a GET per lease: at most one per worker); any lease at all means the run started. */
   private async liveLeases(): Promise<number> {
     let live = 0;
     for await (const o of listObjects(`${dirnameUri(runLayout.lease(this.run, 0))}/`)) {
       if (!/^part-\d+\.json$/.test(basenameUri(o.uri))) continue;
+      this.started = true;
       let holder: Partial<Holder> = {};
       try {
         holder = JSON.parse((await readObject(o.uri)).body.toString('utf8')) as Holder;
