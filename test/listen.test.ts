@@ -13,6 +13,7 @@ import { readRunResults } from './helpers/results.js';
 import { newBucket, testS3 } from './helpers/s3.js';
 import { s3Notification, uploadNotified } from './helpers/s3-events.js';
 import { startSqsServer, type SqsQueue, type SqsServer } from './helpers/sqs-server.js';
+import { startFaultProxy } from './helpers/fault-proxy.js';
 
 const photo = (i: number) => fs.readFileSync(path.join(IMAGENET_DIR, imagenetFiles()[i % imagenetFiles().length]!));
 
@@ -181,6 +182,25 @@ test('the stream and the nightly together: what the stream tagged is folded into
     assert.match(third.stdout, /^images\s+1$/m, third.stdout);
     await assertCurrent(s.root, s.bucket, 'mobilenetv2_12_int8');
   } finally {
+    await s.sqs.close();
+  }
+});
+
+test('a batch that keeps failing (its rows cannot be written): its messages stay on the queue, then go to the dead-letter queue with the reason on their last receive', async () => {
+  const s = await stream('listen-failing');
+  // Every staged Parquet upload fails: the batch is never committed.
+  const proxy = await startFaultProxy((await testS3()).endpoint, { rate: 0, alwaysFail: ['/staging/'] });
+  try {
+    for (let i = 0; i < 2; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
+    const env = { ...s.env, AWS_ENDPOINT_URL: proxy.endpoint, IMGTAG_S3_MAX_ATTEMPTS: '1' };
+    const res = await imgtag([...s.args, '--batch-seconds', '1', '--visibility-timeout', '2', '--until-empty'], env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(events(res.stderr).filter((e) => e.event === 'batch-failed').length, 3, 'tried once per receive, maxReceiveCount 3');
+    assert.deepEqual([s.queue.messages.length, s.dlq.messages.length], [0, 2]);
+    for (const m of s.dlq.messages) assert.match(m.attributes.reason!.StringValue!, /^tagging failed 3 times, last: injected persistent failure/);
+    assert.deepEqual(await streamRows(s.root), [], 'nothing committed');
+  } finally {
+    await proxy.close();
     await s.sqs.close();
   }
 });

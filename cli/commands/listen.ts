@@ -34,7 +34,7 @@ export function listenCommand(program: Command, cli: Cli, act: Act): void {
     .option('--threads <n>', 'decode and inference threads (default: the cores)', int(1))
     .option('--batch-size <n>', 'tag a micro-batch once it holds this many objects...', int(1), 64)
     .option('--batch-seconds <s>', '...or once its first message has waited this long', positiveNumber, 5)
-    .option('--visibility-timeout <s>', 'messages in hand stay hidden this long, renewed while their batch is tagged', int(10), 120)
+    .option('--visibility-timeout <s>', 'messages in hand stay hidden this long, renewed while their batch is tagged', int(2), 120)
     .option('--session-minutes <m>', 'close the stream session and open a new one after this long (the nightly folds closed sessions)', positiveNumber, 60)
     .option('--until-empty', 'stop once the queue is empty (a backfill, a test) instead of listening until SIGTERM')
     .action(

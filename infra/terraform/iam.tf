@@ -118,7 +118,7 @@ locals {
         Sid       = "ListStream", Effect = "Allow", Action = ["s3:ListBucket"], Resource = [local.results_bucket_arn]
         Condition = { StringLike = { "s3:prefix" = ["${var.run_prefix}nightly/stream/*"] } }
       },
-      { Sid = "ConsumeQueue", Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"], Resource = [local.stream_queue_arn] },
+      { Sid = "ConsumeQueue", Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], Resource = [local.stream_queue_arn] },
       { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [local.stream_dlq_arn] },
     ],
     local.read_model, local.kms_results, local.kms_inputs,

@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { DEFAULTS, type Device } from '../defaults.js';
 import { errorMessage } from '../errors.js';
 import { modelsOrDefault } from '../defaults.js';
@@ -55,6 +55,13 @@ const LONG_POLL_S = 20;
 function sqsClient(): SQSClient {
   const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   return new SQSClient(region ? { region } : {});
+}
+
+/** The queue's maxReceiveCount (its redrive policy), so a batch that keeps failing dead-letters its messages with the reason. */
+async function maxReceiveCount(sqs: SQSClient, queueUrl: string): Promise<number | undefined> {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }));
+  const policy = out.Attributes?.RedrivePolicy;
+  return policy ? Number((JSON.parse(policy) as { maxReceiveCount?: number | string }).maxReceiveCount) || undefined : undefined;
 }
 
 const chunks = <T>(xs: T[], n: number) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
@@ -142,14 +149,18 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       totals.images += created.length;
       log({ event: 'stream-batch', session: session!.run, shard, images: created.length, removed: removed.length, skipped: events.length - created.length - removed.length, messages: messages.length, seconds: (performance.now() - started) / 1000, oldestEventSeconds: (Date.now() - oldest) / 1000 });
     } catch (e) {
-      // Not deleted: the messages come back after their visibility timeout (and to the dead-letter
-      // queue after maxReceiveCount, if this keeps failing).
-      log({ event: 'batch-failed', messages: messages.length, message: errorMessage(e) });
+      // Not deleted: the messages come back after their visibility timeout; on their last receive
+      // they go to the dead-letter queue now, with the reason (SQS's redrive would move them bare).
+      const reason = errorMessage(e);
+      log({ event: 'batch-failed', messages: messages.length, message: reason });
+      const last = messages.filter((m) => maxReceives !== undefined && Number(m.Attributes?.ApproximateReceiveCount) >= maxReceives);
+      for (const m of last) await deadLetter(m, `tagging failed ${m.Attributes?.ApproximateReceiveCount} times, last: ${reason}`).catch(() => undefined);
     } finally {
       clearInterval(keepHidden);
     }
   };
 
+  const maxReceives = await maxReceiveCount(sqs, opts.queueUrl);
   await open();
   try {
     while (!opts.signal.aborted) {
@@ -159,12 +170,20 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       }
       // With nothing in hand, a long poll a signal may cut short (a message it was about to hand over
       // comes back after its visibility timeout); with a batch filling, short polls a signal waits for.
-      const waitS = hand.length === 0 ? LONG_POLL_S : Math.min(1, Math.max(0, Math.ceil(opts.batchSeconds - (Date.now() - firstAt) / 1000)));
+      // --until-empty waits no longer than a failed batch's messages take to come back.
+      const idleS = opts.untilEmpty ? Math.min(LONG_POLL_S, opts.visibilitySeconds + 1) : LONG_POLL_S;
+      const waitS = hand.length === 0 ? idleS : Math.min(1, Math.max(0, Math.ceil(opts.batchSeconds - (Date.now() - firstAt) / 1000)));
       let received: Message[] = [];
       try {
         const out = await sqs.send(
           // No more than the batch has room for (S3 sends one object per message).
-          new ReceiveMessageCommand({ QueueUrl: opts.queueUrl, MaxNumberOfMessages: Math.max(1, Math.min(SQS_BATCH, opts.batchSize - inHand())), WaitTimeSeconds: waitS, VisibilityTimeout: opts.visibilitySeconds }),
+          new ReceiveMessageCommand({
+            QueueUrl: opts.queueUrl,
+            MaxNumberOfMessages: Math.max(1, Math.min(SQS_BATCH, opts.batchSize - inHand())),
+            WaitTimeSeconds: waitS,
+            VisibilityTimeout: opts.visibilitySeconds,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
           hand.length === 0 ? { abortSignal: opts.signal } : {},
         );
         received = out.Messages ?? [];
@@ -184,7 +203,10 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
         }
       }
       const due = hand.length > 0 && (inHand() >= opts.batchSize || Date.now() - firstAt >= opts.batchSeconds * 1000 || (opts.untilEmpty && received.length === 0));
-      if (due && !opts.signal.aborted) await flush();
+      if (due && !opts.signal.aborted) {
+        await flush();
+        continue;
+      }
       if (opts.untilEmpty && received.length === 0 && hand.length === 0) break;
     }
   } finally {

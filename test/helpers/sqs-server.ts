@@ -164,6 +164,7 @@ export async function startSqsServer(): Promise<SqsServer> {
           ApproximateNumberOfMessagesNotVisible: String(q.messages.filter((m) => m.visibleAt > now).length),
           ApproximateAgeOfOldestMessage: String(Math.floor((now - oldest) / 1000)),
           VisibilityTimeout: String(q.visibilityTimeoutS),
+          ...(q.redrive ? { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:us-east-1:123456789012:${q.redrive.dlq.name}`, maxReceiveCount: q.redrive.maxReceiveCount }) } : {}),
         },
       };
     },

@@ -638,7 +638,7 @@ run "stream" {
   }
   assert {
     condition = [for s in jsondecode(aws_iam_role_policy.stream[0].policy).Statement : "${join(",", s.Action)} ${join(",", s.Resource)}" if startswith(s.Action[0], "sqs:")] == [
-      "sqs:ReceiveMessage,sqs:DeleteMessage,sqs:ChangeMessageVisibility arn:aws:sqs:us-east-1:123456789012:imgtag-stream",
+      "sqs:ReceiveMessage,sqs:DeleteMessage,sqs:ChangeMessageVisibility,sqs:GetQueueAttributes arn:aws:sqs:us-east-1:123456789012:imgtag-stream",
       "sqs:SendMessage arn:aws:sqs:us-east-1:123456789012:imgtag-stream-dead-letters",
     ] && jsondecode(aws_iam_role.stream[0].assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"
     error_message = "listen consumes the queue and sends only to its dead-letter queue"
