@@ -156,6 +156,11 @@ test('the stream and the nightly together: what the stream tagged is folded into
     const listened = await imgtag([...s.args, '--batch-seconds', '1', '--until-empty'], s.env);
     assert.equal(listened.code, 0, listened.stderr);
     assert.equal((await streamRows(s.root)).length, 5);
+    // A redelivery after that listener was gone (its delete lost): another listener tags it again.
+    const again = (await streamRows(s.root)).find((r) => r.key === 'img/6.jpg')!;
+    s.sqs.send(s.queue, s3Notification('created', s.bucket, 'img/6.jpg', String(again.etag), 1));
+    assert.equal((await imgtag([...s.args, '--batch-seconds', '1', '--until-empty'], s.env)).code, 0);
+    assert.equal((await streamRows(s.root)).filter((r) => r.key === 'img/6.jpg').length, 2, 'two stream rows for one (key, ETag)');
 
     // "Now", before any nightly: the current table and the stream's rows, one row per live object.
     const nowFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-now-')), 'now.parquet');
@@ -171,10 +176,9 @@ test('the stream and the nightly together: what the stream tagged is folded into
     assert.match(second.stdout, /^deleted since parent\s+1$/m);
     await assertCurrent(s.root, s.bucket, 'mobilenetv2_12_int8');
     const table = await currentTable(s.root);
-    assert.equal(table.filter((r) => String(r.run_id).startsWith('stream-')).length, 5, 'the stream\'s rows, once each');
+    assert.equal(table.filter((r) => String(r.run_id).startsWith('stream-')).length, 5, 'the stream\'s rows, once each (img/6 tagged twice, one row)');
     // The closed session was merged into the dataset: one file, not one per batch.
-    const [session] = await listFolders(`${s.root}/stream/`);
-    assert.ok(await exists(`${session}compaction/done.json`), 'the session compacted into the dataset');
+    for (const session of await listFolders(`${s.root}/stream/`)) assert.ok(await exists(`${session}compaction/done.json`), 'each closed session compacted into the dataset');
 
     // An upload whose event never came (a lost event, a queue outage): the Inventory is the truth.
     await writeBytes(`s3://${s.bucket}/img/10.jpg`, photo(10));
