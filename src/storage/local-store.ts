@@ -144,7 +144,8 @@ export const localStore: Store = {
   },
 
   async folders(dir) {
-    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch((e) => failure(dir, e));
+    // A folder that is not there has no sub-folders, as an S3 prefix with no objects lists none.
+    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : failure(dir, e)));
     return entries.filter((e) => e.isDirectory()).map((e) => `${path.join(dir, e.name)}/`).sort();
   },
 
