@@ -123,12 +123,12 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   };
 
   /** Tag what the messages in hand created, record what they removed, then delete them. */
-  const flush = async () => {
-    const batch = hand;
-    hand = [];
+  const flush = async (batch: InHand[]) => {
     const started = performance.now();
     const events = latestPerObject(batch.flatMap((h) => h.events));
     const created = events.filter((e) => e.kind === 'created' && isImageUri(e.uri) && !tagged.has(`${e.uri}\n${e.etag}`));
+    // Marked now, so the batch filling meanwhile does not take them again; unmarked if this one fails.
+    for (const e of created) tagged.add(`${e.uri}\n${e.etag}`);
     const removed = events.filter((e) => e.kind === 'removed');
     const messages = batch.map((h) => h.message);
     // Tagging may outlast the visibility timeout: keep the messages hidden until they are deleted.
@@ -139,7 +139,6 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
         shard = await session!.stage(created.map((e) => ({ uri: e.uri, size: e.size, etag: e.etag })));
         const outcome = await tagger!.tag(shard);
         if (outcome.status === 'leased') throw new Error(`shard ${shard} of ${session!.run} is leased by another process`);
-        for (const e of created) tagged.add(`${e.uri}\n${e.etag}`);
       }
       if (removed.length > 0) await session!.recordDeletions(removed);
       if (shard !== undefined) await session!.savePlan();
@@ -152,6 +151,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       // Not deleted: the messages come back after their visibility timeout; on their last receive
       // they go to the dead-letter queue now, with the reason (SQS's redrive would move them bare).
       const reason = errorMessage(e);
+      for (const c of created) tagged.delete(`${c.uri}\n${c.etag}`);
       log({ event: 'batch-failed', messages: messages.length, message: reason });
       const last = messages.filter((m) => maxReceives !== undefined && Number(m.Attributes?.ApproximateReceiveCount) >= maxReceives);
       for (const m of last) await deadLetter(m, `tagging failed ${m.Attributes?.ApproximateReceiveCount} times, last: ${reason}`).catch(() => undefined);
@@ -161,10 +161,17 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   };
 
   const maxReceives = await maxReceiveCount(sqs, opts.queueUrl);
+  // One batch is tagged while the next fills: receiving and staging overlap the CPU's work.
+  let tagging: Promise<void> | undefined;
+  const settled = async () => {
+    await tagging;
+    tagging = undefined;
+  };
   await open();
   try {
     while (!opts.signal.aborted) {
       if (session && Date.now() - session.openedAt > opts.sessionMinutes * 60_000 && hand.length === 0) {
+        await settled();
         await close();
         await open();
       }
@@ -204,12 +211,20 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       }
       const due = hand.length > 0 && (inHand() >= opts.batchSize || Date.now() - firstAt >= opts.batchSeconds * 1000 || (opts.untilEmpty && received.length === 0));
       if (due && !opts.signal.aborted) {
-        await flush();
+        const batch = hand;
+        hand = [];
+        await settled();
+        tagging = flush(batch);
         continue;
       }
-      if (opts.untilEmpty && received.length === 0 && hand.length === 0) break;
+      if (opts.untilEmpty && received.length === 0 && hand.length === 0) {
+        // A batch still being tagged may fail and give its messages back: look once more after it.
+        if (tagging === undefined) break;
+        await settled();
+      }
     }
   } finally {
+    await settled();
     // Stopped: what is in hand goes back to the queue now, not after its visibility timeout.
     if (hand.length > 0) await setVisibility(hand.map((h) => h.message), 0).catch(() => undefined);
     log({ event: 'listen-stop', reason: opts.signal.aborted ? String(opts.signal.reason ?? 'signal') : 'queue empty', ...totals });
