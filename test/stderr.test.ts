@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../src/storage/s3-client.js';
+import { sendSdkNoticesTo } from '../src/storage/sdk-notices.js';
 import { imgtag } from './helpers/cli.js';
 import { photos, plannedS3Run } from './helpers/planned.js';
+import { newBucket } from './helpers/s3.js';
 
 /** Every stderr line an S3 plan and run print with --progress json: a fleet's log holds nothing else. */
 test('an S3 run with --progress json writes JSON lines only on stderr: no SDK warning per shard, no Node version notice', async () => {
@@ -18,4 +22,14 @@ test('an S3 run with --progress json writes JSON lines only on stderr: no SDK wa
     assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
   }
   assert.ok(tagged.stderr.includes('"event":"summary"'));
+});
+
+test('an AWS SDK warning reaches imgtag\'s notices once, never stderr as the SDK prints it', async () => {
+  const bucket = await newBucket('sdk-warn');
+  const said: string[] = [];
+  sendSdkNoticesTo((m) => said.push(m));
+  // An empty body without its length is what the SDK warns about (the commit log's objects did).
+  for (const Key of ['a', 'b']) await s3Client().send(new PutObjectCommand({ Bucket: bucket, Key, Body: '' }));
+  assert.equal(said.length, 1, said.join('\n'));
+  assert.match(said[0]!, /^the AWS SDK warns: Are you using a Stream of unknown length/);
 });

@@ -31,6 +31,7 @@ function workerEnvDefaults(threads: number): NodeJS.ProcessEnv {
 export interface PoolCallbacks {
   onDone(shard: number, outcome: ShardOutcome): void;
   onProgress?(p: Progress): void;
+  onNotice?(message: string): void;
   onFailed(shard: number, message: string, fatal?: boolean): void;
 }
 
@@ -86,6 +87,7 @@ export async function runPool(init: WorkerInit, shards: number[], workers: numbe
         if (msg.type === 'stopping') return (leaving = true, dispatch.retire());
         if (msg.type === 'computed') return dispatch.computed(msg.shard);
         if (msg.type === 'progress') return cb.onProgress?.(msg.progress);
+        if (msg.type === 'notice') return cb.onNotice?.(msg.message);
         if (msg.type === 'failed' && msg.shard === undefined) {
           // The worker could not start (bad model, bad config): put nothing more on it.
           cb.onFailed(-1, msg.message);

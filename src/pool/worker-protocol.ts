@@ -16,6 +16,8 @@ export type WorkerReply =
   /** The shard's fetch..infer is over; its write and commit go on while the next shard starts. */
   | { type: 'computed'; shard: number }
   | { type: 'done'; shard: number; outcome: ShardOutcome }
+  /** Something the user should hear once, in imgtag's words (an AWS SDK warning). */
+  | { type: 'notice'; message: string }
   /** Images finished since the last progress message (sent at most a few times a second). */
   | { type: 'progress'; progress: Progress }
   /** fatal: every shard would fail the same way (refused credentials, no such bucket): the run stops. */

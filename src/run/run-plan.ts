@@ -155,10 +155,13 @@ export async function runPlan(opts: RunOptions, log: (e: RunEvent) => void = () 
   // worker-pool.ts), which this process, already running, can no longer do for itself.
   let startError: string | undefined;
   const answered = new Set<number>();
+  const noticed = new Set<string>();
   const acknowledge = opts.stop?.onRequest((seconds) => log({ event: 'stopping', signal: opts.stop?.reason ?? 'a signal', seconds }));
   await runPool(init, todo, workers, {
     onDone: (shard, outcome) => (answered.add(shard), onDone(shard, outcome)),
     onProgress: (p) => log({ event: 'progress', ...p }),
+    // Each worker says a notice once; the run says it once.
+    onNotice: (message) => noticed.has(message) || (noticed.add(message), log({ event: 'notice', message })),
     onFailed: (shard, message, fatal) => {
       if (shard < 0 || fatal) startError ??= message;
       if (shard >= 0) (answered.add(shard), onFailed(shard, message));

@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { settings } from '../settings.js';
 import { requestTimeoutMs, s3Endpoint, s3Generation, s3Settings } from './s3-config.js';
+import { sdkLogger } from './sdk-notices.js';
 
 let client: S3Client | undefined;
 let made = -1;
@@ -27,6 +28,8 @@ export function s3Client(): S3Client {
     // TLS already guards the bytes, a damaged image fails its decode, and imgtag's own files are
     // checked against the sha256 in their commit markers.
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without a logger of its own the SDK console.warns (once per request for some warnings).
+    logger: sdkLogger,
     // S3-compatible servers often reject the SDK's default trailing checksums on uploads; S3 checks them.
     ...(endpoint !== undefined ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const } : {}),
   });
