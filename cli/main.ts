@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { UserError, errorMessage } from '../src/errors.js';
 import { settings } from '../src/settings.js';
 import { configureS3, type S3Options } from '../src/storage/s3-config.js';
-import { sendSdkNoticesTo } from '../src/storage/sdk-notices.js';
+import { sendNoticesTo } from '../src/storage/notices.js';
 import { compactCommand } from './commands/compact.js';
 import { currentCommand } from './commands/current.js';
 import { demoCommand } from './commands/demo.js';
@@ -43,7 +43,7 @@ function buildProgram(): { program: Command; exitCode: () => number } {
       s3 = { endpoint: o.endpoint, region: o.region };
       configureS3(s3);
       report = progressReporter(process.stderr, o.progress);
-      sendSdkNoticesTo((message) => report({ event: 'notice', message }));
+      sendNoticesTo((message) => report({ event: 'notice', message }));
     })
     // --progress (and --endpoint, --region) work after the command too, and its help shows them.
     .configureHelp({ showGlobalOptions: true });

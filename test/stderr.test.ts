@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/storage/s3-client.js';
-import { sendSdkNoticesTo } from '../src/storage/sdk-notices.js';
+import { sendNoticesTo } from '../src/storage/notices.js';
 import { imgtag } from './helpers/cli.js';
 import { photos, plannedS3Run } from './helpers/planned.js';
 import { newBucket } from './helpers/s3.js';
@@ -27,7 +27,7 @@ test('an S3 run with --progress json writes JSON lines only on stderr: no SDK wa
 test('an AWS SDK warning reaches imgtag\'s notices once, never stderr as the SDK prints it', async () => {
   const bucket = await newBucket('sdk-warn');
   const said: string[] = [];
-  sendSdkNoticesTo((m) => said.push(m));
+  sendNoticesTo((m) => said.push(m));
   // An empty body without its length is what the SDK warns about (the commit log's objects did).
   for (const Key of ['a', 'b']) await s3Client().send(new PutObjectCommand({ Bucket: bucket, Key, Body: '' }));
   assert.equal(said.length, 1, said.join('\n'));

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { runLayout } from '../rundir/layout.js';
 import { deleteObject, putIfAbsent, readObject, replaceIfUnchanged, writeBytes } from '../storage/storage.js';
 import { isS3Uri } from '../storage/uri.js';
+import { notice } from '../storage/notices.js';
 import { NotFoundError } from '../errors.js';
 import type { S3Counter } from '../storage/s3-config.js';
 import { settings } from '../settings.js';
@@ -92,7 +93,7 @@ function isLive(uri: string, seen: { holder: Holder; written?: Date }, ttlMs: nu
   const skew = skewed(seen.holder, ttlMs, seen.written);
   if (skew) {
     // Taken over, and said so: the other host's clock needs fixing.
-    process.emitWarning(`${uri} (owner ${seen.holder.owner}) ${skew} (clock skew?): taken over as stale`, 'ImgtagClockSkew');
+    notice(`${uri} (owner ${seen.holder.owner}) ${skew} (clock skew?): taken over as stale`);
     return false;
   }
   return Date.parse(seen.holder.expiresAt) > Date.now() && !ownerIsDeadHere(seen.holder.owner) && !earlierAttemptOfThisJob(seen.holder.owner);

@@ -5,13 +5,13 @@ import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 import type { Progress } from '../pipeline/stage-limits.js';
 import { DEFAULTS } from '../defaults.js';
 import { useSettings } from '../settings.js';
-import { sendSdkNoticesTo } from '../storage/sdk-notices.js';
+import { sendNoticesTo } from '../storage/notices.js';
 
 /** Entry point of a forked worker process: init, then one shard per request, until told to exit. */
 /** Resolves once the message is handed to the parent, so a process about to exit loses none. */
 const reply = (msg: WorkerReply) => new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));
-// The SDK's warnings go to the parent's log, not to this process's stderr (plain text in a JSON log).
-sendSdkNoticesTo((message) => void reply({ type: 'notice', message }));
+// Notices go to the parent's log, not to this process's stderr (plain text in a JSON log).
+sendNoticesTo((message) => void reply({ type: 'notice', message }));
 let tagger: Tagger | undefined;
 /** Shards this process is tagging or writing right now. */
 const inHand = new Set<number>();

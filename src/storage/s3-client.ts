@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { settings } from '../settings.js';
 import { requestTimeoutMs, s3Endpoint, s3Generation, s3Settings } from './s3-config.js';
-import { sdkLogger } from './sdk-notices.js';
+import { sdkLogger } from './notices.js';
 
 let client: S3Client | undefined;
 let made = -1;

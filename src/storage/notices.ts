@@ -1,25 +1,27 @@
 import type { Logger } from '@smithy/types';
 
 /**
- * The AWS SDK's own warnings, which it would print with console.warn (plain text inside a fleet's
- * JSON log, through the progress bar): each distinct one said once, in imgtag's words, wherever
- * this process's notices go. The CLI points them at its progress log, a worker at its parent.
+ * What a person should hear once, from code with no progress log of its own (a lease taken over
+ * from a skewed clock, the AWS SDK's warnings, which it would print with console.warn as plain text
+ * inside a fleet's JSON log): each distinct message said once, wherever this process's notices go.
+ * The CLI points them at its progress log, a worker at its parent.
  */
 type Sink = (message: string) => void;
 
 let sink: Sink = (message) => process.stderr.write(`imgtag: ${message}\n`);
 const said = new Set<string>();
 
-export function sendSdkNoticesTo(next: Sink): void {
+export function sendNoticesTo(next: Sink): void {
   sink = next;
 }
 
-function say(args: unknown[]): void {
-  const message = `the AWS SDK warns: ${args.map(String).join(' ')}`;
+export function notice(message: string): void {
   if (said.has(message)) return;
   said.add(message);
   sink(message);
 }
+
+const say = (args: unknown[]) => notice(`the AWS SDK warns: ${args.map(String).join(' ')}`);
 
 /**
  * The S3 client's logger: warnings said, debug (the credential providers' chatter, called
