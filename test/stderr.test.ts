@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/storage/s3-client.js';
 import { sendNoticesTo } from '../src/storage/notices.js';
+import { readText, writeBytes } from '../src/storage/storage.js';
 import { imgtag } from './helpers/cli.js';
 import { photos, plannedS3Run } from './helpers/planned.js';
 import { newBucket } from './helpers/s3.js';
@@ -22,6 +23,16 @@ test('an S3 run with --progress json writes JSON lines only on stderr: no SDK wa
     assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
   }
   assert.ok(tagged.stderr.includes('"event":"summary"'));
+  // A run that fails its --max-error-rate: the line that explains exit 4 is a JSON line too, the summary still last.
+  await writeBytes(`s3://${bucket}/img/broken.jpg`, 'not a jpeg');
+  await writeBytes(`s3://${bucket}/keys2.txt`, `s3://${bucket}/img/broken.jpg\n${(await readText(`s3://${bucket}/keys.txt`)).trim()}\n`);
+  const strict = `s3://${bucket}/run3`;
+  assert.equal((await imgtag(['plan', '--manifest', `s3://${bucket}/keys2.txt`, '--run', strict], bare)).code, 0);
+  const over = await imgtag(['run', '--run', strict, '--progress', 'json', '--max-error-rate', '0'], bare);
+  assert.equal(over.code, 4, over.stderr);
+  const lines = over.stderr.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: string; message?: string });
+  assert.ok(lines.some((e) => e.event === 'notice' && /over --max-error-rate 0: exit 4$/.test(e.message ?? '')), over.stderr);
+  assert.equal(lines.at(-1)!.event, 'summary');
 });
 
 test('an AWS SDK warning reaches imgtag\'s notices once, never stderr as the SDK prints it', async () => {

@@ -18,16 +18,17 @@ export interface Cli {
 export type Act = <A extends unknown[]>(handler: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
 
 /**
- * The exit code of a run, and its summary event: on a terminal it ends the bar's line first, so the
- * summary (`out`, on stdout) and the notes (unfinished shards, the line that explains a 4) follow on
- * lines of their own.
+ * The exit code of a run, and its summary event. The notes (unfinished shards, the line that
+ * explains a 4) are notices before it: JSON lines in a fleet's log, whose last line stays the
+ * summary; on a terminal, lines of their own above the last bar, which the summary event ends before
+ * the summary itself (`out`, on stdout) is printed.
  */
 export function finishRun(cli: Cli, summary: RunSummary, maxErrorRate: number | undefined, out: string[], notes: string[] = []): number {
   const exitCode = exitCodeFor(summary, maxErrorRate);
+  const line = errorRateLine(summary, maxErrorRate);
+  for (const note of line ? [...notes, line] : notes) cli.log({ event: 'notice', message: note.replace(/^imgtag: /, '') });
   const { markers: _, compaction, ...counts } = summary;
   cli.log({ event: 'summary', exitCode, ...counts, ...(compaction ? { compaction: compaction.status } : {}) });
-  for (const line of out) console.log(line);
-  const line = errorRateLine(summary, maxErrorRate);
-  for (const note of line ? [...notes, line] : notes) console.error(note);
+  for (const text of out) console.log(text);
   return exitCode;
 }
