@@ -21,12 +21,16 @@ import { strictSubcommands } from './common/strict.js';
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+const plainError = (message: string) => console.error(`imgtag: ${message}`);
+
 /**
  * The program, made afresh for each call of main: its commands (cli/commands/*.ts), in the order a
  * user meets them, and the exit code the command that ran answered.
  */
-function buildProgram(): { program: Command; exitCode: () => number } {
+function buildProgram(): { program: Command; exitCode: () => number; sayError: (message: string) => void } {
   let exitCode = 0;
+  // The line that says why the command could not run: with --progress json, a JSON line as every other.
+  let sayError = plainError;
   let s3: S3Options = {};
   const program = new Command('imgtag')
     .exitOverride()
@@ -44,6 +48,7 @@ function buildProgram(): { program: Command; exitCode: () => number } {
       configureS3(s3);
       report = progressReporter(process.stderr, o.progress);
       sendNoticesTo((message) => report({ event: 'notice', message }));
+      if (o.progress === 'json') sayError = (message) => report({ event: 'error', message });
     })
     // --progress (and --endpoint, --region) work after the command too, and its help shows them.
     .configureHelp({ showGlobalOptions: true });
@@ -66,7 +71,7 @@ function buildProgram(): { program: Command; exitCode: () => number } {
   listenCommand(program, cli, act);
   currentCommand(program, act);
   strictSubcommands(program);
-  return { program, exitCode: () => exitCode };
+  return { program, exitCode: () => exitCode, sayError: (message) => sayError(message) };
 }
 
 /**
@@ -75,16 +80,18 @@ function buildProgram(): { program: Command; exitCode: () => number } {
  * run again; 4: over --max-error-rate. Commander's own (--help, --version, a bad flag) keep theirs.
  */
 export async function main(argv: string[]): Promise<number> {
+  let sayError = plainError;
   try {
     // Every IMGTAG_* variable checked before anything runs: a bad one is refused by name here.
     settings();
-    const { program, exitCode } = buildProgram();
-    await program.parseAsync(argv);
-    return exitCode();
+    const built = buildProgram();
+    sayError = built.sayError;
+    await built.program.parseAsync(argv);
+    return built.exitCode();
   } catch (e: unknown) {
     if (e instanceof CommanderError) return e.exitCode;
-    if (e instanceof UserError) console.error(`imgtag: ${e.message}`);
-    else console.error(`imgtag: ${errorMessage(e)}`, settings().debug ? e : '');
+    sayError(e instanceof UserError ? e.message : errorMessage(e));
+    if (!(e instanceof UserError) && settings().debug) console.error(e);
     return 1;
   }
 }

@@ -33,6 +33,13 @@ test('an S3 run with --progress json writes JSON lines only on stderr: no SDK wa
   const lines = over.stderr.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: string; message?: string });
   assert.ok(lines.some((e) => e.event === 'notice' && /over --max-error-rate 0: exit 4$/.test(e.message ?? '')), over.stderr);
   assert.equal(lines.at(-1)!.event, 'summary');
+  // A command that cannot run says why in a JSON line too.
+  const missing = await imgtag(['run', '--run', `s3://${bucket}/no-run-here`, '--progress', 'json'], bare);
+  assert.equal(missing.code, 1);
+  const [why, ...more] = missing.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: string; event: string; message: string });
+  assert.deepEqual(more, []);
+  assert.equal(why!.level, 'error');
+  assert.match(why!.message, /^no plan in s3:\/\/\S+\/no-run-here: run "imgtag plan --run/);
 });
 
 test('an AWS SDK warning reaches imgtag\'s notices once, never stderr as the SDK prints it', async () => {

@@ -89,13 +89,13 @@ export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
         );
       } catch (e) {
         if (e instanceof NightlyRetryLater) {
-          console.error(`imgtag: ${e.message}: exit 3`);
+          cli.log({ event: 'notice', message: `${e.message}: exit 3` });
           return 3;
         }
         if (!(e instanceof PreviousRunBusy)) throw e;
         // An overlap, a resubmission or a wait is normal: the scheduled job succeeds (no alarm) and says so, for people and for logs.
         cli.log({ event: e.event, reason: e.message });
-        console.error(`imgtag: ${e.headline}: ${e.message}`);
+        cli.log({ event: 'notice', message: `${e.headline}: ${e.message}` });
         return 0;
       }
       // For cron's log too: a night with nothing to do is a success that wrote nothing.

@@ -100,6 +100,7 @@ class Tally {
 
 /** A JSON line's level: what an operator filters a fleet's logs by. */
 function levelOf(e: Record<string, unknown>): 'info' | 'warn' | 'error' {
+  if (e.event === 'error') return 'error';
   if (e.event === 'summary') return e.exitCode === 0 ? 'info' : e.exitCode === 3 ? 'warn' : 'error';
   if (e.event === 'shard-failed' || e.event === 'notice' || e.event === 'stopping' || (e.event === 'shard' && e.status === 'leased')) return 'warn';
   return 'info';
