@@ -60,7 +60,7 @@ function buildProgram(): { program: Command; exitCode: () => number; sayError: (
       exitCode = await handler(...args);
     };
   demoCommand(program, cli, act);
-  planCommand(program, act);
+  planCommand(program, cli, act);
   runCommand(program, cli, act);
   compactCommand(program, act);
   verifyCommand(program, act);

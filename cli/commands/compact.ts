@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULTS } from '../../src/defaults.js';
 import { exitOnSignal } from '../../src/pool/stop.js';
 import type { Act } from '../common/context.js';
-import { compactionLine, currentRows, table } from '../common/format.js';
+import { compactionLine, currentRows, hms, table } from '../common/format.js';
 import { int, positiveNumber } from '../common/options.js';
 
 type CompactFlags = { run: string; targetFileMb: number; rowGroupMb: number; memoryMb: number; workers: number; mergeOnly?: boolean };
@@ -25,7 +25,7 @@ export function compactCommand(program: Command, act: Act): void {
         // Leases given back at once: a stopped merge's group is taken by another process, not after 2 minutes.
         exitOnSignal('compacting', undefined, releaseHeldLocks);
         const c = await compactRun(o.run, { targetFileMb: o.targetFileMb, rowGroupMb: o.rowGroupMb, memoryMb: o.memoryMb, workers: o.workers, mergeOnly: o.mergeOnly });
-        console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...currentRows(c), ...('seconds' in c ? [['seconds', c.seconds.toFixed(1)] as [string, string]] : [])]));
+        console.log(table([['run', o.run], ['dataset', compactionLine(c)], ...currentRows(c), ...('seconds' in c ? [['wall time', hms(c.seconds)] as [string, string]] : [])]));
         if (c.status === 'incomplete') console.error(`imgtag: not every shard is committed: run "imgtag run --run ${o.run}" to finish them, then compact`);
         if (c.status === 'leased') console.error('imgtag: another process is compacting this run: run the same command again later');
         return c.status === 'incomplete' || c.status === 'leased' ? 3 : 0;

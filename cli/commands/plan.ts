@@ -4,7 +4,7 @@ import type { Plan } from '../../src/rundir/plan-file.js';
 import { manifestSource } from '../../src/manifest/index.js';
 import { exitOnSignal } from '../../src/pool/stop.js';
 import { planIdentity } from '../../src/rundir/plan-file.js';
-import type { Act } from '../common/context.js';
+import type { Act, Cli } from '../common/context.js';
 import { plural, size, table } from '../common/format.js';
 import { IMAGE_EXTENSIONS } from '../../src/plan/filter.js';
 import { filterOptions, priceOptions, priceRequest, sourceOptions, type FilterFlags, type PriceFlags, type SourceFlags } from '../common/options.js';
@@ -12,7 +12,7 @@ import { filterOptions, priceOptions, priceRequest, sourceOptions, type FilterFl
 type PlanFlags = SourceFlags & FilterFlags & PriceFlags & { run: string; since?: string; dataset?: string; retryErrors?: boolean };
 
 /** imgtag plan: a manifest, streamed, into shard files and plan.json. */
-export function planCommand(program: Command, act: Act): void {
+export function planCommand(program: Command, cli: Cli, act: Act): void {
   priceOptions(filterOptions(sourceOptions(
     program
       .command('plan')
@@ -44,9 +44,9 @@ export function planCommand(program: Command, act: Act): void {
           ['estimate', estimate ?? 'give --rate <images/s> (tune measures it) for hours and dollars on --instances machines'],
         ]),
       );
-      if (plan.counts.images === 0 && o.since === undefined) console.error(`imgtag: ${nothingToTag(plan)}`);
+      if (plan.counts.images === 0 && o.since === undefined) cli.log({ event: 'notice', message: nothingToTag(plan) });
       const bare = await bareKeysWarning(source);
-      if (bare) console.error(`imgtag: warning: ${bare}`);
+      if (bare) cli.log({ event: 'notice', message: `warning: ${bare}` });
       return 0;
     }),
   );
