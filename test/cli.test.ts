@@ -1,18 +1,43 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { test } from 'node:test';
 import { events, imgtag, type CliResult } from './helpers/cli.js';
 import { ROOT } from './helpers/env.js';
 import { closedPortUrl } from './helpers/file-mirror.js';
+import { photoPaths } from './helpers/planned.js';
 import { testS3 } from './helpers/s3.js';
 
 test('the README way in works: npx imgtag runs the built bin', () => {
   const out = execFileSync('npx', ['--no', '--', 'imgtag', '--help'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   assert.match(out, /^Usage: imgtag /m);
   for (const command of ['plan', 'run', 'demo', 'nightly', 'tune', 'report', 'submit']) assert.match(out, new RegExp(`^  ${command} `, 'm'));
+});
+
+test('the README\'s local S3 server: its --bucket is there, its credentials work, plan and run on s3:// as written', async () => {
+  // `npm run s3-server -- --bucket photos` is this command; a free port instead of the README's 4568.
+  const server = spawn(process.execPath, ['--openssl-legacy-provider', path.join(ROOT, 'dist/src/demo/s3-server-main.js'), '--port', '0', '--bucket', 'photos', '--with-parent'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const [first] = (await once(readline.createInterface({ input: server.stdout! }), 'line')) as [string];
+    const { endpoint } = JSON.parse(first) as { endpoint: string };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-readme-s3-'));
+    fs.mkdirSync(path.join(dir, 'my-photos'));
+    for (const p of photoPaths(0, 3)) fs.copyFileSync(p, path.join(dir, 'my-photos', path.basename(p)));
+    const env = { PATH: process.env.PATH, HOME: dir, IMGTAG_MODEL_DIR: process.env.IMGTAG_MODEL_DIR, AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    const plan = await imgtag(['plan', '--prefix', './my-photos', '--run', 's3://photos/runs/r1'], env, dir);
+    assert.equal(plan.code, 0, plan.stderr);
+    const run = await imgtag(['run', '--run', 's3://photos/runs/r1'], env, dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^tagged ok +3$/m);
+    // A bare environment, as a newcomer's shell: no SDK notice nor warning of its own reaches them.
+    assert.doesNotMatch(plan.stderr + run.stderr, /NodeVersionSupportWarning|Stream of unknown length/);
+  } finally {
+    server.kill();
+  }
 });
 
 test('a new user\'s first-hour mistakes each get one line saying what was wrong and what to do', async () => {
