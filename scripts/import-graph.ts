@@ -10,7 +10,7 @@ export const FLOORS: Record<string, string>[] = [
   { cli: 'the bin and main(argv): the program, its commands in workflow order, the exit code' },
   { 'cli/commands': 'one file per command: its flags, its action, the exit code it answers' },
   { 'cli/common': "what commands share: flag parsers, tables, the progress bar and event log" },
-  { 'src/demo': 'the whole job on a loopback S3 server', 'src/nightly': 'the cron job: plan what changed, tag it, compact, move the current table', 'src/tune': 'measured search over batch, concurrency, threads, workers' },
+  { 'src/demo': 'the whole job on a loopback S3 server', 'src/nightly': 'the cron job: plan what changed, tag it, compact, move the current table', 'src/tune': 'measured search over batch, concurrency, threads, workers', 'src/listen': 'new uploads from S3 event notifications, tagged in micro-batches; the now view' },
   { 'src/run': 'a planned run end to end: worker processes over the shards, then compaction' },
   { 'src/pool': 'worker processes, shard dispatch under leases, stopping on signals' },
   { 'src/pipeline': 'one shard: fetch, decode, batch, infer, write, commit', 'src/report': 'time and cost per run, projected to a fleet' },

@@ -123,6 +123,9 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   };
 
   /** Tag what the messages in hand created, record what they removed, then delete them. */
+  /** Whether the last batch failed: --until-empty then looks once more, long enough for its messages to come back. */
+  let failed = false;
+  let lookAgain = false;
   const flush = async (batch: InHand[]) => {
     const started = performance.now();
     const events = latestPerObject(batch.flatMap((h) => h.events));
@@ -150,6 +153,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
     } catch (e) {
       // Not deleted: the messages come back after their visibility timeout; on their last receive
       // they go to the dead-letter queue now, with the reason (SQS's redrive would move them bare).
+      failed = true;
       const reason = errorMessage(e);
       for (const c of created) tagged.delete(`${c.uri}\n${c.etag}`);
       log({ event: 'batch-failed', messages: messages.length, message: reason });
@@ -178,7 +182,8 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       // With nothing in hand, a long poll a signal may cut short (a message it was about to hand over
       // comes back after its visibility timeout); with a batch filling, short polls a signal waits for.
       // --until-empty waits no longer than a failed batch's messages take to come back.
-      const idleS = opts.untilEmpty ? Math.min(LONG_POLL_S, opts.visibilitySeconds + 1) : LONG_POLL_S;
+      const idleS = opts.untilEmpty ? (lookAgain ? Math.min(LONG_POLL_S, opts.visibilitySeconds + 1) : 1) : LONG_POLL_S;
+      lookAgain = false;
       const waitS = hand.length === 0 ? idleS : Math.min(1, Math.max(0, Math.ceil(opts.batchSeconds - (Date.now() - firstAt) / 1000)));
       let received: Message[] = [];
       try {
@@ -214,13 +219,16 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
         const batch = hand;
         hand = [];
         await settled();
+        failed = false;
         tagging = flush(batch);
         continue;
       }
       if (opts.untilEmpty && received.length === 0 && hand.length === 0) {
-        // A batch still being tagged may fail and give its messages back: look once more after it.
-        if (tagging === undefined) break;
+        // A batch still being tagged may fail and give its messages back: look once more if it did.
         await settled();
+        if (!failed) break;
+        failed = false;
+        lookAgain = true;
       }
     }
   } finally {

@@ -8,8 +8,7 @@ import { listObjects, readText, uploadFile } from '../storage/storage.js';
 import { isS3Uri } from '../storage/uri.js';
 import { dropScratch, scratchDir } from '../temp/scratch.js';
 import { settings } from '../settings.js';
-import type { DeletionsFile } from './session.js';
-import { streamResultFiles, streamSessions } from './streams.js';
+import { streamResultFiles, streamSessions, type DeletionsFile } from '../rundir/stream-sessions.js';
 
 export interface NowView {
   rows: number;

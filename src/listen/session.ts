@@ -1,30 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { acquireLock, leaseTtlMs, type Lease } from '../lease/lease.js';
 import type { ManifestRow } from '../manifest/index.js';
-import { runLayout, runName, shardName } from '../rundir/layout.js';
+import { runLayout, runName } from '../rundir/layout.js';
 import type { Plan } from '../rundir/plan-file.js';
 import { writeBytes } from '../storage/storage.js';
-import { joinUri } from '../storage/uri.js';
 import type { ObjectEvent } from './events.js';
-
-/**
- * A stream session: one run directory under `<root>/stream/` per listener process (and per
- * --session-minutes), whose shards are the micro-batches it tagged, in order. It is an ordinary
- * run (plan.json, shards, staging, commits) so every reader of runs reads it; plan.json's shard
- * count grows with each batch. The listener holds `leases/listener.json` while the session is open:
- * a session without a live lease is closed, and the nightly folds and compacts it.
- */
-export const streamLayout = {
-  dir: (root: string) => joinUri(root, 'stream/'),
-  session: (root: string, name: string) => joinUri(root, 'stream', name),
-  lease: (session: string) => joinUri(session, 'leases', 'listener.json'),
-  deletions: (session: string, i: number) => joinUri(session, 'deletions', `part-${shardName(i)}.json`),
-};
-
-/** What a deletions file holds: the objects removed, with S3's order token, for the nightly and the "now" view. */
-export interface DeletionsFile {
-  removed: { uri: string; sequencer?: string; time: string }[];
-}
+import { streamLayout, type DeletionsFile } from '../rundir/stream-sessions.js';
 
 export interface StreamSession {
   run: string;

@@ -1,7 +1,22 @@
 import { UserError } from '../errors.js';
-import type { NightlyFleet, NightlyResult } from './nightly.js';
+import type { CompactTarget, Submitted } from '../fleet/submit.js';
 import { NightlyRetryLater, PreviousRunBusy, PreviousRunResubmitted } from './busy.js';
 import { writeLatestRun, type LatestRun } from '../rundir/current.js';
+
+/** Tag on AWS Batch instead of here when the delta is this large. */
+export interface NightlyFleet {
+  /** Images at or above which the run goes to the fleet (0: always). */
+  threshold: number;
+  jobQueue: string;
+  jobDefinition: string;
+  /** Shards per array child (default: the fewest that fit the delta in AWS Batch's 10,000 children). */
+  shardsPerTask?: number;
+  /** Where the compact job (which then updates the current table) runs: a CPU queue. */
+  compact?: CompactTarget;
+}
+
+/** What a nightly's submission returns: the jobs, and with a dry run the requests. */
+export type FleetSubmitted = Omit<Submitted, 'requests'> & { requests?: Submitted['requests'] };
 
 /** What nightly.json says while a submission is not yet confirmed. */
 export const SUBMITTING = 'submitting to ';
@@ -18,7 +33,7 @@ const LIVE = new Set(['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING']
 const fleetSubmission = (run: string, fleet: NightlyFleet) => ({ run, jobQueue: fleet.jobQueue, jobDefinition: fleet.jobDefinition, shardsPerTask: fleet.shardsPerTask, compact: fleet.compact });
 
 /** Submit a nightly's run; nightly.json says so first, so a run whose submission fails is not lost. */
-export async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<NonNullable<NightlyResult['submitted']>> {
+export async function submitNightly(root: string, latest: LatestRun, fleet: NightlyFleet): Promise<FleetSubmitted> {
   await writeLatestRun(root, { ...latest, fleet: `${SUBMITTING}${fleet.jobQueue}` });
   // The Batch client loads only for nights that go to the fleet.
   const submitted = await (await import('../fleet/submit.js')).submitRun(fleetSubmission(latest.run, fleet));

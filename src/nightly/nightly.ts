@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { NightlyRetryLater, PreviousRunBusy } from './busy.js';
-import { dryRunSubmission, resumeFleetRun, submitNightly } from './fleet-run.js';
+import { dryRunSubmission, resumeFleetRun, submitNightly, type FleetSubmitted, type NightlyFleet } from './fleet-run.js';
+
+export type { NightlyFleet } from './fleet-run.js';
 import { awaitInventory } from './inventory-wait.js';
-import { settleStreams } from '../listen/streams.js';
+import { settleStreams } from './streams.js';
 import { compactRun } from '../compact/compact.js';
 import { readCurrent, readLatestRun, rootId, writeLatestRun, type LatestRun } from '../rundir/current.js';
 import { tidyCurrent } from '../current/update.js';
-import type { CompactTarget, Submitted } from '../fleet/submit.js';
 import { acquireLock } from '../lease/lease.js';
 import type { ManifestSource } from '../manifest/index.js';
 import { committedShards } from '../rundir/commits.js';
@@ -30,18 +31,6 @@ import { settings } from '../settings.js';
  * takes it after that.
  */
 const LOCK_LEASES = 5;
-
-/** Tag on AWS Batch instead of here when the delta is this large. */
-export interface NightlyFleet {
-  /** Images at or above which the run goes to the fleet (0: always). */
-  threshold: number;
-  jobQueue: string;
-  jobDefinition: string;
-  /** Shards per array child (default: the fewest that fit the delta in AWS Batch's 10,000 children). */
-  shardsPerTask?: number;
-  /** Where the compact job (which then updates the current table) runs: a CPU queue. */
-  compact?: CompactTarget;
-}
 
 export interface NightlyOptions {
   /** Holds current/, current.json, nightly.json, runs/<time>/ and nightly.lock. */
@@ -89,7 +78,7 @@ export interface NightlyResult {
   /** A dry run: nothing was written; the previous run a real nightly would finish first, if any. */
   dryRun?: { unfinished?: string };
   /** ...or submitted to the fleet: the array job and the job that compacts it and updates the current table. */
-  submitted?: Omit<Submitted, 'requests'> & { requests?: Submitted['requests'] };
+  submitted?: FleetSubmitted;
 }
 
 /** A nightly run tagged here always compacts: that is what updates the current table. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { resultFiles } from '../rundir/result-files.js';
-import { streamResultFiles } from '../listen/streams.js';
+import { streamResultFiles } from '../rundir/stream-sessions.js';
 import { joinManifest, type JoinCounts, type JoinResult } from '../current/join.js';
 import { readCurrent, rootId } from '../rundir/current.js';
 import type { LocalCopy } from '../sql/duckdb.js';

@@ -4,22 +4,11 @@ import { isHeld } from '../lease/lease.js';
 import { committedShards } from '../rundir/commits.js';
 import { runLayout } from '../rundir/layout.js';
 import { loadPlan, type Plan } from '../rundir/plan-file.js';
-import { resultFiles } from '../rundir/result-files.js';
-import { deleteObjects, listFolders, listObjects, writeBytes } from '../storage/storage.js';
-import { streamLayout } from './session.js';
+import { deleteObjects, listObjects, writeBytes } from '../storage/storage.js';
+import { streamLayout, streamSessions } from '../rundir/stream-sessions.js';
 
 /** A stream session is kept this long after it was opened: long past any Inventory report that lists what it tagged. */
 export const STREAM_RETENTION_DAYS = 7;
-
-/** The stream sessions under a nightly root, oldest first. */
-export async function streamSessions(root: string): Promise<string[]> {
-  return (await listFolders(streamLayout.dir(root))).map((f) => f.replace(/\/$/, '')).sort();
-}
-
-/** Every Parquet file holding rows the stream tagged (a closed session's merged files, an open one's staged ones). */
-export async function streamResultFiles(root: string): Promise<string[]> {
-  return (await Promise.all((await streamSessions(root)).map(resultFiles))).flat();
-}
 
 export interface StreamSettlement {
   compacted: number;
