@@ -31,29 +31,44 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
+/**
+ * The kind of change an S3 event name is, for the live (current) object; undefined for events that
+ * leave it as it was: other types (lifecycle transitions, restores, tagging), and in a versioned
+ * bucket the permanent delete of one version (`ObjectRemoved:Delete` with a versionId), which may be
+ * a noncurrent one: the Inventory settles those at night.
+ */
+function s3Kind(name: string, versioned: boolean): ObjectEvent['kind'] | undefined {
+  if (name.startsWith('ObjectCreated:')) return 'created';
+  if (name === 'ObjectRemoved:DeleteMarkerCreated' || (name.startsWith('ObjectRemoved:') && !versioned)) return 'removed';
+  return undefined;
+}
+
 /** S3's own notification (eventVersion 2.x): keys URL-encoded as form data ("+" a space). */
 function fromS3Records(records: unknown[]): ObjectEvent[] {
-  return records.map((r, i) => {
+  return records.flatMap((r, i) => {
     if (!isObject(r) || !isObject(r.s3) || !isObject(r.s3.bucket) || !isObject(r.s3.object)) throw new BadMessage(`Records[${i}] has no s3.bucket and s3.object`);
-    const name = str(r.eventName) ?? '';
-    const kind = name.startsWith('ObjectCreated:') ? 'created' : name.startsWith('ObjectRemoved:') ? 'removed' : undefined;
-    const bucket = str(r.s3.bucket.name);
-    const key = str(r.s3.object.key);
-    if (!kind || !bucket || key === undefined) throw new BadMessage(`Records[${i}]: event "${name}" on ${bucket ?? '?'}/${key ?? '?'} is not an object created or removed`);
     const o = r.s3.object;
-    return { kind, uri: `s3://${bucket}/${decodeInventoryKey(key)}`, etag: bareEtag(o.eTag), size: num(o.size), sequencer: str(o.sequencer), time: str(r.eventTime) ?? new Date().toISOString() };
+    const kind = s3Kind(str(r.eventName) ?? '', str(o.versionId) !== undefined && str(o.versionId) !== 'null');
+    const bucket = str(r.s3.bucket.name);
+    const key = str(o.key);
+    if (!bucket || key === undefined) throw new BadMessage(`Records[${i}]: no bucket name or object key`);
+    if (!kind) return [];
+    return [{ kind, uri: `s3://${bucket}/${decodeInventoryKey(key)}`, etag: bareEtag(o.eTag), size: num(o.size), sequencer: str(o.sequencer), time: str(r.eventTime) ?? new Date().toISOString() }];
   });
 }
 
 /** The EventBridge form (detail-type "Object Created" / "Object Deleted"): keys as they are. */
 function fromEventBridge(e: Json): ObjectEvent[] {
   const type = e['detail-type'];
-  const kind = type === 'Object Created' ? 'created' : type === 'Object Deleted' ? 'removed' : undefined;
   const d = e.detail;
-  if (!kind || !isObject(d) || !isObject(d.bucket) || !isObject(d.object)) throw new BadMessage(`EventBridge event "${String(type)}" is not an object created or deleted`);
+  if (!isObject(d) || !isObject(d.bucket) || !isObject(d.object)) throw new BadMessage(`EventBridge event "${String(type)}" has no detail.bucket and detail.object`);
+  // "Permanently Deleted" with a version id removes one version, maybe a noncurrent one: left to the Inventory.
+  const oneVersion = d['deletion-type'] === 'Permanently Deleted' && str(d.object['version-id']) !== undefined;
+  const kind = type === 'Object Created' ? 'created' : type === 'Object Deleted' && !oneVersion ? 'removed' : undefined;
   const bucket = str(d.bucket.name);
   const key = str(d.object.key);
   if (!bucket || key === undefined) throw new BadMessage('EventBridge event without detail.bucket.name and detail.object.key');
+  if (!kind) return [];
   return [{ kind, uri: `s3://${bucket}/${key}`, etag: bareEtag(d.object.etag), size: num(d.object.size), sequencer: str(d.object.sequencer), time: str(e.time) ?? new Date().toISOString() }];
 }
 
