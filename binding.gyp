@@ -11,6 +11,11 @@
       "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
     },
     {
+      "target_name": "imgtag_pixels",
+      "sources": ["native/pixel_table.c"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
+    },
+    {
       "target_name": "imgtag_heif_extent",
       "sources": ["native/heif_extent_addon.c", "native/heif_extent.c"],
       "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]

@@ -31,13 +31,13 @@ function node(opType: string, inputs: string[], output: string, attribute: Onnx.
 const constant = (t: Onnx.ITensorProto): Onnx.INodeProto => node('Constant', [], t.name!, [{ name: 'value', type: AttributeType.TENSOR, t }]);
 const intAttr = (name: string, i: number): Onnx.IAttributeProto => ({ name, type: AttributeType.INT, i });
 
-function dimOf(d: Onnx.TensorShapeProto.IDimension): number | string {
+export function dimOf(d: Onnx.TensorShapeProto.IDimension): number | string {
   const v = d.dimValue;
   if (v !== null && v !== undefined && Number(v) > 0) return Number(v);
   return d.dimParam || '?';
 }
 
-function modelInput(graph: Onnx.IGraphProto, name: string): Onnx.IValueInfoProto {
+export function modelInput(graph: Onnx.IGraphProto, name: string): Onnx.IValueInfoProto {
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   const input = inputs.find((i) => i.name === name);
@@ -46,7 +46,7 @@ function modelInput(graph: Onnx.IGraphProto, name: string): Onnx.IValueInfoProto
 }
 
 /** A float16 output is cast to float32 inside the model, under its own name: post-processing reads float32 only. */
-function floatOutput(graph: Onnx.IGraphProto, name: string): void {
+export function floatOutput(graph: Onnx.IGraphProto, name: string): void {
   const out = (graph.output ?? []).find((o) => o.name === name);
   const tensorType = out?.type?.tensorType;
   if (!tensorType || tensorType.elemType !== DataType.FLOAT16) return;
@@ -77,19 +77,14 @@ export function withPixelInput(bytes: Uint8Array, input: ModelSpec['input'], out
   const batchDim = dims[0];
   const original: ModelInput = { fixedBatch: typeof batchDim === 'number' ? batchDim : undefined, dims: dims.slice(1), elemType };
 
-  // Transpose and channel order work on bytes, before the cast: a quarter of the memory traffic.
   const nchw = input.layout === 'NCHW';
-  const nodes: Onnx.INodeProto[] = [];
-  let x = PIXEL_INPUT;
+  const bytes8 = byteSteps(input);
+  const nodes: Onnx.INodeProto[] = [...bytes8.nodes];
+  let x = bytes8.out;
   const step = (opType: string, out: string, inputs: string[] = [], attribute: Onnx.IAttributeProto[] = []) => {
     nodes.push(node(opType, [x, ...inputs], out, attribute));
     x = out;
   };
-  if (nchw) step('Transpose', 'imgtag/nchw', [], [{ name: 'perm', type: AttributeType.INTS, ints: [0, 3, 1, 2] }]);
-  if (input.channels !== 'RGB') {
-    nodes.push(constant({ name: 'imgtag/order', dims: [3], dataType: DataType.INT64, int64Data: [2, 1, 0] }));
-    step('Gather', 'imgtag/ordered', ['imgtag/order'], [intAttr('axis', nchw ? 1 : 3)]);
-  }
   step('Cast', 'imgtag/float', [], [intAttr('to', DataType.FLOAT)]);
   // value = pixel * (scale / std) - mean / std, per channel: a BatchNormalization with mean 0 and
   // variance 1 does it over whole channel planes (elementwise Mul/Add would broadcast 3 values at a time).
@@ -109,12 +104,36 @@ export function withPixelInput(bytes: Uint8Array, input: ModelSpec['input'], out
   }
   if (elemType === 'float16') step('Cast', input.name, [], [intAttr('to', DataType.FLOAT16)]);
 
+  graph.input = [pixelInput(input, batchDim), ...(graph.input ?? []).filter((i) => i !== found)];
+  graph.node = [...nodes, ...(graph.node ?? [])];
+  return { bytes: onnx.ModelProto.encode(model).finish(), original };
+}
+
+/** The uint8 [batch, height, width, 3] input that replaces the model's own. */
+export function pixelInput(input: ModelSpec['input'], batchDim: number | string | undefined): Onnx.IValueInfoProto {
   const batch: Onnx.TensorShapeProto.IDimension = typeof batchDim === 'number' ? { dimValue: batchDim } : { dimParam: 'batch' };
-  const pixels: Onnx.IValueInfoProto = {
+  return {
     name: PIXEL_INPUT,
     type: { tensorType: { elemType: DataType.UINT8, shape: { dim: [batch, { dimValue: input.height }, { dimValue: input.width }, { dimValue: 3 }] } } },
   };
-  graph.input = [pixels, ...(graph.input ?? []).filter((i) => i !== found)];
-  graph.node = [...nodes, ...(graph.node ?? [])];
-  return { bytes: onnx.ModelProto.encode(model).finish(), original };
+}
+
+/**
+ * Transpose and channel order, done on bytes before any cast (a quarter of the memory traffic):
+ * the nodes from PIXEL_INPUT and the name of their result (PIXEL_INPUT itself when there are none).
+ */
+export function byteSteps(input: ModelSpec['input']): { nodes: Onnx.INodeProto[]; out: string } {
+  const nchw = input.layout === 'NCHW';
+  const nodes: Onnx.INodeProto[] = [];
+  let out = PIXEL_INPUT;
+  if (nchw) {
+    nodes.push(node('Transpose', [out], 'imgtag/nchw', [{ name: 'perm', type: AttributeType.INTS, ints: [0, 3, 1, 2] }]));
+    out = 'imgtag/nchw';
+  }
+  if (input.channels !== 'RGB') {
+    nodes.push(constant({ name: 'imgtag/order', dims: [3], dataType: DataType.INT64, int64Data: [2, 1, 0] }));
+    nodes.push(node('Gather', [out, 'imgtag/order'], 'imgtag/ordered', [intAttr('axis', nchw ? 1 : 3)]));
+    out = 'imgtag/ordered';
+  }
+  return { nodes, out };
 }

@@ -1,9 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
+import type { Prequantized } from './prequantize.js';
 
 export interface SessionThreadInit {
   bytes: Uint8Array;
   options: InferenceSession.SessionOptions;
+  /** Used instead of `bytes` when its probe gives an exact table and the table's addon is built. */
+  prequantized?: Prequantized & { height: number; width: number };
 }
 
 export type SessionRequest =
@@ -11,7 +14,7 @@ export type SessionRequest =
   | { type: 'release' };
 
 export type SessionReply =
-  | { type: 'ready'; outputs: { name: string; shape?: (number | string)[] }[] }
+  | { type: 'ready'; outputs: { name: string; shape?: (number | string)[] }[]; prequantized: boolean }
   | { type: 'error'; message: string }
   | { type: 'result'; id: number; data: Float32Array }
   | { type: 'failed'; id: number; message: string };
@@ -27,6 +30,8 @@ export class RemoteSession {
   private constructor(
     private readonly worker: Worker,
     readonly outputs: { name: string; shape?: (number | string)[] }[],
+    /** Whether the thread feeds the model pre-quantized bytes (see prequantize.ts). */
+    readonly prequantized: boolean,
   ) {
     worker.on('message', (msg: SessionReply) => {
       if (msg.type !== 'result' && msg.type !== 'failed') return;
@@ -52,7 +57,7 @@ export class RemoteSession {
     const worker = new Worker(THREAD_SCRIPT, { workerData: init });
     return new Promise((resolve, reject) => {
       worker.once('message', (msg: SessionReply) => {
-        if (msg.type === 'ready') resolve(new RemoteSession(worker, msg.outputs));
+        if (msg.type === 'ready') resolve(new RemoteSession(worker, msg.outputs, msg.prequantized));
         else reject(new Error(msg.type === 'error' ? msg.message : `unexpected ${msg.type} from the inference thread`));
       });
       worker.once('error', reject);

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { SessionReply, SessionRequest, SessionThreadInit } from './remote-session.js';
+import { probePixels, readTable, tableAddon } from './quant-table.js';
 
 /**
  * Entry point of the inference thread. onnxruntime-node runs a model synchronously on the calling
@@ -10,14 +11,34 @@ const init = workerData as SessionThreadInit;
 const port = parentPort!;
 const post = (msg: SessionReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
+/**
+ * The pre-quantized model's table, from onnxruntime running the normalising graph's QuantizeLinear
+ * over every pixel value; undefined (the normalising model is used) when it is not exact or the
+ * table's addon is not built.
+ */
+async function quantTable(): Promise<Uint8Array | undefined> {
+  const pre = init.prequantized;
+  if (!pre || !tableAddon()) return undefined;
+  const probe = await ort.InferenceSession.create(pre.probe, init.options);
+  try {
+    const pixels = probePixels(pre.height, pre.width);
+    const out = await probe.run({ [probe.inputNames[0]!]: new ort.Tensor('uint8', pixels, [1, pre.height, pre.width, 3]) });
+    return readTable(pixels, out[probe.outputNames[0]!]!.data as Uint8Array, pre.nchw, pre.bgr);
+  } finally {
+    await probe.release();
+  }
+}
+
 let session: ort.InferenceSession;
+let table: Uint8Array | undefined;
 try {
-  session = await ort.InferenceSession.create(init.bytes, init.options);
+  table = await quantTable();
+  session = await ort.InferenceSession.create(table ? init.prequantized!.bytes : init.bytes, init.options);
   const outputs = session.outputNames.map((name) => {
     const m = session.outputMetadata.find((o) => o.name === name);
     return { name, shape: m && m.isTensor ? [...m.shape] : undefined };
   });
-  post({ type: 'ready', outputs });
+  post({ type: 'ready', outputs, prequantized: table !== undefined });
 } catch (e) {
   post({ type: 'error', message: (e as Error).message });
   process.exit(0);
@@ -32,6 +53,8 @@ async function runBatch(msg: Extract<SessionRequest, { type: 'run' }>): Promise<
   const perImage = height * width * 3;
   const step = msg.fixedBatch ?? msg.count;
   const parts: Float32Array[] = [];
+  // The batch is this thread's own (transferred): quantized in place, in one pass.
+  if (table) tableAddon()!.applyTable(msg.data.subarray(0, msg.count * perImage), table);
   for (let start = 0; start < msg.count; start += step) {
     const n = Math.min(step, msg.count - start);
     let chunk = msg.data.subarray(start * perImage, (start + n) * perImage);

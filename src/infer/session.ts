@@ -4,6 +4,7 @@ import type { ResolvedModel } from '../model/resolve.js';
 import type { Device } from '../defaults.js';
 import { deviceLoadError, executionProviders } from './device.js';
 import { withPixelInput, PIXEL_INPUT } from './pixel-input.js';
+import { prequantized } from './prequantize.js';
 import { RemoteSession } from './remote-session.js';
 import { postprocess, type ModelOutput } from './postprocess.js';
 
@@ -11,6 +12,8 @@ export interface SessionOptions {
   /** onnxruntime intra-op threads; default: all cores divided among the workers. */
   threads?: number;
   device?: Device;
+  /** Feed a model whose input feeds one uint8 QuantizeLinear its quantized bytes (default: on CPU). */
+  prequantize?: boolean;
 }
 
 /** The infer stage: a loaded model that turns a packed batch tensor into tags and/or an embedding per image. */
@@ -18,6 +21,8 @@ export interface Classifier {
   readonly model: ResolvedModel;
   /** Values per image in the output (the embedding length), when the model's metadata fixes it. */
   readonly outputSize?: number;
+  /** Whether the model is fed pre-quantized bytes (prequantize.ts) rather than normalising them itself. */
+  readonly prequantized?: boolean;
   /**
    * `pixels`: uint8 [count, height, width, 3], RGB; the model's pre-processing graph normalises them.
    * They are handed to the inference thread (their buffer is detached): do not use them afterwards.
@@ -36,8 +41,11 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
   const { spec, labels } = model;
   const device = opts.device ?? DEFAULTS.device;
   let wrapped: ReturnType<typeof withPixelInput>;
+  let pre: ReturnType<typeof prequantized>;
   try {
     wrapped = withPixelInput(model.bytes, spec.input, spec.output.name);
+    // CPU only: the table is onnxruntime's CPU arithmetic; other providers may round otherwise.
+    pre = device === 'cpu' && opts.prequantize !== false ? prequantized(model.bytes, spec.input, spec.output.name) : undefined;
   } catch (e) {
     if (e instanceof UserError) throw new UserError(`model ${spec.name} ${e.message}`);
     throw new UserError(`cannot read ${model.source} as an ONNX model: ${(e as Error).message}`);
@@ -52,6 +60,7 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
   try {
     session = await RemoteSession.create({
       bytes: wrapped.bytes,
+      prequantized: pre && { ...pre, height: spec.input.height, width: spec.input.width },
       options: {
         executionProviders: executionProviders(device),
         graphOptimizationLevel: 'all',
@@ -81,6 +90,7 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
   return {
     model,
     outputSize,
+    prequantized: session.prequantized,
     async classify(tensor, count) {
       const scores = await session.run({ input: PIXEL_INPUT, output: spec.output.name, data: tensor, count, imageDims: [height, width], fixedBatch });
       const classes = scores.length / count;
