@@ -54,6 +54,15 @@ export interface JoinOptions extends Omit<DuckSettings, 'keepOrder' | 'tempDir'>
 
 const URI = `CASE WHEN bucket IS NULL THEN key ELSE 's3://' || bucket || '/' || key END`;
 
+/** The join's own columns: never written into a table. */
+const HELPERS = 'uri_, tagged_, failed_';
+
+/**
+ * A result file's own columns, by name: without the join's helpers, nor the `failed_*` that tables
+ * written before this kept by mistake (each night added one more), so they leave the table.
+ */
+const rowColumns = (schema: string[]) => schema.filter((n) => n !== 'uri_' && n !== 'tagged_' && !n.startsWith('failed_')).map(sqlName).join(', ');
+
 /**
  * Rows per row group of the kept files: DuckDB's writer holds a row group per thread outside its
  * memory limit, and a current table's row (five tags) takes about 1 KB there.
@@ -111,7 +120,7 @@ async function foldStream(duck: Awaited<ReturnType<typeof openDuckDb>>, tagged: 
   await q(duck, `CREATE VIEW stream_files AS SELECT * FROM read_parquet(${sqlFiles(tagged.stream)}, union_by_name = true)`);
   const schema = (await duck.conn.runAndReadAll('DESCRIBE stream_files')).getRows().map((r) => String(r[0]));
   const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, schema.includes('error'), tagged.retryErrors === true);
-  await q(duck, `CREATE VIEW sf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_, ${schema.includes('error') ? 'error IS NOT NULL' : 'false'} AS failed_ FROM stream_files`);
+  await q(duck, `CREATE VIEW sf AS SELECT ${rowColumns(schema)}, ${URI} AS uri_, (${cond}) AS tagged_, ${schema.includes('error') ? 'error IS NOT NULL' : 'false'} AS failed_ FROM stream_files`);
   await q(
     duck,
     'CREATE TABLE s AS SELECT * EXCLUDE (rn) FROM (SELECT x.*, row_number() OVER (PARTITION BY x.uri_ ORDER BY x.tagged_at DESC) AS rn ' +
@@ -149,7 +158,7 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
       const schema = (await duck.conn.runAndReadAll('DESCRIBE tagged_files')).getRows().map((r) => String(r[0]));
       const hasError = schema.includes('error');
       const cond = taggedCondition(schema.filter((name) => name.startsWith('model_')), tagged.models, hasError, tagged.retryErrors === true);
-      await q(duck, `CREATE VIEW tf AS SELECT *, ${URI} AS uri_, (${cond}) AS tagged_, ${hasError ? 'error IS NOT NULL' : 'false'} AS failed_ FROM tagged_files`);
+      await q(duck, `CREATE VIEW tf AS SELECT ${rowColumns(schema)}, ${URI} AS uri_, (${cond}) AS tagged_, ${hasError ? 'error IS NOT NULL' : 'false'} AS failed_ FROM tagged_files`);
       // The current table has one row per object: no grouping, which would hash every row in memory.
       // A lineage of runs has many: each object's newest row decides, so content that went A -> B -> A
       // is tagged again (the newest row carries B's tags), never counted as tagged by an older run.
@@ -182,8 +191,8 @@ export async function joinManifest(parts: string[], tagged: TaggedRows, dir: str
       await fsp.mkdir(keptDir, { recursive: true });
       // The table's rows that stay, but where the stream tagged the object since; and the stream's rows.
       const keptRows_ = [
-        ...(tagged.files.length > 0 ? [`SELECT tf.* EXCLUDE (uri_, tagged_) FROM tf ANTI JOIN gone ON tf.uri_ = gone.uri${streamRows > 0 ? ' ANTI JOIN s ON tf.uri_ = s.uri_' : ''}`] : []),
-        ...(streamRows > 0 ? ['SELECT s.* EXCLUDE (uri_, tagged_) FROM s'] : []),
+        ...(tagged.files.length > 0 ? [`SELECT tf.* EXCLUDE (${HELPERS}) FROM tf ANTI JOIN gone ON tf.uri_ = gone.uri${streamRows > 0 ? ' ANTI JOIN s ON tf.uri_ = s.uri_' : ''}`] : []),
+        ...(streamRows > 0 ? [`SELECT s.* EXCLUDE (${HELPERS}) FROM s`] : []),
       ];
       keptRows = await count(
         duck,

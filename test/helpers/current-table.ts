@@ -32,6 +32,9 @@ export async function currentTable(root: string): Promise<Record<string, unknown
     files.push(`'${file}'`);
   }
   const list = `[${files.join(', ')}]`;
+  // The results schema only: no column of the join's own (uri_, tagged_, failed_...).
+  const columns = (await duckdb(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`)).map((c) => String(c.column_name));
+  assert.deepEqual(columns.filter((c) => /^(uri_|tagged_|failed_\w*)$/.test(c)), [], 'no helper column in the current table');
   return duckdb(`SELECT key, etag, run_id, error, COLUMNS('^model_') FROM read_parquet(${list}, union_by_name = true) ORDER BY key`);
 }
 
