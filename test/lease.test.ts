@@ -99,3 +99,16 @@ test('clock skew: a lease or lock whose times lie in the future beyond its TTL i
   assert.match(res.stderr, /written 2027-06-01T00:00:00.000Z, in the future \(clock skew\?\): taken over as stale/);
   assert.equal((await readRunResults(run)).rows.length, 4);
 });
+
+test('a lock taken over while its holder stalled is not revived by the holder: stillHeld says so', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-stall-'));
+  const uri = path.join(dir, 'listener.json');
+  const got = await acquireLock(uri, 900);
+  assert.ok('lease' in got);
+  assert.equal(await got.lease.stillHeld(), true);
+  // Another process judged it dead (its expiry passed) and took it.
+  fs.writeFileSync(uri, JSON.stringify({ owner: 'nightly-host:1:abcd', since: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString() }));
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(await got.lease.stillHeld(), false);
+  assert.match(fs.readFileSync(uri, 'utf8'), /nightly-host/, 'the stalled holder\'s renewal left the new owner\'s lock alone');
+});

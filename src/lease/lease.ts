@@ -18,6 +18,8 @@ export interface Holder {
 
 export interface Lease {
   owner: string;
+  /** Whether the lock is still ours and unexpired, as the store has it now (a stalled holder may have lost it). */
+  stillHeld(): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -137,14 +139,19 @@ export async function acquireLock(uri: string, ttlMs: number, counter?: S3Counte
   }
   const renew = setInterval(async () => {
     const current = await readHolder(uri, ttlMs, counter).catch(() => undefined);
-    // A failed renewal is retried at the next tick; commit markers still guard exactly-once.
-    if (current?.holder.owner !== owner) return;
+    // A failed renewal is retried at the next tick; commit markers still guard exactly-once. An
+    // expired lock is not revived: another process may have judged it dead and acted on that.
+    if (current?.holder.owner !== owner || Date.parse(current.holder.expiresAt) <= Date.now()) return;
     // Our own lock: on S3 only if unchanged; locally an atomic replace, never a moment without the file.
     await (isS3Uri(uri) ? replaceIfUnchanged(uri, body(), current.etag, counter) : writeBytes(uri, body())).catch(() => undefined);
   }, ttlMs / 3);
   renew.unref();
   const lease: Lease = {
     owner,
+    async stillHeld() {
+      const current = await readHolder(uri, ttlMs, counter);
+      return current?.holder.owner === owner && Date.parse(current.holder.expiresAt) > Date.now();
+    },
     async release() {
       // Once only: a second delete could remove the lock another worker has taken since.
       if (!held.delete(lease)) return;
@@ -157,12 +164,6 @@ export async function acquireLock(uri: string, ttlMs: number, counter?: S3Counte
 }
 
 /** The lease on one shard of a run; undefined when another live worker holds it. */
-/** Whether a live holder has this lock now (nothing is taken). */
-export async function isHeld(uri: string): Promise<boolean> {
-  const seen = await readHolder(uri, leaseTtlMs());
-  return seen !== undefined && isLive(uri, seen, leaseTtlMs());
-}
-
 export async function acquireLease(run: string, shard: number, counter?: S3Counter): Promise<Lease | undefined> {
   const got = await acquireLock(runLayout.lease(run, shard), leaseTtlMs(), counter);
   return 'lease' in got ? got.lease : undefined;

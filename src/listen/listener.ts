@@ -127,6 +127,14 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   };
 
   /** Tag what the messages in hand created, record what they removed, then delete them. */
+  /** The session was taken from this listener (it stalled past its lease): a new one is opened. */
+  let lost = false;
+  const holdSession = async () => {
+    if (await session!.lease.stillHeld()) return;
+    lost = true;
+    throw new Error(`the stream session ${session!.run} is no longer this listener's (its lease expired): its batches go to a new session`);
+  };
+
   /** Whether the last batch failed: --until-empty then looks once more, long enough for its messages to come back. */
   let failed = false;
   let lookAgain = false;
@@ -142,6 +150,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
     const keepHidden = setInterval(() => void setVisibility(messages, opts.visibilitySeconds).catch(() => undefined), (opts.visibilitySeconds * 1000) / 3);
     try {
       let shard: number | undefined;
+      await holdSession();
       if (created.length > 0) {
         shard = await session!.stage(created.map((e) => ({ uri: e.uri, size: e.size, etag: e.etag })));
         const outcome = await tagger!.tag(shard);
@@ -149,6 +158,9 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       }
       if (removed.length > 0) await session!.recordDeletions(removed);
       if (shard !== undefined) await session!.savePlan();
+      // Deleted only while the session is still ours: had the nightly taken it (this listener stalled
+      // past its lease), the batch may not be in what it compacted; the messages then come back.
+      await holdSession();
       await remove(messages);
       const oldest = Math.min(...events.map((e) => Date.parse(e.time)).filter(Number.isFinite), Date.now());
       totals.batches += 1;
@@ -178,7 +190,8 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   await open();
   try {
     while (!opts.signal.aborted) {
-      if (session && Date.now() - session.openedAt > opts.sessionMinutes * 60_000 && hand.length === 0) {
+      if (session && (lost || Date.now() - session.openedAt > opts.sessionMinutes * 60_000) && hand.length === 0) {
+        lost = false;
         await settled();
         taggedBefore = tagged;
         tagged = new Set();

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { compactRun } from '../compact/compact.js';
-import { isHeld } from '../lease/lease.js';
+import { acquireLock, leaseTtlMs } from '../lease/lease.js';
 import { committedShards } from '../rundir/commits.js';
 import { runLayout } from '../rundir/layout.js';
 import { loadPlan, type Plan } from '../rundir/plan-file.js';
@@ -27,25 +27,37 @@ export interface StreamSettlement {
 export async function settleStreams(root: string, now = Date.now()): Promise<StreamSettlement> {
   const out: StreamSettlement = { compacted: 0, retired: 0, open: 0 };
   for (const session of await streamSessions(root)) {
-    if (await isHeld(streamLayout.lease(session))) {
+    // Taken, not just looked at: a listener that stalled past its lease finds it gone and starts a
+    // new session rather than adding batches to one being compacted.
+    const got = await acquireLock(streamLayout.lease(session), leaseTtlMs());
+    if ('holder' in got) {
       out.open += 1;
       continue;
     }
-    const plan = await loadPlan(session).catch(() => undefined);
-    if (plan?.stream === undefined) continue;
-    if (now - Date.parse(plan.createdAt) > STREAM_RETENTION_DAYS * 86_400_000) {
-      const files: string[] = [];
-      for await (const o of listObjects(`${session}/`)) files.push(o.uri);
-      await deleteObjects(files);
-      out.retired += 1;
-      continue;
+    try {
+      out[await settleSession(session, now)] += 1;
+    } finally {
+      await got.lease.release();
     }
-    await closeSession(session, plan);
-    const c = await compactRun(session);
-    if (c.status === 'compacted') out.compacted += 1;
-    else if (c.status !== 'already') throw new UserError(`the stream session ${session} could not be compacted (${c.status}): run the nightly again`);
   }
   return out;
+}
+
+/** One closed session: retired when old, else closed for good and compacted. */
+async function settleSession(session: string, now: number): Promise<'compacted' | 'retired' | 'open'> {
+  const plan = await loadPlan(session).catch(() => undefined);
+  if (plan?.stream === undefined) return 'open';
+  if (now - Date.parse(plan.createdAt) > STREAM_RETENTION_DAYS * 86_400_000) {
+    const files: string[] = [];
+    // The lease file last: it is released (deleted) by the caller.
+    for await (const o of listObjects(`${session}/`)) if (o.uri !== streamLayout.lease(session)) files.push(o.uri);
+    await deleteObjects(files);
+    return 'retired';
+  }
+  await closeSession(session, plan);
+  const c = await compactRun(session);
+  if (c.status !== 'compacted' && c.status !== 'already') throw new UserError(`the stream session ${session} could not be compacted (${c.status}): run the nightly again`);
+  return 'compacted';
 }
 
 /** A dead listener's session: its committed batches are the session; an uncommitted last one is dropped. */
