@@ -64,6 +64,18 @@ test('the int8 model is fed pre-quantized bytes; the fp16 and fp32 models are no
   }
 });
 
+test("the table's native pass equals a byte-by-byte lookup (SIMD blocks and the tail)", (t) => {
+  const addon = tableAddon();
+  if (!addon) return t.skip('the table addon is not built');
+  const table = Uint8Array.from({ length: 768 }, (_, i) => (i * 167 + 13) & 255);
+  for (const n of [3, 189, 192, 195, 435, 224 * 224 * 3]) {
+    const pixels = Uint8Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 24);
+    const want = pixels.map((v, i) => table[(i % 3) * 256 + v]!);
+    addon.applyTable(pixels, table);
+    assert.deepEqual(pixels, want, `${n} bytes`);
+  }
+});
+
 test('JPEG fast path: identical top-5 on the 500 ImageNet samples', async () => {
   const got = await Promise.all(jpegs().map((b) => decodeJpegFast(b, [TARGET])));
   await assertSame('JPEG fast path', got.filter((g) => g !== undefined).map((g) => g.pixels[0]!));
