@@ -40,7 +40,8 @@ export type ListenEvent =
   | { event: 'batch-open'; messages: number }
   | { event: 'dead-letter'; messageId: string; reason: string }
   | { event: 'batch-failed'; messages: number; message: string }
-  | { event: 'listen-stop'; reason: string; batches: number; images: number };
+  | { event: 'listen-stop'; reason: string; batches: number; images: number }
+  | { event: 'notice'; message: string };
 
 interface InHand {
   message: Message;
@@ -109,14 +110,17 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
     tagger = undefined;
   };
 
+  /** A batch call per 10 messages; entries SQS refused are said (a message not deleted comes back, and is skipped as tagged). */
+  const perTen = async (messages: Message[], what: string, call: (entries: { Id: string; ReceiptHandle: string }[]) => Promise<{ Failed?: { Id?: string; Message?: string }[] }>) => {
+    for (const out of await Promise.all(chunks(messages, SQS_BATCH).map((c) => call(c.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })))))) {
+      for (const f of out.Failed ?? []) log({ event: 'notice', message: `SQS did not ${what} a message: ${f.Message ?? 'no reason given'}` });
+    }
+  };
   const setVisibility = (messages: Message[], seconds: number) =>
-    Promise.all(
-      chunks(messages, SQS_BATCH).map((c) =>
-        sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: opts.queueUrl, Entries: c.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: seconds })) })),
-      ),
-    );
-  const remove = (messages: Message[]) =>
-    Promise.all(chunks(messages, SQS_BATCH).map((c) => sqs.send(new DeleteMessageBatchCommand({ QueueUrl: opts.queueUrl, Entries: c.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }))));
+    perTen(messages, 'change the visibility of', (entries) => sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: opts.queueUrl, Entries: entries.map((e) => ({ ...e, VisibilityTimeout: seconds })) })));
+  const remove = (messages: Message[]) => perTen(messages, 'delete', (entries) => sqs.send(new DeleteMessageBatchCommand({ QueueUrl: opts.queueUrl, Entries: entries })));
+  /** Keep messages hidden from the moment their batch is taken until they are deleted or given back. */
+  const keepHidden = (messages: Message[]) => setInterval(() => void setVisibility(messages, opts.visibilitySeconds).catch(() => undefined), (opts.visibilitySeconds * 1000) / 3);
 
   /** A message that is not an S3 event: to the dead-letter queue with its reason, then off this queue. */
   const deadLetter = async (m: Message, reason: string) => {
@@ -138,7 +142,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   /** Whether the last batch failed: --until-empty then looks once more, long enough for its messages to come back. */
   let failed = false;
   let lookAgain = false;
-  const flush = async (batch: InHand[]) => {
+  const flush = async (batch: InHand[], hidden: NodeJS.Timeout) => {
     const started = performance.now();
     const events = latestPerObject(batch.flatMap((h) => h.events));
     const created = events.filter((e) => e.kind === 'created' && isImageUri(e.uri) && !seen(`${e.uri}\n${e.etag}`));
@@ -146,8 +150,6 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
     for (const e of created) tagged.add(`${e.uri}\n${e.etag}`);
     const removed = events.filter((e) => e.kind === 'removed');
     const messages = batch.map((h) => h.message);
-    // Tagging may outlast the visibility timeout: keep the messages hidden until they are deleted.
-    const keepHidden = setInterval(() => void setVisibility(messages, opts.visibilitySeconds).catch(() => undefined), (opts.visibilitySeconds * 1000) / 3);
     try {
       let shard: number | undefined;
       await holdSession();
@@ -176,7 +178,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       const last = messages.filter((m) => maxReceives !== undefined && Number(m.Attributes?.ApproximateReceiveCount) >= maxReceives);
       for (const m of last) await deadLetter(m, `tagging failed ${m.Attributes?.ApproximateReceiveCount} times, last: ${reason}`).catch(() => undefined);
     } finally {
-      clearInterval(keepHidden);
+      clearInterval(hidden);
     }
   };
 
@@ -237,9 +239,11 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       if (due && !opts.signal.aborted) {
         const batch = hand;
         hand = [];
+        // Hidden while it waits for the batch before it, and while it is tagged.
+        const hidden = keepHidden(batch.map((h) => h.message));
         await settled();
         failed = false;
-        tagging = flush(batch);
+        tagging = flush(batch, hidden);
         continue;
       }
       if (opts.untilEmpty && received.length === 0 && hand.length === 0) {
