@@ -117,3 +117,28 @@ test('nightly --include/--exclude: only the keys kept are tagged and in the curr
   assert.equal(field(dropped.stdout, 'images'), '0');
   assert.equal(field(dropped.stdout, 'deleted since parent'), '2');
 });
+
+test('nightly --abandon-previous: an operator gives up the previous unfinished run; tonight plans again what it would have tagged, and it never becomes the table', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-nightly-abandon-'));
+  const keys = path.join(root, 'keys.txt');
+  fs.writeFileSync(keys, imagenetFiles().slice(0, 4).map((f) => path.join(IMAGENET_DIR, f)).join('\n'));
+  // The previous night's run, stuck: shard 0 held by another host's live lease (its fleet job stopped by hand).
+  const run = path.join(root, 'runs', 'stuck');
+  assert.equal((await imgtag(['plan', '--manifest', keys, '--run', run, '--shard-size', '2'])).code, 0);
+  fs.writeFileSync(path.join(root, 'nightly.json'), JSON.stringify({ version: 1, run }));
+  fs.mkdirSync(path.join(run, 'leases'), { recursive: true });
+  const live = { owner: 'other-host:7:abcd', since: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString() };
+  fs.writeFileSync(path.join(run, 'leases', 'part-00000.json'), JSON.stringify(live));
+  assert.equal((await imgtag(['nightly', '--root', root, '--manifest', keys])).code, 3, 'without it: retry later');
+
+  const res = await imgtag(['nightly', '--root', root, '--manifest', keys, '--abandon-previous']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(field(res.stdout, 'abandoned') ?? '', /stuck \(not finished; planned again from the current table\)/);
+  assert.equal(field(res.stdout, 'images'), '4');
+  const table = JSON.parse(fs.readFileSync(path.join(root, 'current.json'), 'utf8')) as { run: string; rows: number };
+  assert.deepEqual([table.rows, table.run === run], [4, false]);
+  // The next night knows nothing of it.
+  const next = await imgtag(['nightly', '--root', root, '--manifest', keys]);
+  assert.equal(next.code, 0, next.stderr);
+  assert.equal(field(next.stdout, 'abandoned'), undefined);
+});

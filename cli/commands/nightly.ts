@@ -25,6 +25,7 @@ type NightlyFlags = RunFlags &
     compactJobQueue?: string;
     compactJobDefinition?: string;
     dryRun?: boolean;
+    abandonPrevious?: boolean;
   };
 
 function resultRows(res: NightlyResult): [string, string | number][] {
@@ -33,6 +34,7 @@ function resultRows(res: NightlyResult): [string, string | number][] {
   return [
     ['run', res.dryRun ? `${res.run} (dry run: nothing was written)` : res.nothingToDo ? 'none: nothing new, changed or deleted since the parent, so the dataset and the current table are as they were' : res.run],
     ...(res.dryRun?.unfinished ? [['previous run', `${res.dryRun.unfinished} is not in the current table yet: a real nightly finishes it first`] as [string, string]] : []),
+    ...(res.abandoned ? [['abandoned', `${res.abandoned} (not finished; planned again from the current table)`] as [string, string]] : []),
     ['parent', res.parent ?? '(none: first run)'],
     ['models', res.models.join(', ')],
     ...(changed ? [['model change', `${res.parentModels!.join(', ')} -> ${res.models.join(', ')}`] as [string, string]] : []),
@@ -71,6 +73,7 @@ export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
         .option('--shards-per-task <k>', 'fleet: shards per array child (default: the fewest that fit the delta in 10,000 children)', int(1))
         .option('--compact-job-queue <arn>', 'fleet: queue of the compact job that then updates the current table (terraform output planning_queue)')
         .option('--compact-job-definition <arn>', 'fleet: its job definition (terraform output compact_job_definition)')
+        .option('--abandon-previous', "give up the previous nightly's unfinished run (after stopping its runaway fleet job with aws batch terminate-job): it is not finished or resubmitted, and tonight plans again what it would have tagged")
         .option('--dry-run', 'plan in a scratch folder and say what would be done (for a fleet delta, the SubmitJob requests): nothing under --root changes, nothing is tagged or submitted'),
     )),
   ).action(
@@ -84,7 +87,7 @@ export function nightlyCommand(program: Command, cli: Cli, act: Act): void {
       try {
         const { runNightly } = await import('../../src/nightly/nightly.js');
         res = await runNightly(
-          { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards, ...(o.include || o.exclude ? { filter: { include: o.include, exclude: o.exclude } } : {}) }, run: { ...o, models: o.model, s3: cli.s3(), stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, retryErrors: o.retryErrors, glueTable: o.glueTable, dataset: o.dataset, maxDeletions: o.maxDeletions, dryRun: o.dryRun, fleet },
+          { root: o.root, source: manifestSource(o), plan: { shardSize: o.shardSize, shards: o.shards, ...(o.include || o.exclude ? { filter: { include: o.include, exclude: o.exclude } } : {}) }, run: { ...o, models: o.model, s3: cli.s3(), stop: stopOnSignals(o.stopTimeout) }, newObjectsOnly: o.newObjectsOnly, retryErrors: o.retryErrors, glueTable: o.glueTable, dataset: o.dataset, maxDeletions: o.maxDeletions, dryRun: o.dryRun, abandonPrevious: o.abandonPrevious, fleet },
           cli.log,
         );
       } catch (e) {

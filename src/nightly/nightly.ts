@@ -58,6 +58,12 @@ export interface NightlyOptions {
    * nothing under the root changes (no plan, no nightly.json, no current table), nothing is tagged.
    */
   dryRun?: boolean;
+  /**
+   * Give up the previous nightly's unfinished run (an operator stopped its runaway fleet job): it is
+   * not finished or resubmitted; tonight plans against the current table, so what that run would
+   * have tagged is planned again. Its committed shards stay in its folder, in no table.
+   */
+  abandonPrevious?: boolean;
   fleet?: NightlyFleet;
 }
 
@@ -67,6 +73,8 @@ export interface NightlyResult {
   parent?: string;
   /** The previous nightly's run, finished here first (a crash had left it unfinished). */
   resumedParent?: RunSummary;
+  /** The previous nightly's unfinished run, given up on (--abandon-previous). */
+  abandoned?: string;
   plan: Plan;
   /** Model ids of this run, and of the previous nightly where they differ (a version change). */
   models: string[];
@@ -81,6 +89,13 @@ export interface NightlyResult {
   submitted?: FleetSubmitted;
 }
 
+/** Mark the previous run, if the current table does not reflect it yet, as given up on; answers it. */
+async function abandonPrevious(root: string, latest: LatestRun | undefined): Promise<string | undefined> {
+  if (latest === undefined || latest.abandoned || (await readCurrent(root))?.run === latest.run) return undefined;
+  await writeLatestRun(root, { ...latest, abandoned: true });
+  return latest.run;
+}
+
 /** A nightly run tagged here always compacts: that is what updates the current table. */
 const localRun = (opts: NightlyOptions, run: string): RunOptions => ({ ...opts.run, run, compact: opts.run.compact || undefined });
 
@@ -91,7 +106,7 @@ const localRun = (opts: NightlyOptions, run: string): RunOptions => ({ ...opts.r
  * unfinished shards are resubmitted (see resumeFleetRun).
  */
 async function settlePrevious(root: string, latest: LatestRun | undefined, opts: NightlyOptions, log: (e: RunEvent) => void): Promise<RunSummary | undefined> {
-  if (latest === undefined || (await readCurrent(root))?.run === latest.run) return undefined;
+  if (latest === undefined || latest.abandoned || (await readCurrent(root))?.run === latest.run) return undefined;
   const plan = await loadPlan(latest.run);
   if (latest.fleet !== undefined) {
     const committed = (await committedShards(latest.run)).size;
@@ -128,7 +143,9 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
   try {
     // First, what a crash between tables left: from now on readers see one table again.
     await tidyCurrent(root);
-    const latest = await readLatestRun(root);
+    let latest = await readLatestRun(root);
+    const abandoned = opts.abandonPrevious ? await abandonPrevious(root, latest) : undefined;
+    if (abandoned) latest = { ...latest!, abandoned: true };
     const resumedParent = await settlePrevious(root, latest, opts, log);
     // An Inventory configuration's first report comes within 48 hours: until then, a quiet wait.
     const source = await awaitInventory(root, opts.source);
@@ -140,7 +157,7 @@ export async function runNightly(opts: NightlyOptions, log: (e: RunEvent) => voi
     const planning = exitOnSignal('planning the nightly', opts.run.stop, () => got.lease.release());
     const plan = await createPlan(source, run, planOptions(root, latest, models, opts)).finally(planning);
     // The plan read the current table it joined against: its run is the parent.
-    const result: NightlyResult = { run, parent: plan.current?.base, resumedParent, plan, models, parentModels: latest?.models };
+    const result: NightlyResult = { run, parent: plan.current?.base, resumedParent, ...(abandoned ? { abandoned } : {}), plan, models, parentModels: latest?.models };
     if (nothingChanged(plan)) {
       await deleteTree(run);
       return { ...result, nothingToDo: true };

@@ -76,6 +76,8 @@ export interface LatestRun {
   fleet?: string;
   /** How often later nightlies resubmitted the run's unfinished shards after its fleet job ended. */
   resubmits?: number;
+  /** Given up on by an operator (nightly --abandon-previous): never finished, never the table. */
+  abandoned?: boolean;
 }
 
 export async function readLatestRun(root: string): Promise<LatestRun | undefined> {
