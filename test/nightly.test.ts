@@ -70,17 +70,22 @@ test('a second nightly is refused while one holds the lock: a normal overlap, ex
   assert.equal(fs.existsSync(path.join(root, 'runs')), false, 'nothing was planned');
 });
 
-test('a previous nightly run with a shard under another host\'s live lease: exit 3 (run again later), not 1, and a line saying so', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-nightly-held-'));
+/** A nightly root whose previous run was planned and left unfinished, shard 0 held by another host's worker right now. */
+async function heldPreviousRun(name: string): Promise<{ root: string; keys: string; run: string }> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `imgtag-nightly-${name}-`));
   const keys = path.join(root, 'keys.txt');
   fs.writeFileSync(keys, imagenetFiles().slice(0, 4).map((f) => path.join(IMAGENET_DIR, f)).join('\n'));
-  // The previous night planned its run and crashed; another host's worker holds shard 0 right now.
   const run = path.join(root, 'runs', 'previous');
   assert.equal((await imgtag(['plan', '--manifest', keys, '--run', run, '--shard-size', '2'])).code, 0);
   fs.writeFileSync(path.join(root, 'nightly.json'), JSON.stringify({ version: 1, run }));
   fs.mkdirSync(path.join(run, 'leases'), { recursive: true });
   const live = { owner: 'other-host:7:abcd', since: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString() };
   fs.writeFileSync(path.join(run, 'leases', 'part-00000.json'), JSON.stringify(live));
+  return { root, keys, run };
+}
+
+test('a previous nightly run with a shard under another host\'s live lease: exit 3 (run again later), not 1, and a line saying so', async () => {
+  const { root, keys } = await heldPreviousRun('held');
   const res = await imgtag(['nightly', '--root', root, '--manifest', keys]);
   assert.equal(res.code, 3, res.stderr);
   assert.match(res.stderr, /has 1 shard\(s\) held by another worker's lease: run the nightly again later: exit 3/);
@@ -119,21 +124,13 @@ test('nightly --include/--exclude: only the keys kept are tagged and in the curr
 });
 
 test('nightly --abandon-previous: an operator gives up the previous unfinished run; tonight plans again what it would have tagged, and it never becomes the table', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-nightly-abandon-'));
-  const keys = path.join(root, 'keys.txt');
-  fs.writeFileSync(keys, imagenetFiles().slice(0, 4).map((f) => path.join(IMAGENET_DIR, f)).join('\n'));
-  // The previous night's run, stuck: shard 0 held by another host's live lease (its fleet job stopped by hand).
-  const run = path.join(root, 'runs', 'stuck');
-  assert.equal((await imgtag(['plan', '--manifest', keys, '--run', run, '--shard-size', '2'])).code, 0);
-  fs.writeFileSync(path.join(root, 'nightly.json'), JSON.stringify({ version: 1, run }));
-  fs.mkdirSync(path.join(run, 'leases'), { recursive: true });
-  const live = { owner: 'other-host:7:abcd', since: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString() };
-  fs.writeFileSync(path.join(run, 'leases', 'part-00000.json'), JSON.stringify(live));
+  // The previous night's run, stuck (its fleet job stopped by hand).
+  const { root, keys, run } = await heldPreviousRun('abandon');
   assert.equal((await imgtag(['nightly', '--root', root, '--manifest', keys])).code, 3, 'without it: retry later');
 
   const res = await imgtag(['nightly', '--root', root, '--manifest', keys, '--abandon-previous']);
   assert.equal(res.code, 0, res.stderr);
-  assert.match(field(res.stdout, 'abandoned') ?? '', /stuck \(not finished; planned again from the current table\)/);
+  assert.match(field(res.stdout, 'abandoned') ?? '', /previous \(not finished; planned again from the current table\)/);
   assert.equal(field(res.stdout, 'images'), '4');
   const table = JSON.parse(fs.readFileSync(path.join(root, 'current.json'), 'utf8')) as { run: string; rows: number };
   assert.deepEqual([table.rows, table.run === run], [4, false]);
