@@ -161,6 +161,14 @@ test('the stream and the nightly together: what the stream tagged is folded into
     s.sqs.send(s.queue, s3Notification('created', s.bucket, 'img/6.jpg', String(again.etag), 1));
     assert.equal((await imgtag([...s.args, '--batch-seconds', '1', '--until-empty'], s.env)).code, 0);
     assert.equal((await streamRows(s.root)).filter((r) => r.key === 'img/6.jpg').length, 2, 'two stream rows for one (key, ETag)');
+    // Uploaded and deleted a second later, the removal seen only after the upload was tagged.
+    const uploadedAt = new Date();
+    const brief = await uploadNotified(s.sqs, s.queue, s.bucket, 'img/brief.jpg', photo(30));
+    assert.equal((await imgtag([...s.args, '--batch-seconds', '1', '--until-empty'], s.env)).code, 0);
+    await deleteObjects([`s3://${s.bucket}/img/brief.jpg`]);
+    s.sqs.send(s.queue, s3Notification('removed', s.bucket, 'img/brief.jpg', undefined, undefined, new Date(uploadedAt.getTime() + 1000).toISOString()));
+    assert.equal((await imgtag([...s.args, '--batch-seconds', '1', '--until-empty'], s.env)).code, 0);
+    assert.ok(brief.etag);
 
     // "Now", before any nightly: the current table and the stream's rows, one row per live object.
     const nowFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'imgtag-now-')), 'now.parquet');
@@ -168,7 +176,7 @@ test('the stream and the nightly together: what the stream tagged is folded into
     assert.equal(now.code, 0, now.stderr);
     const live = await truth(s.bucket);
     const nowRows = await duckdb(`SELECT key, etag FROM read_parquet('${nowFile}') ORDER BY key`);
-    assert.deepEqual(nowRows.map((r) => [r.key, r.etag]), [...live].sort(([a], [b]) => (a < b ? -1 : 1)), 'one row per live object, at its ETag: img/3 removed, img/2 changed, img/6-9 new');
+    assert.deepEqual(nowRows.map((r) => [r.key, r.etag]), [...live].sort(([a], [b]) => (a < b ? -1 : 1)), 'one row per live object, at its ETag: img/3 removed, img/2 changed, img/6-9 new, img/brief gone though tagged after its removal');
 
     // The night: nothing to tag (the stream did it), one deletion, the stream's five rows folded in.
     const second = await nightly();

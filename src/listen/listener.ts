@@ -154,7 +154,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       let shard: number | undefined;
       await holdSession();
       if (created.length > 0) {
-        shard = await session!.stage(created.map((e) => ({ uri: e.uri, size: e.size, etag: e.etag })));
+        shard = await session!.stage(created.map((e) => ({ uri: e.uri, size: e.size, etag: e.etag, time: e.time })));
         const outcome = await tagger!.tag(shard);
         if (outcome.status === 'leased') throw new Error(`shard ${shard} of ${session!.run} is leased by another process`);
       }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { localCopies } from '../plan/delta.js';
 import { readCurrent } from '../rundir/current.js';
+import { loadPlan } from '../rundir/plan-file.js';
 import { openDuckDb, sqlFiles, sqlString } from '../sql/duckdb.js';
 import { listObjects, readText, uploadFile } from '../storage/storage.js';
 import { isS3Uri } from '../storage/uri.js';
@@ -16,6 +17,41 @@ export interface NowView {
   fromStream: number;
   /** Objects the stream saw removed since they were tagged. */
   removed: number;
+}
+
+/** When each object the stream tagged was uploaded (its event's time, staged with its batch), as NDJSON lines. */
+async function uploads(root: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const session of await streamSessions(root)) {
+    for await (const o of listObjects(`${session}/shards/`)) {
+      for (const line of (await readText(o.uri)).split('\n')) {
+        const r = line ? (JSON.parse(line) as { uri: string; etag?: string; time?: string }) : undefined;
+        if (r?.time) lines.push(JSON.stringify({ uri: r.uri, etag: r.etag ?? null, time: r.time }));
+      }
+    }
+  }
+  return lines;
+}
+
+/**
+ * The time the current table is as of: its run's Inventory report, where the manifest names one
+ * (`.../2026-12-05T01-00Z/manifest.json`), else when that run was planned.
+ */
+async function tableAsOf(run: string): Promise<string | undefined> {
+  const plan = await loadPlan(run).catch(() => undefined);
+  const dated = /\/(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})Z\/manifest\.json$/.exec(plan?.source.uri ?? '');
+  return dated ? `${dated[1]}T${dated[2]}:${dated[3]}:00Z` : plan?.createdAt;
+}
+
+/** An NDJSON file as a table with these columns (an empty file as an empty table). */
+async function ndjsonTable(duck: Awaited<ReturnType<typeof openDuckDb>>, name: string, file: string, lines: string[], columns: Record<string, string>): Promise<void> {
+  fs.writeFileSync(file, lines.join('\n'));
+  const cols = Object.entries(columns);
+  await duck.conn.runAndReadAll(
+    lines.length === 0
+      ? `CREATE TABLE ${name} (${cols.map(([c, t]) => `${c} ${t}`).join(', ')})`
+      : `CREATE TABLE ${name} AS SELECT * FROM read_json(${sqlString(file)}, format = 'newline_delimited', columns = {${cols.map(([c, t]) => `${c}: '${t}'`).join(', ')}})`,
+  );
 }
 
 /** Every removal the stream recorded, as NDJSON lines for DuckDB. */
@@ -40,20 +76,29 @@ export async function writeNowView(root: string, out: string): Promise<NowView> 
   try {
     const current = await localCopies(table?.files.map((f) => f.uri) ?? [], scratch, 'current');
     const stream = await localCopies(await streamResultFiles(root), scratch, 'stream');
-    const removedFile = path.join(scratch, 'removed.ndjson');
-    fs.writeFileSync(removedFile, (await removals(root)).join('\n'));
     const local = isS3Uri(out) ? path.join(scratch, 'now.parquet') : out;
+    const asOf = table ? await tableAsOf(table.run) : undefined;
     const duck = await openDuckDb({ memoryLimitMb: settings().joinMemoryMb, threads: os.availableParallelism(), tempDir: scratch });
     try {
       const uri = `CASE WHEN bucket IS NULL THEN key ELSE 's3://' || bucket || '/' || key END`;
       const parts = [...(current.length ? [`SELECT *, false AS from_stream_ FROM read_parquet(${sqlFiles(current)}, union_by_name = true)`] : []), ...(stream.length ? [`SELECT *, true AS from_stream_ FROM read_parquet(${sqlFiles(stream)}, union_by_name = true)`] : [])];
       if (parts.length === 0) throw new Error(`${root} has no current table and no stream rows yet`);
       await duck.conn.runAndReadAll(`CREATE VIEW all_rows AS ${parts.join(' UNION ALL BY NAME ')}`);
-      await duck.conn.runAndReadAll(`CREATE TABLE removed AS SELECT uri, max(time) AS time FROM read_json(${sqlString(removedFile)}, format = 'newline_delimited', columns = {uri: 'VARCHAR', time: 'TIMESTAMPTZ'}) GROUP BY uri`);
-      // Newest row per object; dropped where the stream saw it removed after that row was tagged.
+      await ndjsonTable(duck, 'removed_events', path.join(scratch, 'removed.ndjson'), await removals(root), { uri: 'VARCHAR', time: 'TIMESTAMPTZ' });
+      await duck.conn.runAndReadAll('CREATE TABLE removed AS SELECT uri, max(time) AS time FROM removed_events GROUP BY uri');
+      await ndjsonTable(duck, 'uploaded_events', path.join(scratch, 'uploaded.ndjson'), await uploads(root), { uri: 'VARCHAR', etag: 'VARCHAR', time: 'TIMESTAMPTZ' });
+      await duck.conn.runAndReadAll('CREATE TABLE uploaded AS SELECT uri, etag, min(time) AS time FROM uploaded_events GROUP BY uri, etag');
+      // Each row's time is the change it shows: a stream row's upload (its event), a table row's
+      // Inventory (or when it was tagged, if earlier). The newest row per object wins, and is
+      // dropped where the stream saw the object removed after that time.
+      const tableAt = asOf ? `least(a.tagged_at, TIMESTAMPTZ ${sqlString(asOf)})` : 'a.tagged_at';
       await duck.conn.runAndReadAll(
-        `CREATE TABLE now_rows AS SELECT r.* EXCLUDE (rn, uri_) FROM (SELECT *, ${uri} AS uri_, row_number() OVER (PARTITION BY ${uri} ORDER BY tagged_at DESC, from_stream_ DESC) AS rn FROM all_rows) r ` +
-          'ANTI JOIN removed ON removed.uri = r.uri_ AND removed.time > r.tagged_at WHERE r.rn = 1',
+        `CREATE VIEW timed AS SELECT a.*, ${uri.replace(/\b(bucket|key)\b/g, 'a.$1')} AS uri_, CASE WHEN a.from_stream_ THEN coalesce(u.time, a.tagged_at) ELSE ${tableAt} END AS at_ ` +
+          `FROM all_rows a LEFT JOIN uploaded u ON u.uri = ${uri.replace(/\b(bucket|key)\b/g, 'a.$1')} AND u.etag = a.etag`,
+      );
+      await duck.conn.runAndReadAll(
+        'CREATE TABLE now_rows AS SELECT r.* EXCLUDE (rn, uri_, at_) FROM (SELECT *, row_number() OVER (PARTITION BY uri_ ORDER BY at_ DESC, from_stream_ DESC) AS rn FROM timed) r ' +
+          'ANTI JOIN removed ON removed.uri = r.uri_ AND removed.time > r.at_ WHERE r.rn = 1',
       );
       const [rows, fromStream] = (await duck.conn.runAndReadAll('SELECT count(*), count(*) FILTER (WHERE from_stream_) FROM now_rows')).getRows()[0]!;
       const [removed] = (await duck.conn.runAndReadAll('SELECT count(*) FROM removed')).getRows()[0]!;

@@ -12,8 +12,8 @@ export interface StreamSession {
   plan: Plan;
   lease: Lease;
   openedAt: number;
-  /** Stage the next micro-batch's objects as a shard file; returns its number. */
-  stage(rows: ManifestRow[]): Promise<number>;
+  /** Stage the next micro-batch's objects as a shard file (with each upload's event time, for the now view); returns its number. */
+  stage(rows: (ManifestRow & { time?: string })[]): Promise<number>;
   /** Record removals (after their batch's rows are committed: the nightly reads them). */
   recordDeletions(events: ObjectEvent[]): Promise<void>;
   /** plan.json with the shard count and images so far (one PUT per batch). */

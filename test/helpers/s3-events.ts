@@ -7,7 +7,7 @@ const encodeKey = (k: string) => encodeURIComponent(k).replace(/%20/g, '+').repl
 let sequence = 0x100;
 
 /** One S3 event notification (eventVersion 2.1) as S3 sends it to SQS. */
-export function s3Notification(kind: 'created' | 'removed', bucket: string, key: string, etag?: string, size?: number): string {
+export function s3Notification(kind: 'created' | 'removed', bucket: string, key: string, etag?: string, size?: number, eventTime = new Date().toISOString()): string {
   const sequencer = (sequence++).toString(16).toUpperCase().padStart(18, '0');
   return JSON.stringify({
     Records: [
@@ -15,7 +15,7 @@ export function s3Notification(kind: 'created' | 'removed', bucket: string, key:
         eventVersion: '2.1',
         eventSource: 'aws:s3',
         awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
+        eventTime,
         eventName: kind === 'created' ? 'ObjectCreated:Put' : 'ObjectRemoved:Delete',
         s3: { s3SchemaVersion: '1.0', bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` }, object: { key: encodeKey(key), ...(etag ? { eTag: etag, size } : {}), sequencer } },
       },
