@@ -45,6 +45,15 @@ async function stream(name: string, visibilityTimeoutS = 30): Promise<Stream> {
   };
 }
 
+/** A listener sent `signal` as soon as it holds a batch's messages; its exit code. */
+function signalledOnceHolding(s: Stream, args: string[], signal: NodeJS.Signals): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...s.args, ...args, '--progress', 'json'], { env: s.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.on('data', (d: Buffer) => d.toString().includes('"event":"batch-open"') && child.kill(signal));
+    child.on('close', resolve);
+  });
+}
+
 /** Every row the stream staged under the root, from each session's committed shards. */
 async function streamRows(root: string): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
@@ -90,12 +99,8 @@ test('killed -9 in the middle of a batch: its messages come back after their vis
   try {
     for (let i = 0; i < 6; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
     // The first listener dies as it starts tagging its first batch.
-    await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...s.args, '--batch-size', '6', '--visibility-timeout', '10', '--progress', 'json'], { env: s.env, stdio: ['ignore', 'ignore', 'pipe'] });
-      // Killed once it holds the batch: the batch is being tagged, or about to be.
-      child.stderr.on('data', (d: Buffer) => d.toString().includes('"event":"batch-open"') && child.kill('SIGKILL'));
-      child.on('close', () => resolve());
-    });
+    // Killed once it holds the batch: the batch is being tagged, or about to be.
+    await signalledOnceHolding(s, ['--batch-size', '6', '--visibility-timeout', '10'], 'SIGKILL');
     assert.equal(s.queue.messages.length, 6, 'nothing was deleted');
     s.sqs.send(s.queue, s3Notification('removed', s.bucket, 'img/gone.jpg'));
     // The next listener starts once they are visible again (10 s after the dead one received them).
@@ -121,12 +126,8 @@ test('SIGTERM stops a listener within seconds, the messages in hand back on the 
   const s = await stream('listen-term', 60);
   try {
     for (let i = 0; i < 3; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
-    const code = await new Promise<number | null>((resolve) => {
-      // A long batch window: the messages are in hand, not yet tagged, when SIGTERM comes.
-      const child = spawn(process.execPath, [CLI, ...s.args, '--batch-seconds', '600', '--progress', 'json'], { env: s.env, stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr.on('data', (d: Buffer) => d.toString().includes('"event":"batch-open"') && child.kill('SIGTERM'));
-      child.on('close', resolve);
-    });
+    // A long batch window: the messages are in hand, not yet tagged, when SIGTERM comes.
+    const code = await signalledOnceHolding(s, ['--batch-seconds', '600'], 'SIGTERM');
     assert.equal(code, 0);
     assert.ok(s.queue.messages.every((m) => m.visibleAt <= Date.now()), 'visible again at once, not after 60 s');
     assert.equal(s.queue.messages.length, 3);

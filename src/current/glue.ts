@@ -1,6 +1,6 @@
 import { GetTableCommand, GlueClient, UpdateTableCommand, type TableInput } from '@aws-sdk/client-glue';
 import { UserError } from '../errors.js';
-import { s3Settings } from '../storage/s3-config.js';
+import { awsClientConfig } from '../storage/s3-config.js';
 
 /** "database.table", as the Terraform output athena_current_table gives it. */
 export function parseGlueTable(name: string): { database: string; table: string } {
@@ -16,8 +16,7 @@ export function parseGlueTable(name: string): { database: string; table: string 
  */
 export async function moveGlueTable(name: string, location: string): Promise<void> {
   const { database, table } = parseGlueTable(name);
-  const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  const glue = new GlueClient(region ? { region } : {});
+  const glue = new GlueClient(awsClientConfig());
   const got = (await glue.send(new GetTableCommand({ DatabaseName: database, Name: table }))).Table;
   if (!got?.StorageDescriptor) throw new UserError(`Glue table ${name} has no storage descriptor: is it the current table Terraform made?`);
   // Already there (a compaction run again): no UpdateTable, which Glue would keep as another table version.

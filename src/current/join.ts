@@ -52,7 +52,9 @@ export interface JoinOptions extends Omit<DuckSettings, 'keepOrder' | 'tempDir'>
   fileMb: number;
 }
 
-const URI = `CASE WHEN bucket IS NULL THEN key ELSE 's3://' || bucket || '/' || key END`;
+/** A result row's object as a URI (rows of local files have no bucket), in SQL; `t` prefixes the columns with a table's name. */
+export const rowUriSql = (t = '') => `CASE WHEN ${t}bucket IS NULL THEN ${t}key ELSE 's3://' || ${t}bucket || '/' || ${t}key END`;
+const URI = rowUriSql();
 
 /** The join's own columns: never written into a table. */
 const HELPERS = 'uri_, tagged_, failed_';

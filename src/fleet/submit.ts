@@ -2,7 +2,7 @@ import { BatchClient, DescribeJobsCommand, SubmitJobCommand, type SubmitJobComma
 import { UserError } from '../errors.js';
 import { committedShards } from '../rundir/commits.js';
 import { loadPlan, type Plan } from '../rundir/plan-file.js';
-import { s3Settings } from '../storage/s3-config.js';
+import { awsClientConfig } from '../storage/s3-config.js';
 import { isS3Uri } from '../storage/uri.js';
 
 /** AWS Batch array jobs have 2 to 10,000 children. */
@@ -139,11 +139,7 @@ export async function submitRun(opts: SubmitOptions & { compact?: CompactTarget;
   };
 }
 
-/** The region of --region (or AWS_REGION, or the profile's), as every other client here uses. */
-function batchClient(): BatchClient {
-  const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  return new BatchClient(region ? { region } : {});
-}
+const batchClient = () => new BatchClient(awsClientConfig());
 
 export async function submitJob(input: SubmitJobCommandInput): Promise<string> {
   return (await batchClient().send(new SubmitJobCommand(input))).jobId!;

@@ -5,7 +5,7 @@ import { modelsOrDefault } from '../defaults.js';
 import { createTagger, type Tagger } from '../pipeline/tagger.js';
 import { isImageUri } from '../plan/filter.js';
 import { settings } from '../settings.js';
-import { s3Settings, type S3Options } from '../storage/s3-config.js';
+import { awsClientConfig, type S3Options } from '../storage/s3-config.js';
 import { BadMessage, latestPerObject, parseNotification, type ObjectEvent } from './events.js';
 import { openSession, type StreamSession } from './session.js';
 
@@ -53,11 +53,6 @@ const SQS_BATCH = 10;
 /** The longest long poll SQS allows. */
 const LONG_POLL_S = 20;
 
-function sqsClient(): SQSClient {
-  const region = s3Settings().region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  return new SQSClient(region ? { region } : {});
-}
-
 /** The queue's maxReceiveCount (its redrive policy), so a batch that keeps failing dead-letters its messages with the reason. */
 async function maxReceiveCount(sqs: SQSClient, queueUrl: string): Promise<number | undefined> {
   const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }));
@@ -75,7 +70,7 @@ const chunks = <T>(xs: T[], n: number) => Array.from({ length: Math.ceil(xs.leng
  * keep one row per (key, ETag).
  */
 export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void): Promise<{ batches: number; images: number }> {
-  const sqs = sqsClient();
+  const sqs = new SQSClient(awsClientConfig());
   // (key, ETag)s this listener tagged, this session's and the one before: a redelivery comes within
   // minutes, and memory stays bounded by two sessions' uploads (~12 MB an hour at 1 M a day).
   let tagged = new Set<string>();

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import pLimit from 'p-limit';
 import os from 'node:os';
 import path from 'node:path';
+import { rowUriSql } from '../current/join.js';
 import { localCopies } from '../plan/delta.js';
 import { readCurrent } from '../rundir/current.js';
 import { loadPlan } from '../rundir/plan-file.js';
@@ -19,19 +21,27 @@ export interface NowView {
   removed: number;
 }
 
-/** When each object the stream tagged was uploaded (its event's time, staged with its batch), as NDJSON lines. */
-async function uploads(root: string): Promise<string[]> {
-  const lines: string[] = [];
-  for (const session of await streamSessions(root)) {
-    for await (const o of listObjects(`${session}/shards/`)) {
-      for (const line of (await readText(o.uri)).split('\n')) {
-        const r = line ? (JSON.parse(line) as { uri: string; etag?: string; time?: string }) : undefined;
-        if (r?.time) lines.push(JSON.stringify({ uri: r.uri, etag: r.etag ?? null, time: r.time }));
-      }
-    }
-  }
-  return lines;
+/** The files under one folder of every stream session, read 16 at a time, each turned into NDJSON lines. */
+async function sessionLines(root: string, folder: string, lines: (text: string) => string[]): Promise<string[]> {
+  const uris: string[] = [];
+  for (const session of await streamSessions(root)) for await (const o of listObjects(`${session}/${folder}/`)) uris.push(o.uri);
+  const limit = pLimit(16);
+  return (await Promise.all(uris.map((uri) => limit(async () => lines(await readText(uri)))))).flat();
 }
+
+/** When each object the stream tagged was uploaded: its event's time, staged with its batch's shard lines. */
+const uploads = (root: string) =>
+  sessionLines(root, 'shards', (text) =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { uri: string; etag?: string; time?: string })
+      .filter((r) => r.time !== undefined)
+      .map((r) => JSON.stringify({ uri: r.uri, etag: r.etag ?? null, time: r.time })),
+  );
+
+/** Every removal the stream recorded. */
+const removals = (root: string) => sessionLines(root, 'deletions', (text) => (JSON.parse(text) as DeletionsFile).removed.map((r) => JSON.stringify({ uri: r.uri, time: r.time })));
 
 /**
  * The time the current table is as of: its run's Inventory report, where the manifest names one
@@ -54,16 +64,6 @@ async function ndjsonTable(duck: Awaited<ReturnType<typeof openDuckDb>>, name: s
   );
 }
 
-/** Every removal the stream recorded, as NDJSON lines for DuckDB. */
-async function removals(root: string): Promise<string[]> {
-  const lines: string[] = [];
-  for (const session of await streamSessions(root)) {
-    for await (const o of listObjects(`${session}/deletions/`)) {
-      for (const r of (JSON.parse(await readText(o.uri)) as DeletionsFile).removed) lines.push(JSON.stringify({ uri: r.uri, time: r.time }));
-    }
-  }
-  return lines;
-}
 
 /**
  * "Now": one row per live object, its newest tags, from the current table and the rows the stream
@@ -80,7 +80,6 @@ export async function writeNowView(root: string, out: string): Promise<NowView> 
     const asOf = table ? await tableAsOf(table.run) : undefined;
     const duck = await openDuckDb({ memoryLimitMb: settings().joinMemoryMb, threads: os.availableParallelism(), tempDir: scratch });
     try {
-      const uri = `CASE WHEN bucket IS NULL THEN key ELSE 's3://' || bucket || '/' || key END`;
       const parts = [...(current.length ? [`SELECT *, false AS from_stream_ FROM read_parquet(${sqlFiles(current)}, union_by_name = true)`] : []), ...(stream.length ? [`SELECT *, true AS from_stream_ FROM read_parquet(${sqlFiles(stream)}, union_by_name = true)`] : [])];
       if (parts.length === 0) throw new Error(`${root} has no current table and no stream rows yet`);
       await duck.conn.runAndReadAll(`CREATE VIEW all_rows AS ${parts.join(' UNION ALL BY NAME ')}`);
@@ -93,8 +92,8 @@ export async function writeNowView(root: string, out: string): Promise<NowView> 
       // dropped where the stream saw the object removed after that time.
       const tableAt = asOf ? `least(a.tagged_at, TIMESTAMPTZ ${sqlString(asOf)})` : 'a.tagged_at';
       await duck.conn.runAndReadAll(
-        `CREATE VIEW timed AS SELECT a.*, ${uri.replace(/\b(bucket|key)\b/g, 'a.$1')} AS uri_, CASE WHEN a.from_stream_ THEN coalesce(u.time, a.tagged_at) ELSE ${tableAt} END AS at_ ` +
-          `FROM all_rows a LEFT JOIN uploaded u ON u.uri = ${uri.replace(/\b(bucket|key)\b/g, 'a.$1')} AND u.etag = a.etag`,
+        `CREATE VIEW timed AS SELECT a.*, ${rowUriSql('a.')} AS uri_, CASE WHEN a.from_stream_ THEN coalesce(u.time, a.tagged_at) ELSE ${tableAt} END AS at_ ` +
+          `FROM all_rows a LEFT JOIN uploaded u ON u.uri = ${rowUriSql('a.')} AND u.etag = a.etag`,
       );
       await duck.conn.runAndReadAll(
         'CREATE TABLE now_rows AS SELECT r.* EXCLUDE (rn, uri_, at_) FROM (SELECT *, row_number() OVER (PARTITION BY uri_ ORDER BY at_ DESC, from_stream_ DESC) AS rn FROM timed) r ' +

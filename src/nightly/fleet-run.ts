@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import type { CompactTarget, Submitted } from '../fleet/submit.js';
+import type { CompactTarget, SubmitOptions, Submitted } from '../fleet/submit.js';
 import { NightlyRetryLater, PreviousRunBusy, PreviousRunResubmitted } from './busy.js';
 import { writeLatestRun, type LatestRun } from '../rundir/current.js';
 
@@ -43,7 +43,7 @@ export async function submitNightly(root: string, latest: LatestRun, fleet: Nigh
 }
 
 /** A dry run's SubmitJob requests for a planned delta. */
-export async function dryRunSubmission(run: string, fleet: NightlyFleet, plan: NonNullable<Parameters<typeof import('../fleet/submit.js').submitRun>[0]['plan']>) {
+export async function dryRunSubmission(run: string, fleet: NightlyFleet, plan: NonNullable<SubmitOptions['plan']>) {
   return (await import('../fleet/submit.js')).submitRun({ ...fleetSubmission(run, fleet), plan, dryRun: true });
 }
 

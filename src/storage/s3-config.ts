@@ -50,6 +50,15 @@ export function s3Settings(): S3Options {
   return { ...options };
 }
 
+/**
+ * The region every other AWS client (Batch, Glue, SQS) uses: --region, else AWS_REGION or
+ * AWS_DEFAULT_REGION, else the SDK's own chain (the profile's), as the S3 client does.
+ */
+export function awsClientConfig(): { region?: string } {
+  const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  return region ? { region } : {};
+}
+
 /** Bumped by configureS3: a client made before it is stale. */
 export const s3Generation = (): number => generation;
 
