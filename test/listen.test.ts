@@ -128,7 +128,7 @@ test('SIGTERM stops a listener within seconds, the messages in hand back on the 
     for (let i = 0; i < 3; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
     // A long batch window: the messages are in hand, not yet tagged, when SIGTERM comes.
     const code = await signalledOnceHolding(s, ['--batch-seconds', '600'], 'SIGTERM');
-    assert.equal(code, 0);
+    assert.equal(code, 3, 'messages in hand were not tagged: exit 3');
     assert.ok(s.queue.messages.every((m) => m.visibleAt <= Date.now()), 'visible again at once, not after 60 s');
     assert.equal(s.queue.messages.length, 3);
   } finally {
@@ -207,7 +207,8 @@ test('a batch that keeps failing (its rows cannot be written): its messages stay
     for (let i = 0; i < 2; i++) await uploadNotified(s.sqs, s.queue, s.bucket, `img/${i}.jpg`, photo(i));
     const env = { ...s.env, AWS_ENDPOINT_URL: proxy.endpoint, IMGTAG_S3_MAX_ATTEMPTS: '1' };
     const res = await imgtag([...s.args, '--batch-seconds', '1', '--visibility-timeout', '2', '--until-empty'], env);
-    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.code, 3, res.stderr);
+    assert.match(res.stderr, /^imgtag: stopped with uploads not tagged: 2 messages of failing batches in the dead-letter queue, with the reason: exit 3$/m);
     assert.equal(events(res.stderr).filter((e) => e.event === 'batch-failed').length, 3, 'tried once per receive, maxReceiveCount 3');
     assert.deepEqual([s.queue.messages.length, s.dlq.messages.length], [0, 2]);
     for (const m of s.dlq.messages) assert.match(m.attributes.reason!.StringValue!, /^tagging failed 3 times, last: injected persistent failure/);

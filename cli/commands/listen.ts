@@ -64,7 +64,14 @@ export function listenCommand(program: Command, cli: Cli, act: Act): void {
           cli.log,
         );
         console.log(table([['batches', res.batches], ['images tagged', res.images]]));
-        return 0;
+        // Exit 0 only when every upload received has its row; else 3 and what is left, in one line.
+        const undone = [
+          ...(res.givenBack > 0 ? [`${res.givenBack} message${res.givenBack === 1 ? '' : 's'} in hand given back to the queue (the next listener tags them)`] : []),
+          ...(res.deadLettered > 0 ? [`${res.deadLettered} message${res.deadLettered === 1 ? '' : 's'} of failing batches in the dead-letter queue, with the reason`] : []),
+        ];
+        if (undone.length === 0) return 0;
+        console.error(`imgtag: stopped with uploads not tagged: ${undone.join('; ')}: exit 3`);
+        return 3;
       }),
     );
 }

@@ -40,7 +40,7 @@ export type ListenEvent =
   | { event: 'batch-open'; messages: number }
   | { event: 'dead-letter'; messageId: string; reason: string }
   | { event: 'batch-failed'; messages: number; message: string }
-  | { event: 'listen-stop'; reason: string; batches: number; images: number }
+  | { event: 'listen-stop'; reason: string; batches: number; images: number; givenBack: number; deadLettered: number }
   | { event: 'notice'; message: string };
 
 interface InHand {
@@ -69,7 +69,7 @@ const chunks = <T>(xs: T[], n: number) => Array.from({ length: Math.ceil(xs.leng
  * delivers at least once, so an object may be tagged twice; the nightly's fold and the "now" view
  * keep one row per (key, ETag).
  */
-export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void): Promise<{ batches: number; images: number }> {
+export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void): Promise<{ batches: number; images: number; givenBack: number; deadLettered: number }> {
   const sqs = new SQSClient(awsClientConfig());
   // (key, ETag)s this listener tagged, this session's and the one before: a redelivery comes within
   // minutes, and memory stays bounded by two sessions' uploads (~12 MB an hour at 1 M a day).
@@ -80,7 +80,8 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   let tagger: Tagger | undefined;
   let hand: InHand[] = [];
   let firstAt = 0;
-  const totals = { batches: 0, images: 0 };
+  // givenBack: messages in hand returned to the queue by a stop; deadLettered: those a failing batch set aside.
+  const totals = { batches: 0, images: 0, givenBack: 0, deadLettered: 0 };
   const inHand = () => hand.reduce((n, h) => n + h.events.length, 0);
 
   const open = async () => {
@@ -171,7 +172,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
       for (const c of created) tagged.delete(`${c.uri}\n${c.etag}`);
       log({ event: 'batch-failed', messages: messages.length, message: reason });
       const last = messages.filter((m) => maxReceives !== undefined && Number(m.Attributes?.ApproximateReceiveCount) >= maxReceives);
-      for (const m of last) await deadLetter(m, `tagging failed ${m.Attributes?.ApproximateReceiveCount} times, last: ${reason}`).catch(() => undefined);
+      for (const m of last) await deadLetter(m, `tagging failed ${m.Attributes?.ApproximateReceiveCount} times, last: ${reason}`).then(() => (totals.deadLettered += 1), () => undefined);
     } finally {
       clearInterval(hidden);
     }
@@ -252,6 +253,7 @@ export async function listen(opts: ListenOptions, log: (e: ListenEvent) => void)
   } finally {
     await settled();
     // Stopped: what is in hand goes back to the queue now, not after its visibility timeout.
+    totals.givenBack = hand.length;
     if (hand.length > 0) await setVisibility(hand.map((h) => h.message), 0).catch(() => undefined);
     log({ event: 'listen-stop', reason: opts.signal.aborted ? String(opts.signal.reason ?? 'signal') : 'queue empty', ...totals });
     await close();
