@@ -95,6 +95,7 @@ test('the stage graph alone, with a fake model as its neighbour: inference never
       inFlight -= 1;
       return Array.from({ length: count }, () => ({ tags: [{ label: 'a', score: 1 }], embedding: null }));
     },
+    batchBuffer: (count) => new Uint8Array(count * 32 * 32 * 3),
     release: async () => undefined,
   };
   const entries = photoPaths(0, 23).map((uri) => ({ uri }));

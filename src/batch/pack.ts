@@ -12,8 +12,10 @@ export interface PackedBatch {
  * size). They are copied once, side by side, into the batch; the model's own pre-processing graph
  * (see infer/pixel-input.ts) does channel order, normalisation and layout.
  */
-export function packBatch(keys: string[], pixels: Uint8Array[], perImage: number): PackedBatch {
-  const tensor = new Uint8Array(pixels.length * perImage);
+export function packBatch(keys: string[], pixels: Uint8Array[], perImage: number, into?: Uint8Array): PackedBatch {
+  // `into`: a reused batch buffer of exactly this many images (Classifier.batchBuffer).
+  const tensor = into ?? new Uint8Array(pixels.length * perImage);
+  if (tensor.length !== pixels.length * perImage) throw new Error(`a batch buffer of ${tensor.length} bytes for ${pixels.length} images of ${perImage}`);
   pixels.forEach((img, i) => {
     if (img.length !== perImage) throw new Error(`image ${keys[i]} has ${img.length} bytes of pixels, expected ${perImage}`);
     tensor.set(img, i * perImage);

@@ -16,8 +16,11 @@ export type SessionRequest =
 export type SessionReply =
   | { type: 'ready'; outputs: { name: string; shape?: (number | string)[] }[]; prequantized: boolean }
   | { type: 'error'; message: string }
-  | { type: 'result'; id: number; data: Float32Array }
+  /** `input`: the batch's own buffer, handed back to be packed again (see RemoteSession.buffer). */
+  | { type: 'result'; id: number; data: Float32Array; input: Uint8Array }
   | { type: 'failed'; id: number; message: string };
+
+const FREE_PER_SIZE = 4;
 
 const THREAD_SCRIPT = new URL('./session-thread.js', import.meta.url);
 
@@ -26,6 +29,8 @@ export class RemoteSession {
   private nextId = 0;
   private exited = false;
   private readonly pending = new Map<number, { resolve: (d: Float32Array) => void; reject: (e: Error) => void }>();
+  /** Batch buffers back from the thread, by size: a fresh 2.4 MB buffer per batch costs its page faults and zeroing every time. */
+  private readonly free = new Map<number, Uint8Array[]>();
 
   private constructor(
     private readonly worker: Worker,
@@ -37,8 +42,10 @@ export class RemoteSession {
       if (msg.type !== 'result' && msg.type !== 'failed') return;
       const p = this.pending.get(msg.id);
       this.pending.delete(msg.id);
-      if (msg.type === 'result') p?.resolve(msg.data);
-      else p?.reject(new Error(msg.message));
+      if (msg.type === 'result') {
+        this.recycle(msg.input);
+        p?.resolve(msg.data);
+      } else p?.reject(new Error(msg.message));
     });
     worker.on('error', (e) => this.failAll(e));
     worker.on('exit', () => {
@@ -50,6 +57,18 @@ export class RemoteSession {
   private failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+  }
+
+  /** A batch buffer of `bytes` bytes to pack into and run: one the thread gave back, else a new one. */
+  buffer(bytes: number): Uint8Array {
+    return this.free.get(bytes)?.pop() ?? new Uint8Array(bytes);
+  }
+
+  private recycle(input: Uint8Array): void {
+    const list = this.free.get(input.byteLength) ?? [];
+    // A few per size: the packed batches queued ahead of the model come back one at a time.
+    if (list.length < FREE_PER_SIZE) list.push(input);
+    this.free.set(input.byteLength, list);
   }
 
   /** Start the thread and load the model there; rejects with onnxruntime's message if it cannot. */

@@ -81,7 +81,7 @@ port.on('message', async (msg: SessionRequest) => {
   }
   try {
     const data = await runBatch(msg);
-    post({ type: 'result', id: msg.id, data }, [data.buffer as ArrayBuffer]);
+    post({ type: 'result', id: msg.id, data, input: msg.data }, [data.buffer as ArrayBuffer, msg.data.buffer as ArrayBuffer]);
   } catch (e) {
     post({ type: 'failed', id: msg.id, message: (e as Error).message });
   }

@@ -28,6 +28,8 @@ export interface Classifier {
    * They are handed to the inference thread (their buffer is detached): do not use them afterwards.
    */
   classify(pixels: Uint8Array, count: number): Promise<ModelOutput[]>;
+  /** A buffer for `count` images to pack a batch into and classify: batch buffers are reused. */
+  batchBuffer(count: number): Uint8Array;
   release(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function loadClassifier(model: ResolvedModel, opts: SessionOptions 
       }
       return Array.from({ length: count }, (_, i) => postprocess(scores.subarray(i * classes, (i + 1) * classes), model));
     },
+    batchBuffer: (count) => session.buffer(count * width * height * 3),
     release: () => session.release(),
   };
 }

@@ -64,6 +64,12 @@ export async function runShard(run: ShardRun, shard: number, models: ModelSet, l
   }
 }
 
+/** CPU seconds (user + system) of this whole process so far, every thread included. */
+function processCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return Math.round(user + system) / 1e6;
+}
+
 /** fetch -> decode (once per image) -> batch -> infer (each model) -> write Parquet -> commit marker. */
 async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: StageLimits, hooks: ShardHooks, s3: S3Counter): Promise<CommitMarker> {
   const entries = await readShardFile(runLayout.shard(run.dir, shard), s3);
@@ -101,6 +107,8 @@ async function tagShard(run: ShardRun, shard: number, models: ModelSet, limits: 
     model: models.classifiers[0]!.model.id,
     models: models.classifiers.map((c) => c.model.id),
     maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+    cpuSeconds: processCpuSeconds(),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     host: os.hostname(),

@@ -66,7 +66,9 @@ async function* batches(decoded: AsyncIterable<Decoded>, models: ModelSet, size:
   const pack = (): Promise<Batch> =>
     clock.time('batch', () => {
       const keys = images.map((i) => rows[i.row]!.key);
-      const packed = models.classifiers.map((c, m) => packBatch(keys, images.map((i) => i.pixels[models.targetOf[m]!]!), 3 * c.model.spec.input.width * c.model.spec.input.height));
+      const packed = models.classifiers.map((c, m) =>
+        packBatch(keys, images.map((i) => i.pixels[models.targetOf[m]!]!), 3 * c.model.spec.input.width * c.model.spec.input.height, c.batchBuffer(images.length)),
+      );
       const batch = { rows, at, packed };
       rows = [];
       at = [];

@@ -40,6 +40,14 @@ export interface CommitMarker {
   models: string[];
   /** Peak resident memory of the worker process so far. */
   maxRssMb: number;
+  /** Resident memory of the worker process as the shard committed: a flat series is a worker that does not grow (absent in older markers). */
+  rssMb?: number;
+  /**
+   * CPU seconds (user + system, every thread) the worker process has used since it started, as the
+   * shard committed: the difference between two markers of one pid is the CPU of the images
+   * between them, start-up left out (absent in older markers).
+   */
+  cpuSeconds?: number;
   startedAt: string;
   finishedAt: string;
   host: string;

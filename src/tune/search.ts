@@ -80,6 +80,25 @@ export function steadyRate(markers: CommitMarker[]): number {
   return seconds > 0 ? counted.reduce((n, m) => n + m.rows, 0) / seconds : 0;
 }
 
+/**
+ * CPU seconds per image at steady state: per worker process, the CPU between its first commit and
+ * its last over the images committed after the first (start-up and the first shard left out, as
+ * steadyRate does). Undefined when no process committed twice with CPU stamps (older markers).
+ */
+export function steadyCpuPerImage(markers: CommitMarker[]): number | undefined {
+  const byPid = new Map<number, CommitMarker[]>();
+  for (const m of markers) if (m.cpuSeconds !== undefined) byPid.set(m.pid, [...(byPid.get(m.pid) ?? []), m]);
+  let cpu = 0;
+  let images = 0;
+  for (const ms of byPid.values()) {
+    if (ms.length < 2) continue;
+    ms.sort((a, b) => a.cpuSeconds! - b.cpuSeconds!);
+    cpu += ms.at(-1)!.cpuSeconds! - ms[0]!.cpuSeconds!;
+    images += ms.slice(1).reduce((n, m) => n + m.rows, 0);
+  }
+  return images > 0 ? cpu / images : undefined;
+}
+
 const range = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
 
 /**
