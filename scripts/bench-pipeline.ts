@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readMarkers } from '../src/rundir/commits.js';
-import { steadyCpuPerImage, steadyRate } from '../src/tune/search.js';
+import { median, steadyCpuPerImage, steadyRate } from '../src/tune/search.js';
 import { cpuFlags, ONE_CORE, ROOT, seconds } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
@@ -83,7 +83,6 @@ const layouts: [string, string[]][] = [
   [`imgtag run, defaults (${cores} workers x 1 thread)`, []],
   [`imgtag run --workers 1 (1 worker x ${cores} threads)`, ['--workers', '1']],
 ];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const partTries: Record<keyof typeof parts, number[]> = { pillow: [], ortPublished: [], decode: [], infer: [] };
 const runTries: RunResult[][] = layouts.map(() => []);
 for (let t = 0; t < TRIES; t++) {

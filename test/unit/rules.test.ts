@@ -10,7 +10,7 @@ import type { RunSummary } from '../../src/run/run-plan.js';
 import type { CommitMarker } from '../../src/rundir/commits.js';
 import { classifyFailure, isPermanentRedirect } from '../../src/storage/failure.js';
 import { s3Kind } from '../../src/storage/s3-store.js';
-import { beatsSpread, median, steadyRate } from '../../src/tune/search.js';
+import { beatsSpread, median, steadyCpuPerImage, steadyRate } from '../../src/tune/search.js';
 
 // Pure functions, table by table: no model, no photos, no S3 server.
 
@@ -153,4 +153,17 @@ test("steadyRate leaves out each worker's first shard and counts overlapping sha
   // One shard per worker: nothing but warm-up, so it is all counted.
   assert.equal(steadyRate([m(1, 30, 0, 3)]), 10);
   assert.equal(steadyRate([]), 0);
+});
+
+test("steadyCpuPerImage: per worker, the CPU between its first and last commit over the images after the first", () => {
+  const m = (pid: number, rows: number, cpuSeconds?: number) => ({ pid, rows, cpuSeconds }) as CommitMarker;
+  // Worker 1: 2 s of start-up and first shard, then 200 images in 1 s; worker 2: 100 images in 0.8 s.
+  const markers = [m(1, 100, 2), m(1, 100, 2.5), m(1, 100, 3), m(2, 50, 1.5), m(2, 100, 2.3)];
+  const near = (got: number | undefined, want: number) => assert.ok(got !== undefined && Math.abs(got - want) < 1e-12, `${got} != ${want}`);
+  near(steadyCpuPerImage(markers), (1 + 0.8) / 300);
+  // Markers arrive in any order: each worker's are put in CPU order.
+  near(steadyCpuPerImage([...markers].reverse()), (1 + 0.8) / 300);
+  // A worker with one marker, or markers without stamps (older runs), says nothing.
+  assert.equal(steadyCpuPerImage([m(1, 100, 2), m(2, 100)]), undefined);
+  assert.equal(steadyCpuPerImage([m(1, 100), m(1, 100)]), undefined);
 });
