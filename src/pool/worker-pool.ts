@@ -15,14 +15,17 @@ const WORKER_SCRIPT = fileURLToPath(new URL('./worker.js', import.meta.url));
  * Set before a worker starts, as only then they take effect. libuv's thread pool runs sharp's
  * decodes: its default of 4 threads would cap decodes in flight on a bigger machine. glibc's
  * malloc defaults let RSS creep up with the number of images: 8 arenas per core for libvips's
- * threads, and image-sized buffers kept in the heap once its mmap threshold has grown; two arenas
- * and a fixed 64 KiB threshold keep a worker's RSS flat (BENCHMARKS.md). The user's environment wins.
+ * threads, and image-sized buffers kept in the heap once its mmap threshold has grown. Two arenas
+ * and a fixed 1 MiB threshold keep a worker's RSS flat over 50,000 images while pixel buffers and
+ * image bodies (100-200 KB) come from the heap, not an mmap, page faults and munmap each: 64 KiB
+ * cost 4% more CPU per image, 4 MiB let RSS creep (BENCHMARKS.md, the mmap soak). The user's
+ * environment wins.
  */
 function workerEnvDefaults(threads: number): NodeJS.ProcessEnv {
   return {
     UV_THREADPOOL_SIZE: String(Math.max(4, decodesInFlight(threads) + 2)),
     MALLOC_ARENA_MAX: '2',
-    MALLOC_MMAP_THRESHOLD_: '65536',
+    MALLOC_MMAP_THRESHOLD_: '1048576',
     // The AWS SDK's 7-line Node-version notice: the run's own process prints it once, never each worker.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
