@@ -122,12 +122,18 @@ SIMD_FN int NAME(box_shrink)(const uint8_t *rgb, int stride, int w, int h, int k
       for (int x = 0; x < nb; x++) sums[x] = (uint16_t)(sums[x] + line[x]);
     }
     uint8_t *o = out + (size_t)oy * ow * 3;
-    for (int ox = 0; ox < ow; ox++)
-      for (int c = 0; c < 3; c++) {
-        uint32_t sum = n / 2;
-        for (int i = 0; i < k; i++) sum += sums[(ox * k + i) * 3 + c];
-        o[ox * 3 + c] = (uint8_t)((sum * m) >> s);
+    for (int ox = 0; ox < ow; ox++, o += 3) {
+      const uint16_t *p = sums + (size_t)ox * k * 3;
+      uint32_t r = n / 2, g = r, b = r;
+      for (int i = 0; i < k; i++, p += 3) {
+        r += p[0];
+        g += p[1];
+        b += p[2];
       }
+      o[0] = (uint8_t)((r * m) >> s);
+      o[1] = (uint8_t)((g * m) >> s);
+      o[2] = (uint8_t)((b * m) >> s);
+    }
   }
   return 1;
 }

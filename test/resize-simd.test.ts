@@ -74,7 +74,7 @@ const jpeg = loadAddon<{ simdLevel(): string }>('imgtag_jpeg', undefined, "insta
 const heic = loadAddon('imgtag_heic', undefined, "install Debian's libheif-dev");
 
 test('resize and crop: every SIMD level this CPU has gives the scalar bytes, for 500 ImageNet JPEGs, phone photos, all 8 EXIF orientations, enlarged and panorama JPEGs and HEIC (box shrink), at six crop sizes', async (t) => {
-  if (!jpeg.addon) return void t.skip(`the native JPEG path is not built: ${jpeg.problem}`);
+  if (!jpeg.addon) return void t.skip(`the native JPEG path: ${jpeg.problem}`);
   // The levels to compare: whatever each name gives here (one this CPU lacks falls back to the best it has).
   const addonFile = path.join(ROOT, 'build/Release/imgtag_jpeg.node');
   const levelFor = (want: string) => execFileSync(process.execPath, ['-e', 'process.stdout.write(require(process.argv[1]).simdLevel())', addonFile], { env: { ...process.env, IMGTAG_SIMD: want }, encoding: 'utf8' });
@@ -101,7 +101,7 @@ test('resize and crop: every SIMD level this CPU has gives the scalar bytes, for
   ];
   const heicDir = path.join(IMAGE_DIR, 'heic');
   const heics = heic.addon ? fs.readdirSync(heicDir).filter((f) => f.endsWith('.heic')).map((f) => path.join(heicDir, f)) : [];
-  if (!heic.addon) t.diagnostic(`HEIC left out: the native HEIC path is not built (${heic.problem})`);
+  if (!heic.addon) t.diagnostic(`HEIC left out: the native HEIC path: ${heic.problem}`);
   const cases: Case[] = [
     ...[...samples, ...photos, ...oriented, ...made].map((file) => ({ file, kind: 'jpeg' as const, targets: 'models' as const })),
     ...[...samples.slice(0, 40), ...photos].map((file) => ({ file, kind: 'jpeg' as const, targets: 'tiny' as const })),
