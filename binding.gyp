@@ -26,7 +26,7 @@
       "targets": [
         {
           "target_name": "imgtag_jpeg",
-          "sources": ["native/jpeg_fast.c", "native/resize_crop.c"],
+          "sources": ["native/jpeg_fast.c", "native/resize_crop.c", "native/resize_simd.c"],
           "libraries": ["-lturbojpeg"],
           "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"]
         }
@@ -36,7 +36,7 @@
       "targets": [
         {
           "target_name": "imgtag_heic",
-          "sources": ["native/heic_decode.c", "native/heif_extent.c", "native/resize_crop.c"],
+          "sources": ["native/heic_decode.c", "native/heif_extent.c", "native/resize_crop.c", "native/resize_simd.c"],
           "libraries": ["-lheif"],
           "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
           "conditions": [

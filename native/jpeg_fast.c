@@ -169,10 +169,20 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   return queue_job(env, "imgtag.jpegDecode", argv[0], &job->async, execute, complete, job);
 }
 
+/** simdLevel(): the SIMD level of the resize and crop in this process ("scalar", "avx2", "avx512", "neon"; IMGTAG_SIMD forces one). */
+static napi_value simd_level_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  napi_create_string_utf8(env, resize_simd_level(), NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "decode", NAPI_AUTO_LENGTH, decode, NULL, &fn);
   napi_set_named_property(env, exports, "decode", fn);
+  napi_create_function(env, "simdLevel", NAPI_AUTO_LENGTH, simd_level_js, NULL, &fn);
+  napi_set_named_property(env, exports, "simdLevel", fn);
   return exports;
 }
 

@@ -27,4 +27,7 @@ int crop_targets(const uint8_t *rgb, int stride, int sw, int sh, int orient, int
 /** (w / k) x (h / k) RGB into `out`, each pixel the rounded mean of a k x k block of `rgb` (rows `stride` bytes apart). */
 void box_shrink_rgb(const uint8_t *rgb, int stride, int w, int h, int k, uint8_t *out);
 
+/** The SIMD level the resize uses in this process: "scalar", "avx2", "avx512" or "neon" (IMGTAG_SIMD forces one the CPU has). */
+const char *resize_simd_level(void);
+
 #endif
