@@ -29,6 +29,8 @@ export interface Settings {
   hevcDecoder: 'ffmpeg' | 'libde265';
   /** `sharp`: every JPEG through sharp, not the libjpeg-turbo fast path. */
   jpeg: 'fast' | 'sharp';
+  /** The native resize's SIMD level, forced (tests, benchmarks); unset: the best this CPU has. */
+  simd?: 'scalar' | 'avx2' | 'avx512' | 'neon';
   /** Off: every GET through the SDK, not the lean signed GET. */
   leanGet: boolean;
   /** A read's first byte must come within this. */
@@ -82,6 +84,8 @@ export const VARIABLES: Variable[] = [
   { name: 'IMGTAG_JPEG', key: 'jpeg', kind: 'text', default: 'fast' },
   { name: 'IMGTAG_HEIC', key: 'heic', kind: 'text', default: 'thumbnail' },
   { name: 'IMGTAG_HEVC_DECODER', key: 'hevcDecoder', kind: 'text', default: 'ffmpeg' },
+  // Read by the native resize itself (native/resize_simd.c); checked here so a typo is refused, not ignored.
+  { name: 'IMGTAG_SIMD', key: 'simd', kind: 'text', shown: 'the best this CPU has' },
   { name: 'IMGTAG_WORKERS', key: 'workers', kind: 'count', shown: 'one per core on CPU, 1 on a GPU' },
   { name: 'IMGTAG_HEIC_THREADS', key: 'heicThreads', kind: 'count', shown: 'min(2, cores)' },
   { name: 'IMGTAG_PLAN_THREADS', key: 'planThreads', kind: 'count', shown: 'one per core' },
@@ -119,6 +123,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (out.jpeg !== 'fast' && out.jpeg !== 'sharp') throw new UserError(`IMGTAG_JPEG=${JSON.stringify(out.jpeg)} is not "sharp" (or unset)`);
   if (!['thumbnail', 'full', 'wasm'].includes(out.heic as string)) throw new UserError(`IMGTAG_HEIC=${JSON.stringify(out.heic)} is not "thumbnail", "full" or "wasm"`);
   if (!['ffmpeg', 'libde265'].includes(out.hevcDecoder as string)) throw new UserError(`IMGTAG_HEVC_DECODER=${JSON.stringify(out.hevcDecoder)} is not "ffmpeg" or "libde265"`);
+  if (out.simd !== undefined && !['scalar', 'avx2', 'avx512', 'neon'].includes(out.simd as string)) throw new UserError(`IMGTAG_SIMD=${JSON.stringify(out.simd)} is not "scalar", "avx2", "avx512" or "neon" (or unset)`);
   return out as unknown as Settings;
 }
 

@@ -6,6 +6,8 @@ import { settings } from '../settings.js';
 /** The native addon (native/jpeg_fast.c), built at install over the system's libjpeg-turbo. */
 interface JpegAddon {
   decode(jpeg: Buffer, targets: Int32Array, maxPixels: number): Promise<{ width: number; height: number; pixels: Buffer[] } | null>;
+  /** The SIMD level of the native resize and crop in this process (native/resize_simd.c). */
+  simdLevel(): 'scalar' | 'avx2' | 'avx512' | 'neon';
 }
 
 let loaded: { addon?: JpegAddon; problem?: string } | undefined;
@@ -13,6 +15,9 @@ const load = () => (loaded ??= loadAddon<JpegAddon>('imgtag_jpeg', settings().jp
 
 /** Why JPEGs go through sharp instead, said once at the start of a run; undefined when the fast path is in use. */
 export const jpegFastPathProblem = () => load().problem;
+
+/** The native resize's SIMD level ("avx512", "avx2", "neon", "scalar"); undefined when the fast path is not built. */
+export const resizeSimdLevel = () => load().addon?.simdLevel();
 
 const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 

@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import type { Device } from '../defaults.js';
+import fs from 'node:fs';
 import { settings } from '../settings.js';
+import { resizeSimdLevel } from '../decode/jpeg-fast.js';
 
 /** The machine a shard was tagged on: what a rate measured there may be used to price. */
 export interface Machine {
@@ -14,6 +16,24 @@ export interface Machine {
   gpu?: string;
   /** The EC2 instance type, when on EC2 (AWS Batch, ECS). */
   instanceType?: string;
+  /**
+   * The CPU flags that move the rate most (int8 inference several times faster with VNNI), and the
+   * resize's SIMD level: why two machines of one fleet tag at different rates (absent in older markers).
+   */
+  cpuFlags?: string[];
+  simd?: string;
+}
+
+/** The few flags that decide which int8 kernels and decode paths win (Linux; none elsewhere). */
+const RATE_FLAGS = ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'asimddp'];
+function cpuFlags(): string[] | undefined {
+  try {
+    const line = /^(?:flags|Features)\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
+    const have = new Set(line?.trim().split(/\s+/));
+    return RATE_FLAGS.filter((f) => have.has(f));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The instance type from EC2's metadata service (IMDSv2), only where a container runtime says we are on AWS. */
@@ -42,7 +62,7 @@ async function gpuName(): Promise<string | undefined> {
 
 export async function describeMachine(device: Device): Promise<Machine> {
   const [instanceType, gpu] = await Promise.all([ec2InstanceType(), device === 'cpu' ? undefined : gpuName()]);
-  return { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown CPU', device, gpu, instanceType };
+  return { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown CPU', device, gpu, instanceType, cpuFlags: cpuFlags(), simd: resizeSimdLevel() };
 }
 
 /** "g5.xlarge: 4 vCPUs (AMD EPYC 7R32), NVIDIA A10G, device cuda" */
