@@ -1,9 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, SourceData } from '@smithy/types';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { KeepAlivePool } from './http-get.js';
 import { s3Client } from './s3-client.js';
 import { s3Endpoint } from './s3-config.js';
 import { settings } from '../settings.js';
@@ -28,13 +27,13 @@ export type LeanAnswer =
 /** Where and how to send, worked out once per process rather than per GET. */
 interface Target {
   signer: SignatureV4;
-  client: typeof http | typeof https;
-  agent: http.Agent;
+  /** Keep-alive connections to the endpoint (or, virtual-hosted, its buckets' hosts). */
+  pool: KeepAlivePool;
   protocol: string;
   /** Host and port as the Host header has them; the hostname and port apart. */
   host: string;
   hostname: string;
-  port?: number;
+  port: number;
   /** The endpoint's own path, without a trailing slash. */
   basePath: string;
   pathStyle: boolean;
@@ -69,16 +68,14 @@ async function setUp(s3: S3Client): Promise<Target | undefined> {
   const region = await config.region();
   const endpoint = s3Endpoint();
   const base = new URL(endpoint ?? `https://s3.${region}.amazonaws.com`);
-  const client = base.protocol === 'http:' ? http : https;
   const signer = new SignatureV4({ credentials: config.credentials, region, service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
   return {
     signer,
-    client,
-    agent: new client.Agent({ keepAlive: true, maxSockets: 256 }),
+    pool: new KeepAlivePool(base.protocol === 'https:'),
     protocol: base.protocol,
     host: base.host,
     hostname: base.hostname,
-    port: base.port ? Number(base.port) : undefined,
+    port: base.port ? Number(base.port) : base.protocol === 'https:' ? 443 : 80,
     basePath: base.pathname.replace(/\/$/, ''),
     pathStyle: endpoint !== undefined,
   };
@@ -89,29 +86,6 @@ const encodeKey = (key: string) => key.split('/').map((s) => encodeURIComponent(
 
 /** Virtual-hosted addressing needs a DNS-safe bucket name without dots (TLS); others (and S3 Express directory buckets, with their own endpoints) go through the SDK. */
 const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket) && !bucket.endsWith('--x-s3');
-
-/**
- * A response body gathered into one buffer of its announced length as it arrives, rather than
- * kept as chunks and concatenated: one body-sized allocation fewer per image. Without a length
- * (chunked), the chunks are concatenated; `received` says whether what came matches what was announced.
- */
-class BodyBytes {
-  private readonly whole?: Buffer;
-  private readonly chunks: Buffer[] = [];
-  received = 0;
-  constructor(length: number) {
-    if (Number.isSafeInteger(length) && length > 0) this.whole = Buffer.allocUnsafeSlow(length);
-  }
-  add(chunk: Buffer): void {
-    // Bytes past the announced length are counted, not kept: the caller refuses such a body.
-    if (!this.whole) this.chunks.push(chunk);
-    else if (this.received + chunk.length <= this.whole.length) chunk.copy(this.whole, this.received);
-    this.received += chunk.length;
-  }
-  bytes(): Buffer {
-    return this.whole ? this.whole.subarray(0, Math.min(this.received, this.whole.length)) : Buffer.concat(this.chunks);
-  }
-}
 
 export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; signal?: AbortSignal; timeoutMs: number }): Promise<LeanAnswer | undefined> {
   const s3 = s3Client();
@@ -127,32 +101,12 @@ export async function leanGet(bucket: string, key: string, opts: { maxBytes: num
   } catch {
     return { status: 'skipped' }; // no credentials: the SDK says so in its words
   }
-  return new Promise<LeanAnswer | undefined>((resolve, reject) => {
-    const req = t.client.request(
-      { host: hostname, port: t.port, path, method: 'GET', headers: signed.headers as http.OutgoingHttpHeaders, agent: t.agent, signal: opts.signal },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        const length = Number(res.headers['content-length'] ?? NaN);
-        if (status === 200 && length > opts.maxBytes) {
-          res.destroy();
-          return resolve({ status: 'too-big', length });
-        }
-        const body = new BodyBytes(length);
-        res.on('data', (c: Buffer) => body.add(c));
-        res.on('error', (e) => (opts.signal?.aborted ? reject(opts.signal.reason ?? e) : resolve(undefined)));
-        res.on('end', () => {
-          if (status === 200 && (Number.isNaN(length) || body.received === length)) {
-            const modified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
-            return resolve({ status: 'ok', body: body.bytes(), etag: res.headers.etag, modified });
-          }
-          // NoSuchKey is the object's own answer; anything else (a missing bucket, throttling, a
-          // redirect to another region, a cut body) goes to the SDK.
-          resolve(status === 404 && body.bytes().includes('<Code>NoSuchKey</Code>') ? { status: 'missing' } : undefined);
-        });
-      },
-    );
-    req.setTimeout(opts.timeoutMs, () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => (opts.signal?.aborted ? reject(opts.signal.reason ?? e) : resolve(undefined)));
-    req.end();
-  });
+  const answer = await t.pool.get({ hostname, port: t.port, path, headers: signed.headers, maxBytes: opts.maxBytes, timeoutMs: opts.timeoutMs, signal: opts.signal });
+  if (!answer) return undefined;
+  if ('tooBig' in answer) return { status: 'too-big', length: answer.tooBig };
+  const { status, headers, body } = answer;
+  if (status === 200) return { status: 'ok', body, etag: headers.etag, modified: headers['last-modified'] ? new Date(headers['last-modified']) : undefined };
+  // NoSuchKey is the object's own answer; anything else (a missing bucket, throttling, a redirect
+  // to another region) goes to the SDK.
+  return status === 404 && body.includes('<Code>NoSuchKey</Code>') ? { status: 'missing' } : undefined;
 }
