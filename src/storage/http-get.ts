@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Cancel } from './cancel.js';
 
 /**
  * Keep-alive HTTP/1.1 GETs over plain sockets, for image GETs: node:http spends more CPU on a
@@ -14,7 +15,7 @@ import tls from 'node:tls';
  * Only what an S3 GET answers is understood: a status line, headers, and a body of a given
  * Content-Length (or, for small error bodies, chunked). Anything else, a network error or a time-out
  * answers undefined, and the caller sends the request another way (lean-get: through the AWS SDK).
- * An abort rejects with the signal's reason.
+ * An abort (the request's Cancel) rejects with its reason.
  */
 
 export interface HttpAnswer {
@@ -42,7 +43,7 @@ export interface GetRequest {
   maxBytes: number;
   /** Idle time (nothing sent or received) after which the request is abandoned. */
   timeoutMs: number;
-  signal?: AbortSignal;
+  cancel?: Cancel;
 }
 
 /** Bytes of a response head or a chunked body past which the answer is left to the caller's other way. */
@@ -146,10 +147,7 @@ class Connection {
     this.exchange = x;
     const { req } = x;
     if (this.timeoutMs !== req.timeoutMs) this.socket.setTimeout((this.timeoutMs = req.timeoutMs));
-    if (req.signal) {
-      x.onAbort = () => this.close(req.signal!.reason);
-      req.signal.addEventListener('abort', x.onAbort, { once: true });
-    }
+    if (req.cancel) req.cancel.on((x.onAbort = () => this.close(req.cancel!.reason)));
     let head = `GET ${req.path} HTTP/1.1\r\n`;
     for (const name in req.headers) head += `${name}: ${req.headers[name]}\r\n`;
     this.socket.write(`${head}\r\n`, 'latin1');
@@ -161,7 +159,7 @@ class Connection {
     this.exchange = undefined;
     this.head = undefined;
     this.body = undefined;
-    if (x.onAbort) x.req.signal!.removeEventListener('abort', x.onAbort);
+    if (x.onAbort) x.req.cancel!.off(x.onAbort);
     if (reusable && this.keepAlive) this.pool.release(this);
     else this.close();
     x.resolve(answer);
@@ -177,8 +175,8 @@ class Connection {
     const x = this.exchange;
     if (!x) return;
     this.exchange = undefined;
-    if (x.onAbort) x.req.signal!.removeEventListener('abort', x.onAbort);
-    if (x.req.signal?.aborted) x.reject(x.req.signal.reason ?? e);
+    if (x.onAbort) x.req.cancel!.off(x.onAbort);
+    if (x.req.cancel?.aborted) x.reject(x.req.cancel.reason ?? e);
     else if (x.reused && x.received === 0) this.pool.send(x.req, x.resolve, x.reject, false);
     else x.resolve(undefined);
   }
@@ -261,7 +259,7 @@ export class KeepAlivePool {
 
   /** @param reuse take an idle connection if there is one (false: a new one, after a stale one failed). */
   send(req: GetRequest, resolve: Exchange['resolve'], reject: Exchange['reject'], reuse: boolean): void {
-    if (req.signal?.aborted) return reject(req.signal.reason);
+    if (req.cancel?.aborted) return reject(req.cancel.reason);
     const key = `${req.hostname}:${req.port}`;
     const conn = reuse ? this.idle.get(key)?.pop() : undefined;
     const c = conn ?? new Connection(this, key, req.hostname, req.port);

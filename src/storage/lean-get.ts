@@ -1,8 +1,7 @@
-import { createHash, createHmac } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Cancel } from './cancel.js';
 import { KeepAlivePool } from './http-get.js';
+import { GetSigner } from './sign-get.js';
 import { s3Client } from './s3-client.js';
 import { s3Endpoint } from './s3-config.js';
 import { settings } from '../settings.js';
@@ -10,7 +9,8 @@ import { settings } from '../settings.js';
 /**
  * Image GETs without the AWS SDK's middleware chain: the SDK spends ~1.5 ms of CPU per request
  * (about 20 middlewares, serde, endpoint rules), as much as decoding a small JPEG. This path signs
- * with the SDK's own SigV4 signer and credentials and sends one request over a keep-alive agent.
+ * with the SDK's credentials (sign-get.ts: the SDK signer's bytes) and sends one request over a
+ * keep-alive connection of its own (http-get.ts).
  * It only ever answers success or "not found": any other status, a network error or a time-out
  * returns undefined, and the caller sends the same GET through the SDK, whose retries, back-off
  * and error mapping then apply unchanged. On by default; IMGTAG_LEAN_GET=0 sends every GET through
@@ -26,10 +26,9 @@ export type LeanAnswer =
 
 /** Where and how to send, worked out once per process rather than per GET. */
 interface Target {
-  signer: SignatureV4;
+  signer: GetSigner;
   /** Keep-alive connections to the endpoint (or, virtual-hosted, its buckets' hosts). */
   pool: KeepAlivePool;
-  protocol: string;
   /** Host and port as the Host header has them; the hostname and port apart. */
   host: string;
   hostname: string;
@@ -37,26 +36,6 @@ interface Target {
   /** The endpoint's own path, without a trailing slash. */
   basePath: string;
   pathStyle: boolean;
-}
-
-/** node:crypto behind the signer's hash interface (faster than the pure-JS one). */
-class NodeSha256 implements Checksum {
-  private h;
-  constructor(private readonly secret?: SourceData) {
-    this.h = this.fresh();
-  }
-  private fresh() {
-    return this.secret ? createHmac('sha256', this.secret as Uint8Array | string) : createHash('sha256');
-  }
-  update(d: SourceData): void {
-    this.h.update(d as Uint8Array | string);
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-  reset(): void {
-    this.h = this.fresh();
-  }
 }
 
 /** The set-up of each S3 client (configureS3 makes a new one): a client's set-up dies with it. */
@@ -68,11 +47,9 @@ async function setUp(s3: S3Client): Promise<Target | undefined> {
   const region = await config.region();
   const endpoint = s3Endpoint();
   const base = new URL(endpoint ?? `https://s3.${region}.amazonaws.com`);
-  const signer = new SignatureV4({ credentials: config.credentials, region, service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
   return {
-    signer,
+    signer: new GetSigner(() => config.credentials(), region),
     pool: new KeepAlivePool(base.protocol === 'https:'),
-    protocol: base.protocol,
     host: base.host,
     hostname: base.hostname,
     port: base.port ? Number(base.port) : base.protocol === 'https:' ? 443 : 80,
@@ -87,7 +64,7 @@ const encodeKey = (key: string) => key.split('/').map((s) => encodeURIComponent(
 /** Virtual-hosted addressing needs a DNS-safe bucket name without dots (TLS); others (and S3 Express directory buckets, with their own endpoints) go through the SDK. */
 const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket) && !bucket.endsWith('--x-s3');
 
-export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; signal?: AbortSignal; timeoutMs: number }): Promise<LeanAnswer | undefined> {
+export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; cancel?: Cancel; timeoutMs: number }): Promise<LeanAnswer | undefined> {
   const s3 = s3Client();
   let setUpOnce = targets.get(s3);
   if (!setUpOnce) targets.set(s3, (setUpOnce = setUp(s3).catch(() => undefined)));
@@ -97,11 +74,11 @@ export async function leanGet(bucket: string, key: string, opts: { maxBytes: num
   const path = t.pathStyle ? `${t.basePath}/${bucket}/${encodeKey(key)}` : `${t.basePath}/${encodeKey(key)}`;
   let signed;
   try {
-    signed = await t.signer.sign({ method: 'GET', protocol: t.protocol, hostname, port: t.port, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    signed = await t.signer.sign(host, path);
   } catch {
     return { status: 'skipped' }; // no credentials: the SDK says so in its words
   }
-  const answer = await t.pool.get({ hostname, port: t.port, path, headers: signed.headers, maxBytes: opts.maxBytes, timeoutMs: opts.timeoutMs, signal: opts.signal });
+  const answer = await t.pool.get({ hostname, port: t.port, path, headers: signed, maxBytes: opts.maxBytes, timeoutMs: opts.timeoutMs, cancel: opts.cancel });
   if (!answer) return undefined;
   if ('tooBig' in answer) return { status: 'too-big', length: answer.tooBig };
   const { status, headers, body } = answer;
