@@ -15,7 +15,8 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * the ImageNet samples (~110 KB each) on a loopback S3 server (s3rver) pinned to core 1, each
  * variant in its own process on core 0, thousands of GETs at the pipeline's fetch concurrency,
  * variants interleaved, median of the rounds. Variants: bare (unsigned http.get over a keep-alive
- * agent, chunks concatenated); readObject (the store alone: lean GET, signing, counting); fetch
+ * agent, chunks concatenated, in a process with nothing else loaded); and, in processes with the
+ * pipeline's modules loaded as a worker has them: readObject (the store alone: lean GET, signing, counting); fetch
  * (the pipeline's fetchStage: deadline, hedging, readObject); the same fetchStage over the local
  * files (what an image costs to read without S3). With `--before DIST`, fetchStage and readObject
  * of another build (dist folder of an earlier commit) too.
@@ -33,6 +34,8 @@ interface Sample {
 
 /** Fetch concurrency per worker (DEFAULTS.concurrency): what the pipeline keeps in flight. */
 const CONCURRENCY = 16;
+/** As src/pool/worker-pool.ts starts a worker (the pipeline runs there). */
+const WORKER_V8_FLAGS = ['--initial-old-space-size=128'];
 const WARM_UP = 500;
 
 /** `n` calls of `get(i)`, `concurrency` at once; process CPU over them. */
@@ -79,11 +82,12 @@ async function child(variant: Variant, dist: string, endpoint: string, bucket: s
   const { configureS3: configure, newCounter } = await load<typeof import('../src/storage/s3-config.js')>('src/storage/s3-config.js');
   configure({ endpoint });
   const counter = newCounter();
+  // The pipeline's modules in every imgtag variant, as in a worker: a larger heap makes each full GC dearer.
+  const { fetchStage } = await load<typeof import('../src/pipeline/tag-rows.js')>('src/pipeline/tag-rows.js');
   if (variant === 'readObject') {
     const { readObject } = await load<typeof import('../src/storage/storage.js')>('src/storage/storage.js');
     return measure(n, CONCURRENCY, async (i) => (await readObject(`s3://${bucket}/${key(i)}`, { maxBytes: 256 * 2 ** 20, counter })).body.length);
   }
-  const { fetchStage } = await load<typeof import('../src/pipeline/tag-rows.js')>('src/pipeline/tag-rows.js');
   const { StageClock } = await load<typeof import('../src/pipeline/stage-clock.js')>('src/pipeline/stage-clock.js');
   const models = { classifiers: [] } as unknown as Parameters<typeof fetchStage>[0];
   const limits = { fetch: CONCURRENCY, maxBytes: 256 * 2 ** 20, decode: 2, batchSize: 16, infer: 1 };
@@ -142,7 +146,7 @@ try {
   const samples = rows.map(() => [] as Sample[]);
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, row] of rows.entries()) {
-      const argv = [...ONE_CORE, process.execPath, path.join(dist, 'scripts/bench-s3-get.js'), '--child', row.variant, row.dist, s3.endpoint, BUCKET, dir, String(GETS)];
+      const argv = [...ONE_CORE, process.execPath, ...WORKER_V8_FLAGS, path.join(dist, 'scripts/bench-s3-get.js'), '--child', row.variant, row.dist, s3.endpoint, BUCKET, dir, String(GETS)];
       const res = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
       if (res.status !== 0) throw new Error(`${row.variant} (${row.dist}) exited ${res.status}: ${res.stderr.slice(-2000)}`);
       samples[i]!.push(JSON.parse(res.stdout.trim().split('\n').pop()!) as Sample);
@@ -155,7 +159,7 @@ try {
   const localMs = ms[rows.length - 1]!;
   const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${cores} cores`;
   const table = [
-    `${machine}. ${files.length} ImageNet samples (~${Math.round(files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0) / files.length / 1024)} KB each) on s3rver over loopback HTTP, the server pinned to core 1; each variant a process on core 0 (\`taskset -c 0\`, UV_THREADPOOL_SIZE=1), ${GETS} GETs after ${WARM_UP} to warm up, ${CONCURRENCY} in flight (the default fetch concurrency); process CPU (user + system) per GET, median of ${ROUNDS} interleaved rounds.`,
+    `${machine}. ${files.length} ImageNet samples (~${Math.round(files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0) / files.length / 1024)} KB each) on s3rver over loopback HTTP, the server pinned to core 1; each variant a process on core 0 (\`taskset -c 0\`, UV_THREADPOOL_SIZE=1, a worker's V8 flags), ${GETS} GETs after ${WARM_UP} to warm up, ${CONCURRENCY} in flight (the default fetch concurrency); process CPU (user + system) per GET, median of ${ROUNDS} interleaved rounds.`,
     '',
     '| read path | CPU per GET | / bare GET | over local files: extra per GET |',
     '| --- | --- | --- | --- |',

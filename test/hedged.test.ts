@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { TICK_MS, type Cancel } from '../src/storage/cancel.js';
+import { clearAlarm, setAlarm, TICK_MS, type Cancel } from '../src/storage/cancel.js';
 import { ReadDeadlineError, withReadDeadline } from '../src/storage/deadline.js';
 import { hedged } from '../src/storage/hedged.js';
 
@@ -93,4 +93,27 @@ test('a read that answers within its deadline is not aborted, and its hedges are
   assert.equal(await withReadDeadline(1000, (deadline) => hedged(slowRead(log, 'a', 20), 500, 3, deadline)), 'a');
   await delay(1000 + 2 * TICK_MS);
   assert.deepEqual(log, ['a sent', 'a answered']);
+});
+
+test('alarms on the one timer ring once each, in time, unless cleared; one cleared or set while others ring is honoured', async () => {
+  const rung: string[] = [];
+  const started = performance.now();
+  const at: Record<string, number> = {};
+  const alarm = (name: string, ms: number) => setAlarm(ms, () => ((at[name] = performance.now() - started), rung.push(name)));
+  const a = alarm('a', 30);
+  const b = alarm('b', 60);
+  alarm('c', 60);
+  const d = alarm('d', 200);
+  clearAlarm(b);
+  // Ringing clears another and sets a new one.
+  setAlarm(100, () => {
+    rung.push('e');
+    clearAlarm(d);
+    alarm('f', 10);
+  });
+  clearAlarm(a);
+  alarm('a2', 30);
+  await delay(300 + 2 * TICK_MS);
+  assert.deepEqual(rung.sort(), ['a2', 'c', 'e', 'f']);
+  for (const [name, ms] of [['a2', 30], ['c', 60], ['f', 110]] as const) assert.ok(at[name]! >= ms && at[name]! < ms + TICK_MS + 100, `${name} at ${at[name]} ms`);
 });
