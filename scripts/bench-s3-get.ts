@@ -18,9 +18,9 @@ import { writeBenchmarkSection } from './benchmarks-md.js';
  * agent, chunks concatenated, in a process with nothing else loaded); and, in processes with the
  * pipeline's modules loaded as a worker has them: readObject (the store alone: lean GET, signing, counting); fetch
  * (the pipeline's fetchStage: deadline, hedging, readObject); the same fetchStage over the local
- * files (what an image costs to read without S3). With `--before DIST`, fetchStage and readObject
- * of another build (dist folder of an earlier commit) too.
- * Usage: node dist/scripts/bench-s3-get.js [--before DIST] [gets per process] [rounds]
+ * files (what an image costs to read without S3). With `--before [NAME=]DIST` (repeatable),
+ * fetchStage and readObject of other builds (the dist folder of an earlier commit) too.
+ * Usage: node dist/scripts/bench-s3-get.js [--before [NAME=]DIST ...] [gets per process] [rounds]
  */
 
 type Variant = 'bare' | 'readObject' | 'fetch' | 'local';
@@ -108,8 +108,13 @@ if (process.argv[2] === '--child') {
 }
 
 const args = process.argv.slice(2);
-const beforeAt = args.indexOf('--before');
-const before = beforeAt >= 0 ? path.resolve(args.splice(beforeAt, 2)[1]!) : undefined;
+/** --before [NAME=]DIST, as often as wanted: the read path of other builds too. */
+const befores: { name: string; dist: string }[] = [];
+for (let at = args.indexOf('--before'); at >= 0; at = args.indexOf('--before')) {
+  const spec = args.splice(at, 2)[1]!;
+  const eq = spec.indexOf('=');
+  befores.push(eq > 0 ? { name: spec.slice(0, eq), dist: path.resolve(spec.slice(eq + 1)) } : { name: 'before', dist: path.resolve(spec) });
+}
 const GETS = Number(args[0] ?? 3000);
 const ROUNDS = Number(args[1] ?? 5);
 const BUCKET = 'bench-s3-get';
@@ -125,12 +130,10 @@ interface Row {
 }
 const rows: Row[] = [
   { name: 'bare keep-alive `http.get`, chunks concatenated (baseline)', variant: 'bare', dist },
-  ...(before
-    ? [
-        { name: 'before: `readObject` alone (lean GET)', variant: 'readObject' as const, dist: before },
-        { name: "before: imgtag's read path (`fetchStage`: deadline, hedging, `readObject`)", variant: 'fetch' as const, dist: before },
-      ]
-    : []),
+  ...befores.flatMap(({ name, dist: d }) => [
+    { name: `${name}: \`readObject\` alone (lean GET)`, variant: 'readObject' as const, dist: d },
+    { name: `${name}: imgtag's read path (\`fetchStage\`: deadline, hedging, \`readObject\`)`, variant: 'fetch' as const, dist: d },
+  ]),
   { name: '`readObject` alone (lean GET)', variant: 'readObject', dist },
   { name: "imgtag's read path (`fetchStage`: deadline, hedging, `readObject`)", variant: 'fetch', dist },
   { name: 'the same `fetchStage` over local files (no S3)', variant: 'local', dist },
@@ -150,7 +153,7 @@ try {
       const res = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
       if (res.status !== 0) throw new Error(`${row.variant} (${row.dist}) exited ${res.status}: ${res.stderr.slice(-2000)}`);
       samples[i]!.push(JSON.parse(res.stdout.trim().split('\n').pop()!) as Sample);
-      process.stderr.write(`round ${r + 1}/${ROUNDS} ${row.variant} ${row.dist === dist ? '' : 'before '}${samples[i]!.at(-1)!.cpuMsPerGet.toFixed(3)} ms\n`);
+      process.stderr.write(`round ${r + 1}/${ROUNDS} ${row.name}: ${samples[i]!.at(-1)!.cpuMsPerGet.toFixed(3)} ms\n`);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -168,7 +171,7 @@ try {
       return `| ${row.name} | ${ms[i]!.toFixed(3)} ms | ${(ms[i]! / bare).toFixed(2)}x | ${extra} |`;
     }),
     '',
-    'Reproduce: `npm run build && node dist/scripts/bench-s3-get.js` (`--before DIST` adds the rows of another build, e.g. an earlier commit built into DIST).',
+    `Reproduce: \`npm run build && node dist/scripts/bench-s3-get.js${befores.map((b) => ` --before ${b.name}=DIST`).join('')}\` (\`--before NAME=DIST\` adds the rows of another build: an earlier commit built into DIST).`,
   ].join('\n');
   console.log(table);
   writeBenchmarkSection(path.join(ROOT, 'BENCHMARKS.md'), 'S3 reads: CPU per GET against a bare keep-alive GET', table);

@@ -129,8 +129,9 @@ test('a chunked error body is read whole (NoSuchKey can be told from NoSuchBucke
   }
 });
 
-test('a stale keep-alive connection is replaced once; a cut body, an undelimited body or a reset answers undefined (the SDK then tries)', async () => {
+test('a stale keep-alive connection is replaced once; a cut body, an undelimited body, a reset or a time-out answers undefined (the SDK then tries)', async () => {
   let served = 0;
+  let stalled = 0;
   const s = await server((req, res, socket) => {
     served += 1;
     // The first connection is dropped when asked a second time, as a server whose idle timeout just passed.
@@ -141,6 +142,7 @@ test('a stale keep-alive connection is replaced once; a cut body, an undelimited
       return;
     }
     if (req.url === '/reset') return void req.socket.destroy();
+    if (req.url === '/stall') return void (stalled += 1);
     res.writeHead(200, { 'Content-Length': 2 }).end('ok');
   });
   const pool = new KeepAlivePool(false);
@@ -151,6 +153,10 @@ test('a stale keep-alive connection is replaced once; a cut body, an undelimited
     }
     assert.equal(s.sockets(), 2, 'the stale connection was replaced by a new one');
     for (const path of ['/cut', '/undelimited', '/reset']) assert.equal(await pool.get(request(s.port, path)), undefined, path);
+    // A time-out on a reused connection is the server's slowness: not sent again.
+    assert.ok(await pool.get(request(s.port, '/ok')));
+    assert.equal(await pool.get(request(s.port, '/stall', { timeoutMs: 200 })), undefined);
+    assert.equal(stalled, 1);
   } finally {
     pool.destroy();
     await s.close();

@@ -140,7 +140,8 @@ class Connection {
     this.socket.on('error', (e) => this.close(e));
     this.socket.on('close', () => this.close(new Error('connection closed')));
     this.socket.on('end', () => this.close(new Error('connection ended by the server')));
-    this.socket.on('timeout', () => this.close(new Error('timed out')));
+    // A time-out is the server's slowness, not a stale connection: not sent again here.
+    this.socket.on('timeout', () => this.close(new Error('timed out'), false));
   }
 
   send(x: Exchange): void {
@@ -165,8 +166,11 @@ class Connection {
     x.resolve(answer);
   }
 
-  /** Closed for good: an exchange in flight fails (aborted: rejected; a stale reused connection: sent again on a new one). */
-  close(e?: unknown): void {
+  /**
+   * Closed for good: an exchange in flight fails (aborted: rejected; on a reused connection that
+   * closed before any byte of the answer, stale: sent again on a new one, unless `resend` is false).
+   */
+  close(e?: unknown, resend = true): void {
     if (!this.closed) {
       this.closed = true;
       this.socket.destroy();
@@ -177,7 +181,7 @@ class Connection {
     this.exchange = undefined;
     if (x.onAbort) x.req.cancel!.off(x.onAbort);
     if (x.req.cancel?.aborted) x.reject(x.req.cancel.reason ?? e);
-    else if (x.reused && x.received === 0) this.pool.send(x.req, x.resolve, x.reject, false);
+    else if (resend && x.reused && x.received === 0) this.pool.send(x.req, x.resolve, x.reject, false);
     else x.resolve(undefined);
   }
 
