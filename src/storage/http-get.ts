@@ -49,8 +49,11 @@ export interface GetRequest {
 /** Bytes of a response head or a chunked body past which the answer is left to the caller's other way. */
 const MAX_HEAD = 64 << 10;
 const MAX_CHUNKED = 1 << 20;
-/** One socket read, into the connection's own buffer. */
-const READ_BUFFER = 64 << 10;
+/**
+ * Where a socket read lands when it is not straight into a body: one buffer for every connection
+ * (each read is handled, and what is kept copied out, before the next read of any socket).
+ */
+const READ = Buffer.allocUnsafe(64 << 10);
 /** Idle connections kept per host, as http.Agent's maxFreeSockets. */
 const MAX_IDLE = 256;
 
@@ -131,7 +134,8 @@ class Connection {
     hostname: string,
     port: number,
   ) {
-    const onread: net.OnReadOpts = { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n, buf) => (this.onData(buf as Buffer, n), true) };
+    // Each read goes where the next bytes belong: the rest of a body of known length, else READ.
+    const onread: net.OnReadOpts = { buffer: () => this.nextBuffer(), callback: (n, buf) => (this.onData(buf as Buffer, n), true) };
     // tls.connect takes onread as net.connect does (Node's typings omit it).
     const secure = { host: hostname, port, servername: net.isIP(hostname) ? undefined : hostname, ALPNProtocols: ['http/1.1'], session: pool.sessions.get(key), onread } as tls.ConnectionOptions;
     this.socket = pool.secure ? tls.connect(secure) : net.connect({ host: hostname, port, onread });
@@ -185,13 +189,26 @@ class Connection {
     else x.resolve(undefined);
   }
 
+  /** The memory the next read fills: what is left of the body being read, or READ. */
+  private nextBuffer(): Uint8Array {
+    const body = this.body;
+    return body?.kind === 'length' && body.at < body.bytes.length ? body.bytes.subarray(body.at) : READ;
+  }
+
   private onData(buf: Buffer, n: number): void {
     const x = this.exchange;
     // Bytes nobody asked for: the connection is out of step.
     if (!x) return this.close();
     x.received += n;
+    const body = this.body;
+    if (body?.kind === 'length' && buf !== READ) {
+      // Read straight into the body (a view of what was left of it): nothing to copy.
+      body.at += n;
+      if (body.at === body.bytes.length) this.finish({ status: this.status, headers: this.headers, body: body.bytes }, true);
+      return;
+    }
     let at = 0;
-    if (!this.body) {
+    if (!body) {
       let data = buf.subarray(0, n);
       if (this.head) data = Buffer.concat([this.head, data]);
       const end = data.indexOf(HEAD_END);
@@ -225,21 +242,21 @@ class Connection {
       at = end + 4 - (this.head?.length ?? 0);
       this.head = undefined;
     }
-    const body = this.body;
-    if (body.kind === 'length') {
-      const take = Math.min(n - at, body.bytes.length - body.at);
-      buf.copy(body.bytes, body.at, at, at + take);
-      body.at += take;
-      if (body.at < body.bytes.length) return;
+    const into = this.body!;
+    if (into.kind === 'length') {
+      const take = Math.min(n - at, into.bytes.length - into.at);
+      buf.copy(into.bytes, into.at, at, at + take);
+      into.at += take;
+      if (into.at < into.bytes.length) return;
       // Bytes past the body: the server is out of step; the answer stands, the connection does not.
-      this.finish({ status: this.status, headers: this.headers, body: body.bytes }, at + take === n);
+      this.finish({ status: this.status, headers: this.headers, body: into.bytes }, at + take === n);
       return;
     }
-    body.raw.push(Buffer.from(buf.subarray(at, n)));
-    body.size += n - at;
-    if (body.size > MAX_CHUNKED) return this.finish(undefined, false);
-    const raw = Buffer.concat(body.raw);
-    body.raw = [raw];
+    into.raw.push(Buffer.from(buf.subarray(at, n)));
+    into.size += n - at;
+    if (into.size > MAX_CHUNKED) return this.finish(undefined, false);
+    const raw = Buffer.concat(into.raw);
+    into.raw = [raw];
     const done = dechunk(raw);
     if (done === 'more') return;
     if (!done) return this.finish(undefined, false);
