@@ -171,7 +171,7 @@ try {
       return `| ${row.name} | ${ms[i]!.toFixed(3)} ms | ${(ms[i]! / bare).toFixed(2)}x | ${extra} |`;
     }),
     '',
-    `Reproduce: \`npm run build && node dist/scripts/bench-s3-get.js${befores.map((b) => ` --before ${b.name}=DIST`).join('')}\` (\`--before NAME=DIST\` adds the rows of another build: an earlier commit built into DIST).`,
+    `Reproduce: \`npm run build && node dist/scripts/bench-s3-get.js${befores.map((b) => ` --before '${b.name}=DIST'`).join('')}\` (\`--before NAME=DIST\` adds the rows of another build: an earlier commit built into DIST).`,
   ].join('\n');
   console.log(table);
   writeBenchmarkSection(path.join(ROOT, 'BENCHMARKS.md'), 'S3 reads: CPU per GET against a bare keep-alive GET', table);
