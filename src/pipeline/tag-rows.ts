@@ -124,11 +124,14 @@ export function fetchStage(models: ModelSet, limits: StageLimits, clock: StageCl
       const row = baseRow(entry, models);
       try {
         if (entry.size !== undefined && entry.size > limits.maxBytes) throw new StoreError(overLimit(entry.size, limits.maxBytes), 'permanent', 'TooLarge');
-        const read = (signal?: AbortSignal) => readObject(entry.uri, { maxBytes: limits.maxBytes, signal, counter });
-        // Over S3: hedged against slow answers, and every read of the object under one deadline.
-        const remote = (deadline: AbortSignal) =>
-          hedgeMs > 0 ? hedged((signal) => read(AbortSignal.any([signal, deadline])), hedgeMs) : read(deadline);
-        const got = await clock.time('fetch', () => (isS3Uri(entry.uri) ? withReadDeadline(deadlineMs(entry.size), remote) : read()));
+        const options = { maxBytes: limits.maxBytes, counter };
+        // Over S3: hedged against slow answers, and every read of the object under one deadline
+        // (its hedges are cancelled with it; one timer of the process watches every deadline).
+        const remote = () =>
+          withReadDeadline(deadlineMs(entry.size), (deadline) =>
+            hedgeMs > 0 ? hedged((cancel) => readObject(entry.uri, { ...options, cancel }), hedgeMs, undefined, deadline) : readObject(entry.uri, { ...options, cancel: deadline }),
+          );
+        const got = await clock.time('fetch', () => (isS3Uri(entry.uri) ? remote() : readObject(entry.uri, options)));
         tally.bytes += got.body.length;
         // The row describes the bytes it tags: an object replaced since it was planned gets the ETag
         // and size of what was read, so the next nightly sees it as tagged at its new version.

@@ -1,5 +1,6 @@
 import { StoreError } from '../errors.js';
 import { settings } from '../settings.js';
+import { Cancel, clearAlarm, setAlarm } from './cancel.js';
 
 /**
  * A whole-object read deadline. Socket idle time-outs never fire on a body that trickles (10 B/s
@@ -36,18 +37,21 @@ export class ReadDeadlineError extends StoreError {
 /** Tries of a read that passed its deadline, the first included. */
 const TRIES = 2;
 
-/** Run `read` under the deadline, once more if it passes it; the signal it gets aborts at the deadline. */
-export async function withReadDeadline<T>(deadlineMs: number, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Run `read` under the deadline, once more if it passes it; the Cancel it gets aborts at the
+ * deadline. One process-wide timer watches every read's deadline (cancel.ts), not a timer each.
+ */
+export async function withReadDeadline<T>(deadlineMs: number, read: (cancel: Cancel) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const c = new AbortController();
-    const timer = setTimeout(() => c.abort(), deadlineMs);
+    const c = new Cancel();
+    const alarm = setAlarm(deadlineMs, () => c.abort());
     try {
-      return await read(c.signal);
+      return await read(c);
     } catch (e) {
-      if (!c.signal.aborted) throw e;
+      if (!c.aborted) throw e;
       if (attempt >= TRIES) throw new ReadDeadlineError(`not read within its deadline of ${(deadlineMs / 1000).toFixed(1)} s (first byte, then ${minBytesPerSecond()} bytes/s at least), ${TRIES} tries`);
     } finally {
-      clearTimeout(timer);
+      clearAlarm(alarm);
     }
   }
 }

@@ -1,26 +1,5 @@
 import { settings } from '../settings.js';
-
-type Outcome<T> = { value: T } | { error: unknown };
-
-const outcome = <T>(p: Promise<T>): Promise<Outcome<T>> =>
-  p.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-
-/**
- * The outcome if it comes within ms, else undefined. A plain timer, not an aborted timers/promises
- * delay: most reads answer in time, and each abort builds an AbortError with its stack.
- */
-function within<T>(p: Promise<Outcome<T>>, ms: number): Promise<Outcome<T> | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms, undefined);
-    void p.then((o) => {
-      clearTimeout(timer);
-      resolve(o);
-    });
-  });
-}
+import { Cancel, clearAlarm, setAlarm, type Alarm } from './cancel.js';
 
 /**
  * A read with no answer after `afterMs` gets another, identical one, and so on up to `maxReads`
@@ -28,34 +7,54 @@ function within<T>(p: Promise<Outcome<T>>, ms: number): Promise<Outcome<T> | und
  * hedge turns a 5 s straggler into an extra request. More than one hedge because a hedge is slow as
  * often as any read: with 5% of reads slow and one hedge, a run of 500 images still met a doubly
  * slow read three times in four, and a shard waited the whole 5 s on it.
+ *
+ * When every read sent has failed, the first read's error is the answer (a read that fails before
+ * the hedge is due fails the whole). Aborting `parent` aborts every read. Per read: a Cancel and an
+ * alarm on the process's one timer (cancel.ts), not an AbortController, a timer and promise races.
  */
-export async function hedged<T>(read: (signal: AbortSignal) => Promise<T>, afterMs: number, maxReads = hedgeReads()): Promise<T> {
-  // Only reads still in flight at the end are aborted (an abort costs a DOMException and its stack).
-  const pending = new Set<AbortController>();
-  const reads: Promise<T>[] = [];
-  const start = () => {
-    const c = new AbortController();
-    pending.add(c);
-    const r = read(c.signal);
-    const done = () => pending.delete(c);
-    r.then(done, done);
-    reads.push(r);
-  };
-  // Every read's rejection is handled here; the first read's error is the one to report.
-  const anyOf = () => outcome(Promise.any(reads)).then((o) => ('error' in o ? { error: (o.error as AggregateError).errors[0] } : o));
-  try {
-    start();
-    for (;;) {
-      const settled = reads.length < maxReads ? await within(anyOf(), afterMs) : await anyOf();
-      if (settled) {
-        if ('error' in settled) throw settled.error;
-        return settled.value;
+export function hedged<T>(read: (cancel: Cancel) => Promise<T>, afterMs: number, maxReads = hedgeReads(), parent?: Cancel): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    // The reads in flight, by their place; the first read's error is kept for when all fail.
+    const inFlight: (Cancel | undefined)[] = [];
+    let failed = 0;
+    let firstError: unknown;
+    let done = false;
+    let hedge: Alarm | undefined;
+    const settle = () => {
+      done = true;
+      clearAlarm(hedge);
+      // Only reads still in flight are aborted (an abort costs a DOMException and its stack).
+      for (const c of inFlight) c?.abort();
+    };
+    const start = () => {
+      const i = inFlight.length;
+      const c = new Cancel(parent);
+      inFlight.push(c);
+      if (inFlight.length < maxReads) hedge = setAlarm(afterMs, () => !done && !parent?.aborted && start());
+      let p: Promise<T>;
+      try {
+        p = read(c);
+      } catch (e) {
+        p = Promise.reject(e);
       }
-      start();
-    }
-  } finally {
-    for (const c of pending) c.abort();
-  }
+      p.then(
+        (value) => {
+          inFlight[i] = undefined;
+          if (done) return;
+          settle();
+          resolve(value);
+        },
+        (e: unknown) => {
+          inFlight[i] = undefined;
+          if (i === 0) firstError = e;
+          if (done || ++failed < inFlight.length) return;
+          settle();
+          reject(firstError);
+        },
+      );
+    };
+    start();
+  });
 }
 
 /** When to hedge an image GET (IMGTAG_HEDGE_MS; 0 turns hedging off). */

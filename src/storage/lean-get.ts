@@ -1,9 +1,7 @@
-import { createHash, createHmac } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Cancel } from './cancel.js';
+import { KeepAlivePool } from './http-get.js';
+import { GetSigner } from './sign-get.js';
 import { s3Client } from './s3-client.js';
 import { s3Endpoint } from './s3-config.js';
 import { settings } from '../settings.js';
@@ -11,7 +9,8 @@ import { settings } from '../settings.js';
 /**
  * Image GETs without the AWS SDK's middleware chain: the SDK spends ~1.5 ms of CPU per request
  * (about 20 middlewares, serde, endpoint rules), as much as decoding a small JPEG. This path signs
- * with the SDK's own SigV4 signer and credentials and sends one request over a keep-alive agent.
+ * with the SDK's credentials (sign-get.ts: the SDK signer's bytes) and sends one request over a
+ * keep-alive connection of its own (http-get.ts).
  * It only ever answers success or "not found": any other status, a network error or a time-out
  * returns undefined, and the caller sends the same GET through the SDK, whose retries, back-off
  * and error mapping then apply unchanged. On by default; IMGTAG_LEAN_GET=0 sends every GET through
@@ -27,37 +26,16 @@ export type LeanAnswer =
 
 /** Where and how to send, worked out once per process rather than per GET. */
 interface Target {
-  signer: SignatureV4;
-  client: typeof http | typeof https;
-  agent: http.Agent;
-  protocol: string;
+  signer: GetSigner;
+  /** Keep-alive connections to the endpoint (or, virtual-hosted, its buckets' hosts). */
+  pool: KeepAlivePool;
   /** Host and port as the Host header has them; the hostname and port apart. */
   host: string;
   hostname: string;
-  port?: number;
+  port: number;
   /** The endpoint's own path, without a trailing slash. */
   basePath: string;
   pathStyle: boolean;
-}
-
-/** node:crypto behind the signer's hash interface (faster than the pure-JS one). */
-class NodeSha256 implements Checksum {
-  private h;
-  constructor(private readonly secret?: SourceData) {
-    this.h = this.fresh();
-  }
-  private fresh() {
-    return this.secret ? createHmac('sha256', this.secret as Uint8Array | string) : createHash('sha256');
-  }
-  update(d: SourceData): void {
-    this.h.update(d as Uint8Array | string);
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-  reset(): void {
-    this.h = this.fresh();
-  }
 }
 
 /** The set-up of each S3 client (configureS3 makes a new one): a client's set-up dies with it. */
@@ -69,16 +47,12 @@ async function setUp(s3: S3Client): Promise<Target | undefined> {
   const region = await config.region();
   const endpoint = s3Endpoint();
   const base = new URL(endpoint ?? `https://s3.${region}.amazonaws.com`);
-  const client = base.protocol === 'http:' ? http : https;
-  const signer = new SignatureV4({ credentials: config.credentials, region, service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
   return {
-    signer,
-    client,
-    agent: new client.Agent({ keepAlive: true, maxSockets: 256 }),
-    protocol: base.protocol,
+    signer: new GetSigner(() => config.credentials(), region),
+    pool: new KeepAlivePool(base.protocol === 'https:'),
     host: base.host,
     hostname: base.hostname,
-    port: base.port ? Number(base.port) : undefined,
+    port: base.port ? Number(base.port) : base.protocol === 'https:' ? 443 : 80,
     basePath: base.pathname.replace(/\/$/, ''),
     pathStyle: endpoint !== undefined,
   };
@@ -90,30 +64,7 @@ const encodeKey = (key: string) => key.split('/').map((s) => encodeURIComponent(
 /** Virtual-hosted addressing needs a DNS-safe bucket name without dots (TLS); others (and S3 Express directory buckets, with their own endpoints) go through the SDK. */
 const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket) && !bucket.endsWith('--x-s3');
 
-/**
- * A response body gathered into one buffer of its announced length as it arrives, rather than
- * kept as chunks and concatenated: one body-sized allocation fewer per image. Without a length
- * (chunked), the chunks are concatenated; `received` says whether what came matches what was announced.
- */
-class BodyBytes {
-  private readonly whole?: Buffer;
-  private readonly chunks: Buffer[] = [];
-  received = 0;
-  constructor(length: number) {
-    if (Number.isSafeInteger(length) && length > 0) this.whole = Buffer.allocUnsafeSlow(length);
-  }
-  add(chunk: Buffer): void {
-    // Bytes past the announced length are counted, not kept: the caller refuses such a body.
-    if (!this.whole) this.chunks.push(chunk);
-    else if (this.received + chunk.length <= this.whole.length) chunk.copy(this.whole, this.received);
-    this.received += chunk.length;
-  }
-  bytes(): Buffer {
-    return this.whole ? this.whole.subarray(0, Math.min(this.received, this.whole.length)) : Buffer.concat(this.chunks);
-  }
-}
-
-export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; signal?: AbortSignal; timeoutMs: number }): Promise<LeanAnswer | undefined> {
+export async function leanGet(bucket: string, key: string, opts: { maxBytes: number; cancel?: Cancel; timeoutMs: number }): Promise<LeanAnswer | undefined> {
   const s3 = s3Client();
   let setUpOnce = targets.get(s3);
   if (!setUpOnce) targets.set(s3, (setUpOnce = setUp(s3).catch(() => undefined)));
@@ -123,36 +74,16 @@ export async function leanGet(bucket: string, key: string, opts: { maxBytes: num
   const path = t.pathStyle ? `${t.basePath}/${bucket}/${encodeKey(key)}` : `${t.basePath}/${encodeKey(key)}`;
   let signed;
   try {
-    signed = await t.signer.sign({ method: 'GET', protocol: t.protocol, hostname, port: t.port, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    signed = await t.signer.sign(host, path);
   } catch {
     return { status: 'skipped' }; // no credentials: the SDK says so in its words
   }
-  return new Promise<LeanAnswer | undefined>((resolve, reject) => {
-    const req = t.client.request(
-      { host: hostname, port: t.port, path, method: 'GET', headers: signed.headers as http.OutgoingHttpHeaders, agent: t.agent, signal: opts.signal },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        const length = Number(res.headers['content-length'] ?? NaN);
-        if (status === 200 && length > opts.maxBytes) {
-          res.destroy();
-          return resolve({ status: 'too-big', length });
-        }
-        const body = new BodyBytes(length);
-        res.on('data', (c: Buffer) => body.add(c));
-        res.on('error', (e) => (opts.signal?.aborted ? reject(opts.signal.reason ?? e) : resolve(undefined)));
-        res.on('end', () => {
-          if (status === 200 && (Number.isNaN(length) || body.received === length)) {
-            const modified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
-            return resolve({ status: 'ok', body: body.bytes(), etag: res.headers.etag, modified });
-          }
-          // NoSuchKey is the object's own answer; anything else (a missing bucket, throttling, a
-          // redirect to another region, a cut body) goes to the SDK.
-          resolve(status === 404 && body.bytes().includes('<Code>NoSuchKey</Code>') ? { status: 'missing' } : undefined);
-        });
-      },
-    );
-    req.setTimeout(opts.timeoutMs, () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => (opts.signal?.aborted ? reject(opts.signal.reason ?? e) : resolve(undefined)));
-    req.end();
-  });
+  const answer = await t.pool.get({ hostname, port: t.port, path, headers: signed, maxBytes: opts.maxBytes, timeoutMs: opts.timeoutMs, cancel: opts.cancel });
+  if (!answer) return undefined;
+  if ('tooBig' in answer) return { status: 'too-big', length: answer.tooBig };
+  const { status, headers, body } = answer;
+  if (status === 200) return { status: 'ok', body, etag: headers.etag, modified: headers['last-modified'] ? new Date(headers['last-modified']) : undefined };
+  // NoSuchKey is the object's own answer; anything else (a missing bucket, throttling, a redirect
+  // to another region) goes to the SDK.
+  return status === 404 && body.includes('<Code>NoSuchKey</Code>') ? { status: 'missing' } : undefined;
 }

@@ -170,7 +170,7 @@ export const s3Store: Store = {
     const { Bucket, Key } = where(uri);
     refuseDotSegments(uri, Key);
     if (!range) {
-      const lean = await leanGet(Bucket, Key, { maxBytes, signal: opts.signal, timeoutMs: requestTimeoutMs() });
+      const lean = await leanGet(Bucket, Key, { maxBytes, cancel: opts.cancel, timeoutMs: requestTimeoutMs() });
       if (lean && lean.status !== 'skipped') {
         countAttempts({ attempts: 1 }, true, opts.counter);
         if (lean.status === 'missing') throw new NotFoundError(`not found: ${uri}`);
@@ -184,7 +184,7 @@ export const s3Store: Store = {
     // The SDK retries a request that fails, not a body cut once its headers came: that is retried
     // here, so one cut connection costs a GET, not the whole shard.
     for (let attempt = 1; ; attempt++) {
-      const res = await followingTemporaryRedirects(() => send(uri, new GetObjectCommand({ Bucket, Key, Range }), opts.signal, opts.counter), opts.counter);
+      const res = await followingTemporaryRedirects(() => send(uri, new GetObjectCommand({ Bucket, Key, Range }), opts.cancel?.signal, opts.counter), opts.counter);
       // Refused from the response's headers: the body of an oversized object is never read into memory.
       if ((res.ContentLength ?? 0) > maxBytes) {
         (res.Body as Readable | undefined)?.destroy();
@@ -196,7 +196,7 @@ export const s3Store: Store = {
         // A view, not a copy, of the bytes the SDK collected.
         return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: cleanEtag(res.ETag), modified: res.LastModified };
       } catch (e) {
-        if (opts.signal?.aborted || attempt >= BODY_ATTEMPTS) throw e instanceof StoreError ? e : new StoreError((e as Error).message, s3Kind(e as SdkError), (e as SdkError).code);
+        if (opts.cancel?.aborted || attempt >= BODY_ATTEMPTS) throw e instanceof StoreError ? e : new StoreError((e as Error).message, s3Kind(e as SdkError), (e as SdkError).code);
         if (opts.counter) opts.counter.retries += 1;
       }
     }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Cancel } from './cancel.js';
 import type { S3Counter } from './s3-config.js';
 
 /** One object as a listing or a manifest names it. */
@@ -10,11 +11,11 @@ export interface ObjectInfo {
   modified?: Date;
 }
 
-/** range: bytes [start, end); maxBytes: refuse a larger object before reading its body; signal: abandon the request. */
+/** range: bytes [start, end); maxBytes: refuse a larger object before reading its body; cancel: abandon the request. */
 export interface ReadOptions {
   range?: { start: number; end: number };
   maxBytes?: number;
-  signal?: AbortSignal;
+  cancel?: Cancel;
   /** Counts the requests (see countAttempts). */
   counter?: S3Counter;
 }
