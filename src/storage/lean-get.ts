@@ -9,7 +9,7 @@ import { settings } from '../settings.js';
 /**
  * Image GETs without the AWS SDK's middleware chain: the SDK spends ~1.5 ms of CPU per request
  * (about 20 middlewares, serde, endpoint rules), as much as decoding a small JPEG. This path signs
- * with the SDK's credentials (sign-get.ts: the SDK signer's bytes) and sends one request over a
+ * with the SDK's credentials and SigV4 signer (sign-get.ts) and sends one request over a
  * keep-alive connection of its own (http-get.ts).
  * It only ever answers success or "not found": any other status, a network error or a time-out
  * returns undefined, and the caller sends the same GET through the SDK, whose retries, back-off
