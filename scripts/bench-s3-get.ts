@@ -9,6 +9,7 @@ import { configureS3 } from '../src/storage/s3-config.js';
 import { writeBytes } from '../src/storage/storage.js';
 import { ONE_CORE, ROOT } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
+import { WORKER_V8_FLAGS } from '../src/pool/worker-pool.js';
 
 /**
  * CPU per image GET on imgtag's read path against a bare keep-alive `http.get` of the same objects:
@@ -34,8 +35,6 @@ interface Sample {
 
 /** Fetch concurrency per worker (DEFAULTS.concurrency): what the pipeline keeps in flight. */
 const CONCURRENCY = 16;
-/** As src/pool/worker-pool.ts starts a worker (the pipeline runs there). */
-const WORKER_V8_FLAGS = ['--initial-old-space-size=128'];
 const WARM_UP = 500;
 
 /** `n` calls of `get(i)`, `concurrency` at once; process CPU over them. */

@@ -39,16 +39,21 @@ export interface PoolCallbacks {
 }
 
 /**
+ * A worker's V8. Its heap is small (about 17 MB live) but its garbage is mostly large buffers (image
+ * bodies, pixels), and V8 sized the old generation to that: it ran 80 full collections per 2,000
+ * images over S3, 0.5 ms of CPU an image. Starting the old generation at 128 MB leaves 3 (bench-run,
+ * BENCHMARKS.md). TurboFan inlines up to 920 bytecode bytes into a function by default: the stage
+ * functions, hot only after thousands of images, then took 20-70 ms of compiling each on the cores
+ * the decodes need; a quarter of that budget costs 3.5% less CPU per image at steady state (three
+ * interleaved pairs of 4,000-image runs), none of the hot paths being JavaScript.
+ */
+export const WORKER_V8_FLAGS = ['--initial-old-space-size=128', '--max-inlined-bytecode-size-cumulative=230'];
+
+/**
  * N worker processes take shards from a shared queue. A worker that dies (OOM, kill -9) loses only
  * the shards it holds (the one computing and the one being written), which stay uncommitted and are
  * redone by the next run.
  */
-/**
- * A worker's heap is small (about 17 MB live) but its garbage is mostly large buffers (image bodies,
- * pixels), and V8 sized the old generation to that: it ran 80 full collections per 2,000 images over
- * S3, 0.5 ms of CPU an image. Starting the old generation at 128 MB leaves 3 (bench-run, BENCHMARKS.md).
- */
-const WORKER_V8_FLAGS = ['--initial-old-space-size=128'];
 
 export async function runPool(init: WorkerInit, shards: number[], workers: number, cb: PoolCallbacks, stop?: RunStop): Promise<void> {
   const queue = [...shards];
