@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readMarkers, type CommitMarker } from '../src/rundir/commits.js';
+import type { CommitMarker } from '../src/rundir/commits.js';
 import { steadyCpuPerImage } from '../src/tune/search.js';
-import { cpuFlags, ROOT } from './bench-env.js';
+import { cpuFlags, ROOT, timedImgtagRun } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -20,7 +19,6 @@ const COUNT = Number(process.argv[2] ?? 50_000);
 const THRESHOLDS = (process.argv[3] ?? '65536,1048576,4194304').split(',').map(Number);
 const SHARD = 1000;
 const images = process.env.IMGTAG_IMAGE_DIR ?? path.resolve(ROOT, '../shared/images');
-const CLI = path.join(ROOT, 'dist/cli/imgtag.js');
 const pick = (dir: string, re: RegExp) => fs.readdirSync(path.join(images, dir)).filter((f) => re.test(f)).sort().map((f) => path.join(images, dir, f));
 const files = [...pick('imagenet-samples', /\.jpe?g$/i), ...pick('large', /\.jpe?g$/i), ...pick('heic', /\.heic$/i)];
 
@@ -43,23 +41,10 @@ interface Soak {
   seconds: number;
 }
 
-function soak(threshold: number): Promise<Soak> {
-  const run = path.join(work, `run-${threshold}`);
-  const plan = spawnSync(process.execPath, [CLI, 'plan', '--manifest', path.join(work, 'keys.txt'), '--run', run, '--shard-size', String(SHARD)], { encoding: 'utf8' });
-  if (plan.status !== 0) throw new Error(plan.stderr);
-  const start = performance.now();
-  const res = spawnSync('/usr/bin/time', ['-f', '%U %S', process.execPath, CLI, 'run', '--run', run, '--workers', '1', '--no-compact'], {
-    encoding: 'utf8',
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: String(threshold) },
-  });
-  const seconds = (performance.now() - start) / 1000;
-  if (res.status !== 0) throw new Error(`run at ${threshold}: ${res.stderr.slice(-2000)}`);
-  const [user, sys] = res.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number];
-  return readMarkers(run).then((markers) => {
-    markers.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
-    fs.rmSync(run, { recursive: true, force: true });
-    return { threshold, markers, cpuPerImage: steadyCpuPerImage(markers) ?? NaN, systemShare: sys / (user + sys), seconds };
-  });
+async function soak(threshold: number): Promise<Soak> {
+  const r = await timedImgtagRun(path.join(work, 'keys.txt'), path.join(work, `run-${threshold}`), SHARD, ['--workers', '1'], { MALLOC_MMAP_THRESHOLD_: String(threshold) });
+  const markers = r.markers.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+  return { threshold, markers, cpuPerImage: steadyCpuPerImage(markers) ?? NaN, systemShare: r.system / (r.user + r.system), seconds: r.seconds };
 }
 
 const size = (b: number) => (b >= 1 << 20 ? `${b / (1 << 20)} MiB` : `${b / 1024} KiB`);

@@ -1,10 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readMarkers } from '../src/rundir/commits.js';
 import { median, steadyCpuPerImage, steadyRate } from '../src/tune/search.js';
-import { cpuFlags, ONE_CORE, ROOT, seconds } from './bench-env.js';
+import { cpuFlags, ONE_CORE, ROOT, seconds, timedImgtagRun } from './bench-env.js';
 import { writeBenchmarkSection } from './benchmarks-md.js';
 
 /**
@@ -23,7 +21,6 @@ const images = process.argv[2] ?? path.resolve(ROOT, '../shared/images');
 const COPIES = Number(process.argv[3] ?? 16);
 const TRIES = Number(process.argv[4] ?? 3);
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
-const CLI = path.join(ROOT, 'dist/cli/imgtag.js');
 const cores = os.availableParallelism();
 const samples = path.join(images, 'imagenet-samples');
 const files = fs.readdirSync(samples).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => path.join(samples, f));
@@ -68,17 +65,8 @@ interface RunResult {
 
 let runs = 0;
 async function imgtagRun(flags: string[]): Promise<RunResult> {
-  const run = path.join(work, `run-${runs++}`);
-  const plan = spawnSync(process.execPath, [CLI, 'plan', '--manifest', path.join(work, 'keys.txt'), '--run', run, '--shard-size', String(SHARD)], { encoding: 'utf8' });
-  if (plan.status !== 0) throw new Error(plan.stderr);
-  const start = performance.now();
-  const res = spawnSync('/usr/bin/time', ['-f', '%U %S', process.execPath, CLI, 'run', '--run', run, '--no-compact', ...flags], { encoding: 'utf8' });
-  const wall = (performance.now() - start) / 1000;
-  if (res.status !== 0) throw new Error(`run ${flags.join(' ')}: ${res.stderr.slice(-2000)}`);
-  const [user, sys] = res.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number];
-  const markers = await readMarkers(run);
-  fs.rmSync(run, { recursive: true, force: true });
-  return { wall: keys.length / wall, steady: steadyRate(markers), cpu: (user + sys) / keys.length, steadyCpu: steadyCpuPerImage(markers) ?? NaN };
+  const r = await timedImgtagRun(path.join(work, 'keys.txt'), path.join(work, `run-${runs++}`), SHARD, flags);
+  return { wall: keys.length / r.seconds, steady: steadyRate(r.markers), cpu: (r.user + r.system) / keys.length, steadyCpu: steadyCpuPerImage(r.markers) ?? NaN };
 }
 
 const layouts: [string, string[]][] = [

@@ -59,10 +59,8 @@ else {
     return { cpu: median(g.map((x) => x.cpuMs)), rss: median(g.map((x) => x.rssMb)), all: g.map((x) => x.cpuMs.toFixed(3)).join(', ') };
   };
   const [a, b] = [row('normalising'), row('prequantized')];
-  // The table pass's SIMD path needs VBMI; cpuFlags() lists the inference kernels' flags.
-  const vbmi = /^flags\s*:.*\bavx512vbmi\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) ? ' avx512vbmi' : '';
   const table = [
-    `${os.cpus()[0]?.model ?? 'cpu'}, CPU flags: ${cpuFlags()}${vbmi}. One process per try on one core (decode on libuv's one thread, onnxruntime one thread), ${got.normalising![0]!.images} images (the ImageNet samples x ${copies}, JPEG fast path), MobileNetV2 int8, batch 16; the two ways alternate, ${rounds} tries each, medians.`,
+    `${os.cpus()[0]?.model ?? 'cpu'}, CPU flags: ${cpuFlags()} (the table pass's SIMD path needs avx512vbmi). One process per try on one core (decode on libuv's one thread, onnxruntime one thread), ${got.normalising![0]!.images} images (the ImageNet samples x ${copies}, JPEG fast path), MobileNetV2 int8, batch 16; the two ways alternate, ${rounds} tries each, medians.`,
     '',
     '| input | CPU per image (decode + pack + tag) | each try | peak RSS |',
     '| --- | --- | --- | --- |',

@@ -24,9 +24,9 @@ export interface Machine {
   simd?: string;
 }
 
-/** The few flags that decide which int8 kernels and decode paths win (Linux; none elsewhere). */
-const RATE_FLAGS = ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'asimddp'];
-function cpuFlags(): string[] | undefined {
+/** The few flags that decide which int8 kernels and decode paths win (Linux; none elsewhere); the benchmarks print them too. */
+const RATE_FLAGS = ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512vbmi', 'avx_vnni', 'amx_int8', 'asimddp'];
+export function cpuFlags(): string[] | undefined {
   try {
     const line = /^(?:flags|Features)\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
     const have = new Set(line?.trim().split(/\s+/));

@@ -87,7 +87,12 @@ export function steadyRate(markers: CommitMarker[]): number {
  */
 export function steadyCpuPerImage(markers: CommitMarker[]): number | undefined {
   const byPid = new Map<number, CommitMarker[]>();
-  for (const m of markers) if (m.cpuSeconds !== undefined) byPid.set(m.pid, [...(byPid.get(m.pid) ?? []), m]);
+  for (const m of markers) {
+    if (m.cpuSeconds === undefined) continue;
+    const ms = byPid.get(m.pid) ?? [];
+    ms.push(m);
+    byPid.set(m.pid, ms);
+  }
   let cpu = 0;
   let images = 0;
   for (const ms of byPid.values()) {
